@@ -1,0 +1,44 @@
+import { ConsoleLogger, INestApplication, LogLevel, LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module';
+import { CLIENT_MESSAGE_TYPES } from './chat/chat.protocol';
+import { ShutdownState } from './common/lifecycle/shutdown-state';
+import { ChatWsAdapter } from './common/ws/chat-ws.adapter';
+import { createMessageParser } from './common/ws/message-parser';
+import { AppConfig, LOG_LEVELS } from './config/app-config';
+
+export interface CreateAppOptions {
+  /** Defaults to the console logger configured by LOG_LEVEL and LOG_FORMAT; `false` silences. */
+  logger?: LoggerService | false;
+}
+
+/** Builds the application (not yet listening). Shared by main.ts and the end-to-end tests. */
+export async function createApp(
+  config: AppConfig,
+  options: CreateAppOptions = {},
+): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger: options.logger ?? createLogger(config),
+    // Keep-alive HTTP connections must not hold up a shutdown.
+    forceCloseConnections: true,
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  app.useWebSocketAdapter(
+    new ChatWsAdapter(app, {
+      config,
+      shutdown: app.get(ShutdownState),
+      messageParser: createMessageParser(CLIENT_MESSAGE_TYPES),
+    }),
+  );
+  return app;
+}
+
+export function createLogger(config: AppConfig): LoggerService {
+  const levels: LogLevel[] = [
+    'fatal',
+    ...LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.LOG_LEVEL) + 1),
+  ];
+  return new ConsoleLogger({ json: config.LOG_FORMAT === 'json', logLevels: levels });
+}

@@ -1,0 +1,92 @@
+import { Logger, UseFilters, UsePipes } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import { ChatError } from '../common/errors/chat-error';
+import { ErrorCode } from '../common/errors/error-code';
+import { toErrorFrame } from '../common/errors/error-frame';
+import { PROTOCOL_ERROR_EVENT, ProtocolErrorData } from '../common/ws/message-parser';
+import { WsErrorFilter } from '../common/ws/ws-error.filter';
+import { WsValidationPipe } from '../common/ws/ws-validation.pipe';
+import { ID_PATTERN, ID_PATTERN_TEXT } from '../config/app-config';
+import { Connection } from '../connections/connection';
+import { ConnectionRegistry } from '../connections/connection-registry';
+import { RoomsService } from '../rooms/rooms.service';
+import { ClientMessageType } from './chat.protocol';
+import { ChatMessageDto } from './dto/chat-message.dto';
+import { JoinDto } from './dto/join.dto';
+import { SwitchRoomDto } from './dto/switch-room.dto';
+
+/** The chat protocol's entry point: validates each message and hands it to RoomsService. */
+@WebSocketGateway()
+@UsePipes(WsValidationPipe)
+@UseFilters(WsErrorFilter)
+export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(ChatGateway.name);
+
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    private readonly rooms: RoomsService,
+  ) {}
+
+  /** Registers the socket and, for `?userId=ID`, joins the user's own room at once. Never throws:
+   * Nest neither awaits nor catches this hook. */
+  handleConnection(socket: WebSocket, request: IncomingMessage): void {
+    const connection = this.registry.attach(socket, request);
+    this.logger.debug(`connection ${connection.id} opened from ${connection.remoteAddress}`);
+    const userId = new URLSearchParams(request.url?.split('?')[1] ?? '').get('userId');
+    if (userId === null) return;
+    if (!ID_PATTERN.test(userId)) {
+      const error = new ChatError(ErrorCode.InvalidMessage, `userId must be ${ID_PATTERN_TEXT}`);
+      connection.sendFrame(toErrorFrame(error, this.logger));
+      return;
+    }
+    this.rooms
+      .join(connection, userId)
+      .catch((error: unknown) => connection.sendFrame(toErrorFrame(error, this.logger)));
+  }
+
+  handleDisconnect(socket: WebSocket): void {
+    const connection = this.registry.detach(socket);
+    if (!connection) return;
+    this.logger.debug(`connection ${connection.id} closed`);
+    this.rooms.disconnect(connection).catch((error: unknown) => toErrorFrame(error, this.logger));
+  }
+
+  @SubscribeMessage(ClientMessageType.Join)
+  join(@MessageBody() dto: JoinDto, @ConnectedSocket() socket: WebSocket): Promise<void> {
+    return this.rooms.join(this.connectionOf(socket), dto.userId, dto.roomId);
+  }
+
+  @SubscribeMessage(ClientMessageType.ChatMessage)
+  chat(@MessageBody() dto: ChatMessageDto, @ConnectedSocket() socket: WebSocket): Promise<void> {
+    return this.rooms.sendMessage(this.connectionOf(socket), dto.userId, dto.content);
+  }
+
+  @SubscribeMessage(ClientMessageType.SwitchRoom)
+  switchRoom(
+    @MessageBody() dto: SwitchRoomDto,
+    @ConnectedSocket() socket: WebSocket,
+  ): Promise<void> {
+    return this.rooms.switchRoom(this.connectionOf(socket), dto.userId, dto.roomId);
+  }
+
+  /** Frames the parser could not dispatch (bad JSON, unknown type, binary) end here. */
+  @SubscribeMessage(PROTOCOL_ERROR_EVENT)
+  protocolError(@MessageBody() error: ProtocolErrorData): never {
+    throw new ChatError(error.code, error.message);
+  }
+
+  private connectionOf(socket: WebSocket): Connection {
+    const connection = this.registry.get(socket);
+    if (!connection) throw new Error('message from a socket that is not registered');
+    return connection;
+  }
+}

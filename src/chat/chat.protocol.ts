@@ -1,0 +1,95 @@
+import { ErrorCode } from '../common/errors/error-code';
+
+/**
+ * The wire contract: flat JSON objects with a `type` field, as existing PixIDE clients speak it.
+ * Add new types here; never change the shape of an existing one.
+ */
+export const ClientMessageType = {
+  Join: 'join',
+  ChatMessage: 'chat_message',
+  SwitchRoom: 'switch_room',
+} as const;
+export type ClientMessageType = (typeof ClientMessageType)[keyof typeof ClientMessageType];
+
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.values(ClientMessageType));
+
+export const ServerMessageType = {
+  Joined: 'joined',
+  ChatMessage: 'chat_message',
+  UserJoined: 'user_joined',
+  UserLeft: 'user_left',
+  Error: 'error',
+} as const;
+
+export interface JoinedFrame {
+  type: typeof ServerMessageType.Joined;
+  roomId: string;
+  userId: string;
+  message: string;
+}
+
+export interface ChatMessageFrame {
+  type: typeof ServerMessageType.ChatMessage;
+  userId: string;
+  roomId: string;
+  content: string;
+  /** ISO-8601, from the server's clock. */
+  timestamp: string;
+}
+
+export interface UserJoinedFrame {
+  type: typeof ServerMessageType.UserJoined;
+  userId: string;
+  roomId: string;
+  message: string;
+}
+
+export interface UserLeftFrame {
+  type: typeof ServerMessageType.UserLeft;
+  userId: string;
+  roomId: string;
+  message: string;
+}
+
+export interface ErrorFrame {
+  type: typeof ServerMessageType.Error;
+  message: string;
+  code: ErrorCode;
+}
+
+/** Frames broadcast to every member of a room. */
+export type RoomFrame = ChatMessageFrame | UserJoinedFrame | UserLeftFrame;
+export type ServerFrame = JoinedFrame | RoomFrame | ErrorFrame;
+
+export const frames = {
+  joined: (userId: string, roomId: string): JoinedFrame => ({
+    type: ServerMessageType.Joined,
+    roomId,
+    userId,
+    message: `Joined room: ${roomId}`,
+  }),
+  userJoined: (userId: string, roomId: string): UserJoinedFrame => ({
+    type: ServerMessageType.UserJoined,
+    userId,
+    roomId,
+    message: `${userId} joined the room`,
+  }),
+  userLeft: (userId: string, roomId: string): UserLeftFrame => ({
+    type: ServerMessageType.UserLeft,
+    userId,
+    roomId,
+    message: `${userId} left the room`,
+  }),
+  chatMessage: (userId: string, roomId: string, content: string, at: Date): ChatMessageFrame => ({
+    type: ServerMessageType.ChatMessage,
+    userId,
+    roomId,
+    content,
+    timestamp: at.toISOString(),
+  }),
+  error: (code: ErrorCode, message: string): ErrorFrame => ({
+    type: ServerMessageType.Error,
+    message,
+    code,
+  }),
+};

@@ -1,0 +1,17 @@
+/** Stable, machine-readable codes of `{type:"error"}` frames. Clients switch on these; never rename one. */
+export enum ErrorCode {
+  /** The text frame is not valid JSON. */
+  InvalidJson = 'invalid_json',
+  /** The frame is JSON but breaks the message schema; the message names the field. */
+  InvalidMessage = 'invalid_message',
+  /** `type` is a string the server does not know. */
+  UnknownType = 'unknown_type',
+  /** `chat_message` from a connection that has not joined a room. */
+  NotJoined = 'not_joined',
+  /** The message names a different `userId` than the one the connection joined as. */
+  UserMismatch = 'user_mismatch',
+  /** A binary frame; the protocol is JSON text only. */
+  Unsupported = 'unsupported',
+  /** An unexpected server fault; the connection stays usable. */
+  Internal = 'internal',
+}

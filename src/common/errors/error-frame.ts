@@ -1,0 +1,14 @@
+import type { Logger } from '@nestjs/common';
+import { ErrorFrame, frames } from '../../chat/chat.protocol';
+import { ChatError } from './chat-error';
+import { ErrorCode } from './error-code';
+
+/**
+ * The one place errors become frames. A ChatError is the client's to act on and is echoed; any
+ * other error is a server fault: logged (without the client's payload) and answered generically.
+ */
+export function toErrorFrame(error: unknown, logger: Logger): ErrorFrame {
+  if (error instanceof ChatError) return frames.error(error.code, error.message);
+  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  return frames.error(ErrorCode.Internal, 'internal server error');
+}

@@ -1,0 +1,64 @@
+import { IsIn, IsInt, IsString, Max, Min, MinLength } from 'class-validator';
+
+export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/**
+ * Every setting of the server, validated at start. The property names are the environment
+ * variables, so a validation message names the variable to fix.
+ */
+export class AppConfig {
+  /** TCP port shared by HTTP (health) and WebSocket upgrades; 0 picks a free port. */
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 8080;
+
+  /** Interface to bind. */
+  @IsString()
+  @MinLength(1)
+  HOST = '0.0.0.0';
+
+  /** Longest `chat_message.content`, in characters (Unicode code points). */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  MAX_MESSAGE_LENGTH = 10_000;
+
+  /** Largest inbound WebSocket message in bytes; a larger one closes the connection with 1009. */
+  @IsInt()
+  @Min(1024)
+  @Max(16 * 1024 * 1024)
+  MAX_PAYLOAD_BYTES = 65_536;
+
+  /** How often the server pings each client; a client that missed the previous pong is terminated. */
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  HEARTBEAT_INTERVAL_MS = 30_000;
+
+  /** Budget for a graceful stop on SIGTERM/SIGINT, from the signal to the process exit. */
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  SHUTDOWN_TIMEOUT_MS = 10_000;
+
+  /** Most verbose level that is logged. */
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: LogLevelName = 'log';
+
+  /** `text` for people, `json` for log collectors. */
+  @IsIn(LOG_FORMATS)
+  LOG_FORMAT: LogFormat = 'text';
+}
+
+/** Names of the settings, in the order the README lists them. */
+export const CONFIG_KEYS = Object.keys(new AppConfig()) as (keyof AppConfig)[];
+
+/** Identifiers accepted for users and rooms. */
+export const ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+// Keeps the pattern and its description in one place for error messages and docs.
+export const ID_PATTERN_TEXT = '1 to 128 characters of [A-Za-z0-9_.:@-]';

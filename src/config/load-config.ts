@@ -1,0 +1,41 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { AppConfig, CONFIG_KEYS } from './app-config';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const INTEGER = /^-?\d+$/;
+
+/**
+ * Builds the validated configuration from an environment. Unset or empty variables take their
+ * defaults; a bad value throws a ConfigError whose message names the variable and the value.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const defaults = new AppConfig();
+  const raw: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const value = env[key]?.trim();
+    if (value === undefined || value === '') continue;
+    // Numbers are parsed strictly: "8080abc" stays a string and fails the integer check.
+    raw[key] = typeof defaults[key] === 'number' && INTEGER.test(value) ? Number(value) : value;
+  }
+  const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
+  const errors = validateSync(config, { forbidUnknownValues: true });
+  if (errors.length > 0) {
+    const lines = errors.map((error) => {
+      const reasons = Object.values(error.constraints ?? {}).join('; ');
+      return `${error.property}=${JSON.stringify(raw[error.property])}: ${reasons}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${lines.join(', ')}`);
+  }
+  return config;
+}
+
+/** A configuration for tests and tools: the defaults with the given overrides, validated. */
+export function configWith(overrides: Partial<AppConfig>): AppConfig {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(overrides)) env[key] = String(value);
+  return loadConfig(env);
+}

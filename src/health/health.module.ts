@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { ConnectionsModule } from '../connections/connections.module';
+import { RoomsModule } from '../rooms/rooms.module';
+import { ChatHealthIndicator } from './chat.health';
+import { HealthController } from './health.controller';
+
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false }), ConnectionsModule, RoomsModule],
+  controllers: [HealthController],
+  providers: [ChatHealthIndicator],
+})
+export class HealthModule {}

@@ -1,0 +1,65 @@
+import { INestApplication, Logger } from '@nestjs/common';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.factory';
+import { AppConfig } from './config/app-config';
+import { ConfigError, loadConfig } from './config/load-config';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfigOrExit();
+  const app = await createApp(config);
+  const logger = new Logger('Bootstrap');
+  await app.listen(config.PORT, config.HOST);
+  const { port } = app.getHttpServer<Server>().address() as AddressInfo;
+  logger.log(
+    `PixIDE chat server listening on http://${config.HOST}:${port} (WebSocket at / and /ws)`,
+  );
+  stopOnSignals(app, config, logger);
+  process.on('unhandledRejection', (reason) =>
+    logger.error(`Unhandled rejection: ${String(reason)}`),
+  );
+}
+
+function loadConfigOrExit(): AppConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+/**
+ * SIGTERM (Fly's kill_signal here) and SIGINT: drain and exit 0. Nest's enableShutdownHooks would
+ * re-raise the signal after closing, which ends the process with 143/130 instead of 0.
+ */
+function stopOnSignals(app: INestApplication, config: AppConfig, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal} received: draining`);
+    setTimeout(() => {
+      logger.error(`Shutdown took longer than ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting`);
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    app.close().then(
+      () => {
+        logger.log('Stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error(`Shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+bootstrap().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

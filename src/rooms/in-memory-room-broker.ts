@@ -1,0 +1,23 @@
+import { Injectable } from '@nestjs/common';
+import type { RoomFrame } from '../chat/chat.protocol';
+import type { RoomBroker } from './room-broker';
+import { RoomHub } from './room-hub';
+
+/** Single-instance fan-out: every member is local, so publishing is delivering. */
+@Injectable()
+export class InMemoryRoomBroker implements RoomBroker {
+  constructor(private readonly hub: RoomHub) {}
+
+  publish(roomId: string, frame: RoomFrame, exceptConnectionId?: string): Promise<void> {
+    this.hub.deliver(roomId, JSON.stringify(frame), exceptConnectionId);
+    return Promise.resolve();
+  }
+
+  subscribe(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  unsubscribe(): Promise<void> {
+    return Promise.resolve();
+  }
+}

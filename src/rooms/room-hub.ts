@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import type { Connection } from '../connections/connection';
+
+/** The connections of this instance per room: where a broker's frames are written to sockets. */
+@Injectable()
+export class RoomHub {
+  private readonly rooms = new Map<string, Set<Connection>>();
+
+  /** Returns true when `connection` is the room's first local connection. */
+  add(roomId: string, connection: Connection): boolean {
+    const members = this.rooms.get(roomId);
+    if (members) {
+      members.add(connection);
+      return false;
+    }
+    this.rooms.set(roomId, new Set([connection]));
+    return true;
+  }
+
+  /** Returns true when the room has no local connection left. */
+  remove(roomId: string, connection: Connection): boolean {
+    const members = this.rooms.get(roomId);
+    if (!members) return false;
+    members.delete(connection);
+    if (members.size > 0) return false;
+    this.rooms.delete(roomId);
+    return true;
+  }
+
+  /** Writes one serialized frame to every local connection of the room but `exceptConnectionId`. */
+  deliver(roomId: string, payload: string, exceptConnectionId?: string): void {
+    const members = this.rooms.get(roomId);
+    if (!members) return;
+    for (const connection of members) {
+      if (connection.id !== exceptConnectionId) connection.send(payload);
+    }
+  }
+
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  /** Total of local room memberships (a connection is in at most one room). */
+  get memberCount(): number {
+    let count = 0;
+    for (const members of this.rooms.values()) count += members.size;
+    return count;
+  }
+}

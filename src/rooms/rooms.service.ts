@@ -1,0 +1,114 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { frames } from '../chat/chat.protocol';
+import { ChatError } from '../common/errors/chat-error';
+import { ErrorCode } from '../common/errors/error-code';
+import { AppConfig } from '../config/app-config';
+import type { Connection } from '../connections/connection';
+import { RoomBroker } from './room-broker';
+import { RoomHub } from './room-hub';
+import { RoomStore } from './room-store';
+
+/**
+ * Room membership and messaging for connections. A connection is in at most one room; a user may
+ * have many connections. Every operation on one connection runs after the previous one settled.
+ */
+@Injectable()
+export class RoomsService {
+  private readonly logger = new Logger(RoomsService.name);
+
+  constructor(
+    @Inject(RoomStore) private readonly store: RoomStore,
+    @Inject(RoomBroker) private readonly broker: RoomBroker,
+    private readonly hub: RoomHub,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Joins `roomId` (default: the user's own room). Binds the connection to `userId` on first use.
+   * Joining the current room again only repeats `joined`; joining another room switches to it.
+   */
+  join(connection: Connection, userId: string, roomId: string = userId): Promise<void> {
+    return connection.serialize(async () => {
+      this.assertUser(connection, userId);
+      if (connection.roomId === roomId) {
+        connection.sendFrame(frames.joined(userId, roomId));
+        return;
+      }
+      if (connection.roomId !== undefined) await this.leaveCurrentRoom(connection);
+      await this.enter(connection, userId, roomId);
+    });
+  }
+
+  /** Leaves the current room (if any) and joins `roomId`, exactly as `join` does. */
+  switchRoom(connection: Connection, userId: string, roomId: string): Promise<void> {
+    return this.join(connection, userId, roomId);
+  }
+
+  /** Broadcasts `content` to every connection in the sender's room, the sender's included. */
+  sendMessage(connection: Connection, userId: string, content: string): Promise<void> {
+    return connection.serialize(async () => {
+      const roomId = connection.roomId;
+      if (roomId === undefined) {
+        throw new ChatError(ErrorCode.NotJoined, 'join a room before sending chat messages');
+      }
+      this.assertUser(connection, userId);
+      if (exceedsCodePoints(content, this.config.MAX_MESSAGE_LENGTH)) {
+        throw new ChatError(
+          ErrorCode.InvalidMessage,
+          `content must be at most ${this.config.MAX_MESSAGE_LENGTH} characters`,
+        );
+      }
+      await this.broker.publish(roomId, frames.chatMessage(userId, roomId, content, new Date()));
+    });
+  }
+
+  /** A closed connection leaves its room as `switch_room` would. Safe to call more than once. */
+  disconnect(connection: Connection): Promise<void> {
+    return connection.serialize(async () => {
+      if (connection.roomId !== undefined) await this.leaveCurrentRoom(connection);
+    });
+  }
+
+  private assertUser(connection: Connection, userId: string): void {
+    if (connection.userId !== undefined && connection.userId !== userId) {
+      throw new ChatError(
+        ErrorCode.UserMismatch,
+        'userId differs from the user this connection joined as',
+      );
+    }
+  }
+
+  private async enter(connection: Connection, userId: string, roomId: string): Promise<void> {
+    const member = { userId, connectionId: connection.id };
+    const { firstOfUser } = await this.store.add(roomId, member);
+    connection.userId = userId;
+    connection.roomId = roomId;
+    if (this.hub.add(roomId, connection)) await this.broker.subscribe(roomId);
+    connection.sendFrame(frames.joined(userId, roomId));
+    if (firstOfUser) {
+      await this.broker.publish(roomId, frames.userJoined(userId, roomId), connection.id);
+    }
+    this.logger.debug(`connection ${connection.id} (${userId}) joined ${roomId}`);
+  }
+
+  private async leaveCurrentRoom(connection: Connection): Promise<void> {
+    const roomId = connection.roomId;
+    const userId = connection.userId;
+    if (roomId === undefined || userId === undefined) return;
+    connection.roomId = undefined;
+    if (this.hub.remove(roomId, connection)) await this.broker.unsubscribe(roomId);
+    const { lastOfUser } = await this.store.remove(roomId, { userId, connectionId: connection.id });
+    if (lastOfUser) await this.broker.publish(roomId, frames.userLeft(userId, roomId));
+    this.logger.debug(`connection ${connection.id} (${userId}) left ${roomId}`);
+  }
+}
+
+/** True when `text` has more than `max` code points; counts only when UTF-16 length exceeds it. */
+export function exceedsCodePoints(text: string, max: number): boolean {
+  if (text.length <= max) return false;
+  let count = 0;
+  for (const _ of text) {
+    if (++count > max) return true;
+  }
+  return false;
+}
