@@ -1,4 +1,4 @@
-import { ConsoleLogger, INestApplication, LogLevel, LoggerService } from '@nestjs/common';
+import { ConsoleLogger, LogLevel, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
@@ -17,7 +17,7 @@ export interface CreateAppOptions {
 export async function createApp(
   config: AppConfig,
   options: CreateAppOptions = {},
-): Promise<INestApplication> {
+): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: options.logger ?? createLogger(config),
     // Keep-alive HTTP connections must not hold up a shutdown.

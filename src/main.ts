@@ -1,5 +1,4 @@
 import { INestApplication, Logger } from '@nestjs/common';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory';
 import { AppConfig } from './config/app-config';
@@ -10,7 +9,7 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config);
   const logger = new Logger('Bootstrap');
   await app.listen(config.PORT, config.HOST);
-  const { port } = app.getHttpServer<Server>().address() as AddressInfo;
+  const { port } = app.getHttpServer().address() as AddressInfo;
   logger.log(
     `PixIDE chat server listening on http://${config.HOST}:${port} (WebSocket at / and /ws)`,
   );
