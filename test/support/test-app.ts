@@ -1,0 +1,30 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../src/app.factory';
+import type { AppConfig } from '../../src/config/app-config';
+import { configWith } from '../../src/config/load-config';
+
+export interface RunningApp {
+  app: NestExpressApplication;
+  port: number;
+  /** ws://127.0.0.1:PORT */
+  wsUrl: string;
+  /** http://127.0.0.1:PORT */
+  httpUrl: string;
+  close(): Promise<void>;
+}
+
+/** Starts the real application on a free loopback port with the given settings. */
+export async function startApp(overrides: Partial<AppConfig> = {}): Promise<RunningApp> {
+  const config = configWith({ HOST: '127.0.0.1', PORT: 0, ...overrides });
+  const app = await createApp(config, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    port,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    httpUrl: `http://127.0.0.1:${port}`,
+    close: () => app.close(),
+  };
+}
