@@ -6,7 +6,13 @@ const common = { moduleFileExtensions: ['js', 'json', 'ts'], testEnvironment: 'n
 
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
+    {
+      ...common,
+      displayName: 'unit',
+      rootDir: 'src',
+      testRegex: '.*\\.spec\\.ts$',
+      setupFiles: ['<rootDir>/../test/support/silence-logs.ts'],
+    },
     {
       ...common,
       displayName: 'e2e',

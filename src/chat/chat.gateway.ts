@@ -62,7 +62,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
 
   @SubscribeMessage(ClientMessageType.Join)
   join(@MessageBody() dto: JoinDto, @ConnectedSocket() socket: WebSocket): Promise<void> {
-    return this.rooms.join(this.connectionOf(socket), dto.userId, dto.roomId);
+    return this.rooms.join(this.connectionOf(socket), dto.userId, dto.roomId ?? undefined);
   }
 
   @SubscribeMessage(ClientMessageType.ChatMessage)

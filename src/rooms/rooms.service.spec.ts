@@ -1,0 +1,211 @@
+import { EventEmitter } from 'node:events';
+import type { WebSocket } from 'ws';
+import { ChatError } from '../common/errors/chat-error';
+import { ErrorCode } from '../common/errors/error-code';
+import { configWith } from '../config/load-config';
+import { Connection } from '../connections/connection';
+import { InMemoryRoomBroker } from './in-memory-room-broker';
+import { InMemoryRoomStore } from './in-memory-room-store';
+import { RoomHub } from './room-hub';
+import { RoomsService, exceedsCodePoints } from './rooms.service';
+
+/** The socket side of a Connection: records what the server writes. */
+class RecordingSocket extends EventEmitter {
+  readyState = 1;
+  readonly sent: Record<string, unknown>[] = [];
+  send(payload: string): void {
+    this.sent.push(JSON.parse(payload) as Record<string, unknown>);
+  }
+  close(): void {
+    this.readyState = 3;
+    this.emit('close');
+  }
+  terminate(): void {
+    this.close();
+  }
+}
+
+function connect(): { connection: Connection; socket: RecordingSocket } {
+  const socket = new RecordingSocket();
+  return { socket, connection: new Connection(socket as unknown as WebSocket, '127.0.0.1') };
+}
+
+const types = (socket: RecordingSocket): unknown[] => socket.sent.map((f) => f.type);
+
+async function rejection(promise: Promise<unknown>): Promise<ChatError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ChatError) return error;
+    throw error;
+  }
+  throw new Error('expected a ChatError');
+}
+
+describe('RoomsService', () => {
+  let store: InMemoryRoomStore;
+  let hub: RoomHub;
+  let rooms: RoomsService;
+
+  beforeEach(() => {
+    store = new InMemoryRoomStore();
+    hub = new RoomHub();
+    rooms = new RoomsService(
+      store,
+      new InMemoryRoomBroker(hub),
+      hub,
+      configWith({ MAX_MESSAGE_LENGTH: 10 }),
+    );
+  });
+
+  it('joins the user’s own room when no roomId is given', async () => {
+    const a = connect();
+    await rooms.join(a.connection, 'alice');
+    expect(a.socket.sent).toEqual([
+      { type: 'joined', roomId: 'alice', userId: 'alice', message: 'Joined room: alice' },
+    ]);
+    expect(await store.members('alice')).toHaveLength(1);
+  });
+
+  it('tells the other members, not the joiner, that a user joined', async () => {
+    const a = connect();
+    const b = connect();
+    await rooms.join(a.connection, 'alice', 'lobby');
+    await rooms.join(b.connection, 'bob', 'lobby');
+    expect(types(b.socket)).toEqual(['joined']);
+    expect(a.socket.sent[1]).toEqual({
+      type: 'user_joined',
+      userId: 'bob',
+      roomId: 'lobby',
+      message: 'bob joined the room',
+    });
+  });
+
+  it('delivers a chat message to every member, the sender included', async () => {
+    const a = connect();
+    const b = connect();
+    await rooms.join(a.connection, 'alice', 'lobby');
+    await rooms.join(b.connection, 'bob', 'lobby');
+    await rooms.sendMessage(b.connection, 'bob', 'hello');
+    for (const socket of [a.socket, b.socket]) {
+      const frame = socket.sent.at(-1);
+      expect(frame).toEqual({
+        type: 'chat_message',
+        userId: 'bob',
+        roomId: 'lobby',
+        content: 'hello',
+        timestamp: expect.any(String),
+      });
+      expect(new Date(frame?.timestamp as string).toISOString()).toBe(frame?.timestamp);
+    }
+  });
+
+  it('refuses a chat message from a connection that has not joined', async () => {
+    const a = connect();
+    const error = await rejection(rooms.sendMessage(a.connection, 'alice', 'hi'));
+    expect(error.code).toBe(ErrorCode.NotJoined);
+  });
+
+  it('refuses messages naming another user than the one the connection joined as', async () => {
+    const a = connect();
+    await rooms.join(a.connection, 'alice', 'lobby');
+    for (const attempt of [
+      rooms.sendMessage(a.connection, 'mallory', 'hi'),
+      rooms.join(a.connection, 'mallory', 'lobby'),
+      rooms.switchRoom(a.connection, 'mallory', 'other'),
+    ]) {
+      expect((await rejection(attempt)).code).toBe(ErrorCode.UserMismatch);
+    }
+    expect(a.connection.roomId).toBe('lobby');
+  });
+
+  it('counts content length in characters, not UTF-16 units', async () => {
+    const a = connect();
+    await rooms.join(a.connection, 'alice', 'lobby');
+    await rooms.sendMessage(a.connection, 'alice', '😀'.repeat(10));
+    const error = await rejection(rooms.sendMessage(a.connection, 'alice', 'x'.repeat(11)));
+    expect(error.code).toBe(ErrorCode.InvalidMessage);
+    expect(error.message).toContain('content');
+  });
+
+  it('switching rooms tells the old room the user left and deletes it when empty', async () => {
+    const a = connect();
+    const b = connect();
+    await rooms.join(a.connection, 'alice', 'one');
+    await rooms.join(b.connection, 'bob', 'one');
+    await rooms.switchRoom(b.connection, 'bob', 'two');
+    expect(a.socket.sent.at(-1)).toEqual({
+      type: 'user_left',
+      userId: 'bob',
+      roomId: 'one',
+      message: 'bob left the room',
+    });
+    expect(b.socket.sent.at(-1)).toMatchObject({ type: 'joined', roomId: 'two' });
+    await rooms.switchRoom(a.connection, 'alice', 'two');
+    expect(await store.members('one')).toEqual([]);
+    expect(await store.roomCount()).toBe(1);
+    expect(hub.roomCount).toBe(1);
+  });
+
+  it('joining the current room again only repeats joined', async () => {
+    const a = connect();
+    const b = connect();
+    await rooms.join(a.connection, 'alice', 'lobby');
+    await rooms.join(b.connection, 'bob', 'lobby');
+    await rooms.join(b.connection, 'bob', 'lobby');
+    expect(types(b.socket)).toEqual(['joined', 'joined']);
+    expect(types(a.socket)).toEqual(['joined', 'user_joined']);
+  });
+
+  it('announces a user once however many connections they have in the room', async () => {
+    const watcher = connect();
+    const tab1 = connect();
+    const tab2 = connect();
+    await rooms.join(watcher.connection, 'watcher', 'lobby');
+    await rooms.join(tab1.connection, 'alice', 'lobby');
+    await rooms.join(tab2.connection, 'alice', 'lobby');
+    await rooms.disconnect(tab1.connection);
+    expect(types(watcher.socket)).toEqual(['joined', 'user_joined']);
+    await rooms.sendMessage(tab2.connection, 'alice', 'still here');
+    await rooms.disconnect(tab2.connection);
+    expect(types(watcher.socket)).toEqual(['joined', 'user_joined', 'chat_message', 'user_left']);
+  });
+
+  it('leaves the room on disconnect, and a second disconnect changes nothing', async () => {
+    const a = connect();
+    await rooms.join(a.connection, 'alice', 'lobby');
+    await rooms.disconnect(a.connection);
+    await rooms.disconnect(a.connection);
+    expect(await store.roomCount()).toBe(0);
+    expect(hub.roomCount).toBe(0);
+  });
+
+  it('applies one connection’s operations in the order they were asked for', async () => {
+    const a = connect();
+    const pending = [
+      rooms.join(a.connection, 'alice', 'one'),
+      rooms.sendMessage(a.connection, 'alice', 'first'),
+      rooms.switchRoom(a.connection, 'alice', 'two'),
+      rooms.sendMessage(a.connection, 'alice', 'second'),
+    ];
+    await Promise.all(pending);
+    expect(a.socket.sent.map((f) => [f.type, f.roomId])).toEqual([
+      ['joined', 'one'],
+      ['chat_message', 'one'],
+      ['joined', 'two'],
+      ['chat_message', 'two'],
+    ]);
+  });
+});
+
+describe('exceedsCodePoints', () => {
+  it.each([
+    ['', 1, false],
+    ['abc', 3, false],
+    ['abcd', 3, true],
+    ['😀😀😀', 3, false],
+    ['😀😀😀😀', 3, true],
+  ])('%j with max %i → %s', (text, max, expected) => {
+    expect(exceedsCodePoints(text, max)).toBe(expected);
+  });
+});
