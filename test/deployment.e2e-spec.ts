@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'smol-toml';
+import { AppConfig } from '../src/config/app-config';
+import { RunningApp, startApp } from './support/test-app';
+
+const root = join(__dirname, '..');
+const read = (file: string): string => readFileSync(join(root, file), 'utf8');
+
+interface FlyToml {
+  kill_signal: string;
+  kill_timeout: number;
+  env: Record<string, string>;
+  http_service: {
+    internal_port: number;
+    concurrency: { type: string };
+    checks: { method: string; path: string }[];
+  };
+}
+
+describe('deployment files agree with the app', () => {
+  const defaults = new AppConfig();
+  const fly = parse(read('fly.toml')) as unknown as FlyToml;
+  const dockerfile = read('Dockerfile');
+  const packageJson = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+  let server: RunningApp;
+
+  beforeAll(async () => {
+    server = await startApp();
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('fly.toml sends traffic to the port the app listens on', () => {
+    expect(fly.http_service.internal_port).toBe(defaults.PORT);
+    expect(Number(fly.env.PORT ?? defaults.PORT)).toBe(fly.http_service.internal_port);
+  });
+
+  it('fly.toml health checks GET a path the app answers with 200', async () => {
+    expect(fly.http_service.checks.length).toBeGreaterThan(0);
+    for (const check of fly.http_service.checks) {
+      expect(check.method).toBe('GET');
+      const response = await fetch(`${server.httpUrl}${check.path}`);
+      expect(response.status).toBe(200);
+    }
+  });
+
+  it('fly.toml stops with SIGTERM and waits longer than the drain takes', () => {
+    expect(fly.kill_signal).toBe('SIGTERM');
+    const drainMs = Number(fly.env.SHUTDOWN_TIMEOUT_MS ?? defaults.SHUTDOWN_TIMEOUT_MS);
+    expect(fly.kill_timeout * 1000).toBeGreaterThan(drainMs);
+  });
+
+  it('fly.toml counts concurrency in connections', () => {
+    expect(fly.http_service.concurrency.type).toBe('connections');
+  });
+
+  it('the Dockerfile exposes the app port and health-checks a path the app answers', async () => {
+    expect(dockerfile).toMatch(new RegExp(`^EXPOSE ${defaults.PORT}$`, 'm'));
+    expect(dockerfile).toMatch(new RegExp(`^\\s+PORT=${defaults.PORT}`, 'm'));
+    const healthcheck =
+      /^HEALTHCHECK[\s\S]*?127\.0\.0\.1:' \+ \(process\.env\.PORT \|\| (\d+)\) \+ '([^']*)'/m.exec(
+        dockerfile,
+      );
+    expect(healthcheck).not.toBeNull();
+    expect(Number(healthcheck?.[1])).toBe(defaults.PORT);
+    const response = await fetch(`${server.httpUrl}${healthcheck?.[2]}`);
+    expect(response.status).toBe(200);
+  });
+
+  it('the Dockerfile runs the production build as a non-root user, stopped by SIGTERM', () => {
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^STOPSIGNAL SIGTERM$/m);
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
+    expect(packageJson.scripts['start:prod']).toBe('node dist/main.js');
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  });
+});

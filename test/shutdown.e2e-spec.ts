@@ -1,0 +1,207 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { CONFIG_KEYS } from '../src/config/app-config';
+import { RunningApp, startApp } from './support/test-app';
+import { CloseInfo, TestClient, joinedClient } from './support/test-client';
+
+const ROOT = join(__dirname, '..');
+
+/** Resolves with the HTTP status an upgrade was refused with; rejects if the upgrade succeeds. */
+function refusedUpgradeStatus(url: string): Promise<number> {
+  const socket = new WebSocket(url);
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => {
+      socket.terminate();
+      reject(new Error(`upgrade at ${url} was accepted`));
+    });
+    socket.once('unexpected-response', (request, response) => {
+      resolve(response.statusCode ?? 0);
+      response.resume();
+      request.destroy();
+    });
+    socket.on('error', (error) => reject(error));
+  });
+}
+
+/** The client's TCP socket: pausing it stops the client from reading, so it never answers a close. */
+function tcpSocketOf(client: TestClient): Socket {
+  return (client.socket as unknown as { _socket: Socket })._socket;
+}
+
+function expectServiceRestart(close: CloseInfo): void {
+  expect(close.code).toBe(1012);
+  expect(close.reason.length).toBeGreaterThan(0);
+}
+
+describe('graceful shutdown in process', () => {
+  let server: RunningApp;
+  let closing: Promise<void> | undefined;
+  const clients: TestClient[] = [];
+  const paused: Socket[] = [];
+
+  async function joined(userId: string, roomId?: string): Promise<TestClient> {
+    const client = await joinedClient(server.wsUrl, userId, roomId);
+    clients.push(client);
+    return client;
+  }
+
+  function close(): Promise<void> {
+    closing ??= server.close();
+    return closing;
+  }
+
+  beforeEach(async () => {
+    // Half of this is the drain budget: far longer than any test, so only the tests end a drain.
+    server = await startApp({ SHUTDOWN_TIMEOUT_MS: 20_000 });
+    closing = undefined;
+  });
+
+  afterEach(async () => {
+    for (const socket of paused.splice(0)) socket.resume();
+    for (const client of clients.splice(0)) client.terminate();
+    await close();
+  });
+
+  it('closes every client with 1012 and a reason', async () => {
+    await joined('alice', 'lobby');
+    await joined('bob', 'lobby');
+    await joined('carol');
+    const auto = await TestClient.connect(`${server.wsUrl}/ws?userId=dave`);
+    clients.push(auto);
+    await auto.next('joined');
+    const idle = await TestClient.connect(server.wsUrl);
+    clients.push(idle);
+
+    const stopped = close();
+
+    const closes = await Promise.all(clients.map((client) => client.closed));
+    for (const info of closes) expectServiceRestart(info);
+    await stopped;
+  });
+
+  it('while draining answers health with 503 and refuses new upgrades with 503', async () => {
+    const alice = await joined('alice', 'lobby');
+    const stalled = await joined('bob', 'lobby');
+    const stalledTcp = tcpSocketOf(stalled);
+    stalledTcp.pause();
+    paused.push(stalledTcp);
+
+    let stopped = false;
+    const stopping = close().then(() => (stopped = true));
+    // alice's 1012 is sent after the drain began; the stalled client keeps the drain open.
+    expectServiceRestart(await alice.closed);
+
+    for (const path of ['/', '/health']) {
+      const response = await fetch(`${server.httpUrl}${path}`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({
+        status: 'error',
+        info: {},
+        error: { chat: { status: 'down', connections: expect.any(Number), rooms: expect.any(Number) } },
+        details: { chat: { status: 'down' } },
+      });
+    }
+    expect(await refusedUpgradeStatus(`${server.wsUrl}/`)).toBe(503);
+    expect(await refusedUpgradeStatus(`${server.wsUrl}/ws?userId=erin`)).toBe(503);
+    expect(stopped).toBe(false);
+
+    // Reading again, the client answers the close handshake and the drain completes.
+    stalledTcp.resume();
+    expectServiceRestart(await stalled.closed);
+    await stopping;
+    expect(stopped).toBe(true);
+  });
+});
+
+interface ServerProcess {
+  child: ChildProcess;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** The port from the "listening on" log line; rejects if the process exits before it. */
+  port: Promise<number>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `src/main.ts` as a separate process, as `npm start` would, with the given settings. */
+function spawnServer(settings: Record<string, string>): ServerProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const key of CONFIG_KEYS) delete env[key];
+  Object.assign(env, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'log' }, settings);
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', join('src', 'main.ts')],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const port = new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`)),
+    );
+  });
+  // A test that expects a failed start never awaits the port.
+  port.catch(() => undefined);
+  return { child, output: () => output, port, exited };
+}
+
+describe('graceful shutdown of the server process', () => {
+  const processes: ServerProcess[] = [];
+  const clients: TestClient[] = [];
+
+  function start(settings: Record<string, string> = {}): ServerProcess {
+    const server = spawnServer(settings);
+    processes.push(server);
+    return server;
+  }
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.terminate();
+    for (const server of processes.splice(0)) {
+      if (server.child.exitCode === null && server.child.signalCode === null) {
+        server.child.kill('SIGKILL');
+      }
+      await server.exited;
+    }
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'on %s closes clients with 1012 and exits with code 0',
+    async (signal) => {
+      const server = start();
+      const url = `ws://127.0.0.1:${await server.port}`;
+      const alice = await joinedClient(url, 'alice', 'lobby');
+      clients.push(alice);
+      const bob = await joinedClient(`${url}/ws`, 'bob', 'lobby');
+      clients.push(bob);
+
+      server.child.kill(signal);
+
+      expectServiceRestart(await alice.closed);
+      expectServiceRestart(await bob.closed);
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+    },
+  );
+
+  it.each([
+    ['PORT', 'abc'],
+    ['HEARTBEAT_INTERVAL_MS', '-5'],
+  ])('refuses to start with %s=%s and names the variable', async (name, value) => {
+    const server = start({ [name]: value });
+    const { code } = await server.exited;
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    expect(server.output()).toContain(name);
+    expect(server.output()).not.toContain('listening on');
+  });
+});
