@@ -10,28 +10,3 @@ export const CloseCode = {
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
-
-export interface CloseCodeInfo {
-  code: CloseCode | 1006;
-  when: string;
-  reconnect: boolean;
-}
-
-/** The table published in the README; kept beside the codes so both change together. */
-export const CLOSE_CODE_TABLE: readonly CloseCodeInfo[] = [
-  {
-    code: CloseCode.MessageTooBig,
-    when: 'a frame over MAX_PAYLOAD_BYTES',
-    reconnect: true,
-  },
-  {
-    code: CloseCode.ServiceRestart,
-    when: 'graceful shutdown (SIGTERM/SIGINT, deploys)',
-    reconnect: true,
-  },
-  {
-    code: 1006,
-    when: 'no pong within HEARTBEAT_INTERVAL_MS (connection terminated, no close frame)',
-    reconnect: true,
-  },
-];
