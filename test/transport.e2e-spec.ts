@@ -32,16 +32,13 @@ function attemptUpgrade(url: string, options?: ClientOptions): Promise<UpgradeOu
   });
 }
 
-/** A join or chat frame of exactly `bytes` bytes of UTF-8 (ASCII content). */
-function chatFrameOfSize(userId: string, bytes: number): string {
+/** The text of a `chat_message` of exactly `bytes` bytes, and its content. */
+function chatFrameOfSize(userId: string, bytes: number): { frame: string; content: string } {
   const empty = JSON.stringify({ type: 'chat_message', userId, content: '' });
-  const frame = JSON.stringify({
-    type: 'chat_message',
-    userId,
-    content: 'x'.repeat(bytes - Buffer.byteLength(empty)),
-  });
+  const content = 'x'.repeat(bytes - Buffer.byteLength(empty));
+  const frame = JSON.stringify({ type: 'chat_message', userId, content });
   expect(Buffer.byteLength(frame)).toBe(bytes);
-  return frame;
+  return { frame, content };
 }
 
 /** Resolves once the client has received `count` pings; fails if it closes first. */
@@ -153,27 +150,31 @@ describe('WebSocket transport', () => {
 
     it('processes a frame of exactly MAX_PAYLOAD_BYTES normally', async () => {
       const alice = await joined(server!.wsUrl, 'alice', 'lobby');
-      const frame = chatFrameOfSize('alice', limit);
+      const { frame, content } = chatFrameOfSize('alice', limit);
       const echo = await alice.request(frame, 'chat_message');
-      expect(echo).toMatchObject({ type: 'chat_message', userId: 'alice', roomId: 'lobby' });
-      expect(echo.content).toHaveLength(JSON.parse(frame).content.length);
+      expect(echo).toMatchObject({
+        type: 'chat_message',
+        userId: 'alice',
+        roomId: 'lobby',
+        content,
+      });
     });
 
     it('processes a frame just under MAX_PAYLOAD_BYTES normally', async () => {
       const alice = await joined(server!.wsUrl, 'alice', 'lobby');
-      const echo = await alice.request(chatFrameOfSize('alice', limit - 1), 'chat_message');
+      const echo = await alice.request(chatFrameOfSize('alice', limit - 1).frame, 'chat_message');
       expect(echo).toMatchObject({ type: 'chat_message', userId: 'alice', roomId: 'lobby' });
     });
 
     it('closes the connection with 1009 on a frame over MAX_PAYLOAD_BYTES', async () => {
       const alice = await joined(server!.wsUrl, 'alice', 'lobby');
-      alice.send(chatFrameOfSize('alice', limit + 1));
+      alice.send(chatFrameOfSize('alice', limit + 1).frame);
       expect((await alice.closed).code).toBe(1009);
     });
 
     it('closes with 1009 on a message whose fragments add up to more than MAX_PAYLOAD_BYTES', async () => {
       const alice = await joined(server!.wsUrl, 'alice', 'lobby');
-      const frame = chatFrameOfSize('alice', limit + 100);
+      const { frame } = chatFrameOfSize('alice', limit + 100);
       const half = Math.floor(frame.length / 2);
       alice.socket.send(frame.slice(0, half), { fin: false });
       alice.socket.send(frame.slice(half), { fin: true });

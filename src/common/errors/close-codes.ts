@@ -1,6 +1,6 @@
 /**
  * WebSocket close codes the server uses. Failures not listed here answer an error frame and keep
- * the connection open. `reconnect` tells clients whether retrying (with backoff) can succeed.
+ * the connection open. The README's close-code table says which ones a client should retry.
  */
 export const CloseCode = {
   /** Inbound message larger than MAX_PAYLOAD_BYTES (sent by `ws` itself). Do not resend it. */
