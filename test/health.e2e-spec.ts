@@ -1,5 +1,32 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { RunningApp, startApp } from './support/test-app';
-import { joinedClient } from './support/test-client';
+import { TestClient, joinedClient } from './support/test-client';
+
+interface ChatCounts {
+  connections: number;
+  rooms: number;
+}
+
+async function chatCounts(server: RunningApp): Promise<ChatCounts> {
+  const response = await fetch(`${server.httpUrl}/health`);
+  const body = (await response.json()) as { details: { chat: ChatCounts } };
+  return { connections: body.details.chat.connections, rooms: body.details.chat.rooms };
+}
+
+/** Polls /health until the counts equal `expected`; a close is processed by the server a moment
+ * after the client saw it, and nobody is left in the room to be told. */
+async function countsBecome(server: RunningApp, expected: ChatCounts): Promise<void> {
+  let counts = await chatCounts(server);
+  for (let attempt = 0; attempt < 150 && !isEqual(counts, expected); attempt += 1) {
+    await delay(20);
+    counts = await chatCounts(server);
+  }
+  expect(counts).toEqual(expected);
+}
+
+function isEqual(a: ChatCounts, b: ChatCounts): boolean {
+  return a.connections === b.connections && a.rooms === b.rooms;
+}
 
 describe('health endpoints', () => {
   let server: RunningApp;
@@ -23,5 +50,27 @@ describe('health endpoints', () => {
       details: { chat: { status: 'up', connections: 1, rooms: 1 } },
     });
     await client.close();
+  });
+
+  it('counts follow joins, switches and closes', async () => {
+    expect(await chatCounts(server)).toEqual({ connections: 0, rooms: 0 });
+    const idle = await TestClient.connect(server.wsUrl);
+    expect(await chatCounts(server)).toEqual({ connections: 1, rooms: 0 });
+
+    const alice = await joinedClient(server.wsUrl, 'alice', 'lobby');
+    const bob = await joinedClient(server.wsUrl, 'bob', 'lobby');
+    const carol = await joinedClient(server.wsUrl, 'carol');
+    expect(await chatCounts(server)).toEqual({ connections: 4, rooms: 2 });
+
+    // carol's own room is deleted as she leaves it for the lobby.
+    await carol.request({ type: 'switch_room', userId: 'carol', roomId: 'lobby' }, 'joined');
+    expect(await chatCounts(server)).toEqual({ connections: 4, rooms: 1 });
+
+    await bob.close();
+    await alice.next((frame) => frame.type === 'user_left' && frame.userId === 'bob');
+    expect(await chatCounts(server)).toEqual({ connections: 3, rooms: 1 });
+
+    await Promise.all([alice.close(), carol.close(), idle.close()]);
+    await countsBecome(server, { connections: 0, rooms: 0 });
   });
 });
