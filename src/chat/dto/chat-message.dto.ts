@@ -7,7 +7,8 @@ export class ChatMessageDto {
   @IsChatId()
   userId!: string;
 
-  @IsString({ message: 'content must be a string' })
+  // Decorators run bottom-up: the type check must come last in the source to be reported first.
   @MinLength(1, { message: 'content must not be empty' })
+  @IsString({ message: 'content must be a string' })
   content!: string;
 }

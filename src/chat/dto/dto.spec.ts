@@ -44,7 +44,7 @@ describe('message DTOs', () => {
     [JoinDto, { userId: ['a'] }, 'userId'],
     [ChatMessageDto, { userId: 'a' }, 'content'],
     [ChatMessageDto, { userId: 'a', content: '' }, 'content'],
-    [ChatMessageDto, { userId: 'a', content: { text: 'x' } }, 'content'],
+    [ChatMessageDto, { userId: 'a', content: { text: 'x' } }, 'content must be a string'],
     [SwitchRoomDto, { userId: 'a' }, 'roomId'],
   ])('refuses %p %j naming the field %s', (dto, value, field) => {
     const error = refusal(value, dto);
