@@ -1,0 +1,254 @@
+import { randomBytes } from 'node:crypto';
+import * as readline from 'node:readline';
+import WebSocket, { RawData } from 'ws';
+import { ClientMessageType, ServerMessageType } from '../src/chat/chat.protocol';
+import { ID_PATTERN, ID_PATTERN_TEXT } from '../src/config/app-config';
+import { Frame, healthUrlOf, parseFrame, rawToString } from './lib/frames';
+
+const USAGE = `Usage: npm run client -- <ws://host:port | wss://host> [--user ID] [--room ID]
+
+  --user ID   who you are (default: a generated user_xxxxxx)
+  --room ID   the room to join (default: your own room, named like your user)
+IDs are ${ID_PATTERN_TEXT}.`;
+
+const HELP = `Type a line and press Enter to send it to the room. Commands:
+  /switch ROOM   leave this room and join ROOM
+  /help          this list
+  /quit          leave (Ctrl-D and Ctrl-C too)`;
+
+const CLOSE_CODE_NAMES: Record<number, string> = {
+  1000: 'normal closure',
+  1001: 'going away',
+  1006: 'connection lost',
+  1009: 'message too big',
+  1011: 'internal error',
+  1012: 'service restart',
+};
+
+interface Options {
+  url: string;
+  userId: string;
+  roomId: string;
+}
+
+/** The options, or the reason the arguments are wrong. */
+function parseArgs(argv: string[]): Options | string {
+  const positional: string[] = [];
+  const named = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--user' || arg === '--room') {
+      const value = argv[++i];
+      if (value === undefined) return `${arg} needs a value`;
+      named.set(arg, value);
+    } else if (arg.startsWith('-')) {
+      return `unknown option ${arg}`;
+    } else {
+      positional.push(arg);
+    }
+  }
+  if (positional.length !== 1) return 'give exactly one server URL';
+  const url = positional[0];
+  try {
+    healthUrlOf(url);
+  } catch {
+    return `not a ws:// or wss:// URL: ${url}`;
+  }
+  const userId = named.get('--user') ?? `user_${randomBytes(3).toString('hex')}`;
+  const roomId = named.get('--room') ?? userId;
+  for (const [what, id] of [
+    ['--user', userId],
+    ['--room', roomId],
+  ]) {
+    if (!ID_PATTERN.test(id)) return `${what} must be ${ID_PATTERN_TEXT}`;
+  }
+  return { url, userId, roomId };
+}
+
+/**
+ * Prints lines above the prompt. Incoming frames arrive while the person is typing: the prompt
+ * line is cleared, the frame printed, and the prompt redrawn with what was typed so far. Without a
+ * terminal (piped input or output) there is no prompt, only the lines.
+ */
+class Screen {
+  private readonly tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  private rl: readline.Interface | undefined;
+  private prompt = '> ';
+
+  attach(rl: readline.Interface): void {
+    this.rl = rl;
+    rl.setPrompt(this.prompt);
+    this.redraw();
+  }
+
+  /** Clears the prompt line for good: nothing is typed any more. */
+  detach(): void {
+    if (this.tty && this.rl) this.clearLine();
+    this.rl = undefined;
+  }
+
+  print(line: string): void {
+    if (this.tty && this.rl) this.clearLine();
+    process.stdout.write(`${line}\n`);
+    this.redraw();
+  }
+
+  setPrompt(prompt: string): void {
+    this.prompt = prompt;
+    this.rl?.setPrompt(prompt);
+  }
+
+  /** Redraws the prompt and the text typed so far. */
+  redraw(): void {
+    if (this.tty) this.rl?.prompt(true);
+  }
+
+  /** Erases the line just entered, wrapped rows included; the server's echo of it shows instead. */
+  eraseEntered(line: string): void {
+    if (!this.tty || !this.rl) return;
+    const width = this.prompt.length + line.length;
+    const rows = Math.max(1, Math.ceil(width / (process.stdout.columns || 80)));
+    readline.moveCursor(process.stdout, 0, -rows);
+    readline.clearScreenDown(process.stdout);
+  }
+
+  private clearLine(): void {
+    readline.clearLine(process.stdout, 0);
+    readline.cursorTo(process.stdout, 0);
+  }
+}
+
+function main(argv: string[]): void {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(`${USAGE}\n\n${HELP}`);
+    return;
+  }
+  const options = parseArgs(argv);
+  if (typeof options === 'string') {
+    console.error(`client: ${options}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const { url, userId, roomId } = options;
+  const screen = new Screen();
+  let rl: readline.Interface | undefined;
+  let opened = false;
+  let quitting = false;
+  let exiting = false;
+
+  const exit = (code: number): void => {
+    exiting = true;
+    screen.detach();
+    rl?.close();
+    process.exit(code);
+  };
+  const send = (message: object): void => {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    else screen.print('! not connected');
+  };
+  /** Closes with 1000 and exits once the server has answered the close. */
+  const quit = (): void => {
+    if (quitting || exiting) return;
+    quitting = true;
+    if (socket.readyState !== WebSocket.OPEN) return exit(0);
+    socket.close(1000, 'bye');
+    // A server that does not answer the close handshake must not keep us here.
+    setTimeout(() => socket.terminate(), 2000).unref();
+  };
+  const handleLine = (line: string): void => {
+    screen.eraseEntered(line);
+    const [command, ...args] = line.trim().split(/\s+/);
+    if (command === '') {
+      // Nothing to send: an empty chat_message would only earn an error.
+    } else if (!command.startsWith('/')) {
+      send({ type: ClientMessageType.ChatMessage, userId, content: line });
+    } else if (command === '/switch' && args.length === 1) {
+      send({ type: ClientMessageType.SwitchRoom, userId, roomId: args[0] });
+    } else if (command === '/switch') {
+      screen.print('! usage: /switch ROOM');
+    } else if (command === '/help') {
+      screen.print(HELP);
+    } else if (command === '/quit') {
+      quit();
+    } else {
+      screen.print(`! unknown command ${command}; /help lists them`);
+    }
+    screen.redraw();
+  };
+
+  screen.print(`Connecting to ${url} as ${userId}...`);
+  const socket = new WebSocket(url, { handshakeTimeout: 10_000 });
+
+  socket.on('open', () => {
+    opened = true;
+    screen.print('Connected. Type /help for commands.');
+    send({ type: ClientMessageType.Join, userId, roomId });
+    // Input is read only from here on: piped lines wait for the connection instead of failing.
+    rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+    rl.on('line', handleLine);
+    rl.on('SIGINT', quit); // Ctrl-C
+    rl.on('close', quit); // Ctrl-D, or the end of piped input
+    screen.attach(rl);
+  });
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    const raw = rawToString(data);
+    const frame = isBinary ? undefined : parseFrame(raw);
+    if (!frame) return screen.print(`? ${clean(raw)}`);
+    if (frame.type === ServerMessageType.Joined && typeof frame.roomId === 'string') {
+      screen.setPrompt(`${userId}@${clean(frame.roomId)}> `);
+    }
+    screen.print(describe(frame));
+  });
+  socket.on('error', (error: Error) => {
+    if (!opened) screen.print(`! cannot connect to ${url}: ${error.message}`);
+  });
+  socket.on('close', (code: number, reason: Buffer) => {
+    if (quitting) return exit(0);
+    if (opened) {
+      const name = code in CLOSE_CODE_NAMES ? ` ${CLOSE_CODE_NAMES[code]}` : '';
+      const why = reason.length > 0 ? ` (${clean(reason.toString())})` : '';
+      screen.print(`* connection closed: ${code}${name}${why}`);
+    }
+    // Only a normal closure is a normal end; anything else is worth a retry by whoever runs us.
+    exit(opened && code === 1000 ? 0 : 1);
+  });
+}
+
+/** A frame as a line for people. */
+function describe(frame: Frame): string {
+  const time = clock(typeof frame.timestamp === 'string' ? new Date(frame.timestamp) : new Date());
+  switch (frame.type) {
+    case ServerMessageType.ChatMessage:
+      return `${time} [${text(frame.roomId)}] ${text(frame.userId)}: ${text(frame.content)}`;
+    case ServerMessageType.Joined:
+    case ServerMessageType.UserJoined:
+    case ServerMessageType.UserLeft:
+      return `${time} * ${text(frame.message)}`;
+    case ServerMessageType.Error:
+      return `${time} ! error (${text(frame.code)}): ${text(frame.message)}`;
+    default:
+      return `${time} ? ${clean(JSON.stringify(frame))}`;
+  }
+}
+
+function clock(date: Date): string {
+  const at = Number.isNaN(date.getTime()) ? new Date() : date;
+  return [at.getHours(), at.getMinutes(), at.getSeconds()]
+    .map((n) => String(n).padStart(2, '0'))
+    .join(':');
+}
+
+function text(value: unknown): string {
+  return clean(typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+/**
+ * Content comes from other people: control characters (escape sequences could move the cursor,
+ * retitle or garble the terminal) are shown as `�`; line breaks are kept, indented.
+ */
+function clean(value: string): string {
+  return value
+    .replace(/\r?\n/g, '\n    ')
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd'); // eslint-disable-line no-control-regex
+}
+
+main(process.argv.slice(2));
