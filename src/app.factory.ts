@@ -5,6 +5,7 @@ import { AppModule } from './app.module';
 import { CLIENT_MESSAGE_TYPES } from './chat/chat.protocol';
 import { ShutdownState } from './common/lifecycle/shutdown-state';
 import { ChatWsAdapter } from './common/ws/chat-ws.adapter';
+import { HandshakeGuard } from './common/ws/handshake-guard';
 import { createMessageParser } from './common/ws/message-parser';
 import { AppConfig, LOG_LEVELS } from './config/app-config';
 
@@ -29,6 +30,7 @@ export async function createApp(
     new ChatWsAdapter(app, {
       config,
       shutdown: app.get(ShutdownState),
+      guard: app.get(HandshakeGuard),
       messageParser: createMessageParser(CLIENT_MESSAGE_TYPES),
     }),
   );

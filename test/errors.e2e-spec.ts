@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { RunningApp, startApp } from './support/test-app';
+import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
 
 /*
@@ -67,7 +67,7 @@ describe('protocol errors', () => {
   let markers = 0;
 
   beforeEach(async () => {
-    server = await startApp({ MAX_MESSAGE_LENGTH });
+    server = await startApp({ ...PROTOCOL_TEST_LIMITS, MAX_MESSAGE_LENGTH });
     clients = [];
   });
 

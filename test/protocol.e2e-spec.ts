@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { RunningApp, startApp } from './support/test-app';
+import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
 
 /*
@@ -56,7 +56,7 @@ describe('chat protocol', () => {
   let markers = 0;
 
   beforeEach(async () => {
-    server = await startApp();
+    server = await startApp(PROTOCOL_TEST_LIMITS);
     clients = [];
   });
 

@@ -4,12 +4,14 @@ import {
   MessageBody,
   OnGatewayConnection,
   OnGatewayDisconnect,
+  OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { ChatError } from '../common/errors/chat-error';
+import { CloseCode } from '../common/errors/close-codes';
 import { ErrorCode } from '../common/errors/error-code';
 import { toErrorFrame } from '../common/errors/error-frame';
 import { PROTOCOL_ERROR_EVENT, ProtocolErrorData } from '../common/ws/message-parser';
@@ -28,7 +30,7 @@ import { SwitchRoomDto } from './dto/switch-room.dto';
 @WebSocketGateway()
 @UsePipes(WsValidationPipe)
 @UseFilters(WsErrorFilter)
-export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
+export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(ChatGateway.name);
 
   constructor(
@@ -36,28 +38,38 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     private readonly rooms: RoomsService,
   ) {}
 
+  /** A connection the server evicts (slow, abusive, never joined) leaves its room at once. */
+  afterInit(): void {
+    this.registry.onEviction((connection) => this.leave(connection));
+  }
+
   /** Registers the socket and, for `?userId=ID`, joins the user's own room at once. Never throws:
    * Nest neither awaits nor catches this hook. */
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
-    const connection = this.registry.attach(socket, request);
-    this.logger.debug(`connection ${connection.id} opened from ${connection.remoteAddress}`);
-    const userId = new URLSearchParams(request.url?.split('?')[1] ?? '').get('userId');
-    if (userId === null) return;
-    if (!ID_PATTERN.test(userId)) {
-      const error = new ChatError(ErrorCode.InvalidMessage, `userId must be ${ID_PATTERN_TEXT}`);
-      connection.sendFrame(toErrorFrame(error, this.logger));
-      return;
+    try {
+      const connection = this.registry.attach(socket, request);
+      this.logger.debug(`connection ${connection.id} opened from ${connection.remoteAddress}`);
+      const userId = new URLSearchParams(request.url?.split('?')[1] ?? '').get('userId');
+      if (userId === null) return;
+      if (!ID_PATTERN.test(userId)) {
+        const error = new ChatError(ErrorCode.InvalidMessage, `userId must be ${ID_PATTERN_TEXT}`);
+        connection.sendError(toErrorFrame(error, this.logger));
+        return;
+      }
+      this.rooms
+        .join(connection, userId)
+        .catch((error: unknown) => connection.sendError(toErrorFrame(error, this.logger)));
+    } catch (error) {
+      toErrorFrame(error, this.logger);
+      socket.close(CloseCode.InternalError, 'internal error');
     }
-    this.rooms
-      .join(connection, userId)
-      .catch((error: unknown) => connection.sendFrame(toErrorFrame(error, this.logger)));
   }
 
   handleDisconnect(socket: WebSocket): void {
     const connection = this.registry.detach(socket);
     if (!connection) return;
     this.logger.debug(`connection ${connection.id} closed`);
-    this.rooms.disconnect(connection).catch((error: unknown) => toErrorFrame(error, this.logger));
+    this.leave(connection);
   }
 
   @SubscribeMessage(ClientMessageType.Join)
@@ -82,6 +94,10 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   @SubscribeMessage(PROTOCOL_ERROR_EVENT)
   protocolError(@MessageBody() error: ProtocolErrorData): never {
     throw new ChatError(error.code, error.message);
+  }
+
+  private leave(connection: Connection): void {
+    this.rooms.disconnect(connection).catch((error: unknown) => toErrorFrame(error, this.logger));
   }
 
   private connectionOf(socket: WebSocket): Connection {

@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsString, Max, Min, MinLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -44,6 +44,72 @@ export class AppConfig {
   @Min(100)
   @Max(600_000)
   SHUTDOWN_TIMEOUT_MS = 10_000;
+
+  /** Time a connection has to join a room before it is closed with 1008. */
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  JOIN_TIMEOUT_MS = 10_000;
+
+  /** Time a closing connection has to answer the close frame before its socket is destroyed. */
+  @IsInt()
+  @Min(10)
+  @Max(600_000)
+  CLOSE_TIMEOUT_MS = 5_000;
+
+  /** Messages a connection may send per second, on average (token bucket refill rate). */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  RATE_LIMIT_PER_SECOND = 20;
+
+  /** Messages a connection may send at once before the rate applies (token bucket size). */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  RATE_LIMIT_BURST = 40;
+
+  /** Error frames a connection may cause within ABUSE_WINDOW_MS; one more closes it with 1008. */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  ABUSE_ERRORS_MAX = 20;
+
+  /** The sliding window of ABUSE_ERRORS_MAX. */
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  ABUSE_WINDOW_MS = 5_000;
+
+  /** Outbound bytes queued for one socket beyond which it is closed with 1013 (slow consumer). */
+  @IsInt()
+  @Min(1024)
+  @Max(1024 * 1024 * 1024)
+  MAX_BUFFERED_BYTES = 1_048_576;
+
+  /** Open WebSocket connections on this instance; more are refused with HTTP 503. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  MAX_CONNECTIONS = 20_000;
+
+  /** Open WebSocket connections from one client IP; more are refused with HTTP 429. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  MAX_CONNECTIONS_PER_IP = 1_000;
+
+  /** Take the client IP from Fly-Client-IP / X-Forwarded-For (set it behind Fly's proxy only). */
+  @IsBoolean()
+  TRUST_PROXY = false;
+
+  /** Comma-separated origins allowed to open WebSockets from a browser; empty allows any. */
+  @IsString()
+  @Matches(/^$|^\s*[a-z][a-z0-9+.-]*:\/\/[^\s,/]+\s*(,\s*[a-z][a-z0-9+.-]*:\/\/[^\s,/]+\s*)*$/i, {
+    message:
+      'ALLOWED_ORIGINS must be a comma-separated list of origins like https://app.example.com',
+  })
+  ALLOWED_ORIGINS = '';
 
   /** Most verbose level that is logged. */
   @IsIn(LOG_LEVELS)

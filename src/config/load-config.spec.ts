@@ -10,9 +10,35 @@ describe('loadConfig', () => {
       MAX_PAYLOAD_BYTES: 65536,
       HEARTBEAT_INTERVAL_MS: 30000,
       SHUTDOWN_TIMEOUT_MS: 10000,
+      JOIN_TIMEOUT_MS: 10000,
+      CLOSE_TIMEOUT_MS: 5000,
+      RATE_LIMIT_PER_SECOND: 20,
+      RATE_LIMIT_BURST: 40,
+      ABUSE_ERRORS_MAX: 20,
+      ABUSE_WINDOW_MS: 5000,
+      MAX_BUFFERED_BYTES: 1048576,
+      MAX_CONNECTIONS: 20000,
+      MAX_CONNECTIONS_PER_IP: 1000,
+      TRUST_PROXY: false,
+      ALLOWED_ORIGINS: '',
       LOG_LEVEL: 'log',
       LOG_FORMAT: 'text',
     });
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['YES', true],
+    ['false', false],
+    ['0', false],
+  ])('reads TRUST_PROXY=%s as %s', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).TRUST_PROXY).toBe(expected);
+  });
+
+  it('accepts a comma-separated list of origins', () => {
+    const origins = 'https://app.example.com, http://localhost:3000';
+    expect(loadConfig({ ALLOWED_ORIGINS: origins }).ALLOWED_ORIGINS).toBe(origins);
   });
 
   it('reads every setting from the environment', () => {
@@ -44,6 +70,17 @@ describe('loadConfig', () => {
     ['SHUTDOWN_TIMEOUT_MS', 'soon'],
     ['LOG_LEVEL', 'loud'],
     ['LOG_FORMAT', 'xml'],
+    ['TRUST_PROXY', 'maybe'],
+    ['TRUST_PROXY', 'constructor'],
+    ['ALLOWED_ORIGINS', 'app.example.com'],
+    ['ALLOWED_ORIGINS', 'https://a.example.com;https://b.example.com'],
+    ['RATE_LIMIT_PER_SECOND', '0'],
+    ['RATE_LIMIT_BURST', 'x'],
+    ['ABUSE_ERRORS_MAX', '0'],
+    ['MAX_BUFFERED_BYTES', '10'],
+    ['MAX_CONNECTIONS', '0'],
+    ['MAX_CONNECTIONS_PER_IP', '-1'],
+    ['JOIN_TIMEOUT_MS', '1s'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

@@ -7,6 +7,14 @@ export class ConfigError extends Error {
 }
 
 const INTEGER = /^-?\d+$/;
+const BOOLEANS = new Map([
+  ['true', true],
+  ['1', true],
+  ['yes', true],
+  ['false', false],
+  ['0', false],
+  ['no', false],
+]);
 
 /**
  * Builds the validated configuration from an environment. Unset or empty variables take their
@@ -18,8 +26,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   for (const key of CONFIG_KEYS) {
     const value = env[key]?.trim();
     if (value === undefined || value === '') continue;
-    // Numbers are parsed strictly: "8080abc" stays a string and fails the integer check.
-    raw[key] = typeof defaults[key] === 'number' && INTEGER.test(value) ? Number(value) : value;
+    raw[key] = coerce(typeof defaults[key], value);
   }
   const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
   const errors = validateSync(config, { forbidUnknownValues: true });
@@ -31,6 +38,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`Invalid configuration: ${lines.join(', ')}`);
   }
   return config;
+}
+
+/** Numbers and booleans are parsed strictly: "8080abc" or "maybe" stay strings and fail validation. */
+function coerce(kind: string, value: string): unknown {
+  if (kind === 'number' && INTEGER.test(value)) return Number(value);
+  if (kind === 'boolean') return BOOLEANS.get(value.toLowerCase()) ?? value;
+  return value;
 }
 
 /** A configuration for tests and tools: the defaults with the given overrides, validated. */

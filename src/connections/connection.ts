@@ -1,8 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { ServerFrame } from '../chat/chat.protocol';
+import type { ErrorFrame, ServerFrame } from '../chat/chat.protocol';
+import { CloseCode } from '../common/errors/close-codes';
 
 const OPEN = 1;
+
+/** The limits one connection is held to. */
+export interface ConnectionLimits {
+  /** Outbound bytes queued in the socket beyond which the client counts as too slow. */
+  maxBufferedBytes: number;
+  /** Error frames allowed within `abuseWindowMs`; one more evicts the connection. */
+  abuseErrorsMax: number;
+  abuseWindowMs: number;
+}
+
+/** Called when the server decides to close a connection, before its socket has finished closing. */
+export type EvictionListener = (connection: Connection) => void;
 
 /**
  * One client socket and its session state. The only code that writes to a socket: services hold
@@ -18,25 +31,64 @@ export class Connection {
   /** Resolves when the socket has closed, however it closed. */
   readonly closed: Promise<void>;
   private tail: Promise<unknown> = Promise.resolve();
+  private evicted = false;
+  private readonly errorTimes: number[] = [];
 
   constructor(
     private readonly socket: WebSocket,
     readonly remoteAddress: string,
+    private readonly limits: ConnectionLimits,
+    private readonly onEvict: EvictionListener = () => undefined,
   ) {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
 
+  /** Open and not being evicted: frames sent now are written. */
   get isOpen(): boolean {
-    return this.socket.readyState === OPEN;
+    return !this.evicted && this.socket.readyState === OPEN;
   }
 
-  /** Sends an already serialized frame; a closing or closed socket drops it silently. */
+  /** Bytes written to this socket and not yet handed to the network. */
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  /**
+   * Sends an already serialized frame; a closing socket drops it. Never blocks and never queues
+   * without bound: a client whose backlog passes the limit is closed with 1013.
+   */
   send(payload: string): void {
-    if (this.isOpen) this.socket.send(payload);
+    if (!this.isOpen) return;
+    this.socket.send(payload);
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.evict(CloseCode.TryAgainLater, 'slow consumer');
+    }
   }
 
   sendFrame(frame: ServerFrame): void {
     this.send(JSON.stringify(frame));
+  }
+
+  /** Sends an error frame; a client that causes too many in the window is closed with 1008. */
+  sendError(frame: ErrorFrame, now = Date.now()): void {
+    this.sendFrame(frame);
+    const times = this.errorTimes;
+    times.push(now);
+    while (times.length > 0 && times[0] <= now - this.limits.abuseWindowMs) times.shift();
+    if (times.length > this.limits.abuseErrorsMax) {
+      this.evict(CloseCode.PolicyViolation, 'too many errors');
+    }
+  }
+
+  /**
+   * Closes the connection on the server's initiative. It stops receiving frames at once and the
+   * eviction listener lets it leave its room now, not when the (possibly stuck) client answers.
+   */
+  evict(code: CloseCode, reason: string): void {
+    if (this.evicted) return;
+    this.evicted = true;
+    this.socket.close(code, reason);
+    this.onEvict(this);
   }
 
   close(code: number, reason: string): void {

@@ -27,7 +27,11 @@ class RecordingSocket extends EventEmitter {
 
 function connect(): { connection: Connection; socket: RecordingSocket } {
   const socket = new RecordingSocket();
-  return { socket, connection: new Connection(socket as unknown as WebSocket, '127.0.0.1') };
+  const limits = { maxBufferedBytes: 1 << 20, abuseErrorsMax: 20, abuseWindowMs: 5000 };
+  return {
+    socket,
+    connection: new Connection(socket as unknown as WebSocket, '127.0.0.1', limits),
+  };
 }
 
 const types = (socket: RecordingSocket): unknown[] => socket.sent.map((f) => f.type);

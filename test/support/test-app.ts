@@ -14,6 +14,16 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/**
+ * Limits lifted high enough for suites that test the protocol rather than the limits (they send
+ * hundreds of frames, many of them invalid, in one burst). The hardening specs test the limits.
+ */
+export const PROTOCOL_TEST_LIMITS: Partial<AppConfig> = {
+  RATE_LIMIT_PER_SECOND: 1_000_000,
+  RATE_LIMIT_BURST: 1_000_000,
+  ABUSE_ERRORS_MAX: 1_000_000,
+};
+
 /** Starts the real application on a free loopback port with the given settings. */
 export async function startApp(overrides: Partial<AppConfig> = {}): Promise<RunningApp> {
   const config = configWith({ HOST: '127.0.0.1', PORT: 0, ...overrides });

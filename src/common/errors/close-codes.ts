@@ -1,12 +1,69 @@
 /**
- * WebSocket close codes the server uses. Failures not listed here answer an error frame and keep
- * the connection open. The README's close-code table says which ones a client should retry.
+ * WebSocket close codes the server sends. Every other failure answers an error frame and keeps the
+ * connection open. Application codes follow one rule, as Centrifugo's do: 4000–4499 mean "reconnect
+ * (with backoff)", 4500–4999 mean "do not reconnect". None is in use yet; new ones go here.
  */
 export const CloseCode = {
-  /** Inbound message larger than MAX_PAYLOAD_BYTES (sent by `ws` itself). Do not resend it. */
+  /** Rate or error abuse, or no join within JOIN_TIMEOUT_MS. */
+  PolicyViolation: 1008,
+  /** Inbound message larger than MAX_PAYLOAD_BYTES (sent by `ws` itself). */
   MessageTooBig: 1009,
-  /** The server is restarting or draining; reconnect with jittered backoff. */
+  /** The server failed to set up the connection. */
+  InternalError: 1011,
+  /** The server is restarting or draining. */
   ServiceRestart: 1012,
+  /** The client reads too slowly: more than MAX_BUFFERED_BYTES were waiting for it. */
+  TryAgainLater: 1013,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Application close codes a client should retry after backoff. */
+export const RECONNECT_RANGE = { from: 4000, to: 4499 } as const;
+/** Application close codes a client must not retry. */
+export const NO_RECONNECT_RANGE = { from: 4500, to: 4999 } as const;
+
+export interface CloseCodeRow {
+  code: number;
+  when: string;
+  reconnect: 'yes' | 'no' | 'after fixing the cause';
+}
+
+/** The table the README publishes (a test keeps the two equal). */
+export const CLOSE_CODE_TABLE: readonly CloseCodeRow[] = [
+  {
+    code: CloseCode.PolicyViolation,
+    when: `more than ABUSE_ERRORS_MAX error frames within ABUSE_WINDOW_MS`,
+    reconnect: 'after fixing the cause',
+  },
+  {
+    code: CloseCode.PolicyViolation,
+    when: 'no join within JOIN_TIMEOUT_MS of connecting',
+    reconnect: 'after fixing the cause',
+  },
+  {
+    code: CloseCode.MessageTooBig,
+    when: 'a frame over MAX_PAYLOAD_BYTES',
+    reconnect: 'after fixing the cause',
+  },
+  {
+    code: CloseCode.InternalError,
+    when: 'the server failed to set up the connection',
+    reconnect: 'yes',
+  },
+  {
+    code: CloseCode.ServiceRestart,
+    when: 'graceful shutdown (SIGTERM/SIGINT, deploys)',
+    reconnect: 'yes',
+  },
+  {
+    code: CloseCode.TryAgainLater,
+    when: 'more than MAX_BUFFERED_BYTES queued for a client that reads too slowly',
+    reconnect: 'yes',
+  },
+  {
+    code: 1006,
+    when: 'no pong within HEARTBEAT_INTERVAL_MS, or the network dropped (no close frame)',
+    reconnect: 'yes',
+  },
+];

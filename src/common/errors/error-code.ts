@@ -12,6 +12,8 @@ export enum ErrorCode {
   UserMismatch = 'user_mismatch',
   /** A binary frame; the protocol is JSON text only. */
   Unsupported = 'unsupported',
+  /** Over RATE_LIMIT_PER_SECOND / RATE_LIMIT_BURST: the message was dropped. */
+  RateLimited = 'rate_limited',
   /** An unexpected server fault; the connection stays usable. */
   Internal = 'internal',
 }

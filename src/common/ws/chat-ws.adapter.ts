@@ -3,11 +3,25 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import { IncomingMessage, STATUS_CODES, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Observable, concatMap, filter, first, fromEvent, share, takeUntil } from 'rxjs';
-import { WebSocket, WebSocketServer } from 'ws';
+import { performance } from 'node:perf_hooks';
+import {
+  EMPTY,
+  Observable,
+  concatMap,
+  filter,
+  first,
+  fromEvent,
+  map,
+  share,
+  takeUntil,
+} from 'rxjs';
+import { ServerOptions, WebSocket, WebSocketServer } from 'ws';
 import { AppConfig } from '../../config/app-config';
+import { ErrorCode } from '../errors/error-code';
 import { ShutdownState } from '../lifecycle/shutdown-state';
-import { MessageParser } from './message-parser';
+import { HandshakeGuard } from './handshake-guard';
+import { MessageParser, PROTOCOL_ERROR_EVENT, ParsedMessage } from './message-parser';
+import { TokenBucket } from './token-bucket';
 
 /** Paths at which WebSocket upgrades are accepted; both serve the same gateway. */
 export const WS_PATHS: ReadonlySet<string> = new Set(['/', '/ws']);
@@ -15,27 +29,39 @@ export const WS_PATHS: ReadonlySet<string> = new Set(['/', '/ws']);
 export interface ChatWsAdapterOptions {
   config: AppConfig;
   shutdown: ShutdownState;
+  guard: HandshakeGuard;
   messageParser: MessageParser;
 }
 
 type Transform = (data: unknown) => Observable<unknown>;
+type Handlers = Map<string, MessageMappingProperties>;
 
 /**
  * The WebSocket transport: one `ws` server on the HTTP server's port, with
- * - upgrades accepted at `/` and `/ws` and refused with 503 while draining,
+ * - upgrades accepted at `/` and `/ws`; refused while draining (503), from a foreign Origin (403),
+ *   over the instance cap (503) or the per-IP cap (429), before any WebSocket exists,
  * - inbound frames capped at MAX_PAYLOAD_BYTES (ws closes with 1009) and compression off,
+ * - a per-connection token bucket: a message over the rate becomes a `rate_limited` error,
  * - a heartbeat that terminates connections which missed a pong,
  * - one client's frames handled strictly one after another, in arrival order.
  */
 export class ChatWsAdapter extends WsAdapter {
   private readonly log = new Logger(ChatWsAdapter.name);
   private readonly heartbeats = new Map<WebSocketServer, NodeJS.Timeout>();
+  private readonly rateLimited: ParsedMessage;
 
   constructor(
     app: INestApplicationContext,
     private readonly options: ChatWsAdapterOptions,
   ) {
     super(app, { messageParser: options.messageParser });
+    this.rateLimited = {
+      event: PROTOCOL_ERROR_EVENT,
+      data: {
+        code: ErrorCode.RateLimited,
+        message: `rate limit exceeded: at most ${options.config.RATE_LIMIT_PER_SECOND} messages per second`,
+      },
+    };
   }
 
   override create(port: number): WebSocketServer {
@@ -44,11 +70,15 @@ export class ChatWsAdapter extends WsAdapter {
       throw new Error('ChatWsAdapter serves gateways on the HTTP port only: leave the port unset');
     }
     if (this.heartbeats.size > 0) throw new Error('ChatWsAdapter serves a single gateway');
-    const server = new WebSocketServer({
+    // closeTimeout (ws >= 8.19) is missing from @types/ws: a closing client that never answers
+    // the close frame is destroyed after CLOSE_TIMEOUT_MS instead of ws' default 30 s.
+    const options: ServerOptions & { closeTimeout: number } = {
       noServer: true,
       maxPayload: this.options.config.MAX_PAYLOAD_BYTES,
       perMessageDeflate: false,
-    });
+      closeTimeout: this.options.config.CLOSE_TIMEOUT_MS,
+    };
+    const server = new WebSocketServer(options);
     this.bindErrorHandler(server);
     httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.upgrade(server, request, socket, head),
@@ -62,17 +92,23 @@ export class ChatWsAdapter extends WsAdapter {
     handlers: MessageMappingProperties[],
     transform: Transform,
   ): void {
-    const handlersMap = new Map(handlers.map((handler) => [handler.message as string, handler]));
+    const handlersMap: Handlers = new Map(handlers.map((h) => [h.message as string, h]));
+    const { RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST } = this.options.config;
+    const bucket = new TokenBucket(RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, performance.now());
     const close$ = fromEvent(client, 'close').pipe(share(), first());
-    // concatMap, where the stock adapter has mergeMap: a frame is handled only after the previous
-    // one of the same client finished, so replies and state changes keep the client's order.
     fromEvent(client, 'message')
       .pipe(
-        concatMap((event) =>
-          (this.bindMessageHandler(event, handlersMap, transform) as Observable<unknown>).pipe(
-            filter((result) => result !== undefined && result !== null),
-          ),
+        // A connection the server is closing stops being heard at once.
+        filter(() => client.readyState === WebSocket.OPEN),
+        // The rate is taken at arrival, before any queueing, so a flood costs a counter each.
+        map((event) =>
+          bucket.take(performance.now())
+            ? this.options.messageParser((event as { data: unknown }).data)
+            : this.rateLimited,
         ),
+        // concatMap, where the stock adapter has mergeMap: a frame is handled only after the
+        // previous one of the same client finished, so replies and state changes keep its order.
+        concatMap((message) => this.dispatch(message, handlersMap, transform)),
         takeUntil(close$),
       )
       .subscribe((response) => {
@@ -100,6 +136,18 @@ export class ChatWsAdapter extends WsAdapter {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  private dispatch(
+    message: ParsedMessage,
+    handlers: Handlers,
+    transform: Transform,
+  ): Observable<unknown> {
+    const handler = handlers.get(message.event);
+    if (!handler) return EMPTY;
+    return transform(handler.callback(message.data, message.event)).pipe(
+      filter((result) => result !== undefined && result !== null),
+    );
+  }
+
   private upgrade(
     server: WebSocketServer,
     request: IncomingMessage,
@@ -110,7 +158,17 @@ export class ChatWsAdapter extends WsAdapter {
     socket.on('error', () => socket.destroy());
     if (!WS_PATHS.has(pathOf(request.url))) return refuse(socket, 404);
     if (this.options.shutdown.draining) return refuse(socket, 503);
-    server.handleUpgrade(request, socket, head, (ws) => server.emit('connection', ws, request));
+    const admission = this.options.guard.admit(request);
+    if (!admission.admitted) return refuse(socket, admission.status);
+    let upgraded = false;
+    socket.once('close', () => {
+      if (!upgraded) this.options.guard.release(admission.ip);
+    });
+    server.handleUpgrade(request, socket, head, (ws) => {
+      upgraded = true;
+      ws.once('close', () => this.options.guard.release(admission.ip));
+      server.emit('connection', ws, request);
+    });
   }
 
   /** Pings every client each interval; a client that has not answered the previous ping is cut. */

@@ -4,7 +4,7 @@ import { ConnectionRegistry } from '../../connections/connection-registry';
 import { toErrorFrame } from '../errors/error-frame';
 
 /** Answers any failure of a message handler with `{type:"error", code, message}`; the connection
- * stays open. */
+ * stays open unless it keeps failing (see Connection.sendError). */
 @Catch()
 @Injectable()
 export class WsErrorFilter implements WsExceptionFilter {
@@ -14,6 +14,6 @@ export class WsErrorFilter implements WsExceptionFilter {
 
   catch(error: unknown, host: ArgumentsHost): void {
     const socket = host.switchToWs().getClient<WebSocket>();
-    this.registry.get(socket)?.sendFrame(toErrorFrame(error, this.logger));
+    this.registry.get(socket)?.sendError(toErrorFrame(error, this.logger));
   }
 }
