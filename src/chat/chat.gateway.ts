@@ -13,7 +13,7 @@ import type { WebSocket } from 'ws';
 import { ChatError } from '../common/errors/chat-error';
 import { CloseCode } from '../common/errors/close-codes';
 import { ErrorCode } from '../common/errors/error-code';
-import { toErrorFrame } from '../common/errors/error-frame';
+import { logUnexpected, toErrorFrame } from '../common/errors/error-frame';
 import { PROTOCOL_ERROR_EVENT, ProtocolErrorData } from '../common/ws/message-parser';
 import { WsErrorFilter } from '../common/ws/ws-error.filter';
 import { WsValidationPipe } from '../common/ws/ws-validation.pipe';
@@ -60,7 +60,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         .join(connection, userId)
         .catch((error: unknown) => connection.sendError(toErrorFrame(error, this.logger)));
     } catch (error) {
-      toErrorFrame(error, this.logger);
+      logUnexpected(error, this.logger);
       socket.close(CloseCode.InternalError, 'internal error');
     }
   }
@@ -97,7 +97,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   private leave(connection: Connection): void {
-    this.rooms.disconnect(connection).catch((error: unknown) => toErrorFrame(error, this.logger));
+    this.rooms.disconnect(connection).catch((error: unknown) => logUnexpected(error, this.logger));
   }
 
   private connectionOf(socket: WebSocket): Connection {

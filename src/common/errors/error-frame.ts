@@ -9,6 +9,11 @@ import { ErrorCode } from './error-code';
  */
 export function toErrorFrame(error: unknown, logger: Logger): ErrorFrame {
   if (error instanceof ChatError) return frames.error(error.code, error.message);
-  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  logUnexpected(error, logger);
   return frames.error(ErrorCode.Internal, 'internal server error');
+}
+
+/** Logs a server fault with its stack; errors never carry client payloads, so neither does this. */
+export function logUnexpected(error: unknown, logger: Logger): void {
+  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
 }
