@@ -5,6 +5,8 @@ const transform = {
 const common = { moduleFileExtensions: ['js', 'json', 'ts'], testEnvironment: 'node', transform };
 
 module.exports = {
+  // A global option in Jest 29 (ignored inside projects); e2e specs start servers and processes.
+  testTimeout: 30000,
   projects: [
     {
       ...common,
@@ -19,7 +21,6 @@ module.exports = {
       rootDir: '.',
       roots: ['<rootDir>/test'],
       testRegex: '.*\\.e2e-spec\\.ts$',
-      testTimeout: 30000,
     },
   ],
 };
