@@ -32,6 +32,16 @@ export interface CloseCodeRow {
 /** The table the README publishes (a test keeps the two equal). */
 export const CLOSE_CODE_TABLE: readonly CloseCodeRow[] = [
   {
+    code: 1002,
+    when: 'a malformed WebSocket frame (sent by `ws`)',
+    reconnect: 'after fixing the cause',
+  },
+  {
+    code: 1007,
+    when: 'a text frame that is not valid UTF-8 (sent by `ws`)',
+    reconnect: 'after fixing the cause',
+  },
+  {
     code: CloseCode.PolicyViolation,
     when: `more than ABUSE_ERRORS_MAX error frames within ABUSE_WINDOW_MS`,
     reconnect: 'after fixing the cause',
