@@ -24,6 +24,7 @@ import { RoomsService } from '../rooms/rooms.service';
 import { ClientMessageType } from './chat.protocol';
 import { ChatMessageDto } from './dto/chat-message.dto';
 import { JoinDto } from './dto/join.dto';
+import { PresenceDto } from './dto/presence.dto';
 import { SwitchRoomDto } from './dto/switch-room.dto';
 
 /** The chat protocol's entry point: validates each message and hands it to RoomsService. */
@@ -88,6 +89,11 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     @ConnectedSocket() socket: WebSocket,
   ): Promise<void> {
     return this.rooms.switchRoom(this.connectionOf(socket), dto.userId, dto.roomId);
+  }
+
+  @SubscribeMessage(ClientMessageType.Presence)
+  presence(@MessageBody() dto: PresenceDto, @ConnectedSocket() socket: WebSocket): Promise<void> {
+    return this.rooms.presence(this.connectionOf(socket), dto.roomId ?? undefined);
   }
 
   /** Frames the parser could not dispatch (bad JSON, unknown type, binary) end here. */

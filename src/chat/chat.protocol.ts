@@ -8,6 +8,7 @@ export const ClientMessageType = {
   Join: 'join',
   ChatMessage: 'chat_message',
   SwitchRoom: 'switch_room',
+  Presence: 'presence',
 } as const;
 export type ClientMessageType = (typeof ClientMessageType)[keyof typeof ClientMessageType];
 
@@ -18,6 +19,7 @@ export const ServerMessageType = {
   ChatMessage: 'chat_message',
   UserJoined: 'user_joined',
   UserLeft: 'user_left',
+  Presence: 'presence',
   Error: 'error',
 } as const;
 
@@ -51,6 +53,21 @@ export interface UserLeftFrame {
   message: string;
 }
 
+export interface PresenceUser {
+  userId: string;
+  /** The user's connections in the room, across all instances. */
+  connections: number;
+  /** ISO-8601: when the user's first current connection entered the room. */
+  since: string;
+}
+
+/** Answer to `{type:"presence", roomId?}`: who is in the room, cluster-wide. */
+export interface PresenceFrame {
+  type: typeof ServerMessageType.Presence;
+  roomId: string;
+  users: PresenceUser[];
+}
+
 export interface ErrorFrame {
   type: typeof ServerMessageType.Error;
   message: string;
@@ -59,7 +76,7 @@ export interface ErrorFrame {
 
 /** Frames broadcast to every member of a room. */
 export type RoomFrame = ChatMessageFrame | UserJoinedFrame | UserLeftFrame;
-export type ServerFrame = JoinedFrame | RoomFrame | ErrorFrame;
+export type ServerFrame = JoinedFrame | RoomFrame | PresenceFrame | ErrorFrame;
 
 export const frames = {
   joined: (userId: string, roomId: string): JoinedFrame => ({
@@ -86,6 +103,11 @@ export const frames = {
     roomId,
     content,
     timestamp: at.toISOString(),
+  }),
+  presence: (roomId: string, users: PresenceUser[]): PresenceFrame => ({
+    type: ServerMessageType.Presence,
+    roomId,
+    users,
   }),
   error: (code: ErrorCode, message: string): ErrorFrame => ({
     type: ServerMessageType.Error,

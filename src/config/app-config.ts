@@ -111,6 +111,27 @@ export class AppConfig {
   })
   ALLOWED_ORIGINS = '';
 
+  /** Redis server shared by the instances (`redis://[:password@]host:port[/db]`, `rediss://` for
+   * TLS). Unset: one instance with in-memory state. */
+  @IsString()
+  @Matches(/^$|^rediss?:\/\/\S+$/, {
+    message: 'REDIS_URL must be a redis:// or rediss:// URL, or empty for in-memory state',
+  })
+  REDIS_URL = '';
+
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.:{}-]{1,64}$/, {
+    message: 'REDIS_KEY_PREFIX must be 1 to 64 characters of [A-Za-z0-9_.:{}-]',
+  })
+  REDIS_KEY_PREFIX = 'chat:';
+
+  /** Membership of an instance that stopped heartbeating (crashed, killed) expires within this. */
+  @IsInt()
+  @Min(300)
+  @Max(3_600_000)
+  PRESENCE_TTL_MS = 30_000;
+
   /** Most verbose level that is logged. */
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevelName = 'log';

@@ -21,6 +21,9 @@ describe('loadConfig', () => {
       MAX_CONNECTIONS_PER_IP: 1000,
       TRUST_PROXY: false,
       ALLOWED_ORIGINS: '',
+      REDIS_URL: '',
+      REDIS_KEY_PREFIX: 'chat:',
+      PRESENCE_TTL_MS: 30000,
       LOG_LEVEL: 'log',
       LOG_FORMAT: 'text',
     });
@@ -81,6 +84,10 @@ describe('loadConfig', () => {
     ['MAX_CONNECTIONS', '0'],
     ['MAX_CONNECTIONS_PER_IP', '-1'],
     ['JOIN_TIMEOUT_MS', '1s'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'http://redis'],
+    ['REDIS_KEY_PREFIX', 'has space'],
+    ['PRESENCE_TTL_MS', '10'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

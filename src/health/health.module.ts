@@ -4,10 +4,11 @@ import { ConnectionsModule } from '../connections/connections.module';
 import { RoomsModule } from '../rooms/rooms.module';
 import { ChatHealthIndicator } from './chat.health';
 import { HealthController } from './health.controller';
+import { RedisHealthIndicator } from './redis.health';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), ConnectionsModule, RoomsModule],
   controllers: [HealthController],
-  providers: [ChatHealthIndicator],
+  providers: [ChatHealthIndicator, RedisHealthIndicator],
 })
 export class HealthModule {}

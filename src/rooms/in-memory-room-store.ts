@@ -53,4 +53,7 @@ export class InMemoryRoomStore implements RoomStore {
   roomCount(): Promise<number> {
     return Promise.resolve(this.rooms.size);
   }
+
+  /** One process: its members go when it goes, nothing can expire. */
+  onExpired(): void {}
 }

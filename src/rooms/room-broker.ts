@@ -11,10 +11,13 @@ export interface RoomBroker {
    */
   publish(roomId: string, frame: RoomFrame, exceptConnectionId?: string): Promise<void>;
 
-  /** This instance now has local members in `roomId` and must receive its frames. Idempotent. */
+  /**
+   * One more local connection is entering `roomId`: from the first one on, this instance receives
+   * the room's frames. Reference counted; call it before the connection is added to the hub.
+   */
   subscribe(roomId: string): Promise<void>;
 
-  /** This instance has no local member left in `roomId`. Idempotent. */
+  /** One local connection left `roomId`; after the last one the instance stops receiving it. */
   unsubscribe(roomId: string): Promise<void>;
 }
 

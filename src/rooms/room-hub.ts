@@ -6,25 +6,18 @@ import type { Connection } from '../connections/connection';
 export class RoomHub {
   private readonly rooms = new Map<string, Set<Connection>>();
 
-  /** Returns true when `connection` is the room's first local connection. */
-  add(roomId: string, connection: Connection): boolean {
+  add(roomId: string, connection: Connection): void {
     const members = this.rooms.get(roomId);
-    if (members) {
-      members.add(connection);
-      return false;
-    }
-    this.rooms.set(roomId, new Set([connection]));
-    return true;
+    if (members) members.add(connection);
+    else this.rooms.set(roomId, new Set([connection]));
   }
 
-  /** Returns true when the room has no local connection left. */
-  remove(roomId: string, connection: Connection): boolean {
+  /** Removes the connection; a room without local connections is forgotten. */
+  remove(roomId: string, connection: Connection): void {
     const members = this.rooms.get(roomId);
-    if (!members) return false;
+    if (!members) return;
     members.delete(connection);
-    if (members.size > 0) return false;
-    this.rooms.delete(roomId);
-    return true;
+    if (members.size === 0) this.rooms.delete(roomId);
   }
 
   /** Writes one serialized frame to every local connection of the room but `exceptConnectionId`. */

@@ -43,6 +43,20 @@ export interface RoomStore {
 
   /** Number of rooms that currently have at least one member. */
   roomCount(): Promise<number>;
+
+  /**
+   * `listener` hears of users the store removed on its own (the instance holding their
+   * connections died and its membership expired). Each user is reported once per room, when their
+   * last connection there is gone; the listener announces `user_left`. The in-memory store never
+   * expires anyone.
+   */
+  onExpired(listener: (left: ExpiredMember[]) => void): void;
+}
+
+/** A user whose last connection in a room expired. */
+export interface ExpiredMember {
+  roomId: string;
+  userId: string;
 }
 
 /** Injection token of the RoomStore port (same name as the interface, as in @nestjs/throttler). */

@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
-import { ConnectionsModule } from '../connections/connections.module';
+import { AppConfig } from '../config/app-config';
+import { RedisClients } from '../redis/redis-clients';
+import { RedisRoomBroker } from '../redis/redis-room-broker';
+import { RedisRoomStore } from '../redis/redis-room-store';
+import { REDIS_CLIENTS } from '../redis/redis.module';
 import { InMemoryRoomBroker } from './in-memory-room-broker';
 import { InMemoryRoomStore } from './in-memory-room-store';
 import { RoomBroker } from './room-broker';
@@ -8,17 +12,27 @@ import { RoomStore } from './room-store';
 import { RoomsService } from './rooms.service';
 
 /**
- * Membership and fan-out. The ports (RoomStore, RoomBroker) are bound here, in one place; the
- * in-memory implementations are the default and need nothing outside the process.
+ * Membership and fan-out. The ports (RoomStore, RoomBroker) are bound here, in the one place that
+ * reads the choice: with REDIS_URL unset the in-memory implementations, which need nothing outside
+ * the process; with it set the Redis ones, shared by every instance.
  */
 @Module({
-  imports: [ConnectionsModule],
   providers: [
     RoomsService,
     RoomHub,
-    { provide: RoomStore, useClass: InMemoryRoomStore },
-    { provide: RoomBroker, useClass: InMemoryRoomBroker },
+    {
+      provide: RoomStore,
+      inject: [REDIS_CLIENTS, AppConfig],
+      useFactory: (redis: RedisClients | null, config: AppConfig): RoomStore =>
+        redis ? new RedisRoomStore(redis, config) : new InMemoryRoomStore(),
+    },
+    {
+      provide: RoomBroker,
+      inject: [REDIS_CLIENTS, RoomHub],
+      useFactory: (redis: RedisClients | null, hub: RoomHub): RoomBroker =>
+        redis ? new RedisRoomBroker(redis, hub) : new InMemoryRoomBroker(hub),
+    },
   ],
-  exports: [RoomsService, RoomHub, RoomStore],
+  exports: [RoomsService, RoomHub, RoomStore, RoomBroker],
 })
 export class RoomsModule {}

@@ -21,7 +21,15 @@ export class RoomsService {
     @Inject(RoomBroker) private readonly broker: RoomBroker,
     private readonly hub: RoomHub,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    store.onExpired((left) => {
+      for (const { roomId, userId } of left) {
+        this.broker.publish(roomId, frames.userLeft(userId, roomId)).catch((error: unknown) => {
+          this.logger.warn(`Announcing an expired member failed: ${String(error)}`);
+        });
+      }
+    });
+  }
 
   /**
    * Joins `roomId` (default: the user's own room). Binds the connection to `userId` on first use.
@@ -62,6 +70,19 @@ export class RoomsService {
     });
   }
 
+  /** Answers who is in `roomId` (default: the current room), from the store's cluster-wide view. */
+  presence(connection: Connection, roomId: string | undefined): Promise<void> {
+    return connection.serialize(async () => {
+      const room = roomId ?? connection.roomId;
+      if (room === undefined) {
+        throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
+      }
+      const members = await this.store.members(room);
+      const users = members.map((m) => ({ ...m, since: m.since.toISOString() }));
+      connection.sendFrame(frames.presence(room, users));
+    });
+  }
+
   /** A closed connection leaves its room as `switch_room` would. Safe to call more than once. */
   disconnect(connection: Connection): Promise<void> {
     return connection.serialize(async () => {
@@ -80,10 +101,18 @@ export class RoomsService {
 
   private async enter(connection: Connection, userId: string, roomId: string): Promise<void> {
     const member = { userId, connectionId: connection.id };
-    const { firstOfUser } = await this.store.add(roomId, member);
+    // Subscribed before the membership is visible, so no frame of the room can be missed.
+    await this.broker.subscribe(roomId);
+    let firstOfUser: boolean;
+    try {
+      ({ firstOfUser } = await this.store.add(roomId, member));
+    } catch (error) {
+      await this.broker.unsubscribe(roomId);
+      throw error;
+    }
     connection.userId = userId;
     connection.roomId = roomId;
-    if (this.hub.add(roomId, connection)) await this.broker.subscribe(roomId);
+    this.hub.add(roomId, connection);
     connection.sendFrame(frames.joined(userId, roomId));
     if (firstOfUser) {
       await this.broker.publish(roomId, frames.userJoined(userId, roomId), connection.id);
@@ -96,7 +125,8 @@ export class RoomsService {
     const userId = connection.userId;
     if (roomId === undefined || userId === undefined) return;
     connection.roomId = undefined;
-    if (this.hub.remove(roomId, connection)) await this.broker.unsubscribe(roomId);
+    this.hub.remove(roomId, connection);
+    await this.broker.unsubscribe(roomId);
     const { lastOfUser } = await this.store.remove(roomId, { userId, connectionId: connection.id });
     if (lastOfUser) await this.broker.publish(roomId, frames.userLeft(userId, roomId));
     this.logger.debug(`connection ${connection.id} (${userId}) left ${roomId}`);

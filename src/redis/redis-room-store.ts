@@ -1,0 +1,199 @@
+import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { InMemoryRoomStore } from '../rooms/in-memory-room-store';
+import type {
+  AddResult,
+  ExpiredMember,
+  RemoveResult,
+  RoomMemberRef,
+  RoomPresence,
+  RoomStore,
+} from '../rooms/room-store';
+import {
+  ADD_SCRIPT,
+  HEARTBEAT_SCRIPT,
+  LEAVE_CLUSTER_SCRIPT,
+  REAP_SCRIPT,
+  REMOVE_SCRIPT,
+  RESYNC_SCRIPT,
+} from './membership.lua';
+import { RedisClients } from './redis-clients';
+
+const SCRIPTS = {
+  chatAdd: ADD_SCRIPT,
+  chatRemove: REMOVE_SCRIPT,
+  chatHeartbeat: HEARTBEAT_SCRIPT,
+  chatReap: REAP_SCRIPT,
+  chatResync: RESYNC_SCRIPT,
+  chatLeaveCluster: LEAVE_CLUSTER_SCRIPT,
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+
+/**
+ * Cluster-wide membership in Redis (layout in membership.lua.ts). Each instance heartbeats; an
+ * instance silent for half of PRESENCE_TTL_MS is reaped by the survivors, who announce its users'
+ * `user_left`. The instance also keeps its own connections in memory: while Redis is away it
+ * answers from them (degraded: this instance's view only), and when Redis returns it makes Redis
+ * hold exactly its current connections again.
+ */
+export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisRoomStore.name);
+  private readonly local = new InMemoryRoomStore();
+  /** This instance's connections: "<room>\n<connection>" -> user. */
+  private readonly held = new Map<string, RoomMemberRef & { roomId: string }>();
+  private readonly expiredListeners: ((left: ExpiredMember[]) => void)[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private resyncNeeded = true;
+
+  constructor(
+    private readonly redis: RedisClients,
+    private readonly config: AppConfig,
+  ) {
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      redis.command.defineCommand(name, { numberOfKeys: 0, lua });
+    }
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.redis.command.on('ready', () => void this.resync());
+    this.redis.command.on('close', () => (this.resyncNeeded = true));
+    const beat = Math.max(50, Math.floor(this.config.PRESENCE_TTL_MS / 6));
+    this.every(beat, () => this.heartbeat());
+    this.every(beat, () => this.reap());
+    if (this.redis.command.status === 'ready') await this.resync();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    try {
+      this.announce(await this.run('chatLeaveCluster'));
+    } catch {
+      // Redis is away: the survivors reap this instance when its heartbeat is stale.
+    }
+    await this.redis.close();
+  }
+
+  async add(roomId: string, member: RoomMemberRef): Promise<AddResult> {
+    const local = await this.local.add(roomId, member);
+    this.held.set(`${roomId}\n${member.connectionId}`, { roomId, ...member });
+    try {
+      const added = await this.run('chatAdd', roomId, member.connectionId, member.userId);
+      return { firstOfUser: added === 1 };
+    } catch (error) {
+      this.degraded('add', error);
+      return local;
+    }
+  }
+
+  async remove(roomId: string, member: RoomMemberRef): Promise<RemoveResult> {
+    const local = await this.local.remove(roomId, member);
+    this.held.delete(`${roomId}\n${member.connectionId}`);
+    try {
+      const [last, deleted] = (await this.run(
+        'chatRemove',
+        roomId,
+        member.connectionId,
+        member.userId,
+      )) as [number, number];
+      return { lastOfUser: last === 1, roomDeleted: deleted === 1 };
+    } catch (error) {
+      this.degraded('remove', error);
+      return local;
+    }
+  }
+
+  async members(roomId: string): Promise<RoomPresence[]> {
+    try {
+      const [users, since] = await Promise.all([
+        this.redis.command.hgetall(this.redis.key('users', roomId)),
+        this.redis.command.hgetall(this.redis.key('since', roomId)),
+      ]);
+      const presence = Object.entries(users).map(([userId, connections]) => ({
+        userId,
+        connections: Number(connections),
+        since: new Date(Number(since[userId] ?? 0)),
+      }));
+      return presence.sort((a, b) => a.since.getTime() - b.since.getTime());
+    } catch (error) {
+      this.degraded('members', error);
+      return this.local.members(roomId);
+    }
+  }
+
+  async roomCount(): Promise<number> {
+    try {
+      return await this.redis.command.scard(this.redis.key('rooms'));
+    } catch (error) {
+      this.degraded('roomCount', error);
+      return this.local.roomCount();
+    }
+  }
+
+  onExpired(listener: (left: ExpiredMember[]) => void): void {
+    this.expiredListeners.push(listener);
+  }
+
+  /** Makes Redis hold exactly this instance's current connections; announces those gone. */
+  async resync(): Promise<void> {
+    const args = [...this.held.values()].flatMap((m) => [m.roomId, m.connectionId, m.userId]);
+    try {
+      this.announce(await this.run('chatResync', ...args));
+      this.resyncNeeded = false;
+      this.logger.log(`Membership of ${this.held.size} local connection(s) registered in Redis`);
+    } catch (error) {
+      this.degraded('resync', error);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.resyncNeeded) return this.resync();
+    try {
+      if ((await this.run('chatHeartbeat')) === 1) await this.resync();
+    } catch (error) {
+      this.degraded('heartbeat', error);
+    }
+  }
+
+  /** Reaps instances silent for half the TTL: announced within the TTL of their death. */
+  private async reap(): Promise<void> {
+    try {
+      this.announce(
+        await this.run('chatReap', String(Math.floor(this.config.PRESENCE_TTL_MS / 2))),
+      );
+    } catch (error) {
+      this.degraded('reap', error);
+    }
+  }
+
+  private announce(flat: unknown): void {
+    const values = flat as string[];
+    if (values.length === 0) return;
+    const left: ExpiredMember[] = [];
+    for (let i = 0; i + 1 < values.length; i += 2)
+      left.push({ roomId: values[i], userId: values[i + 1] });
+    for (const listener of this.expiredListeners) listener(left);
+  }
+
+  private run(name: ScriptName, ...args: string[]): Promise<unknown> {
+    const client = this.redis.command as unknown as Record<
+      string,
+      (...a: string[]) => Promise<unknown>
+    >;
+    const needsInstance = name !== 'chatReap';
+    const argv = needsInstance
+      ? [this.redis.prefix, this.redis.instanceId, ...args]
+      : [this.redis.prefix, ...args];
+    return client[name](...argv);
+  }
+
+  private degraded(operation: string, error: unknown): void {
+    this.resyncNeeded = true;
+    this.logger.debug(`Redis ${operation} failed (${(error as Error).message}); serving locally`);
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    const timer = setInterval(() => void task(), ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
