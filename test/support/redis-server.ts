@@ -1,0 +1,108 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, Socket } from 'node:net';
+
+/**
+ * A real redis-server for the tests, started from PATH on a free loopback port and stopped by
+ * them. Without one the Redis suites are skipped loudly, and under CI (or REQUIRE_REDIS=1) a
+ * missing redis-server fails the run instead.
+ */
+export const redisServerPath: string | undefined = (() => {
+  const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : undefined;
+})();
+
+export const redisRequired = process.env.CI === 'true' || process.env.REQUIRE_REDIS === '1';
+
+/**
+ * `describe` for suites that need redis-server: skipped with a warning when it is missing, and a
+ * failing suite when Redis is required.
+ */
+export function describeWithRedis(name: string, body: () => void): void {
+  if (redisServerPath) {
+    describe(name, body);
+    return;
+  }
+  if (redisRequired) {
+    describe(name, () => {
+      it('needs redis-server on PATH (CI installs the Debian package redis-server)', () => {
+        throw new Error('redis-server not found on PATH, and this run requires Redis');
+      });
+    });
+    return;
+  }
+  console.warn(
+    `\n*** SKIPPED Redis suite "${name}": redis-server is not on PATH. ` +
+      'Install it (apt-get install redis-server) to run it; CI requires it. ***\n',
+  );
+  describe.skip(name, body);
+}
+
+export class RedisServer {
+  private process: ChildProcess | undefined;
+
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts a throwaway redis-server (no persistence) on a free port. */
+  static async start(): Promise<RedisServer> {
+    const server = new RedisServer(await freePort());
+    await server.restart();
+    return server;
+  }
+
+  /** (Re)starts the server on the same port; resolves once it accepts connections. */
+  async restart(): Promise<void> {
+    if (!redisServerPath) throw new Error('redis-server not found on PATH');
+    const child = spawn(
+      redisServerPath,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    this.process = child;
+    await waitForPort(this.port);
+  }
+
+  /** Stops the server the way a crash or an outage looks to clients. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null) return;
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once('error', () => resolve(false));
+      socket.connect(port, '127.0.0.1', () => {
+        socket.write('PING\r\n');
+        socket.once('data', (data) => {
+          socket.destroy();
+          resolve(data.toString().startsWith('+PONG'));
+        });
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
