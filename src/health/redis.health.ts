@@ -25,6 +25,7 @@ export class RedisHealthIndicator {
       await redis.command.ping();
       return indicator.up();
     } catch (error) {
+      redis.failed(error);
       return indicator.down({ message: (error as Error).message });
     }
   }

@@ -6,6 +6,10 @@
  *   P rooms                 set   rooms with members
  *   P instance:<id>:conns   set   "<room>\n<connection>\n<userId>" held by that instance
  *   P instances             zset  instance id -> last heartbeat, ms (Redis clock)
+ *   P reaped:<id>           string  set when an instance was reaped; its return is announced
+ * A membership change and its announcement (PUBLISH on P room:<room>, "<except user>\n<frame>")
+ * happen in one script, so every instance sees a room's joins and leaves in the order they were
+ * made.
  * Keys are derived from the prefix inside the scripts, which a single Redis (or a replica set)
  * allows; Redis Cluster would need hash tags and declared keys.
  */
@@ -14,6 +18,11 @@ local prefix = ARGV[1]
 local function now_ms()
   local t = redis.call('TIME')
   return t[1] * 1000 + math.floor(t[2] / 1000)
+end
+local function publish(room, message)
+  if message ~= nil and message ~= '' then
+    redis.call('PUBLISH', prefix .. 'room:' .. room, message)
+  end
 end
 local function add(instance, room, conn, user)
   if redis.call('HSETNX', prefix .. 'conns:' .. room, instance .. ':' .. conn, user) == 0 then
@@ -30,7 +39,8 @@ end
 -- Returns last (the user's last connection left), deleted (the room is now empty).
 local function remove(instance, room, conn, user)
   local conns = prefix .. 'conns:' .. room
-  if redis.call('HDEL', conns, instance .. ':' .. conn) == 0 then return 0, 0 end
+  if redis.call('HGET', conns, instance .. ':' .. conn) ~= user then return 0, 0 end
+  redis.call('HDEL', conns, instance .. ':' .. conn)
   redis.call('SREM', prefix .. 'instance:' .. instance .. ':conns', room .. '\\n' .. conn .. '\\n' .. user)
   local users, since = prefix .. 'users:' .. room, prefix .. 'since:' .. room
   local last = 0
@@ -67,13 +77,22 @@ local function prune(instance, keep)
 end
 `;
 
-/** ARGV: prefix, instance, room, connection, user. Returns 1 when the user is new in the room. */
+/**
+ * ARGV: prefix, instance, room, connection, user, announcement (optional message published when
+ * the user is new in the room). Returns 1 when the user is new in the room.
+ */
 export const ADD_SCRIPT = `${LIBRARY}
-return add(ARGV[2], ARGV[3], ARGV[4], ARGV[5])`;
+local first = add(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+if first == 1 then publish(ARGV[3], ARGV[6]) end
+return first`;
 
-/** ARGV: prefix, instance, room, connection, user. Returns {last, deleted}. */
+/**
+ * ARGV: prefix, instance, room, connection, user, announcement (optional message published when
+ * the user's last connection left). Returns {last, deleted}.
+ */
 export const REMOVE_SCRIPT = `${LIBRARY}
 local last, deleted = remove(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+if last == 1 then publish(ARGV[3], ARGV[6]) end
 return {last, deleted}`;
 
 /**
@@ -85,8 +104,10 @@ export const HEARTBEAT_SCRIPT = `${LIBRARY}
 return redis.call('ZADD', prefix .. 'instances', now_ms(), ARGV[2])`;
 
 /**
- * ARGV: prefix, staleMs. Deletes the membership of every instance whose last heartbeat is older
- * than staleMs, and the instance itself. Returns {room, user, ...} of the users who left.
+ * ARGV: prefix, staleMs, tombstoneMs. Deletes the membership of every instance whose last
+ * heartbeat is older than staleMs, and the instance itself, leaving a tombstone so that the
+ * instance announces its members again if it was only cut off. Returns {room, user, ...} of the
+ * users who left.
  */
 export const REAP_SCRIPT = `${LIBRARY}
 local cutoff = now_ms() - tonumber(ARGV[2])
@@ -95,22 +116,32 @@ for _, instance in ipairs(redis.call('ZRANGEBYSCORE', prefix .. 'instances', '-i
   for _, value in ipairs(prune(instance, {})) do table.insert(left, value) end
   redis.call('DEL', prefix .. 'instance:' .. instance .. ':conns')
   redis.call('ZREM', prefix .. 'instances', instance)
+  redis.call('SET', prefix .. 'reaped:' .. instance, 1, 'PX', ARGV[3])
 end
 return left`;
 
 /**
  * ARGV: prefix, instance, then room, connection, user for each connection the instance holds.
- * Makes Redis hold exactly those for the instance (after Redis came back or lost data): adds what
- * is missing without announcing it, removes what is gone. Returns {room, user, ...} who left.
+ * Makes Redis hold exactly those for the instance (after Redis came back or lost data): removes
+ * what is gone and adds what is missing. Returns {{room, user, ...} who left, {room, user, ...}
+ * who are back}: the second list only when the instance had been reaped (its users were announced
+ * as gone); after a data loss nobody was told anything, so nothing is announced.
  */
 export const RESYNC_SCRIPT = `${LIBRARY}
 local instance = ARGV[2]
 local keep = {}
 for i = 3, #ARGV, 3 do keep[ARGV[i] .. '\\n' .. ARGV[i + 1] .. '\\n' .. ARGV[i + 2]] = true end
 local left = prune(instance, keep)
-for i = 3, #ARGV, 3 do add(instance, ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+local reaped = redis.call('DEL', prefix .. 'reaped:' .. instance) == 1
+local back = {}
+for i = 3, #ARGV, 3 do
+  if add(instance, ARGV[i], ARGV[i + 1], ARGV[i + 2]) == 1 and reaped then
+    table.insert(back, ARGV[i])
+    table.insert(back, ARGV[i + 2])
+  end
+end
 redis.call('ZADD', prefix .. 'instances', now_ms(), instance)
-return left`;
+return {left, back}`;
 
 /** ARGV: prefix, instance. Deletes the instance's membership and heartbeat (graceful stop). */
 export const LEAVE_CLUSTER_SCRIPT = `${LIBRARY}

@@ -11,12 +11,15 @@ import { RedisClients } from './redis-clients';
  * its frames in the one order Redis published them. While Redis is away, frames are delivered to
  * the local members only (degraded), and the rooms are subscribed again when it returns.
  *
- * Message on the wire: "<except connection id>\n<frame JSON>", the frame serialized once.
+ * Message on the wire: "<except userId>\n<frame JSON>", the frame serialized once. Membership
+ * frames are published by the store's Lua scripts in the same format.
  */
 export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   private readonly logger = new Logger(RedisRoomBroker.name);
   /** Local connections per room: subscribed while positive. */
   private readonly refs = new Map<string, number>();
+  /** SUBSCRIBE in flight per room: later joiners wait for it too. */
+  private readonly pending = new Map<string, Promise<void>>();
   private readonly channelPrefix: string;
 
   constructor(
@@ -33,26 +36,35 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     this.redis.subscriber.on('ready', () => this.resubscribe());
   }
 
-  async publish(roomId: string, frame: RoomFrame, exceptConnectionId = ''): Promise<void> {
+  /**
+   * With Redis away the frame goes to the local members only. A PUBLISH that fails once sent (a
+   * timeout) may still be executed by Redis, so it is not delivered locally as well: pub/sub is
+   * at most once, and a duplicate would break that promise.
+   */
+  async publish(roomId: string, frame: RoomFrame, exceptUserId = ''): Promise<void> {
     const payload = JSON.stringify(frame);
-    if (this.redis.ready) {
-      try {
-        await this.redis.command.publish(
-          this.channelPrefix + roomId,
-          `${exceptConnectionId}\n${payload}`,
-        );
-        return;
-      } catch (error) {
-        this.logger.warn(`Publish failed, delivering locally: ${(error as Error).message}`);
-      }
+    if (!this.redis.ready) {
+      this.hub.deliver(roomId, payload, exceptUserId || undefined);
+      return;
     }
-    this.hub.deliver(roomId, payload, exceptConnectionId);
+    try {
+      await this.redis.command.publish(this.channelPrefix + roomId, `${exceptUserId}\n${payload}`);
+    } catch (error) {
+      this.redis.failed(error);
+      this.logger.warn(`Publish to ${roomId} failed: ${(error as Error).message}`);
+    }
   }
 
   async subscribe(roomId: string): Promise<void> {
     const count = (this.refs.get(roomId) ?? 0) + 1;
     this.refs.set(roomId, count);
-    if (count === 1) await this.command('subscribe', roomId);
+    if (count === 1) {
+      const subscribed = this.command('subscribe', roomId).finally(() => {
+        if (this.pending.get(roomId) === subscribed) this.pending.delete(roomId);
+      });
+      this.pending.set(roomId, subscribed);
+    }
+    await this.pending.get(roomId);
   }
 
   async unsubscribe(roomId: string): Promise<void> {
@@ -84,6 +96,7 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     try {
       await this.redis.subscriber[verb](this.channelPrefix + roomId);
     } catch (error) {
+      this.redis.failed(error);
       this.logger.warn(`Redis ${verb} ${roomId} failed: ${(error as Error).message}`);
     }
   }

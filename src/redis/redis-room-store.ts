@@ -1,6 +1,8 @@
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { frames, type UserJoinedFrame, type UserLeftFrame } from '../chat/chat.protocol';
 import { InMemoryRoomStore } from '../rooms/in-memory-room-store';
+import type { RoomBroker } from '../rooms/room-broker';
 import type {
   AddResult,
   ExpiredMember,
@@ -17,7 +19,7 @@ import {
   REMOVE_SCRIPT,
   RESYNC_SCRIPT,
 } from './membership.lua';
-import { RedisClients } from './redis-clients';
+import { RECONNECT_MAX_DELAY_MS, RedisClients } from './redis-clients';
 
 const SCRIPTS = {
   chatAdd: ADD_SCRIPT,
@@ -44,10 +46,13 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
   private readonly expiredListeners: ((left: ExpiredMember[]) => void)[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private resyncNeeded = true;
+  /** Since when the command connection has been up without a break (undefined: it is down). */
+  private connectedSince: number | undefined;
 
   constructor(
     private readonly redis: RedisClients,
     private readonly config: AppConfig,
+    private readonly broker: RoomBroker,
   ) {
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       redis.command.defineCommand(name, { numberOfKeys: 0, lua });
@@ -55,8 +60,15 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
   }
 
   async onModuleInit(): Promise<void> {
-    this.redis.command.on('ready', () => void this.resync());
-    this.redis.command.on('close', () => (this.resyncNeeded = true));
+    this.redis.command.on('ready', () => {
+      this.connectedSince = Date.now();
+      void this.resync();
+    });
+    this.redis.command.on('close', () => {
+      this.resyncNeeded = true;
+      this.connectedSince = undefined;
+    });
+    if (this.redis.command.status === 'ready') this.connectedSince = Date.now();
     const beat = Math.max(50, Math.floor(this.config.PRESENCE_TTL_MS / 6));
     this.every(beat, () => this.heartbeat());
     this.every(beat, () => this.reap());
@@ -66,40 +78,60 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     try {
-      this.announce(await this.run('chatLeaveCluster'));
+      await this.announce(await this.run('chatLeaveCluster'));
     } catch {
       // Redis is away: the survivors reap this instance when its heartbeat is stale.
     }
     await this.redis.close();
   }
 
-  async add(roomId: string, member: RoomMemberRef): Promise<AddResult> {
+  async add(roomId: string, member: RoomMemberRef, announce?: UserJoinedFrame): Promise<AddResult> {
     const local = await this.local.add(roomId, member);
     this.held.set(`${roomId}\n${member.connectionId}`, { roomId, ...member });
+    const message = announce ? `${member.userId}\n${JSON.stringify(announce)}` : '';
     try {
-      const added = await this.run('chatAdd', roomId, member.connectionId, member.userId);
+      const added = await this.run('chatAdd', roomId, member.connectionId, member.userId, message);
       return { firstOfUser: added === 1 };
     } catch (error) {
       this.degraded('add', error);
+      if (local.firstOfUser && announce)
+        await this.announceLocally(roomId, announce, member.userId);
       return local;
     }
   }
 
-  async remove(roomId: string, member: RoomMemberRef): Promise<RemoveResult> {
+  async remove(
+    roomId: string,
+    member: RoomMemberRef,
+    announce?: UserLeftFrame,
+  ): Promise<RemoveResult> {
     const local = await this.local.remove(roomId, member);
     this.held.delete(`${roomId}\n${member.connectionId}`);
+    const message = announce ? `\n${JSON.stringify(announce)}` : '';
     try {
       const [last, deleted] = (await this.run(
         'chatRemove',
         roomId,
         member.connectionId,
         member.userId,
+        message,
       )) as [number, number];
       return { lastOfUser: last === 1, roomDeleted: deleted === 1 };
     } catch (error) {
       this.degraded('remove', error);
+      if (local.lastOfUser && announce) await this.announceLocally(roomId, announce);
       return local;
     }
+  }
+
+  /** Redis is away: this instance's members are told; a failure that leaves Redis "ready" (a
+   * timeout) may still have announced through Redis, and is not repeated. */
+  private async announceLocally(
+    roomId: string,
+    frame: UserJoinedFrame | UserLeftFrame,
+    exceptUserId?: string,
+  ): Promise<void> {
+    if (!this.redis.ready) await this.broker.publish(roomId, frame, exceptUserId);
   }
 
   async members(roomId: string): Promise<RoomPresence[]> {
@@ -133,11 +165,16 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
     this.expiredListeners.push(listener);
   }
 
-  /** Makes Redis hold exactly this instance's current connections; announces those gone. */
+  /** Makes Redis hold exactly this instance's current connections; announces those gone (and,
+   * after this instance had been reaped as dead, those back). */
   async resync(): Promise<void> {
     const args = [...this.held.values()].flatMap((m) => [m.roomId, m.connectionId, m.userId]);
     try {
-      this.announce(await this.run('chatResync', ...args));
+      const [left, back] = (await this.run('chatResync', ...args)) as [string[], string[]];
+      for (const { roomId, userId } of pairs(back)) {
+        await this.broker.publish(roomId, frames.userJoined(userId, roomId), userId);
+      }
+      await this.announce(left);
       this.resyncNeeded = false;
       this.logger.log(`Membership of ${this.held.size} local connection(s) registered in Redis`);
     } catch (error) {
@@ -154,23 +191,29 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
     }
   }
 
-  /** Reaps instances silent for half the TTL: announced within the TTL of their death. */
+  /**
+   * Reaps instances silent for half the TTL: announced within the TTL of their death. An instance
+   * that was itself cut off waits after reconnecting until the others have reconnected too (their
+   * backoff) and heartbeat again: after a Redis outage every instance looks silent.
+   */
   private async reap(): Promise<void> {
+    const stale = Math.floor(this.config.PRESENCE_TTL_MS / 2);
+    const grace = stale + RECONNECT_MAX_DELAY_MS;
+    if (this.connectedSince === undefined || Date.now() - this.connectedSince < grace) return;
     try {
-      this.announce(
-        await this.run('chatReap', String(Math.floor(this.config.PRESENCE_TTL_MS / 2))),
-      );
+      await this.announce(await this.run('chatReap', String(stale), String(stale * 20)));
     } catch (error) {
       this.degraded('reap', error);
     }
   }
 
-  private announce(flat: unknown): void {
-    const values = flat as string[];
-    if (values.length === 0) return;
-    const left: ExpiredMember[] = [];
-    for (let i = 0; i + 1 < values.length; i += 2)
-      left.push({ roomId: values[i], userId: values[i + 1] });
+  /** Announces `user_left` for users the store removed on its own, then tells the listeners. */
+  private async announce(flat: unknown): Promise<void> {
+    const left = pairs(flat as string[]);
+    if (left.length === 0) return;
+    for (const { roomId, userId } of left) {
+      await this.broker.publish(roomId, frames.userLeft(userId, roomId));
+    }
     for (const listener of this.expiredListeners) listener(left);
   }
 
@@ -188,12 +231,27 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
 
   private degraded(operation: string, error: unknown): void {
     this.resyncNeeded = true;
+    this.redis.failed(error);
     this.logger.debug(`Redis ${operation} failed (${(error as Error).message}); serving locally`);
   }
 
+  /** Runs `task` every `ms`, skipping a round while the previous one is still waiting on Redis. */
   private every(ms: number, task: () => Promise<void>): void {
-    const timer = setInterval(() => void task(), ms);
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void task().finally(() => (running = false));
+    }, ms);
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+/** [room, user, room, user, ...] as members. */
+function pairs(flat: string[]): ExpiredMember[] {
+  const members: ExpiredMember[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    members.push({ roomId: flat[i], userId: flat[i + 1] });
+  return members;
 }

@@ -8,8 +8,8 @@ import { RoomHub } from './room-hub';
 export class InMemoryRoomBroker implements RoomBroker {
   constructor(private readonly hub: RoomHub) {}
 
-  publish(roomId: string, frame: RoomFrame, exceptConnectionId?: string): Promise<void> {
-    this.hub.deliver(roomId, JSON.stringify(frame), exceptConnectionId);
+  publish(roomId: string, frame: RoomFrame, exceptUserId?: string): Promise<void> {
+    this.hub.deliver(roomId, JSON.stringify(frame), exceptUserId);
     return Promise.resolve();
   }
 

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { UserJoinedFrame, UserLeftFrame } from '../chat/chat.protocol';
+import type { RoomBroker } from './room-broker';
 import { AddResult, RemoveResult, RoomMemberRef, RoomPresence, RoomStore } from './room-store';
 
 interface UserEntry {
@@ -6,12 +8,33 @@ interface UserEntry {
   since: Date;
 }
 
-/** The single-instance RoomStore. Maps only: a room or user named `__proto__` is just a key. */
+/**
+ * The single-instance RoomStore. Maps only: a room or user named `__proto__` is just a key.
+ * Announcements go to `broker` (none without one: a silent mirror).
+ */
 @Injectable()
 export class InMemoryRoomStore implements RoomStore {
   private readonly rooms = new Map<string, Map<string, UserEntry>>();
 
-  add(roomId: string, { userId, connectionId }: RoomMemberRef): Promise<AddResult> {
+  constructor(private readonly broker?: RoomBroker) {}
+
+  async add(roomId: string, member: RoomMemberRef, announce?: UserJoinedFrame): Promise<AddResult> {
+    const result = this.addMember(roomId, member);
+    if (result.firstOfUser && announce) await this.broker?.publish(roomId, announce, member.userId);
+    return result;
+  }
+
+  async remove(
+    roomId: string,
+    member: RoomMemberRef,
+    announce?: UserLeftFrame,
+  ): Promise<RemoveResult> {
+    const result = this.removeMember(roomId, member);
+    if (result.lastOfUser && announce) await this.broker?.publish(roomId, announce);
+    return result;
+  }
+
+  private addMember(roomId: string, { userId, connectionId }: RoomMemberRef): AddResult {
     let users = this.rooms.get(roomId);
     if (!users) {
       users = new Map();
@@ -20,23 +43,23 @@ export class InMemoryRoomStore implements RoomStore {
     const entry = users.get(userId);
     if (entry) {
       entry.connections.add(connectionId);
-      return Promise.resolve({ firstOfUser: false });
+      return { firstOfUser: false };
     }
     users.set(userId, { connections: new Set([connectionId]), since: new Date() });
-    return Promise.resolve({ firstOfUser: true });
+    return { firstOfUser: true };
   }
 
-  remove(roomId: string, { userId, connectionId }: RoomMemberRef): Promise<RemoveResult> {
+  private removeMember(roomId: string, { userId, connectionId }: RoomMemberRef): RemoveResult {
     const users = this.rooms.get(roomId);
     const entry = users?.get(userId);
     if (!users || !entry || !entry.connections.delete(connectionId)) {
-      return Promise.resolve({ lastOfUser: false, roomDeleted: false });
+      return { lastOfUser: false, roomDeleted: false };
     }
     const lastOfUser = entry.connections.size === 0;
     if (lastOfUser) users.delete(userId);
     const roomDeleted = users.size === 0;
     if (roomDeleted) this.rooms.delete(roomId);
-    return Promise.resolve({ lastOfUser, roomDeleted });
+    return { lastOfUser, roomDeleted };
   }
 
   members(roomId: string): Promise<RoomPresence[]> {

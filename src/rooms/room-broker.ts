@@ -6,10 +6,11 @@ import type { RoomFrame } from '../chat/chat.protocol';
  */
 export interface RoomBroker {
   /**
-   * Delivers `frame` to every connection in `roomId`, except `exceptConnectionId`. Frames published
-   * by one caller to one room arrive in the order of the calls.
+   * Delivers `frame` to every connection in `roomId`, except the connections of `exceptUserId`
+   * (a user is not told that they joined). Frames published by one caller to one room arrive in
+   * the order of the calls.
    */
-  publish(roomId: string, frame: RoomFrame, exceptConnectionId?: string): Promise<void>;
+  publish(roomId: string, frame: RoomFrame, exceptUserId?: string): Promise<void>;
 
   /**
    * One more local connection is entering `roomId`: from the first one on, this instance receives

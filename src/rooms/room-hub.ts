@@ -20,12 +20,12 @@ export class RoomHub {
     if (members.size === 0) this.rooms.delete(roomId);
   }
 
-  /** Writes one serialized frame to every local connection of the room but `exceptConnectionId`. */
-  deliver(roomId: string, payload: string, exceptConnectionId?: string): void {
+  /** Writes one serialized frame to every local connection of the room but those of `exceptUserId`. */
+  deliver(roomId: string, payload: string, exceptUserId?: string): void {
     const members = this.rooms.get(roomId);
     if (!members) return;
     for (const connection of members) {
-      if (connection.id !== exceptConnectionId) connection.send(payload);
+      if (connection.userId !== exceptUserId) connection.send(payload);
     }
   }
 

@@ -1,8 +1,11 @@
 import type { RoomStore } from './room-store';
 
+/** Lets the clock move on, so two arrivals get different times. */
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+
 /**
  * The behaviour every RoomStore must have, run against each implementation (in memory now,
- * Redis later). `create` returns an empty store; `dispose` releases it.
+ * Redis). `create` returns an empty store; `dispose` releases it.
  */
 export function describeRoomStoreContract(
   name: string,
@@ -86,9 +89,112 @@ export function describeRoomStoreContract(
 
     it('lists members in the order they arrived', async () => {
       await store.add('lobby', bob);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await tick();
       await store.add('lobby', alice1);
       expect((await store.members('lobby')).map((m) => m.userId)).toEqual(['bob', 'alice']);
+    });
+
+    it('counts each user’s connections, per user and per room', async () => {
+      await store.add('lobby', alice1);
+      await store.add('lobby', alice2);
+      await store.add('lobby', bob);
+      await store.add('kitchen', { userId: 'alice', connectionId: 'c-alice-3' });
+      expect(await store.members('lobby')).toEqual([
+        { userId: 'alice', connections: 2, since: expect.any(Date) },
+        { userId: 'bob', connections: 1, since: expect.any(Date) },
+      ]);
+      expect(await store.members('kitchen')).toEqual([
+        { userId: 'alice', connections: 1, since: expect.any(Date) },
+      ]);
+      expect(await store.roomCount()).toBe(2);
+    });
+
+    it('reports a user’s last connection per room: leaving one room keeps them in another', async () => {
+      const aliceInKitchen = { userId: 'alice', connectionId: 'c-alice-3' };
+      await store.add('lobby', alice1);
+      await store.add('kitchen', aliceInKitchen);
+      expect(await store.remove('lobby', alice1)).toEqual({ lastOfUser: true, roomDeleted: true });
+      expect((await store.members('kitchen')).map((m) => m.userId)).toEqual(['alice']);
+      expect(await store.roomCount()).toBe(1);
+    });
+
+    it('dates a user from their arrival, on the wall clock', async () => {
+      const before = Date.now();
+      await store.add('lobby', alice1);
+      const after = Date.now();
+      const [{ since }] = await store.members('lobby');
+      // Whole milliseconds on both sides; a store may read a clock of its own (Redis' TIME).
+      expect(since.getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(since.getTime()).toBeLessThanOrEqual(after + 1000);
+    });
+
+    it('keeps a user’s since while any of their connections remains', async () => {
+      await store.add('lobby', alice1);
+      const [first] = await store.members('lobby');
+      await tick();
+      await store.add('lobby', alice2);
+      await store.remove('lobby', alice1);
+      expect(await store.members('lobby')).toEqual([
+        { userId: 'alice', connections: 1, since: first.since },
+      ]);
+    });
+
+    it('dates a user who left and came back from the return, after those who stayed', async () => {
+      await store.add('lobby', alice1);
+      await tick();
+      await store.add('lobby', bob);
+      const [before] = await store.members('lobby');
+      await store.remove('lobby', alice1);
+      await tick();
+      await store.add('lobby', alice2);
+      const members = await store.members('lobby');
+      expect(members.map((m) => m.userId)).toEqual(['bob', 'alice']);
+      expect(members[1].since.getTime()).toBeGreaterThan(before.since.getTime());
+    });
+
+    it('keeps rooms whose ids share a prefix or contain separators apart', async () => {
+      const rooms = ['a', 'a:b', 'a:b:c', ':', 'rooms', 'instances', 'lobby@x.y-z_1'];
+      for (const [i, roomId] of rooms.entries()) {
+        await store.add(roomId, { userId: `u${i}`, connectionId: `c${i}` });
+      }
+      expect(await store.roomCount()).toBe(rooms.length);
+      for (const [i, roomId] of rooms.entries()) {
+        expect((await store.members(roomId)).map((m) => m.userId)).toEqual([`u${i}`]);
+      }
+      for (const [i, roomId] of rooms.entries()) {
+        expect(await store.remove(roomId, { userId: `u${i}`, connectionId: `c${i}` })).toEqual({
+          lastOfUser: true,
+          roomDeleted: true,
+        });
+      }
+      expect(await store.roomCount()).toBe(0);
+    });
+
+    it('ignores removing a connection under another user’s name', async () => {
+      await store.add('lobby', alice1);
+      await store.add('lobby', bob);
+      expect(await store.remove('lobby', { userId: 'bob', connectionId: 'c-alice-1' })).toEqual({
+        lastOfUser: false,
+        roomDeleted: false,
+      });
+      expect(await store.members('lobby')).toEqual([
+        { userId: 'alice', connections: 1, since: expect.any(Date) },
+        { userId: 'bob', connections: 1, since: expect.any(Date) },
+      ]);
+    });
+
+    it('keeps its state through many joins and leaves in any order', async () => {
+      const refs = Array.from({ length: 30 }, (_, i) => ({
+        userId: `u${i % 7}`,
+        connectionId: `c${i}`,
+      }));
+      await Promise.all(refs.map((ref) => store.add('lobby', ref)));
+      expect((await store.members('lobby')).reduce((n, m) => n + m.connections, 0)).toBe(30);
+      const results = await Promise.all(refs.map((ref) => store.remove('lobby', ref)));
+      expect(results.filter((r) => r.lastOfUser)).toHaveLength(7);
+      expect(results.filter((r) => r.roomDeleted)).toHaveLength(1);
+      expect(await store.members('lobby')).toEqual([]);
+      expect(await store.roomCount()).toBe(0);
     });
 
     it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(

@@ -1,3 +1,5 @@
+import type { UserJoinedFrame, UserLeftFrame } from '../chat/chat.protocol';
+
 /** One connection of one user, as the membership store knows it. */
 export interface RoomMemberRef {
   userId: string;
@@ -27,16 +29,19 @@ export interface RemoveResult {
 /**
  * Who is in which room: the authoritative membership, per instance (in memory) or cluster-wide
  * (Redis). Rooms exist while they have members: created by the first `add`, deleted by the `remove`
- * of the last member.
+ * of the last member. A store announces membership changes itself (through the RoomBroker it is
+ * paired with), so that the announcements of a room are ordered like the changes, cluster-wide.
  */
 export interface RoomStore {
-  /** Adds a connection of a user to a room. Idempotent: adding the same connection again is a no-op
+  /** Adds a connection of a user to a room; when the user is new in the room, `announce` is
+   * delivered to the room's other users. Idempotent: adding the same connection again is a no-op
    * that reports `firstOfUser: false`. */
-  add(roomId: string, member: RoomMemberRef): Promise<AddResult>;
+  add(roomId: string, member: RoomMemberRef, announce?: UserJoinedFrame): Promise<AddResult>;
 
-  /** Removes a connection from a room. Idempotent: removing an absent connection reports
-   * `lastOfUser: false` and changes nothing. */
-  remove(roomId: string, member: RoomMemberRef): Promise<RemoveResult>;
+  /** Removes a connection from a room; when it was the user's last, `announce` is delivered to
+   * the room's remaining members. Idempotent: removing an absent connection (or one under another
+   * user's name) reports `lastOfUser: false` and changes nothing. */
+  remove(roomId: string, member: RoomMemberRef, announce?: UserLeftFrame): Promise<RemoveResult>;
 
   /** The users present in a room, each once, ordered by `since`; empty for an unknown room. */
   members(roomId: string): Promise<RoomPresence[]>;
@@ -46,9 +51,9 @@ export interface RoomStore {
 
   /**
    * `listener` hears of users the store removed on its own (the instance holding their
-   * connections died and its membership expired). Each user is reported once per room, when their
-   * last connection there is gone; the listener announces `user_left`. The in-memory store never
-   * expires anyone.
+   * connections died and its membership expired), after the store announced their `user_left`.
+   * Each user is reported once per room, when their last connection there is gone. The in-memory
+   * store never expires anyone.
    */
   onExpired(listener: (left: ExpiredMember[]) => void): void;
 }

@@ -22,9 +22,9 @@ import { RoomsService } from './rooms.service';
     RoomHub,
     {
       provide: RoomStore,
-      inject: [REDIS_CLIENTS, AppConfig],
-      useFactory: (redis: RedisClients | null, config: AppConfig): RoomStore =>
-        redis ? new RedisRoomStore(redis, config) : new InMemoryRoomStore(),
+      inject: [REDIS_CLIENTS, AppConfig, RoomBroker],
+      useFactory: (redis: RedisClients | null, config: AppConfig, broker: RoomBroker): RoomStore =>
+        redis ? new RedisRoomStore(redis, config, broker) : new InMemoryRoomStore(broker),
     },
     {
       provide: RoomBroker,

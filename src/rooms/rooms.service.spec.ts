@@ -52,14 +52,10 @@ describe('RoomsService', () => {
   let rooms: RoomsService;
 
   beforeEach(() => {
-    store = new InMemoryRoomStore();
     hub = new RoomHub();
-    rooms = new RoomsService(
-      store,
-      new InMemoryRoomBroker(hub),
-      hub,
-      configWith({ MAX_MESSAGE_LENGTH: 10 }),
-    );
+    const broker = new InMemoryRoomBroker(hub);
+    store = new InMemoryRoomStore(broker);
+    rooms = new RoomsService(store, broker, hub, configWith({ MAX_MESSAGE_LENGTH: 10 }));
   });
 
   it('joins the user’s own room when no roomId is given', async () => {

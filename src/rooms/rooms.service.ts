@@ -21,15 +21,7 @@ export class RoomsService {
     @Inject(RoomBroker) private readonly broker: RoomBroker,
     private readonly hub: RoomHub,
     private readonly config: AppConfig,
-  ) {
-    store.onExpired((left) => {
-      for (const { roomId, userId } of left) {
-        this.broker.publish(roomId, frames.userLeft(userId, roomId)).catch((error: unknown) => {
-          this.logger.warn(`Announcing an expired member failed: ${String(error)}`);
-        });
-      }
-    });
-  }
+  ) {}
 
   /**
    * Joins `roomId` (default: the user's own room). Binds the connection to `userId` on first use.
@@ -103,9 +95,9 @@ export class RoomsService {
     const member = { userId, connectionId: connection.id };
     // Subscribed before the membership is visible, so no frame of the room can be missed.
     await this.broker.subscribe(roomId);
-    let firstOfUser: boolean;
     try {
-      ({ firstOfUser } = await this.store.add(roomId, member));
+      // The store announces user_joined to the others when this is the user's first connection.
+      await this.store.add(roomId, member, frames.userJoined(userId, roomId));
     } catch (error) {
       await this.broker.unsubscribe(roomId);
       throw error;
@@ -114,9 +106,6 @@ export class RoomsService {
     connection.roomId = roomId;
     this.hub.add(roomId, connection);
     connection.sendFrame(frames.joined(userId, roomId));
-    if (firstOfUser) {
-      await this.broker.publish(roomId, frames.userJoined(userId, roomId), connection.id);
-    }
     this.logger.debug(`connection ${connection.id} (${userId}) joined ${roomId}`);
   }
 
@@ -127,8 +116,8 @@ export class RoomsService {
     connection.roomId = undefined;
     this.hub.remove(roomId, connection);
     await this.broker.unsubscribe(roomId);
-    const { lastOfUser } = await this.store.remove(roomId, { userId, connectionId: connection.id });
-    if (lastOfUser) await this.broker.publish(roomId, frames.userLeft(userId, roomId));
+    const member = { userId, connectionId: connection.id };
+    await this.store.remove(roomId, member, frames.userLeft(userId, roomId));
     this.logger.debug(`connection ${connection.id} (${userId}) left ${roomId}`);
   }
 }

@@ -1,0 +1,8 @@
+import { InMemoryRoomBroker } from './in-memory-room-broker';
+import { describeRoomBrokerContract } from './room-broker.contract';
+import { RoomHub } from './room-hub';
+
+describeRoomBrokerContract('in memory', () => {
+  const hub = new RoomHub();
+  return Promise.resolve({ broker: new InMemoryRoomBroker(hub), hub });
+});

@@ -1,0 +1,662 @@
+import Redis from 'ioredis';
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Server, Socket, connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { CONFIG_KEYS } from '../src/config/app-config';
+import { RedisClients } from '../src/redis/redis-clients';
+import { REDIS_CLIENTS } from '../src/redis/redis.module';
+import { RedisServer, describeWithRedis } from './support/redis-server';
+import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
+import { Frame, TestClient, joinedClient } from './support/test-client';
+
+/*
+ * Redis faults (issue 5, "Redis faults" and the "Faults" tests), against real redis-servers and at
+ * least two instances each: Redis stopped and restarted under a conversation, an instance killed
+ * with SIGKILL, Redis missing at start, an instance stopped gracefully, Redis stalling (SIGSTOP:
+ * connections open, no answers) and one instance partitioned from a Redis that keeps its data.
+ * No test asserts how long recovery takes; each waits for it within a bound.
+ */
+
+const ROOT = join(__dirname, '..');
+const PRESENCE_TTL_MS = 1_500;
+/** Bound for recovery after Redis returns (the reconnect backoff tops out at 2 s). */
+const RECOVERY_MS = 15_000;
+/** Bound for a killed instance's members to expire: several times the TTL. */
+const EXPIRY_MS = 6 * PRESENCE_TTL_MS;
+
+let prefixes = 0;
+/** A key prefix of its own for each test, shared by that test's instances. */
+const uniquePrefix = (): string => `faults${process.pid}-${++prefixes}:`;
+
+const isChat =
+  (content: string) =>
+  (frame: Frame): boolean =>
+    frame.type === 'chat_message' && frame.content === content;
+const isUserLeft =
+  (userId: string) =>
+  (frame: Frame): boolean =>
+    frame.type === 'user_left' && frame.userId === userId;
+const isUserJoined =
+  (userId: string) =>
+  (frame: Frame): boolean =>
+    frame.type === 'user_joined' && frame.userId === userId;
+
+/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
+async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = RECOVERY_MS,
+  intervalMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await delay(intervalMs);
+  }
+}
+
+async function httpStatus(baseUrl: string, path: string): Promise<number> {
+  const response = await fetch(`${baseUrl}${path}`);
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function healthBody(baseUrl: string, path: string): Promise<Record<string, unknown>> {
+  const response = await fetch(`${baseUrl}${path}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+interface PresenceEntry {
+  userId: string;
+  connections: number;
+  since: string;
+}
+
+async function presence(client: TestClient): Promise<PresenceEntry[]> {
+  const frame = await client.request({ type: 'presence' }, 'presence');
+  return frame.users as PresenceEntry[];
+}
+
+const userIds = (users: PresenceEntry[]): string[] => users.map((u) => u.userId).sort();
+
+/** Commands waiting in an ioredis client: written and unanswered, or held while disconnected. */
+function queuedCommands(clients: RedisClients): number {
+  return [clients.command, clients.subscriber].reduce((sum, client) => {
+    const offline = (client as unknown as { offlineQueue: { length: number } }).offlineQueue;
+    return sum + client.commandQueue.length + offline.length;
+  }, 0);
+}
+
+/**
+ * Sends a numbered probe from `from` until `to` receives one, as cross-instance delivery resumes;
+ * returns the probes sent so the caller can check the sender's own echoes.
+ */
+async function probeUntilDelivered(
+  from: TestClient,
+  userId: string,
+  to: TestClient,
+  tag: string,
+): Promise<string[]> {
+  const sent: string[] = [];
+  const deadline = Date.now() + RECOVERY_MS;
+  for (;;) {
+    const content = `${tag}-${sent.length}`;
+    sent.push(content);
+    from.send({ type: 'chat_message', userId, content });
+    try {
+      await to.next(
+        (f) => f.type === 'chat_message' && String(f.content).startsWith(`${tag}-`),
+        250,
+      );
+      return sent;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${tag}: no delivery within ${RECOVERY_MS} ms`);
+    }
+  }
+}
+
+/**
+ * A TCP relay in front of Redis for one instance: `cut()` drops its connections and refuses new
+ * ones (a network partition; Redis keeps its data), `heal()` accepts them again on the same port.
+ */
+class RedisLink {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private port = 0;
+
+  constructor(private readonly target: RedisServer) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async heal(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.target.port, '127.0.0.1');
+      for (const [a, b] of [
+        [client, upstream],
+        [upstream, client],
+      ]) {
+        this.sockets.add(a);
+        a.on('error', () => b.destroy());
+        a.on('close', () => {
+          this.sockets.delete(a);
+          b.destroy();
+        });
+        a.pipe(b);
+      }
+    });
+    server.listen(this.port, '127.0.0.1');
+    await once(server, 'listening');
+    const address = server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+    this.server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    const closed = once(server, 'close');
+    server.close();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}
+
+interface ServerProcess {
+  child: ChildProcess;
+  output(): string;
+  /** The port from the "listening on" log line; rejects if the process exits before it. */
+  port: Promise<number>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `src/main.ts` as its own process, as `npm start` would, with the given settings. */
+function spawnServer(settings: Record<string, string>): ServerProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const key of CONFIG_KEYS) delete env[key];
+  Object.assign(
+    env,
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      // 'log' rather than 'warn': the "listening on" line that carries the port is a 'log' line.
+      LOG_LEVEL: 'log',
+      RATE_LIMIT_PER_SECOND: '1000000',
+      RATE_LIMIT_BURST: '1000000',
+      ABUSE_ERRORS_MAX: '1000000',
+    },
+    settings,
+  );
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', join('src', 'main.ts')],
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const port = new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (match) resolve(Number(match[1]));
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`)),
+    );
+  });
+  port.catch(() => undefined);
+  return { child, output: () => output, port, exited };
+}
+
+describeWithRedis('Redis faults', () => {
+  const redisServers: RedisServer[] = [];
+  const apps: RunningApp[] = [];
+  const processes: ServerProcess[] = [];
+  const clients: TestClient[] = [];
+  const inspectors: Redis[] = [];
+  const links: RedisLink[] = [];
+  let prefix: string;
+
+  beforeEach(() => {
+    prefix = uniquePrefix();
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.terminate();
+    for (const server of processes.splice(0)) {
+      if (server.child.exitCode === null && server.child.signalCode === null) {
+        server.child.kill('SIGKILL');
+      }
+      await server.exited;
+    }
+    await Promise.all(apps.splice(0).map((app) => app.close().catch(() => undefined)));
+    for (const inspector of inspectors.splice(0)) inspector.disconnect();
+    for (const link of links.splice(0)) await link.cut();
+    for (const redis of redisServers.splice(0)) await redis.stop();
+  });
+
+  async function redisServer(): Promise<RedisServer> {
+    const redis = await RedisServer.start();
+    redisServers.push(redis);
+    return redis;
+  }
+
+  async function instance(redisUrl: string): Promise<RunningApp> {
+    const app = await startApp({
+      ...PROTOCOL_TEST_LIMITS,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      PRESENCE_TTL_MS,
+      SHUTDOWN_TIMEOUT_MS: 4_000,
+    });
+    apps.push(app);
+    return app;
+  }
+
+  async function link(redis: RedisServer): Promise<RedisLink> {
+    const created = new RedisLink(redis);
+    links.push(created);
+    await created.heal();
+    return created;
+  }
+
+  function instanceProcess(redis: RedisServer): ServerProcess {
+    const server = spawnServer({
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
+    });
+    processes.push(server);
+    return server;
+  }
+
+  function inspector(redis: RedisServer): Redis {
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    inspectors.push(client);
+    return client;
+  }
+
+  async function join(wsUrl: string, userId: string, roomId: string): Promise<TestClient> {
+    const client = await joinedClient(wsUrl, userId, roomId);
+    clients.push(client);
+    return client;
+  }
+
+  /** Sends a chat message as `userId` and waits until every `receiver` has it. */
+  async function chat(
+    sender: TestClient,
+    userId: string,
+    content: string,
+    receivers: TestClient[],
+    timeoutMs = 3_000,
+  ): Promise<void> {
+    const received = receivers.map((r) => r.next(isChat(content), timeoutMs));
+    sender.send({ type: 'chat_message', userId, content });
+    const frames = await Promise.all(received);
+    for (const frame of frames) expect(frame).toMatchObject({ userId, content });
+  }
+
+  const clientsOf = (server: RunningApp): RedisClients =>
+    server.app.get<RedisClients>(REDIS_CLIENTS);
+
+  it('keeps serving local members while Redis is down and rejoins the cluster when it returns', async () => {
+    const redis = await redisServer();
+    const a = await instance(redis.url);
+    const b = await instance(redis.url);
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const carol = await join(a.wsUrl, 'carol', 'r');
+    const bob = await join(b.wsUrl, 'bob', 'r');
+    await alice.next(isUserJoined('bob'));
+    await chat(alice, 'alice', 'before the outage', [alice, carol, bob]);
+    await chat(bob, 'bob', 'bob before the outage', [alice, carol, bob]);
+
+    await redis.stop();
+    await eventually('A and B notice that Redis is gone', async () => {
+      const statuses = await Promise.all([a, b].map((s) => httpStatus(s.httpUrl, '/health/ready')));
+      return statuses.every((status) => status === 503);
+    });
+
+    // Health: readiness (and the seed's GET /) down on the redis indicator, liveness up.
+    for (const path of ['/health/ready', '/', '/health']) {
+      expect(await httpStatus(a.httpUrl, path)).toBe(503);
+      expect(await healthBody(a.httpUrl, path)).toMatchObject({
+        status: 'error',
+        error: { redis: { status: 'down' } },
+        details: { chat: { status: 'up' }, redis: { status: 'down' } },
+      });
+    }
+    expect(await httpStatus(a.httpUrl, '/health/live')).toBe(200);
+    expect(await healthBody(a.httpUrl, '/health/live')).toMatchObject({
+      status: 'ok',
+      details: { chat: { status: 'up' } },
+    });
+    expect(await httpStatus(b.httpUrl, '/health/live')).toBe(200);
+
+    // Local delivery continues on both instances.
+    await chat(alice, 'alice', 'during the outage', [alice, carol]);
+    await chat(bob, 'bob', 'bob during the outage', [bob]);
+
+    // A new client can still join on A; the local members see it join and chat.
+    const dave = await join(a.wsUrl, 'dave', 'r');
+    await alice.next(isUserJoined('dave'));
+    await carol.next(isUserJoined('dave'));
+    await chat(dave, 'dave', 'dave joined during the outage', [alice, carol, dave]);
+    // Presence answers (degraded: this instance's own view) instead of hanging.
+    expect(userIds(await presence(alice))).toEqual(['alice', 'carol', 'dave']);
+    // A room first entered while Redis is away: subscribed when it returns.
+    const erin = await join(a.wsUrl, 'erin', 'r2');
+    await chat(erin, 'erin', 'alone in r2', [erin]);
+
+    // A burst while Redis is away: every message echoes, nothing queues up for Redis.
+    const burst = 300;
+    let maxQueued = 0;
+    const sampler = setInterval(() => {
+      maxQueued = Math.max(maxQueued, queuedCommands(clientsOf(a)), queuedCommands(clientsOf(b)));
+    }, 5);
+    try {
+      const lastAtAlice = alice.next(isChat(`burst-${burst - 1}`), 10_000);
+      const lastAtCarol = carol.next(isChat(`burst-${burst - 1}`), 10_000);
+      for (let i = 0; i < burst; i++) {
+        alice.send({ type: 'chat_message', userId: 'alice', content: `burst-${i}` });
+      }
+      await Promise.all([lastAtAlice, lastAtCarol]);
+    } finally {
+      clearInterval(sampler);
+    }
+    for (const client of [alice, carol]) {
+      const burstFrames = client.inbox.filter(
+        (f) => f.type === 'chat_message' && String(f.content).startsWith('burst-'),
+      );
+      expect(burstFrames.map((f) => f.content)).toEqual(
+        Array.from({ length: burst - 1 }, (_, i) => `burst-${i}`),
+      );
+      client.inbox.splice(
+        0,
+        client.inbox.length,
+        ...client.inbox.filter((f) => !burstFrames.includes(f)),
+      );
+    }
+    expect(maxQueued).toBeLessThanOrEqual(2);
+    expect(queuedCommands(clientsOf(a))).toBe(0);
+
+    // Redis returns, empty. Cross-instance delivery resumes in both directions.
+    await redis.restart();
+    const probesFromA = await probeUntilDelivered(alice, 'alice', bob, 'a-probe');
+    await probeUntilDelivered(bob, 'bob', alice, 'b-probe');
+    await chat(alice, 'alice', 'after the outage', [alice, carol, dave, bob]);
+    await chat(bob, 'bob', 'bob after the outage', [alice, carol, dave, bob]);
+    // No probe was lost for the sender's own instance while the cluster came back.
+    for (const content of probesFromA) {
+      await alice.next(isChat(content));
+      await carol.next(isChat(content));
+    }
+
+    await eventually('readiness returns to 200 on A and B', async () => {
+      const statuses = await Promise.all([a, b].map((s) => httpStatus(s.httpUrl, '/health/ready')));
+      return statuses.every((status) => status === 200);
+    });
+    expect(await healthBody(a.httpUrl, '/')).toMatchObject({
+      status: 'ok',
+      details: { redis: { status: 'up' } },
+    });
+
+    // Membership was registered again from both instances, dave's (joined while away) included.
+    await eventually('presence lists everyone again on both instances', async () => {
+      const [fromA, fromB] = await Promise.all([presence(alice), presence(bob)]);
+      const expected = ['alice', 'bob', 'carol', 'dave'];
+      return (
+        JSON.stringify(userIds(fromA)) === JSON.stringify(expected) &&
+        JSON.stringify(userIds(fromB)) === JSON.stringify(expected)
+      );
+    });
+    for (const entry of await presence(bob)) expect(entry.connections).toBe(1);
+
+    const frank = await join(b.wsUrl, 'frank', 'r2');
+    expect(await erin.next(isUserJoined('frank'))).toMatchObject({ roomId: 'r2' });
+    await chat(frank, 'frank', 'B to A in r2', [erin, frank]);
+    await chat(erin, 'erin', 'A to B in r2', [erin, frank]);
+    expect(userIds(await presence(frank))).toEqual(['erin', 'frank']);
+
+    // Nobody left, so nobody was announced as leaving.
+    for (const client of [alice, carol, dave, bob, erin]) {
+      expect(client.unread('user_left')).toEqual([]);
+    }
+  }, 45_000);
+
+  it('announces exactly one user_left for each user of an instance killed with SIGKILL', async () => {
+    const redis = await redisServer();
+    const a = await instance(redis.url);
+    const killed = instanceProcess(redis);
+    const bPort = await killed.port;
+    const bUrl = `ws://127.0.0.1:${bPort}`;
+
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const bob = await join(bUrl, 'bob', 'r');
+    await alice.next(isUserJoined('bob'));
+    // dan is in the room from both instances: the kill must not announce dan.
+    await join(a.wsUrl, 'dan', 'r');
+    await alice.next(isUserJoined('dan'));
+    await join(bUrl, 'dan', 'r');
+    await chat(bob, 'bob', 'cross-instance before the kill', [alice, bob]);
+
+    const redisView = inspector(redis);
+    await redisView.connect();
+    const aId = clientsOf(a).instanceId;
+    const instances = await redisView.zrange(`${prefix}instances`, '0', '-1');
+    expect(instances).toHaveLength(2);
+    const bId = instances.find((id) => id !== aId) ?? '';
+    expect(await redisView.scard(`${prefix}instance:${bId}:conns`)).toBe(2);
+    expect(await presence(alice)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ userId: 'dan', connections: 2 })]),
+    );
+
+    killed.child.kill('SIGKILL');
+    expect(await killed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    expect(await alice.next(isUserLeft('bob'), EXPIRY_MS)).toMatchObject({
+      type: 'user_left',
+      userId: 'bob',
+      roomId: 'r',
+    });
+    await eventually(
+      'Redis forgets the killed instance',
+      async () =>
+        (await redisView.exists(`${prefix}instance:${bId}:conns`)) === 0 &&
+        (await redisView.zscore(`${prefix}instances`, bId)) === null,
+      EXPIRY_MS,
+    );
+    const conns = await redisView.hkeys(`${prefix}conns:r`);
+    expect(conns.filter((entry) => entry.startsWith(`${bId}:`))).toEqual([]);
+    expect(conns.every((entry) => entry.startsWith(`${aId}:`))).toBe(true);
+
+    // Long enough for a repeated announcement or a wrongful reap of A to show.
+    await delay(2 * PRESENCE_TTL_MS);
+    expect(alice.unread('user_left')).toEqual([]);
+    const users = await presence(alice);
+    expect(userIds(users)).toEqual(['alice', 'dan']);
+    expect(users.find((u) => u.userId === 'dan')).toMatchObject({ connections: 1 });
+    expect(await redisView.zscore(`${prefix}instances`, aId)).not.toBeNull();
+    await chat(alice, 'alice', 'A still serves after the kill', [alice]);
+  }, 30_000);
+
+  it('starts without Redis, serves locally, and joins the cluster when Redis appears', async () => {
+    // A port where nothing listens yet: a Redis started and stopped again.
+    const redis = await redisServer();
+    await redis.stop();
+
+    const a = await instance(redis.url);
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const carol = await join(a.wsUrl, 'carol', 'r');
+    await alice.next(isUserJoined('carol'));
+    await chat(alice, 'alice', 'local without Redis', [alice, carol]);
+    expect(await httpStatus(a.httpUrl, '/health/ready')).toBe(503);
+    expect(await healthBody(a.httpUrl, '/health/ready')).toMatchObject({
+      error: { redis: { status: 'down' } },
+    });
+    expect(await httpStatus(a.httpUrl, '/health/live')).toBe(200);
+
+    await redis.restart();
+    await eventually(
+      'A becomes ready once Redis appears',
+      async () => (await httpStatus(a.httpUrl, '/health/ready')) === 200,
+    );
+    const b = await instance(redis.url);
+    const bob = await join(b.wsUrl, 'bob', 'r');
+    // A subscribed its room and registered its members once Redis appeared.
+    await alice.next(isUserJoined('bob'), 5_000);
+    await eventually('B sees the members A registered', async () => {
+      return JSON.stringify(userIds(await presence(bob))) === '["alice","bob","carol"]';
+    });
+    await chat(alice, 'alice', 'A to B', [alice, carol, bob]);
+    await chat(bob, 'bob', 'B to A', [alice, carol, bob]);
+    expect(bob.unread('user_joined')).toEqual([]);
+  }, 30_000);
+
+  it('removes the membership of a gracefully stopped instance and announces its users', async () => {
+    const redis = await redisServer();
+    const a = await instance(redis.url);
+    const b = await instance(redis.url);
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const bob = await join(b.wsUrl, 'bob', 'r');
+    await alice.next(isUserJoined('bob'));
+    await join(a.wsUrl, 'dan', 'r');
+    await alice.next(isUserJoined('dan'));
+    await join(b.wsUrl, 'dan', 'r');
+    await chat(bob, 'bob', 'B before its stop', [alice, bob]);
+
+    const redisView = inspector(redis);
+    await redisView.connect();
+    const aId = clientsOf(a).instanceId;
+    const bId = clientsOf(b).instanceId;
+    expect(await redisView.scard(`${prefix}instance:${bId}:conns`)).toBe(2);
+
+    await b.close();
+    apps.splice(apps.indexOf(b), 1);
+    expect((await bob.closed).code).toBe(1012);
+
+    expect(await alice.next(isUserLeft('bob'))).toMatchObject({ userId: 'bob', roomId: 'r' });
+    expect(await redisView.exists(`${prefix}instance:${bId}:conns`)).toBe(0);
+    expect(await redisView.zscore(`${prefix}instances`, bId)).toBeNull();
+    const conns = await redisView.hkeys(`${prefix}conns:r`);
+    expect(conns.length).toBe(2);
+    expect(conns.every((entry) => entry.startsWith(`${aId}:`))).toBe(true);
+
+    // Nothing more: no second user_left for bob, none for dan (still here through A).
+    await delay(2 * PRESENCE_TTL_MS);
+    expect(alice.unread('user_left')).toEqual([]);
+    const users = await presence(alice);
+    expect(userIds(users)).toEqual(['alice', 'dan']);
+    expect(users.find((u) => u.userId === 'dan')).toMatchObject({ connections: 1 });
+  }, 20_000);
+
+  it('keeps serving local members while Redis stalls, and resumes without duplicates or departures', async () => {
+    const redis = await redisServer();
+    const a = await instance(redis.url);
+    const b = await instance(redis.url);
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const carol = await join(a.wsUrl, 'carol', 'r');
+    const bob = await join(b.wsUrl, 'bob', 'r');
+    await alice.next(isUserJoined('bob'));
+    await chat(alice, 'alice', 'before the stall', [alice, carol, bob]);
+
+    const redisView = inspector(redis);
+    await redisView.connect();
+    const pid = Number(/process_id:(\d+)/.exec(await redisView.info('server'))?.[1]);
+    redisView.disconnect();
+    // A stall (a network partition, a paused VM): the TCP connections stay open, nothing answers.
+    process.kill(pid, 'SIGSTOP');
+    const burst = 20;
+    let echoed = 0;
+    let maxQueued = 0;
+    try {
+      await eventually(
+        'A reports Redis down while it stalls',
+        async () => (await httpStatus(a.httpUrl, '/health/ready')) === 503,
+      );
+      expect(await httpStatus(a.httpUrl, '/health/live')).toBe(200);
+
+      const sampler = setInterval(() => {
+        maxQueued = Math.max(maxQueued, queuedCommands(clientsOf(a)));
+      }, 5);
+      try {
+        for (let i = 0; i < burst; i++) {
+          alice.send({ type: 'chat_message', userId: 'alice', content: `stall-${i}` });
+        }
+        // Bounded: local delivery must not wait on a Redis that does not answer.
+        await eventually(
+          'every message echoes locally during the stall',
+          () => {
+            echoed = alice.inbox.filter((f) => String(f.content).startsWith('stall-')).length;
+            return echoed === burst;
+          },
+          10_000,
+        ).catch(() => undefined);
+      } finally {
+        clearInterval(sampler);
+      }
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+
+    await probeUntilDelivered(alice, 'alice', bob, 'a-probe');
+    await probeUntilDelivered(bob, 'bob', alice, 'b-probe');
+    // Long enough for commands queued during the stall to be answered and reaps to run.
+    await delay(2 * PRESENCE_TTL_MS);
+    const copies = (client: TestClient): number[] =>
+      Array.from({ length: burst }, (_, i) => client.inbox.filter(isChat(`stall-${i}`)).length);
+    const exactlyOnce = Array.from({ length: burst }, () => 1);
+    // One comparison, so a failure shows every figure at once.
+    expect({
+      echoedLocallyDuringStall: echoed,
+      queuedCommandsBounded: maxQueued <= 5,
+      maxQueuedCommands: maxQueued,
+      copiesAtAlice: copies(alice),
+      copiesAtCarol: copies(carol),
+      userLeft: [...alice.unread('user_left'), ...bob.unread('user_left')],
+    }).toEqual({
+      echoedLocallyDuringStall: burst,
+      queuedCommandsBounded: true,
+      maxQueuedCommands: maxQueued,
+      copiesAtAlice: exactlyOnce,
+      copiesAtCarol: exactlyOnce,
+      userLeft: [],
+    });
+    expect(userIds(await presence(bob))).toEqual(['alice', 'bob', 'carol']);
+  }, 40_000);
+
+  it('announces user_joined again for the members of an instance back from a partition', async () => {
+    const redis = await redisServer();
+    const linkB = await link(redis);
+    const a = await instance(redis.url);
+    const b = await instance(linkB.url);
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const bob = await join(b.wsUrl, 'bob', 'r');
+    await alice.next(isUserJoined('bob'));
+    await chat(bob, 'bob', 'before the partition', [alice, bob]);
+
+    // B loses Redis (which keeps its data) for longer than the TTL: the cluster presumes it dead.
+    await linkB.cut();
+    expect(await alice.next(isUserLeft('bob'), EXPIRY_MS)).toMatchObject({ roomId: 'r' });
+    await linkB.heal();
+    await probeUntilDelivered(bob, 'bob', alice, 'b-probe');
+    await probeUntilDelivered(alice, 'alice', bob, 'a-probe');
+    await eventually(
+      'presence lists bob again once B has re-registered',
+      async () => JSON.stringify(userIds(await presence(alice))) === '["alice","bob"]',
+    );
+
+    // bob is back in presence, so alice, who was told that bob left, is told that he is back.
+    expect(await alice.next(isUserJoined('bob'), 2 * PRESENCE_TTL_MS)).toMatchObject({
+      roomId: 'r',
+    });
+    expect(alice.unread('user_left')).toEqual([]);
+  }, 30_000);
+});
