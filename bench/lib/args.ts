@@ -1,0 +1,106 @@
+import * as path from 'node:path';
+import { SCENARIOS, scenarioNamed } from './scenarios';
+
+export interface BenchOptions {
+  quick: boolean;
+  scenarios: string[];
+  runs: number;
+  durationMs?: number;
+  outDir: string;
+  /** Directory for the servers' --cpu-prof profiles; none when undefined. */
+  cpuProfDir?: string;
+  /** Directory for heap snapshots taken while the idle connections are held. */
+  heapSnapshotDir?: string;
+}
+
+export const USAGE = `Usage: npm run bench -- [--quick] [--scenario NAME]... [--runs N] [--duration S]
+                        [--out DIR] [--cpu-prof DIR] [--heap-snapshot DIR]
+
+Runs every scenario against the product (dist/main.js) and the bare-ws reference server
+(bench/reference-server.ts), alternating product, reference, product, ... N times each, with a
+fresh server and a fresh load generator per run. Prints medians with min-max and the ratio
+product/reference, and writes the runs and the table to DIR/<timestamp>.json.
+
+  --quick          tiny sizes and one run (a few seconds; a smoke test of the harness)
+  --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIOS.map((s) => s.name).join(', ')}
+  --runs N         runs per server and scenario (default 3, --quick: 1)
+  --duration S     measured seconds of the timed scenarios (default 10)
+  --out DIR        where the JSON goes (default bench/results)
+  --cpu-prof DIR   run the servers with --cpu-prof and write the profiles to DIR
+  --heap-snapshot DIR
+                   write a heap snapshot of each server to DIR while the idle scenario's
+                   connections are held (after the memory sample)
+
+Summaries: ts-node --transpile-only bench/profile-summary.ts FILE.cpuprofile
+           ts-node --transpile-only bench/heap-summary.ts FILE.heapsnapshot [CONNECTIONS]`;
+
+export class UsageError extends Error {}
+
+const DEFAULT_RUNS = 3;
+
+export function parseArgs(argv: readonly string[], benchDir: string): BenchOptions {
+  let quick = false;
+  const scenarios: string[] = [];
+  let runs: number | undefined;
+  let durationMs: number | undefined;
+  let outDir = path.join(benchDir, 'results');
+  let cpuProfDir: string | undefined;
+  let heapSnapshotDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) throw new UsageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case '--quick':
+        quick = true;
+        break;
+      case '--scenario':
+        scenarios.push(
+          ...value()
+            .split(',')
+            .filter((name) => name.length > 0),
+        );
+        break;
+      case '--runs':
+        runs = positive(flag, value(), true);
+        break;
+      case '--duration':
+        durationMs = positive(flag, value(), false) * 1000;
+        break;
+      case '--out':
+        outDir = path.resolve(value());
+        break;
+      case '--cpu-prof':
+        cpuProfDir = path.resolve(value());
+        break;
+      case '--heap-snapshot':
+        heapSnapshotDir = path.resolve(value());
+        break;
+      default:
+        throw new UsageError(`unknown argument ${flag}`);
+    }
+  }
+  for (const name of scenarios) {
+    if (!scenarioNamed(name)) throw new UsageError(`unknown scenario ${name}`);
+  }
+  return {
+    quick,
+    scenarios: scenarios.length > 0 ? scenarios : SCENARIOS.map((s) => s.name),
+    runs: runs ?? (quick ? 1 : DEFAULT_RUNS),
+    durationMs,
+    outDir,
+    cpuProfDir,
+    heapSnapshotDir,
+  };
+}
+
+function positive(flag: string, text: string, integer: boolean): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`${flag} must be a positive ${integer ? 'integer' : 'number'}`);
+  }
+  return n;
+}

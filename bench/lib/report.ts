@@ -1,0 +1,123 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { ServerKind } from './ipc';
+import type { MetricDef, Scenario, Target } from './scenarios';
+import { Spread, spread } from './stats';
+
+/** One run of one scenario against one server. */
+export interface RunRecord {
+  scenario: string;
+  server: ServerKind;
+  run: number;
+  metrics: Record<string, number>;
+  errorSamples: string[];
+  /** Set when the run did not complete; its metrics are then missing. */
+  failure?: string;
+  seconds: number;
+}
+
+export interface SummaryRow {
+  scenario: string;
+  metric: string;
+  label: string;
+  product: Spread;
+  reference: Spread;
+  /** Product median over reference median. */
+  ratio: number;
+  target?: string;
+  verdict?: 'ok' | 'MISS';
+}
+
+export function summarize(
+  scenarios: readonly Scenario[],
+  records: readonly RunRecord[],
+): SummaryRow[] {
+  return scenarios.flatMap((scenario) => {
+    const runs = records.filter((r) => r.scenario === scenario.name && !r.failure);
+    return scenario.metrics.map((metric) => row(scenario.name, metric, runs));
+  });
+}
+
+function row(scenario: string, metric: MetricDef, runs: readonly RunRecord[]): SummaryRow {
+  const values = (server: ServerKind): number[] =>
+    runs.filter((r) => r.server === server).map((r) => r.metrics[metric.key] ?? NaN);
+  const product = spread(values('product'));
+  const reference = spread(values('reference'));
+  const ratio = product.median / reference.median;
+  const judged = metric.target ? judge(metric.target, ratio, product) : undefined;
+  return {
+    scenario,
+    metric: metric.key,
+    label: metric.label,
+    product,
+    reference,
+    ratio,
+    ...judged,
+  };
+}
+
+function judge(
+  target: Target,
+  ratio: number,
+  product: Spread,
+): Pick<SummaryRow, 'target' | 'verdict'> {
+  switch (target.kind) {
+    case 'ratio-at-least':
+      return { target: `>= ${target.ratio}`, verdict: ratio >= target.ratio ? 'ok' : 'MISS' };
+    case 'ratio-at-most':
+      return { target: `<= ${target.ratio}`, verdict: ratio <= target.ratio ? 'ok' : 'MISS' };
+    case 'zero':
+      return { target: 'product 0', verdict: product.max === 0 ? 'ok' : 'MISS' };
+  }
+}
+
+/** 104,233 / 523 / 52.3 / 5.23 / 0.523: about three significant figures, thousands grouped. */
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return '-';
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (magnitude >= 100 || value === 0) return value.toFixed(0);
+  if (magnitude >= 10) return value.toFixed(1);
+  if (magnitude >= 1) return value.toFixed(2);
+  return value.toFixed(3);
+}
+
+function formatSpread(s: Spread): string {
+  return `${formatNumber(s.median)} (${formatNumber(s.min)}–${formatNumber(s.max)})`;
+}
+
+/** The side-by-side table: one line per scenario and metric. */
+export function formatTable(rows: readonly SummaryRow[]): string {
+  const header = [
+    'scenario',
+    'metric',
+    'product median (min–max)',
+    'reference median (min–max)',
+    'ratio',
+    'target',
+  ];
+  const lines = rows.map((r) => [
+    r.scenario,
+    r.label,
+    formatSpread(r.product),
+    formatSpread(r.reference),
+    Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-',
+    r.target ? `${r.target} ${r.verdict ?? ''}` : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const render = (cells: string[]): string =>
+    cells
+      .map((cell, i) => (i >= 2 && i <= 4 ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [render(header), rule, ...lines.map(render)].join('\n');
+}
+
+/** Writes `payload` as DIR/<ISO timestamp>.json and returns the path. */
+export function writeResults(dir: string, startedAt: Date, payload: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(payload, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,103 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isLoopbackHost } from '../bench/lib/loopback';
+
+const ROOT = join(__dirname, '..');
+const SCENARIOS = ['fan-out', 'latency', 'idle', 'churn', 'large-room'];
+/** Generous: a stale dist/ is rebuilt first, and colleagues' runs share the two cores. */
+const HARNESS_TIMEOUT_MS = 110_000;
+
+/** The parts of the results file this smoke test looks at. */
+interface WrittenResults {
+  runs: { server: string; failure?: string }[];
+  summary: { scenario: string }[];
+}
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bench/run.ts as `npm run bench` would, in a child process. */
+function runBench(args: string[]): Promise<CliResult> {
+  const child = spawn(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', 'bench/run.ts', ...args],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), HARNESS_TIMEOUT_MS);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+// A smoke run of the harness at tiny sizes, so it does not rot. No figure is asserted: speed
+// belongs to `npm run bench`, never to `npm test`.
+describe('npm run bench (harness smoke run)', () => {
+  let outDir: string;
+
+  beforeEach(() => {
+    outDir = mkdtempSync(join(tmpdir(), 'pixide-bench-'));
+  });
+
+  afterEach(() => {
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it(
+    'runs every scenario against both servers, prints the table and writes the JSON file',
+    async () => {
+      const result = await runBench(['--quick', '--out', outDir]);
+
+      expect(result.stderr).not.toMatch(/FAILED|run\(s\) failed/);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(
+        /product median \(min–max\)\s+reference median \(min–max\)\s+ratio/,
+      );
+      for (const scenario of SCENARIOS) {
+        expect(result.stdout).toMatch(new RegExp(`^${scenario}\\s+\\S`, 'm'));
+      }
+      const files = readdirSync(outDir).filter((name) => name.endsWith('.json'));
+      expect(files).toHaveLength(1);
+      const written = JSON.parse(readFileSync(join(outDir, files[0]), 'utf8')) as WrittenResults;
+      expect(written.runs.map((run) => run.server)).toEqual(
+        SCENARIOS.flatMap(() => ['product', 'reference']),
+      );
+      expect(written.runs.filter((run) => run.failure)).toEqual([]);
+      expect(new Set(written.summary.map((row) => row.scenario))).toEqual(new Set(SCENARIOS));
+    },
+    HARNESS_TIMEOUT_MS + 5_000,
+  );
+
+  it('refuses an unknown scenario with exit status 2 and the usage', async () => {
+    const result = await runBench(['--scenario', 'nonesuch', '--out', outDir]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown scenario nonesuch');
+    expect(result.stderr).toContain('Usage: npm run bench');
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+});
+
+describe('the load generator target check', () => {
+  it.each(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]'])(
+    'accepts loopback %s',
+    (host) => {
+      expect(isLoopbackHost(host)).toBe(true);
+    },
+  );
+
+  it.each(['0.0.0.0', '10.0.0.1', 'example.com', '::', '128.0.0.1'])('refuses %s', (host) => {
+    expect(isLoopbackHost(host)).toBe(false);
+  });
+});
