@@ -4,18 +4,8 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import { IncomingMessage, STATUS_CODES, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import {
-  EMPTY,
-  Observable,
-  concatMap,
-  filter,
-  first,
-  fromEvent,
-  map,
-  share,
-  takeUntil,
-} from 'rxjs';
-import { ServerOptions, WebSocket, WebSocketServer } from 'ws';
+import { isObservable, lastValueFrom } from 'rxjs';
+import { RawData, ServerOptions, WebSocket, WebSocketServer } from 'ws';
 import { AppConfig } from '../../config/app-config';
 import { ErrorCode } from '../errors/error-code';
 import { ShutdownState } from '../lifecycle/shutdown-state';
@@ -33,7 +23,6 @@ export interface ChatWsAdapterOptions {
   messageParser: MessageParser;
 }
 
-type Transform = (data: unknown) => Observable<unknown>;
 type Handlers = Map<string, MessageMappingProperties>;
 
 /**
@@ -43,7 +32,8 @@ type Handlers = Map<string, MessageMappingProperties>;
  * - inbound frames capped at MAX_PAYLOAD_BYTES (ws closes with 1009) and compression off,
  * - a per-connection token bucket: a message over the rate becomes a `rate_limited` error,
  * - a heartbeat that terminates connections which missed a pong,
- * - one client's frames handled strictly one after another, in arrival order.
+ * - one client's frames handled strictly one after another, in arrival order, without a
+ *   per-connection RxJS pipeline.
  */
 export class ChatWsAdapter extends WsAdapter {
   private readonly log = new Logger(ChatWsAdapter.name);
@@ -87,33 +77,27 @@ export class ChatWsAdapter extends WsAdapter {
     return server;
   }
 
-  override bindMessageHandlers(
-    client: WebSocket,
-    handlers: MessageMappingProperties[],
-    transform: Transform,
-  ): void {
+  /**
+   * One listener per socket, no per-connection RxJS pipeline (the stock adapter builds six
+   * operator subscribers per connection: most of the idle memory per connection, see
+   * docs/performance.md). Frames of one client are handled strictly one after another, in
+   * arrival order: each waits on the previous one's promise.
+   */
+  override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[]): void {
     const handlersMap: Handlers = new Map(handlers.map((h) => [h.message as string, h]));
     const { RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST } = this.options.config;
     const bucket = new TokenBucket(RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, performance.now());
-    const close$ = fromEvent(client, 'close').pipe(share(), first());
-    fromEvent(client, 'message')
-      .pipe(
-        // A connection the server is closing stops being heard at once.
-        filter(() => client.readyState === WebSocket.OPEN),
-        // The rate is taken at arrival, before any queueing, so a flood costs a counter each.
-        map((event) =>
-          bucket.take(performance.now())
-            ? this.options.messageParser((event as { data: unknown }).data)
-            : this.rateLimited,
-        ),
-        // concatMap, where the stock adapter has mergeMap: a frame is handled only after the
-        // previous one of the same client finished, so replies and state changes keep its order.
-        concatMap((message) => this.dispatch(message, handlersMap, transform)),
-        takeUntil(close$),
-      )
-      .subscribe((response) => {
-        if (client.readyState === WebSocket.OPEN) client.send(JSON.stringify(response));
-      });
+    let tail: Promise<void> = Promise.resolve();
+    client.on('message', (data: RawData, isBinary: boolean) => {
+      // A connection the server is closing stops being heard at once.
+      if (client.readyState !== WebSocket.OPEN) return;
+      // The rate is taken at arrival, before any queueing, so a flood costs a counter each.
+      // Text arrives as one Buffer (ws' default binaryType 'nodebuffer').
+      const message = bucket.take(performance.now())
+        ? this.options.messageParser(isBinary ? data : (data as Buffer).toString())
+        : this.rateLimited;
+      tail = tail.then(() => this.dispatch(client, message, handlersMap));
+    });
   }
 
   /** Socket errors are the client's (oversized frame, invalid UTF-8, reset): one debug line, no
@@ -136,16 +120,26 @@ export class ChatWsAdapter extends WsAdapter {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private dispatch(
+  /** Runs the handler of one message; a non-empty result is sent back as JSON. Never rejects:
+   * handler errors were already answered by the gateway's exception filter. */
+  private async dispatch(
+    client: WebSocket,
     message: ParsedMessage,
     handlers: Handlers,
-    transform: Transform,
-  ): Observable<unknown> {
+  ): Promise<void> {
     const handler = handlers.get(message.event);
-    if (!handler) return EMPTY;
-    return transform(handler.callback(message.data, message.event)).pipe(
-      filter((result) => result !== undefined && result !== null),
-    );
+    if (!handler || client.readyState !== WebSocket.OPEN) return;
+    try {
+      const returned: unknown = await handler.callback(message.data, message.event);
+      const result = isObservable(returned)
+        ? await lastValueFrom(returned, { defaultValue: undefined })
+        : returned;
+      if (result !== undefined && result !== null && client.readyState === WebSocket.OPEN) {
+        client.send(JSON.stringify(result));
+      }
+    } catch (error) {
+      this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    }
   }
 
   private upgrade(
