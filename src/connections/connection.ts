@@ -4,6 +4,7 @@ import type { ErrorFrame, ServerFrame } from '../chat/chat.protocol';
 import { CloseCode } from '../common/errors/close-codes';
 
 const OPEN = 1;
+const TEXT = { binary: false } as const;
 
 /** The limits one connection is held to. */
 export interface ConnectionLimits {
@@ -54,12 +55,13 @@ export class Connection {
   }
 
   /**
-   * Sends an already serialized frame; a closing socket drops it. Never blocks and never queues
+   * Sends an already serialized frame (a Buffer is sent as a text frame: a broadcast encodes its
+   * UTF-8 once for all receivers); a closing socket drops it. Never blocks and never queues
    * without bound: a client whose backlog passes the limit is closed with 1013.
    */
-  send(payload: string): void {
+  send(payload: string | Buffer): void {
     if (!this.isOpen) return;
-    this.socket.send(payload);
+    this.socket.send(payload, TEXT);
     if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
       this.evict(CloseCode.TryAgainLater, 'slow consumer');
     }

@@ -24,8 +24,10 @@ export class RoomHub {
   deliver(roomId: string, payload: string, exceptUserId?: string): void {
     const members = this.rooms.get(roomId);
     if (!members) return;
+    // Encoded once: ws would otherwise encode the string again for every receiver.
+    const data = members.size > 1 ? Buffer.from(payload) : payload;
     for (const connection of members) {
-      if (connection.userId !== exceptUserId) connection.send(payload);
+      if (connection.userId !== exceptUserId) connection.send(data);
     }
   }
 
