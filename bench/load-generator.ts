@@ -55,14 +55,15 @@ function mark(name: MarkName): Promise<void> {
   });
 }
 
-async function run(host: string, port: number, rawSpec: unknown): Promise<void> {
+async function run(host: string, ports: readonly number[], rawSpec: unknown): Promise<void> {
   assertLoopbackHost(host);
   const spec = parseLoadSpec(rawSpec);
   setTimeout(() => {
     send({ type: 'failed', message: `load generator cut off after ${loadBudgetMs(spec)} ms` });
     process.exit(EXIT_TIMED_OUT);
   }, loadBudgetMs(spec)).unref();
-  const result = await runScenario(spec, { host, port, errors: new ErrorLog(), mark });
+  const context = { host, port: ports[0], ports, errors: new ErrorLog(), mark };
+  const result = await runScenario(spec, context);
   if (windowLoopDelayMaxMs !== undefined) {
     result.metrics.generatorLoopDelayMaxMs = windowLoopDelayMaxMs;
   }
@@ -83,7 +84,8 @@ process.on('message', (message: unknown) => {
     resolve?.();
     return;
   }
-  run(message.host, message.port, message.spec).catch((error: unknown) => {
+  const ports = message.ports && message.ports.length > 0 ? message.ports : [message.port];
+  run(message.host, ports, message.spec).catch((error: unknown) => {
     const text = error instanceof Error ? error.message : String(error);
     sendAndExit({ type: 'failed', message: text }, EXIT_FAILED);
   });

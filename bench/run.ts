@@ -11,11 +11,12 @@ import { performance } from 'node:perf_hooks';
 import { BenchOptions, USAGE, UsageError, parseArgs } from './lib/args';
 import { Pinning, detectPinning } from './lib/children';
 import { CoreTicks, busyPercentBetween, readCoreTicks } from './lib/core-usage';
-import { CpuSample, MarkName, MemorySample, SERVER_KINDS, ServerKind } from './lib/ipc';
+import { CpuSample, MarkName, MemorySample, Setup } from './lib/ipc';
 import { LoadProcess } from './lib/load-process';
 import { ensureProductBuilt } from './lib/product-build';
+import { RedisProcess, findRedisServer } from './lib/redis-process';
 import { RunRecord, formatNumber, formatTable, summarize, writeResults } from './lib/report';
-import { Scenario, scenarioNamed } from './lib/scenarios';
+import { Scenario, comparisonOf, scenarioNamed } from './lib/scenarios';
 import { ServerProcess, cpuPercentBetween } from './lib/server-process';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -39,6 +40,13 @@ const PRODUCT_ENV: Readonly<Record<string, string>> = {
   MAX_BUFFERED_BYTES: String(8 * 1024 * 1024),
   JOIN_TIMEOUT_MS: '60000',
 };
+
+function clusterPinning(pinning: Pinning): string {
+  return pinning.serverCore === undefined
+    ? 'no pinning; two product instances and redis-server share the machine with the generator'
+    : `both product instances and redis-server on CPU ${pinning.serverCore}, load generator on ` +
+        `CPU ${pinning.loadCore} (the cluster pays for Redis on the servers' core)`;
+}
 
 interface Machine {
   cpus: number;
@@ -80,18 +88,92 @@ interface RunContext {
   options: BenchOptions;
   pinning: Pinning;
   fdLimit: number | undefined;
+  /** redis-server for the cluster scenarios; undefined when it is not installed. */
+  redisServer: string | undefined;
+}
+
+/**
+ * The server side of one run: one server process, or two product instances and their
+ * redis-server (all pinned to the server's CPU). Whatever started is stopped by `stop`, also when
+ * a later start failed.
+ */
+class Deployment {
+  private constructor(
+    readonly servers: ServerProcess[],
+    readonly redis: RedisProcess | undefined,
+  ) {}
+
+  get ports(): number[] {
+    return this.servers.map((server) => server.port);
+  }
+
+  static async start(
+    setup: Setup,
+    label: string,
+    context: RunContext,
+    nodeArgs: (instance: string) => string[],
+  ): Promise<Deployment> {
+    const env = { ...process.env, ...PRODUCT_ENV };
+    const options = { productEntry: PRODUCT_ENTRY, pinning: context.pinning, cwd: ROOT };
+    if (setup !== 'cluster') {
+      const server = await ServerProcess.start({
+        ...options,
+        kind: setup,
+        env,
+        nodeArgs: nodeArgs(setup),
+      });
+      return new Deployment([server], undefined);
+    }
+    if (!context.redisServer) throw new Error('redis-server not found on PATH');
+    const redis = await RedisProcess.start(context.redisServer, context.pinning);
+    // A prefix of its own per run: nothing of an earlier run can leak into this one.
+    const clusterEnv = {
+      ...env,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: `bench-${process.pid}-${label}:`,
+    };
+    const starts = await Promise.allSettled(
+      ['a', 'b'].map((instance) =>
+        ServerProcess.start({
+          ...options,
+          kind: 'product',
+          env: clusterEnv,
+          nodeArgs: nodeArgs(`cluster-${instance}`),
+        }),
+      ),
+    );
+    const servers = starts.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const deployment = new Deployment(servers, redis);
+    const failed = starts.find((s) => s.status === 'rejected');
+    if (failed) {
+      await deployment.stop();
+      throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    }
+    return deployment;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((server) => server.stop()));
+    await this.redis?.stop();
+  }
+}
+
+interface CpuMark {
+  samples: CpuSample[];
+  redisMs: number | undefined;
+  core: CoreTicks | undefined;
 }
 
 async function runOnce(
   scenario: Scenario,
-  kind: ServerKind,
+  setup: Setup,
   run: number,
   context: RunContext,
 ): Promise<RunRecord> {
   const started = performance.now();
   const record: RunRecord = {
     scenario: scenario.name,
-    server: kind,
+    server: setup,
     run,
     metrics: {},
     errorSamples: [],
@@ -112,70 +194,75 @@ async function runOnce(
     );
     spec.connections = fitting;
   }
-  const nodeArgs = context.options.cpuProfDir
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${context.options.cpuProfDir}`,
-        `--cpu-prof-name=${kind}-${scenario.name}-${run}.cpuprofile`,
-      ]
-    : [];
+  const profileDir = context.options.cpuProfDir;
+  const nodeArgs = (instance: string): string[] =>
+    profileDir
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${profileDir}`,
+          `--cpu-prof-name=${instance}-${scenario.name}-${run}.cpuprofile`,
+        ]
+      : [];
   const load = LoadProcess.fork(context.pinning, ROOT);
-  let server: ServerProcess | undefined;
+  let deployment: Deployment | undefined;
   try {
-    server = await ServerProcess.start({
-      kind,
-      productEntry: PRODUCT_ENTRY,
-      env: { ...process.env, ...PRODUCT_ENV },
-      pinning: context.pinning,
-      cwd: ROOT,
-      nodeArgs,
-    });
-    const running = server;
-    const baseline = spec.kind === 'idle' ? await running.memory() : undefined;
-    const cpu: Partial<Record<MarkName, CpuSample>> = {};
-    const core: Partial<Record<MarkName, CoreTicks>> = {};
+    deployment = await Deployment.start(setup, `${scenario.name}-${run}`, context, nodeArgs);
+    const { servers, redis } = deployment;
+    // Memory figures are those of the first server (the idle scenario runs one).
+    const first = servers[0];
+    const baseline = spec.kind === 'idle' ? await first.memory() : undefined;
+    const cpu: Partial<Record<MarkName, CpuMark>> = {};
     let heldMemory: MemorySample | undefined;
-    const result = await load.run(spec, HOST, running.port, async (mark) => {
+    const result = await load.run(spec, HOST, deployment.ports, async (mark) => {
       if (mark !== 'held') {
-        cpu[mark] = await running.cpu();
-        core[mark] = readCoreTicks(context.pinning.serverCore);
+        const samples = await Promise.all(servers.map((server) => server.cpu()));
+        const core = readCoreTicks(context.pinning.serverCore);
+        cpu[mark] = { samples, redisMs: redis?.cpuMs(), core };
         return;
       }
-      heldMemory = await running.memory();
+      heldMemory = await first.memory();
       const dir = context.options.heapSnapshotDir;
       if (dir)
-        await running.heapSnapshot(path.join(dir, `${kind}-${scenario.name}-${run}.heapsnapshot`));
+        await first.heapSnapshot(path.join(dir, `${setup}-${scenario.name}-${run}.heapsnapshot`));
     });
     record.metrics = { ...result.metrics, errors: result.errors };
     record.errorSamples.push(...result.errorSamples);
-    Object.assign(record.metrics, windowMetrics(cpu, core));
+    Object.assign(record.metrics, windowMetrics(cpu));
     if (baseline && heldMemory)
       Object.assign(record.metrics, perConnection(baseline, heldMemory, record.metrics.held));
     Object.assign(record.metrics, scenario.derive?.(record.metrics));
   } catch (error) {
     record.failure = error instanceof Error ? error.message : String(error);
   } finally {
-    await Promise.all([server?.stop(), load.stop()]);
+    await Promise.all([deployment?.stop(), load.stop()]);
   }
   record.seconds = (performance.now() - started) / 1000;
   return record;
 }
 
-/** Server CPU, its worst stall, and what else ran on its CPU, between the start and end marks. */
-function windowMetrics(
-  cpu: Partial<Record<MarkName, CpuSample>>,
-  core: Partial<Record<MarkName, CoreTicks>>,
-): Record<string, number> {
-  if (!cpu.start || !cpu.end) return {};
-  const serverCpuPercent = cpuPercentBetween(cpu.start, cpu.end);
+/**
+ * Server CPU (the instances' together), the worst stall of any of them, redis-server's CPU, and
+ * what else ran on the servers' CPU, between the start and end marks.
+ */
+function windowMetrics(cpu: Partial<Record<MarkName, CpuMark>>): Record<string, number> {
+  const { start, end } = cpu;
+  if (!start || !end) return {};
+  let serverCpuPercent = 0;
+  start.samples.forEach((from, i) => (serverCpuPercent += cpuPercentBetween(from, end.samples[i])));
   const metrics: Record<string, number> = {
     serverCpuPercent,
-    serverLoopDelayMaxMs: cpu.end.loopDelayMaxMs,
+    serverLoopDelayMaxMs: Math.max(...end.samples.map((s) => s.loopDelayMaxMs)),
   };
-  if (core.start && core.end) {
-    // Other processes, and kernel work not billed to the server (softirqs), on the server's CPU.
-    const busy = busyPercentBetween(core.start, core.end);
-    metrics.othersOnServerCpuPercent = Math.max(0, busy - serverCpuPercent);
+  let redisCpuPercent = 0;
+  if (start.redisMs !== undefined && end.redisMs !== undefined) {
+    const wallMs = end.samples[0].atMs - start.samples[0].atMs;
+    redisCpuPercent = wallMs > 0 ? ((end.redisMs - start.redisMs) / wallMs) * 100 : NaN;
+    metrics.redisCpuPercent = redisCpuPercent;
+  }
+  if (start.core && end.core) {
+    // Other processes, and kernel work not billed to the servers (softirqs), on the server's CPU.
+    const busy = busyPercentBetween(start.core, end.core);
+    metrics.othersOnServerCpuPercent = Math.max(0, busy - serverCpuPercent - redisCpuPercent);
   }
   return metrics;
 }
@@ -224,29 +311,44 @@ async function main(): Promise<number> {
   }
   const pinning = detectPinning();
   const fdLimit = fileDescriptorLimit();
-  const context: RunContext = { options, pinning, fdLimit };
+  const redisServer = findRedisServer();
+  const context: RunContext = { options, pinning, fdLimit, redisServer };
   const startedAt = new Date();
   const machine = describeMachine(pinning, fdLimit);
   console.log(
     `bench: ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, ${machine.pinning}, ` +
       `load average ${machine.loadAverage.join(' ')}`,
   );
-  const scenarios = options.scenarios
+  const selected = options.scenarios
     .map((name) => scenarioNamed(name))
     .filter((s) => s !== undefined);
+  const skipped = redisServer ? [] : selected.filter((s) => s.needsRedis);
+  if (skipped.length > 0) {
+    console.log(
+      `bench: SKIPPED ${skipped.map((s) => s.name).join(', ')}: redis-server is not on PATH ` +
+        "(install Debian's redis-server package to run them)",
+    );
+  }
+  const scenarios = selected.filter((s) => !skipped.includes(s));
+  if (scenarios.some((s) => s.needsRedis))
+    console.log(`bench: cluster scenarios: ${clusterPinning(pinning)}`);
   const records: RunRecord[] = [];
   for (const scenario of scenarios) {
     console.log(`\n${scenario.name}: ${scenario.title}`);
+    const { baseline, subject } = comparisonOf(scenario);
+    // The reference scenarios keep their order (product first); the cluster ones start with
+    // the in-memory baseline.
+    const order = scenario.compare ? [baseline, subject] : [subject, baseline];
     for (let run = 1; run <= options.runs; run++) {
-      for (const kind of SERVER_KINDS) {
-        const record = await runOnce(scenario, kind, run, context);
+      for (const setup of order) {
+        const record = await runOnce(scenario, setup, run, context);
         console.log(`  ${progressLine(record, scenario)}`);
         records.push(record);
       }
     }
   }
   const rows = summarize(scenarios, records);
-  console.log(`\n${formatTable(rows)}\n`);
+  if (scenarios.length > 0) console.log(`\n${formatTable(rows, scenarios)}\n`);
   const file = writeResults(options.outDir, startedAt, {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -254,7 +356,13 @@ async function main(): Promise<number> {
     machine: { ...machine, loadAverageAtEnd: os.loadavg().map((n) => Math.round(n * 100) / 100) },
     options: { ...options, outDir: undefined, cpuProfDir: undefined, heapSnapshotDir: undefined },
     productEnv: PRODUCT_ENV,
-    scenarios: scenarios.map((s) => ({ name: s.name, title: s.title, spec: s.spec(options) })),
+    scenarios: scenarios.map((s) => ({
+      name: s.name,
+      title: s.title,
+      compare: comparisonOf(s),
+      spec: s.spec(options),
+    })),
+    skipped: skipped.map((s) => s.name),
     summary: rows,
     runs: records,
   });

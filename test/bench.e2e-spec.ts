@@ -3,9 +3,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLoopbackHost } from '../bench/lib/loopback';
+import { redisServerPath } from './support/redis-server';
 
 const ROOT = join(__dirname, '..');
-const SCENARIOS = ['fan-out', 'latency', 'idle', 'churn', 'large-room'];
+const REFERENCE_SCENARIOS = ['fan-out', 'latency', 'idle', 'churn', 'large-room'];
+/** Two product instances on a redis-server against one in-memory; skipped without redis-server. */
+const CLUSTER_SCENARIOS = ['cluster-fan-out', 'cluster-latency'];
+const SCENARIOS = [...REFERENCE_SCENARIOS, ...(redisServerPath ? CLUSTER_SCENARIOS : [])];
 /** Generous: a stale dist/ is rebuilt first, and colleagues' runs share the two cores. */
 const HARNESS_TIMEOUT_MS = 110_000;
 
@@ -55,7 +59,7 @@ describe('npm run bench (harness smoke run)', () => {
   });
 
   it(
-    'runs every scenario against both servers, prints the table and writes the JSON file',
+    'runs every scenario against both setups, prints the tables and writes the JSON file',
     async () => {
       const result = await runBench(['--quick', '--out', outDir]);
 
@@ -64,6 +68,13 @@ describe('npm run bench (harness smoke run)', () => {
       expect(result.stdout).toMatch(
         /product median \(min–max\)\s+reference median \(min–max\)\s+ratio/,
       );
+      if (redisServerPath) {
+        expect(result.stdout).toMatch(
+          /2 instances \+ Redis median \(min–max\)\s+1 instance in-memory median \(min–max\)\s+ratio/,
+        );
+      } else {
+        expect(result.stdout).toContain(`SKIPPED ${CLUSTER_SCENARIOS.join(', ')}`);
+      }
       for (const scenario of SCENARIOS) {
         expect(result.stdout).toMatch(new RegExp(`^${scenario}\\s+\\S`, 'm'));
       }
@@ -71,7 +82,9 @@ describe('npm run bench (harness smoke run)', () => {
       expect(files).toHaveLength(1);
       const written = JSON.parse(readFileSync(join(outDir, files[0]), 'utf8')) as WrittenResults;
       expect(written.runs.map((run) => run.server)).toEqual(
-        SCENARIOS.flatMap(() => ['product', 'reference']),
+        SCENARIOS.flatMap((scenario) =>
+          CLUSTER_SCENARIOS.includes(scenario) ? ['product', 'cluster'] : ['product', 'reference'],
+        ),
       );
       expect(written.runs.filter((run) => run.failure)).toEqual([]);
       expect(new Set(written.summary.map((row) => row.scenario))).toEqual(new Set(SCENARIOS));

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { SCENARIOS, scenarioNamed } from './scenarios';
+import { SCENARIOS, SCENARIO_GROUPS, scenarioNamed } from './scenarios';
 
 export interface BenchOptions {
   quick: boolean;
@@ -20,9 +20,15 @@ Runs every scenario against the product (dist/main.js) and the bare-ws reference
 (bench/reference-server.ts), alternating product, reference, product, ... N times each, with a
 fresh server and a fresh load generator per run. Prints medians with min-max and the ratio
 product/reference, and writes the runs and the table to DIR/<timestamp>.json.
+The cluster-* scenarios instead alternate the product alone (in-memory) with two product
+instances on a redis-server the harness starts (clients split between them), ratio
+cluster/in-memory; they are skipped when redis-server is not on PATH.
 
   --quick          tiny sizes and one run (a few seconds; a smoke test of the harness)
-  --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIOS.map((s) => s.name).join(', ')}
+  --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIOS.map((s) => s.name).join(', ')};
+                   ${Object.entries(SCENARIO_GROUPS)
+                     .map(([group, names]) => `${group} = ${names.join(' + ')}`)
+                     .join('; ')}
   --runs N         runs per server and scenario (default 3, --quick: 1)
   --duration S     measured seconds of the timed scenarios (default 10)
   --out DIR        where the JSON goes (default bench/results)
@@ -61,7 +67,10 @@ export function parseArgs(argv: readonly string[], benchDir: string): BenchOptio
         scenarios.push(
           ...value()
             .split(',')
-            .filter((name) => name.length > 0),
+            .filter((name) => name.length > 0)
+            .flatMap((name) =>
+              Object.hasOwn(SCENARIO_GROUPS, name) ? SCENARIO_GROUPS[name] : [name],
+            ),
         );
         break;
       case '--runs':

@@ -7,6 +7,12 @@
 export type ServerKind = 'product' | 'reference';
 export const SERVER_KINDS: readonly ServerKind[] = ['product', 'reference'];
 
+/**
+ * What one run measures: a single server process, or `cluster`, two product instances sharing
+ * a redis-server (the clients split between them).
+ */
+export type Setup = ServerKind | 'cluster';
+
 export interface MemorySample {
   rss: number;
   heapUsed: number;
@@ -49,7 +55,7 @@ export interface LoadResult {
 
 // Orchestrator → load generator.
 export type LoadCommand =
-  { cmd: 'run'; host: string; port: number; spec: unknown } | { cmd: 'ack' };
+  { cmd: 'run'; host: string; port: number; spec: unknown; ports?: number[] } | { cmd: 'ack' };
 
 // Load generator → orchestrator.
 export type LoadEvent =
@@ -92,7 +98,13 @@ export function isServerEvent(value: unknown): value is ServerEvent {
 export function isLoadCommand(value: unknown): value is LoadCommand {
   if (!isRecord(value)) return false;
   if (value.cmd === 'ack') return true;
-  return value.cmd === 'run' && typeof value.host === 'string' && typeof value.port === 'number';
+  return (
+    value.cmd === 'run' &&
+    typeof value.host === 'string' &&
+    typeof value.port === 'number' &&
+    (value.ports === undefined ||
+      (Array.isArray(value.ports) && value.ports.every((p) => typeof p === 'number')))
+  );
 }
 
 export function isLoadEvent(value: unknown): value is LoadEvent {

@@ -26,17 +26,18 @@ export class LoadProcess {
   }
 
   /**
-   * Runs `spec` against `host:port`. At each mark the generator waits while `onMark` samples the
+   * Runs `spec` against `host` on `ports` (the clients split between them; one port for one
+   * server). At each mark the generator waits while `onMark` samples the
    * server. Rejects when the generator fails, exits or overruns its budget.
    */
   async run(
     spec: LoadSpec,
     host: string,
-    port: number,
+    ports: readonly number[],
     onMark: (name: MarkName) => Promise<void>,
   ): Promise<LoadResult> {
     const deadline = Date.now() + loadBudgetMs(spec) + EXIT_TIMEOUT_MS;
-    this.send({ cmd: 'run', host, port, spec });
+    this.send({ cmd: 'run', host, port: ports[0], ports: [...ports], spec });
     for (;;) {
       const event: LoadEvent = await nextMessage(
         this.child,

@@ -1,13 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ServerKind } from './ipc';
-import type { MetricDef, Scenario, Target } from './scenarios';
+import type { Setup } from './ipc';
+import { Comparison, MetricDef, Scenario, Target, comparisonOf } from './scenarios';
 import { Spread, spread } from './stats';
 
-/** One run of one scenario against one server. */
+/** One run of one scenario against one setup. */
 export interface RunRecord {
   scenario: string;
-  server: ServerKind;
+  server: Setup;
   run: number;
   metrics: Record<string, number>;
   errorSamples: string[];
@@ -16,13 +16,20 @@ export interface RunRecord {
   seconds: number;
 }
 
+/**
+ * One metric of one scenario. `product` is the subject and `reference` the baseline of the
+ * scenario's comparison (`subject`/`baseline` name them: product/reference, or cluster/product
+ * for the cluster scenarios).
+ */
 export interface SummaryRow {
   scenario: string;
   metric: string;
   label: string;
+  subject: Setup;
+  baseline: Setup;
   product: Spread;
   reference: Spread;
-  /** Product median over reference median. */
+  /** Subject median over baseline median. */
   ratio: number;
   target?: string;
   verdict?: 'ok' | 'MISS';
@@ -34,21 +41,24 @@ export function summarize(
 ): SummaryRow[] {
   return scenarios.flatMap((scenario) => {
     const runs = records.filter((r) => r.scenario === scenario.name && !r.failure);
-    return scenario.metrics.map((metric) => row(scenario.name, metric, runs));
+    return scenario.metrics.map((metric) => row(scenario, metric, runs));
   });
 }
 
-function row(scenario: string, metric: MetricDef, runs: readonly RunRecord[]): SummaryRow {
-  const values = (server: ServerKind): number[] =>
+function row(scenario: Scenario, metric: MetricDef, runs: readonly RunRecord[]): SummaryRow {
+  const compare = comparisonOf(scenario);
+  const values = (server: Setup): number[] =>
     runs.filter((r) => r.server === server).map((r) => r.metrics[metric.key] ?? NaN);
-  const product = spread(values('product'));
-  const reference = spread(values('reference'));
+  const product = spread(values(compare.subject));
+  const reference = spread(values(compare.baseline));
   const ratio = product.median / reference.median;
-  const judged = metric.target ? judge(metric.target, ratio, product) : undefined;
+  const judged = metric.target ? judge(metric.target, ratio, product, compare) : undefined;
   return {
-    scenario,
+    scenario: scenario.name,
     metric: metric.key,
     label: metric.label,
+    subject: compare.subject,
+    baseline: compare.baseline,
     product,
     reference,
     ratio,
@@ -59,15 +69,18 @@ function row(scenario: string, metric: MetricDef, runs: readonly RunRecord[]): S
 function judge(
   target: Target,
   ratio: number,
-  product: Spread,
+  subject: Spread,
+  compare: Comparison,
 ): Pick<SummaryRow, 'target' | 'verdict'> {
   switch (target.kind) {
     case 'ratio-at-least':
       return { target: `>= ${target.ratio}`, verdict: ratio >= target.ratio ? 'ok' : 'MISS' };
     case 'ratio-at-most':
       return { target: `<= ${target.ratio}`, verdict: ratio <= target.ratio ? 'ok' : 'MISS' };
+    case 'ratio-below':
+      return { target: `< ${target.ratio}`, verdict: ratio < target.ratio ? 'ok' : 'MISS' };
     case 'zero':
-      return { target: 'product 0', verdict: product.max === 0 ? 'ok' : 'MISS' };
+      return { target: `${compare.subject} 0`, verdict: subject.max === 0 ? 'ok' : 'MISS' };
   }
 }
 
@@ -86,13 +99,35 @@ function formatSpread(s: Spread): string {
   return `${formatNumber(s.median)} (${formatNumber(s.min)}–${formatNumber(s.max)})`;
 }
 
-/** The side-by-side table: one line per scenario and metric. */
-export function formatTable(rows: readonly SummaryRow[]): string {
+/**
+ * The side-by-side tables: one per comparison (product vs reference, cluster vs in-memory), one
+ * line per scenario and metric.
+ */
+export function formatTable(rows: readonly SummaryRow[], scenarios: readonly Scenario[]): string {
+  const comparisons: Comparison[] = [];
+  for (const scenario of scenarios) {
+    const compare = comparisonOf(scenario);
+    if (!comparisons.includes(compare)) comparisons.push(compare);
+  }
+  return comparisons
+    .map((compare) => {
+      const names = new Set(
+        scenarios.filter((s) => comparisonOf(s) === compare).map((s) => s.name),
+      );
+      return formatOneTable(
+        rows.filter((r) => names.has(r.scenario)),
+        compare,
+      );
+    })
+    .join('\n\n');
+}
+
+function formatOneTable(rows: readonly SummaryRow[], compare: Comparison): string {
   const header = [
     'scenario',
     'metric',
-    'product median (min–max)',
-    'reference median (min–max)',
+    `${compare.subjectLabel} median (min–max)`,
+    `${compare.baselineLabel} median (min–max)`,
     'ratio',
     'target',
   ];

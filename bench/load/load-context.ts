@@ -17,6 +17,11 @@ export class ErrorLog {
 export interface LoadContext {
   host: string;
   port: number;
+  /**
+   * Every port to spread clients over (a cluster's instances; just `port` for one server). Room
+   * members go round-robin over them, so each room has members on every instance.
+   */
+  ports: readonly number[];
   errors: ErrorLog;
   /** Tells the orchestrator to sample the server now; resolves when it has. */
   mark(name: MarkName): Promise<void>;

@@ -18,13 +18,17 @@ export function joinFrame(userId: string, roomId: string): string {
   return JSON.stringify({ type: ClientMessageType.Join, userId, roomId });
 }
 
-/** Connects, sends `join` and resolves once `joined` arrives; an error frame or timeout rejects. */
+/**
+ * Connects (to `port`, by default the context's first), sends `join` and resolves once `joined`
+ * arrives; an error frame or timeout rejects.
+ */
 export async function connectJoined(
   context: LoadContext,
   userId: string,
   roomId: string,
+  port = context.port,
 ): Promise<BenchSocket> {
-  const socket = await BenchSocket.connect(context.host, context.port);
+  const socket = await BenchSocket.connect(context.host, port);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
@@ -65,7 +69,9 @@ export async function forEachLimited(
 
 /**
  * Fills `rooms` rooms with `membersPerRoom` joined members each (room by room, so the joins of one
- * room do not interleave with another's). A member that fails to join is logged and left out.
+ * room do not interleave with another's). Member k of a room connects to port k mod the number of
+ * ports, so with several instances every room has members (and senders) on each of them. A member
+ * that fails to join is logged and left out.
  */
 export async function joinRooms(
   context: LoadContext,
@@ -80,7 +86,8 @@ export async function joinRooms(
     const userId = `${prefix}-u${i}`;
     const roomId = `${prefix}-r${room}`;
     try {
-      const socket = await connectJoined(context, userId, roomId);
+      const port = context.ports[index % context.ports.length];
+      const socket = await connectJoined(context, userId, roomId, port);
       result[room].push({ socket, userId, roomId, index });
     } catch (error) {
       context.errors.add(`join ${userId}: ${String(error)}`);
