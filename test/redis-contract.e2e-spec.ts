@@ -1,9 +1,6 @@
 import Redis from 'ioredis';
-import { EventEmitter } from 'node:events';
-import type { WebSocket } from 'ws';
 import { frames } from '../src/chat/chat.protocol';
 import { configWith } from '../src/config/load-config';
-import { Connection } from '../src/connections/connection';
 import { ADD_SCRIPT, HEARTBEAT_SCRIPT } from '../src/redis/membership.lua';
 import { RedisClients } from '../src/redis/redis-clients';
 import { RedisRoomBroker } from '../src/redis/redis-room-broker';
@@ -12,6 +9,7 @@ import { RoomBrokerUnderTest, describeRoomBrokerContract } from '../src/rooms/ro
 import { RoomHub } from '../src/rooms/room-hub';
 import type { ExpiredMember } from '../src/rooms/room-store';
 import { describeRoomStoreContract } from '../src/rooms/room-store.contract';
+import { RecordingSocket, recordedConnection } from './support/recording-socket';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 
 /*
@@ -33,30 +31,13 @@ async function eventually(done: () => boolean | Promise<boolean>, what: string):
 }
 
 /** Records what the broker writes to a Connection's socket. */
-class RecordingSocket extends EventEmitter {
-  readyState = 1;
-  bufferedAmount = 0;
-  readonly sent: unknown[] = [];
-  send(payload: string): void {
-    this.sent.push(JSON.parse(payload));
-  }
-  close(): void {
-    this.readyState = 3;
-    this.emit('close');
-  }
-}
 
 const endsWith = (socket: RecordingSocket, frame: object): boolean =>
   JSON.stringify(socket.sent.at(-1)) === JSON.stringify(frame);
 
 let recorded = 0;
-function recordedConnection(): { connection: Connection; socket: RecordingSocket } {
-  const socket = new RecordingSocket();
-  const limits = { maxBufferedBytes: 1 << 20, abuseErrorsMax: 20, abuseWindowMs: 5000 };
-  const connection = new Connection(socket as unknown as WebSocket, '127.0.0.1', limits);
-  connection.userId = `user${++recorded}`;
-  return { connection, socket };
-}
+const recordedMember = (): ReturnType<typeof recordedConnection> =>
+  recordedConnection(`user${++recorded}`);
 
 describeWithRedis('Redis room ports', () => {
   let server: RedisServer;
@@ -297,8 +278,8 @@ describeWithRedis('Redis room ports', () => {
 
     it('delivers a frame published on one instance to the room’s connections on all of them', async () => {
       const [a, b] = [await instance(), await instance()];
-      const onA = recordedConnection();
-      const onB = [recordedConnection(), recordedConnection()];
+      const onA = recordedMember();
+      const onB = [recordedMember(), recordedMember()];
       await a.broker.subscribe('lobby');
       a.hub.add('lobby', onA.connection);
       for (const { connection } of onB) {
@@ -358,7 +339,7 @@ describeWithRedis('Redis room ports', () => {
       const first = a.broker.subscribe('lobby');
       await a.broker.subscribe('lobby');
       const subscribedWhenResolved = acknowledged;
-      const { connection, socket } = recordedConnection();
+      const { connection, socket } = recordedMember();
       a.hub.add('lobby', connection);
       const frame = chat('lobby', 'right after the second join');
       await b.broker.publish('lobby', frame);
@@ -376,7 +357,7 @@ describeWithRedis('Redis room ports', () => {
       const [a, b] = [await instance(), await instance()];
       await a.broker.subscribe('lobby');
       await Promise.all([a.broker.unsubscribe('lobby'), a.broker.subscribe('lobby')]);
-      const { connection, socket } = recordedConnection();
+      const { connection, socket } = recordedMember();
       a.hub.add('lobby', connection);
       const frame = chat('lobby', 'still subscribed');
       await b.broker.publish('lobby', frame);

@@ -1,13 +1,11 @@
 import Redis from 'ioredis';
-import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Server, Socket, connect, createServer } from 'node:net';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { CONFIG_KEYS } from '../src/config/app-config';
 import { RedisClients } from '../src/redis/redis-clients';
 import { REDIS_CLIENTS } from '../src/redis/redis.module';
 import { RedisServer, describeWithRedis } from './support/redis-server';
+import { ServerProcess, spawnServer } from './support/server-process';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient, joinedClient } from './support/test-client';
 
@@ -19,7 +17,6 @@ import { Frame, TestClient, joinedClient } from './support/test-client';
  * No test asserts how long recovery takes; each waits for it within a bound.
  */
 
-const ROOT = join(__dirname, '..');
 const PRESENCE_TTL_MS = 1_500;
 /** Bound for recovery after Redis returns (the reconnect backoff tops out at 2 s). */
 const RECOVERY_MS = 15_000;
@@ -166,54 +163,14 @@ class RedisLink {
   }
 }
 
-interface ServerProcess {
-  child: ChildProcess;
-  output(): string;
-  /** The port from the "listening on" log line; rejects if the process exits before it. */
-  port: Promise<number>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `src/main.ts` as its own process, as `npm start` would, with the given settings. */
-function spawnServer(settings: Record<string, string>): ServerProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const key of CONFIG_KEYS) delete env[key];
-  Object.assign(
-    env,
-    {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      // 'log' rather than 'warn': the "listening on" line that carries the port is a 'log' line.
-      LOG_LEVEL: 'log',
-      RATE_LIMIT_PER_SECOND: '1000000',
-      RATE_LIMIT_BURST: '1000000',
-      ABUSE_ERRORS_MAX: '1000000',
-    },
-    settings,
-  );
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', join('src', 'main.ts')],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const port = new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then(({ code, signal }) =>
-      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`)),
-    );
+/** Starts `src/main.ts` as its own process with the rate limits lifted and the given settings. */
+function spawnInstance(settings: Record<string, string>): ServerProcess {
+  return spawnServer({
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_BURST: '1000000',
+    ABUSE_ERRORS_MAX: '1000000',
+    ...settings,
   });
-  port.catch(() => undefined);
-  return { child, output: () => output, port, exited };
 }
 
 describeWithRedis('Redis faults', () => {
@@ -269,7 +226,7 @@ describeWithRedis('Redis faults', () => {
   }
 
   function instanceProcess(redis: RedisServer): ServerProcess {
-    const server = spawnServer({
+    const server = spawnInstance({
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: prefix,
       PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),

@@ -1,12 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import WebSocket from 'ws';
-import { CONFIG_KEYS } from '../src/config/app-config';
+import { ServerProcess, spawnServer } from './support/server-process';
 import { RunningApp, startApp } from './support/test-app';
 import { CloseInfo, TestClient, joinedClient } from './support/test-client';
-
-const ROOT = join(__dirname, '..');
 
 /** Resolves with the HTTP status an upgrade was refused with; rejects if the upgrade succeeds. */
 function refusedUpgradeStatus(url: string): Promise<number> {
@@ -118,46 +114,6 @@ describe('graceful shutdown in process', () => {
     expect(stopped).toBe(true);
   });
 });
-
-interface ServerProcess {
-  child: ChildProcess;
-  /** Everything the process wrote to stdout and stderr so far. */
-  output(): string;
-  /** The port from the "listening on" log line; rejects if the process exits before it. */
-  port: Promise<number>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `src/main.ts` as a separate process, as `npm start` would, with the given settings. */
-function spawnServer(settings: Record<string, string>): ServerProcess {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const key of CONFIG_KEYS) delete env[key];
-  Object.assign(env, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'log' }, settings);
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', join('src', 'main.ts')],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const port = new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then(({ code, signal }) =>
-      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`)),
-    );
-  });
-  // A test that expects a failed start never awaits the port.
-  port.catch(() => undefined);
-  return { child, output: () => output, port, exited };
-}
 
 describe('graceful shutdown of the server process', () => {
   const processes: ServerProcess[] = [];

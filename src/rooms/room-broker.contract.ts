@@ -1,7 +1,6 @@
-import { EventEmitter } from 'node:events';
-import type { WebSocket } from 'ws';
 import { RoomFrame, frames } from '../chat/chat.protocol';
-import { Connection } from '../connections/connection';
+import type { Connection } from '../connections/connection';
+import { RecordingSocket, recordedConnection } from '../../test/support/recording-socket';
 import type { RoomBroker } from './room-broker';
 import type { RoomHub } from './room-hub';
 
@@ -15,21 +14,6 @@ export interface RoomBrokerUnderTest {
 const DELIVERY_TIMEOUT_MS = 5_000;
 
 /** The socket side of a Connection: records the frames the broker writes to it. */
-class RecordingSocket extends EventEmitter {
-  readyState = 1;
-  bufferedAmount = 0;
-  readonly sent: unknown[] = [];
-  send(payload: string): void {
-    this.sent.push(JSON.parse(payload));
-  }
-  close(): void {
-    this.readyState = 3;
-    this.emit('close');
-  }
-  terminate(): void {
-    this.close();
-  }
-}
 
 interface Member {
   connection: Connection;
@@ -90,10 +74,7 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
 
     /** A local connection entering `roomId` the way RoomsService does: subscribe, then hub. */
     async function member(roomId: string, userId = `user${++users}`): Promise<Member> {
-      const socket = new RecordingSocket();
-      const limits = { maxBufferedBytes: 1 << 20, abuseErrorsMax: 20, abuseWindowMs: 5000 };
-      const connection = new Connection(socket as unknown as WebSocket, '127.0.0.1', limits);
-      connection.userId = userId;
+      const { connection, socket } = recordedConnection(userId);
       await subscribe(roomId);
       hub.add(roomId, connection);
       return { connection, socket };

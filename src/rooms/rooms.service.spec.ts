@@ -1,37 +1,15 @@
-import { EventEmitter } from 'node:events';
-import type { WebSocket } from 'ws';
 import { ChatError } from '../common/errors/chat-error';
 import { ErrorCode } from '../common/errors/error-code';
 import { configWith } from '../config/load-config';
-import { Connection } from '../connections/connection';
+import type { Connection } from '../connections/connection';
+import { RecordingSocket, recordedConnection } from '../../test/support/recording-socket';
 import { InMemoryRoomBroker } from './in-memory-room-broker';
 import { InMemoryRoomStore } from './in-memory-room-store';
 import { RoomHub } from './room-hub';
 import { RoomsService, exceedsCodePoints } from './rooms.service';
 
-/** The socket side of a Connection: records what the server writes. */
-class RecordingSocket extends EventEmitter {
-  readyState = 1;
-  readonly sent: Record<string, unknown>[] = [];
-  send(payload: string): void {
-    this.sent.push(JSON.parse(payload) as Record<string, unknown>);
-  }
-  close(): void {
-    this.readyState = 3;
-    this.emit('close');
-  }
-  terminate(): void {
-    this.close();
-  }
-}
-
 function connect(): { connection: Connection; socket: RecordingSocket } {
-  const socket = new RecordingSocket();
-  const limits = { maxBufferedBytes: 1 << 20, abuseErrorsMax: 20, abuseWindowMs: 5000 };
-  return {
-    socket,
-    connection: new Connection(socket as unknown as WebSocket, '127.0.0.1', limits),
-  };
+  return recordedConnection();
 }
 
 const types = (socket: RecordingSocket): unknown[] => socket.sent.map((f) => f.type);
