@@ -13,7 +13,9 @@ import { Connection, ConnectionLimits, EvictionListener } from './connection';
 export class ConnectionRegistry implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ConnectionRegistry.name);
   private readonly connections = new Map<WebSocket, Connection>();
-  private readonly joinTimers = new Map<Connection, NodeJS.Timeout>();
+  /** Connections that have not joined yet, swept by one timer instead of one timer each. */
+  private readonly awaitingJoin = new Set<Connection>();
+  private readonly joinSweep: NodeJS.Timeout;
   private readonly limits: ConnectionLimits;
   private readonly evictionListeners: EvictionListener[] = [];
 
@@ -26,15 +28,18 @@ export class ConnectionRegistry implements BeforeApplicationShutdown {
       abuseErrorsMax: config.ABUSE_ERRORS_MAX,
       abuseWindowMs: config.ABUSE_WINDOW_MS,
     };
+    const every = Math.max(10, Math.floor(config.JOIN_TIMEOUT_MS / 4));
+    this.joinSweep = setInterval(() => this.sweepUnjoined(), every);
+    this.joinSweep.unref();
   }
 
   get size(): number {
     return this.connections.size;
   }
 
-  /** Pending join-timeout timers (one per connection until it closes or the timer fires). */
+  /** Connections whose join deadline is still pending (they have not joined, closed or expired). */
   get timerCount(): number {
-    return this.joinTimers.size;
+    return this.awaitingJoin.size;
   }
 
   /** `listener` runs for every connection the server evicts (slow, abusive, never joined). */
@@ -50,14 +55,7 @@ export class ConnectionRegistry implements BeforeApplicationShutdown {
       (evicted) => this.evicted(evicted),
     );
     this.connections.set(socket, connection);
-    const timer = setTimeout(() => {
-      this.joinTimers.delete(connection);
-      if (connection.roomId === undefined) {
-        connection.evict(CloseCode.PolicyViolation, 'join timeout');
-      }
-    }, this.config.JOIN_TIMEOUT_MS);
-    timer.unref();
-    this.joinTimers.set(connection, timer);
+    this.awaitingJoin.add(connection);
     return connection;
   }
 
@@ -69,8 +67,7 @@ export class ConnectionRegistry implements BeforeApplicationShutdown {
     const connection = this.connections.get(socket);
     if (!connection) return undefined;
     this.connections.delete(socket);
-    clearTimeout(this.joinTimers.get(connection));
-    this.joinTimers.delete(connection);
+    this.awaitingJoin.delete(connection);
     return connection;
   }
 
@@ -79,16 +76,31 @@ export class ConnectionRegistry implements BeforeApplicationShutdown {
    * handshakes, then terminate whatever is left once half of the shutdown budget is spent.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.joinSweep);
     this.shutdown.beginDrain();
     const open = [...this.connections.values()];
     if (open.length === 0) return;
     this.logger.log(`Draining ${open.length} connection(s)`);
     for (const connection of open) connection.close(CloseCode.ServiceRestart, 'server restarting');
     const budget = delay(this.config.SHUTDOWN_TIMEOUT_MS / 2, 'timeout' as const, { ref: false });
-    const outcome = await Promise.race([Promise.all(open.map((c) => c.closed)), budget]);
+    const outcome = await Promise.race([Promise.all(open.map((c) => c.whenClosed())), budget]);
     if (outcome === 'timeout') {
       this.logger.warn('Drain budget spent; terminating the connections still open');
       for (const connection of open) connection.terminate();
+    }
+  }
+
+  /** Closes (1008) connections that have not joined within JOIN_TIMEOUT_MS; forgets joined ones.
+   * The deadline is kept within a quarter of the timeout. */
+  private sweepUnjoined(): void {
+    const deadline = Date.now() - this.config.JOIN_TIMEOUT_MS;
+    for (const connection of this.awaitingJoin) {
+      if (connection.roomId !== undefined) {
+        this.awaitingJoin.delete(connection);
+      } else if (connection.connectedAt <= deadline) {
+        this.awaitingJoin.delete(connection);
+        connection.evict(CloseCode.PolicyViolation, 'join timeout');
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import type { ErrorFrame, ServerFrame } from '../chat/chat.protocol';
 import { CloseCode } from '../common/errors/close-codes';
 
 const OPEN = 1;
+const CLOSED = 3;
 const TEXT = { binary: false } as const;
 
 /** The limits one connection is held to. */
@@ -24,24 +25,29 @@ export type EvictionListener = (connection: Connection) => void;
  */
 export class Connection {
   readonly id = randomUUID();
-  readonly connectedAt = new Date();
+  /** Epoch ms of the upgrade. */
+  readonly connectedAt = Date.now();
   /** Bound by the first successful join; later messages must name the same user. */
   userId: string | undefined;
   /** The one room this connection is in, if any. */
   roomId: string | undefined;
-  /** Resolves when the socket has closed, however it closed. */
-  readonly closed: Promise<void>;
   private tail: Promise<unknown> = Promise.resolve();
   private evicted = false;
-  private readonly errorTimes: number[] = [];
+  /** Times of recent error frames; created by the first one (most connections never err). */
+  private errorTimes: number[] | undefined;
 
   constructor(
     private readonly socket: WebSocket,
     readonly remoteAddress: string,
     private readonly limits: ConnectionLimits,
     private readonly onEvict: EvictionListener = () => undefined,
-  ) {
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  ) {}
+
+  /** Resolves when the socket has closed, however it closed. Made on demand: an idle connection
+   * holds no promise for it. */
+  whenClosed(): Promise<void> {
+    if (this.socket.readyState === CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
   }
 
   /** Open and not being evicted: frames sent now are written. */
@@ -74,7 +80,7 @@ export class Connection {
   /** Sends an error frame; a client that causes too many in the window is closed with 1008. */
   sendError(frame: ErrorFrame, now = Date.now()): void {
     this.sendFrame(frame);
-    const times = this.errorTimes;
+    const times = (this.errorTimes ??= []);
     times.push(now);
     while (times.length > 0 && times[0] <= now - this.limits.abuseWindowMs) times.shift();
     if (times.length > this.limits.abuseErrorsMax) {

@@ -23,8 +23,6 @@ export interface ChatWsAdapterOptions {
   messageParser: MessageParser;
 }
 
-type Handlers = Map<string, MessageMappingProperties>;
-
 /**
  * The WebSocket transport: one `ws` server on the HTTP server's port, with
  * - upgrades accepted at `/` and `/ws`; refused while draining (503), from a foreign Origin (403),
@@ -84,7 +82,6 @@ export class ChatWsAdapter extends WsAdapter {
    * arrival order: each waits on the previous one's promise.
    */
   override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[]): void {
-    const handlersMap: Handlers = new Map(handlers.map((h) => [h.message as string, h]));
     const { RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST } = this.options.config;
     const bucket = new TokenBucket(RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, performance.now());
     let tail: Promise<void> = Promise.resolve();
@@ -96,7 +93,7 @@ export class ChatWsAdapter extends WsAdapter {
       const message = bucket.take(performance.now())
         ? this.options.messageParser(isBinary ? data : (data as Buffer).toString())
         : this.rateLimited;
-      tail = tail.then(() => this.dispatch(client, message, handlersMap));
+      tail = tail.then(() => this.dispatch(client, message, handlers));
     });
   }
 
@@ -125,9 +122,10 @@ export class ChatWsAdapter extends WsAdapter {
   private async dispatch(
     client: WebSocket,
     message: ParsedMessage,
-    handlers: Handlers,
+    handlers: MessageMappingProperties[],
   ): Promise<void> {
-    const handler = handlers.get(message.event);
+    // A few handlers: scanning Nest's own array costs less than a Map per connection.
+    const handler = handlers.find((h) => h.message === message.event);
     if (!handler || client.readyState !== WebSocket.OPEN) return;
     try {
       const returned: unknown = await handler.callback(message.data, message.event);
@@ -148,21 +146,35 @@ export class ChatWsAdapter extends WsAdapter {
     socket: Duplex,
     head: Buffer,
   ): void {
-    // A reset during the handshake must not become an unhandled 'error' event.
-    socket.on('error', () => socket.destroy());
+    destroyOnError(socket);
     if (!WS_PATHS.has(pathOf(request.url))) return refuse(socket, 404);
     if (this.options.shutdown.draining) return refuse(socket, 503);
     const admission = this.options.guard.admit(request);
     if (!admission.admitted) return refuse(socket, admission.status);
-    let upgraded = false;
-    socket.once('close', () => {
-      if (!upgraded) this.options.guard.release(admission.ip);
-    });
+    const slot = this.holdSlot(socket, admission.ip);
     server.handleUpgrade(request, socket, head, (ws) => {
-      upgraded = true;
-      ws.once('close', () => this.options.guard.release(admission.ip));
+      slot.upgraded(ws);
       server.emit('connection', ws, request);
     });
+  }
+
+  /**
+   * Keeps the admitted slot until the socket closes, before or after the upgrade. Its own method
+   * on purpose: closures made in `upgrade` would share its scope and keep the request (headers
+   * and all) alive for as long as the connection.
+   */
+  private holdSlot(socket: Duplex, ip: string): { upgraded(ws: WebSocket): void } {
+    let upgraded = false;
+    const release = (): void => this.options.guard.release(ip);
+    socket.once('close', () => {
+      if (!upgraded) release();
+    });
+    return {
+      upgraded: (ws) => {
+        upgraded = true;
+        ws.once('close', release);
+      },
+    };
   }
 
   /** Pings every client each interval; a client that has not answered the previous ping is cut. */
@@ -190,6 +202,12 @@ function pathOf(url: string | undefined): string {
   const query = raw.indexOf('?');
   const path = query === -1 ? raw : raw.slice(0, query);
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** A reset during the handshake must not become an unhandled 'error' event. (Outside `upgrade`,
+ * so this long-lived listener does not keep that scope's request alive.) */
+function destroyOnError(socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
 }
 
 /** Answers an upgrade request with a plain HTTP error before any WebSocket exists. */
