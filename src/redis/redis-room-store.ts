@@ -1,6 +1,11 @@
 import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { frames, type UserJoinedFrame, type UserLeftFrame } from '../chat/chat.protocol';
+import {
+  frames,
+  type RoomFrame,
+  type UserJoinedFrame,
+  type UserLeftFrame,
+} from '../chat/chat.protocol';
 import { InMemoryRoomStore } from '../rooms/in-memory-room-store';
 import type { RoomBroker } from '../rooms/room-broker';
 import type {
@@ -172,7 +177,7 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
     try {
       const [left, back] = (await this.run('chatResync', ...args)) as [string[], string[]];
       for (const { roomId, userId } of pairs(back)) {
-        await this.broker.publish(roomId, frames.userJoined(userId, roomId), userId);
+        await this.publish(roomId, frames.userJoined(userId, roomId), userId);
       }
       await this.announce(left);
       this.resyncNeeded = false;
@@ -207,12 +212,29 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
     }
   }
 
+  /**
+   * Publishes an announcement on the command connection, which has just answered: right after a
+   * reconnect the subscriber may not be ready yet, and the broker would then deliver locally only.
+   * Falls back to the broker (local delivery) when Redis refuses.
+   */
+  private async publish(roomId: string, frame: RoomFrame, exceptUserId = ''): Promise<void> {
+    try {
+      await this.redis.command.publish(
+        this.redis.key('room', roomId),
+        `${exceptUserId}\n${JSON.stringify(frame)}`,
+      );
+    } catch (error) {
+      this.redis.failed(error);
+      await this.broker.publish(roomId, frame, exceptUserId || undefined);
+    }
+  }
+
   /** Announces `user_left` for users the store removed on its own, then tells the listeners. */
   private async announce(flat: unknown): Promise<void> {
     const left = pairs(flat as string[]);
     if (left.length === 0) return;
     for (const { roomId, userId } of left) {
-      await this.broker.publish(roomId, frames.userLeft(userId, roomId));
+      await this.publish(roomId, frames.userLeft(userId, roomId));
     }
     for (const listener of this.expiredListeners) listener(left);
   }
