@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
+import { chatFrame, isChat, joinedFrame, userLeftFrame } from './support/expected-frames';
 
 /*
  * The error rules of point 3 of the issue: every error code, the exact error frame, the connection
@@ -26,30 +27,6 @@ const errorFrame = (code: ErrorCode) => ({
   message: expect.any(String),
   code,
 });
-const joinedFrame = (userId: string, roomId: string) => ({
-  type: 'joined',
-  roomId,
-  userId,
-  message: `Joined room: ${roomId}`,
-});
-const userLeftFrame = (userId: string, roomId: string) => ({
-  type: 'user_left',
-  userId,
-  roomId,
-  message: `${userId} left the room`,
-});
-const chatFrame = (userId: string, roomId: string, content: string) => ({
-  type: 'chat_message',
-  userId,
-  roomId,
-  content,
-  timestamp: expect.any(String),
-});
-
-const isChat =
-  (content: string) =>
-  (frame: Frame): boolean =>
-    frame.type === 'chat_message' && frame.content === content;
 
 /** Deeply nested JSON built as text: JSON.stringify of such a value would itself overflow. */
 const deepArray = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;

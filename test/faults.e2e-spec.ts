@@ -6,7 +6,8 @@ import { ConnectionRegistry } from '../src/connections/connection-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { RunningApp, startApp } from './support/test-app';
-import { Frame, TestClient, joinedClient } from './support/test-client';
+import { TestClient, joinedClient } from './support/test-client';
+import { isChat } from './support/expected-frames';
 
 /*
  * Fault containment (issue 3, "No crash, no leak"): a handler that throws or rejects, garbage
@@ -22,10 +23,6 @@ const errorFrame = (code: string, message: string = expect.any(String) as string
   code,
   message,
 });
-const isChat =
-  (content: string) =>
-  (frame: Frame): boolean =>
-    frame.type === 'chat_message' && frame.content === content;
 
 /** Polls `read` until `done` holds or SETTLE_TIMEOUT_MS passes; returns the last reading. */
 async function settle<T>(read: () => T | Promise<T>, done: (value: T) => boolean): Promise<T> {

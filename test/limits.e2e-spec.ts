@@ -9,7 +9,13 @@ import type { Connection } from '../src/connections/connection';
 import { ConnectionRegistry } from '../src/connections/connection-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RunningApp, startApp } from './support/test-app';
-import { CloseInfo, Frame, FramePredicate, TestClient } from './support/test-client';
+import {
+  CloseInfo,
+  Frame,
+  FramePredicate,
+  TestClient,
+  refusedUpgradeStatus,
+} from './support/test-client';
 
 /*
  * The limits of the hardening issue, end to end: the per-connection rate limit and the abuse close,
@@ -114,26 +120,6 @@ function liveBytes(gc: () => void): number {
   gc();
   const usage = process.memoryUsage();
   return usage.heapUsed + usage.external;
-}
-
-/**
- * Attempts an upgrade that the server should refuse; resolves with the HTTP status of the refusal
- * and rejects if a WebSocket opens.
- */
-function refusedStatus(url: string, options?: ClientOptions): Promise<number> {
-  const socket = new WebSocket(url, options);
-  return new Promise((resolve, reject) => {
-    socket.once('open', () => {
-      socket.terminate();
-      reject(new Error(`upgrade at ${url} was accepted`));
-    });
-    socket.once('unexpected-response', (request, response) => {
-      resolve(response.statusCode ?? 0);
-      response.resume();
-      request.destroy();
-    });
-    socket.on('error', (error) => reject(error));
-  });
 }
 
 describe('limits', () => {
@@ -518,7 +504,7 @@ describe('limits', () => {
       await connect();
       expect(guard().openCount).toBe(3);
 
-      expect(await refusedStatus(running().wsUrl)).toBe(503);
+      expect(await refusedUpgradeStatus(running().wsUrl)).toBe(503);
       await expect(TestClient.connect(running().wsUrl)).rejects.toThrow('HTTP 503');
       expect(guard().openCount).toBe(3);
 
@@ -527,21 +513,21 @@ describe('limits', () => {
       expect(await again.request({ type: 'join', userId: 'alice' })).toMatchObject({
         type: 'joined',
       });
-      expect(await refusedStatus(running().wsUrl)).toBe(503);
+      expect(await refusedUpgradeStatus(running().wsUrl)).toBe(503);
     });
 
     it('refuses a third connection from one IP with 429 under MAX_CONNECTIONS_PER_IP=2', async () => {
       await start({ MAX_CONNECTIONS_PER_IP: 2 });
       const first = await connect();
       await connect();
-      expect(await refusedStatus(running().wsUrl)).toBe(429);
+      expect(await refusedUpgradeStatus(running().wsUrl)).toBe(429);
       expect(guard().openCount).toBe(2);
       expect(guard().ipCount).toBe(1);
       expect(attached.map((c) => c.remoteAddress)).toEqual(['127.0.0.1', '127.0.0.1']);
 
       await closeAndRelease(first);
       await connect();
-      expect(await refusedStatus(running().wsUrl)).toBe(429);
+      expect(await refusedUpgradeStatus(running().wsUrl)).toBe(429);
     });
 
     it('counts connections per forwarded IP when TRUST_PROXY is set', async () => {
@@ -551,7 +537,7 @@ describe('limits', () => {
 
       await connect('', forwarded('203.0.113.1'));
       await connect('', forwarded('203.0.113.1, 10.0.0.1'));
-      expect(await refusedStatus(running().wsUrl, forwarded('203.0.113.1'))).toBe(429);
+      expect(await refusedUpgradeStatus(running().wsUrl, forwarded('203.0.113.1'))).toBe(429);
       await connect('', forwarded('203.0.113.2'));
 
       await connect('', fly('198.51.100.7'));
@@ -559,12 +545,12 @@ describe('limits', () => {
       await connect('', {
         headers: { 'Fly-Client-IP': '198.51.100.7', 'X-Forwarded-For': '203.0.113.2' },
       });
-      expect(await refusedStatus(running().wsUrl, fly('198.51.100.7'))).toBe(429);
+      expect(await refusedUpgradeStatus(running().wsUrl, fly('198.51.100.7'))).toBe(429);
 
       // Connections without the headers count under the socket's own address.
       await connect();
       await connect();
-      expect(await refusedStatus(running().wsUrl)).toBe(429);
+      expect(await refusedUpgradeStatus(running().wsUrl)).toBe(429);
 
       expect(guard().openCount).toBe(7);
       expect(guard().ipCount).toBe(4);
@@ -584,7 +570,7 @@ describe('limits', () => {
       await connect('', { headers: { 'X-Forwarded-For': '203.0.113.1' } });
       await connect('', { headers: { 'Fly-Client-IP': '198.51.100.7' } });
       expect(
-        await refusedStatus(running().wsUrl, {
+        await refusedUpgradeStatus(running().wsUrl, {
           headers: { 'X-Forwarded-For': '203.0.113.9', 'Fly-Client-IP': '198.51.100.9' },
         }),
       ).toBe(429);
@@ -604,7 +590,7 @@ describe('limits', () => {
       'null',
     ])('refuses Origin %s with 403 before any WebSocket exists', async (origin) => {
       await start({ ALLOWED_ORIGINS: ALLOWED });
-      expect(await refusedStatus(running().wsUrl, { origin })).toBe(403);
+      expect(await refusedUpgradeStatus(running().wsUrl, { origin })).toBe(403);
       expect(guard().openCount).toBe(0);
       expect(registry().size).toBe(0);
     });

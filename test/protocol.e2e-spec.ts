@@ -1,6 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
+import {
+  chatFrame,
+  isChat,
+  joinedFrame,
+  userJoinedFrame,
+  userLeftFrame,
+} from './support/expected-frames';
 
 /*
  * Point 3 of the issue ("Protocol"), rule by rule, against the real app and real `ws` clients.
@@ -13,37 +20,6 @@ import { Frame, TestClient } from './support/test-client';
  */
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-const joinedFrame = (userId: string, roomId: string) => ({
-  type: 'joined',
-  roomId,
-  userId,
-  message: `Joined room: ${roomId}`,
-});
-const userJoinedFrame = (userId: string, roomId: string) => ({
-  type: 'user_joined',
-  userId,
-  roomId,
-  message: `${userId} joined the room`,
-});
-const userLeftFrame = (userId: string, roomId: string) => ({
-  type: 'user_left',
-  userId,
-  roomId,
-  message: `${userId} left the room`,
-});
-const chatFrame = (userId: string, roomId: string, content: string) => ({
-  type: 'chat_message',
-  userId,
-  roomId,
-  content,
-  timestamp: expect.any(String),
-});
-
-const isChat =
-  (content: string) =>
-  (frame: Frame): boolean =>
-    frame.type === 'chat_message' && frame.content === content;
 
 interface ChatCounts {
   connections: number;

@@ -8,6 +8,7 @@ import { RoomHub } from '../src/rooms/room-hub';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
+import { isChat } from './support/expected-frames';
 
 /*
  * Two instances of the server on one redis-server behave as one (issue 5): members on either
@@ -66,10 +67,6 @@ const chat = (userId: string, roomId: string, content: string) => ({
   content,
   timestamp: expect.any(String) as string,
 });
-const isChat =
-  (content: string) =>
-  (frame: Frame): boolean =>
-    frame.type === 'chat_message' && frame.content === content;
 const chatContents = (client: TestClient): unknown[] =>
   client.inbox.filter((frame) => frame.type === 'chat_message').map((frame) => frame.content);
 

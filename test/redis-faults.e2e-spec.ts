@@ -8,6 +8,7 @@ import { RedisServer, describeWithRedis } from './support/redis-server';
 import { ServerProcess, spawnServer } from './support/server-process';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient, joinedClient } from './support/test-client';
+import { isChat } from './support/expected-frames';
 
 /*
  * Redis faults (issue 5, "Redis faults" and the "Faults" tests), against real redis-servers and at
@@ -27,10 +28,6 @@ let prefixes = 0;
 /** A key prefix of its own for each test, shared by that test's instances. */
 const uniquePrefix = (): string => `faults${process.pid}-${++prefixes}:`;
 
-const isChat =
-  (content: string) =>
-  (frame: Frame): boolean =>
-    frame.type === 'chat_message' && frame.content === content;
 const isUserLeft =
   (userId: string) =>
   (frame: Frame): boolean =>

@@ -1,25 +1,7 @@
 import type { Socket } from 'node:net';
-import WebSocket from 'ws';
 import { ServerProcess, spawnServer } from './support/server-process';
 import { RunningApp, startApp } from './support/test-app';
-import { CloseInfo, TestClient, joinedClient } from './support/test-client';
-
-/** Resolves with the HTTP status an upgrade was refused with; rejects if the upgrade succeeds. */
-function refusedUpgradeStatus(url: string): Promise<number> {
-  const socket = new WebSocket(url);
-  return new Promise((resolve, reject) => {
-    socket.once('open', () => {
-      socket.terminate();
-      reject(new Error(`upgrade at ${url} was accepted`));
-    });
-    socket.once('unexpected-response', (request, response) => {
-      resolve(response.statusCode ?? 0);
-      response.resume();
-      request.destroy();
-    });
-    socket.on('error', (error) => reject(error));
-  });
-}
+import { CloseInfo, TestClient, joinedClient, refusedUpgradeStatus } from './support/test-client';
 
 /** The client's TCP socket: pausing it stops the client from reading, so it never answers a close. */
 function tcpSocketOf(client: TestClient): Socket {

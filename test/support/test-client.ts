@@ -129,3 +129,23 @@ export async function joinedClient(
   await client.request({ type: 'join', userId, ...(roomId ? { roomId } : {}) }, 'joined');
   return client;
 }
+
+/**
+ * Attempts an upgrade that the server should refuse; resolves with the HTTP status of the refusal
+ * and rejects if a WebSocket opens.
+ */
+export function refusedUpgradeStatus(url: string, options?: ClientOptions): Promise<number> {
+  const socket = new WebSocket(url, options);
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => {
+      socket.terminate();
+      reject(new Error(`upgrade at ${url} was accepted`));
+    });
+    socket.once('unexpected-response', (request, response) => {
+      resolve(response.statusCode ?? 0);
+      response.resume();
+      request.destroy();
+    });
+    socket.on('error', (error) => reject(error));
+  });
+}
