@@ -11,9 +11,11 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      rootDir: 'src',
+      rootDir: '.',
+      // Unit specs beside the code, and the contract suites run against the in-memory ports.
+      roots: ['<rootDir>/src', '<rootDir>/test/contracts'],
       testRegex: '.*\\.spec\\.ts$',
-      setupFiles: ['<rootDir>/../test/support/silence-logs.ts'],
+      setupFiles: ['<rootDir>/test/support/silence-logs.ts'],
     },
     {
       ...common,

@@ -6,8 +6,8 @@
 import { IncomingMessage, ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
-import { ClientMessageType, ServerMessageType } from '../src/chat/chat.protocol';
-import { ErrorCode } from '../src/common/errors/error-code';
+import { ClientMessageType, ServerMessageType } from '../src/protocol/chat.protocol';
+import { ErrorCode } from '../src/protocol/error-code';
 
 interface Member {
   socket: WebSocket;

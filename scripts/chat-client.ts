@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as readline from 'node:readline';
 import WebSocket, { RawData } from 'ws';
-import { ClientMessageType, ServerMessageType } from '../src/chat/chat.protocol';
-import { ID_PATTERN, ID_PATTERN_TEXT } from '../src/config/app-config';
+import { ClientMessageType, ServerMessageType } from '../src/protocol/chat.protocol';
+import { ID_PATTERN, ID_PATTERN_TEXT } from '../src/protocol/ids';
 import { Frame, healthUrlOf, parseFrame, rawToString } from './lib/frames';
 
 const USAGE = `Usage: npm run client -- <ws://host:port | wss://host> [--user ID] [--room ID]

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ClientMessageType, ServerMessageType } from '../src/chat/chat.protocol';
-import { ErrorCode } from '../src/common/errors/error-code';
+import { ClientMessageType, ServerMessageType } from '../src/protocol/chat.protocol';
+import { ErrorCode } from '../src/protocol/error-code';
 import { FrameSocket } from './lib/frame-socket';
 import { Frame, healthUrlOf, isRecord } from './lib/frames';
 

@@ -8,7 +8,7 @@ import * as readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket, { RawData } from 'ws';
-import { ClientMessageType, ServerMessageType } from '../src/chat/chat.protocol';
+import { ClientMessageType, ServerMessageType } from '../src/protocol/chat.protocol';
 import { parseFrame, rawToString } from './lib/frames';
 
 const DEFAULT_CLIENTS = 500;

@@ -2,11 +2,11 @@ import { ConsoleLogger, LogLevel, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
-import { CLIENT_MESSAGE_TYPES } from './chat/chat.protocol';
-import { ShutdownState } from './common/lifecycle/shutdown-state';
-import { ChatWsAdapter } from './common/ws/chat-ws.adapter';
-import { HandshakeGuard } from './common/ws/handshake-guard';
-import { createMessageParser } from './common/ws/message-parser';
+import { CLIENT_MESSAGE_TYPES } from './protocol/chat.protocol';
+import { ShutdownState } from './lifecycle/shutdown-state';
+import { ChatWsAdapter } from './transport/chat-ws.adapter';
+import { HandshakeGuard } from './transport/handshake-guard';
+import { createMessageParser } from './transport/message-parser';
 import { AppConfig, LOG_LEVELS } from './config/app-config';
 
 export interface CreateAppOptions {

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { runInThisContext } from 'node:vm';
 import WebSocket, { RawData } from 'ws';
-import { HandshakeGuard } from '../src/common/ws/handshake-guard';
-import { ConnectionRegistry } from '../src/connections/connection-registry';
+import { HandshakeGuard } from '../src/transport/handshake-guard';
+import { ConnectionRegistry } from '../src/transport/connection-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
@@ -238,7 +238,7 @@ describe('connection churn', () => {
       const counts = await settle(
         async () => ({
           connections: registry.size,
-          joinTimers: registry.timerCount,
+          joinTimers: registry.awaitingJoinCount,
           hubRooms: hub.roomCount,
           hubMembers: hub.memberCount,
           storeRooms: await store.roomCount(),

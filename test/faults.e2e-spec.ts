@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { HandshakeGuard } from '../src/common/ws/handshake-guard';
-import { ConnectionRegistry } from '../src/connections/connection-registry';
+import { HandshakeGuard } from '../src/transport/handshake-guard';
+import { ConnectionRegistry } from '../src/transport/connection-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { RunningApp, startApp } from './support/test-app';
@@ -52,7 +52,7 @@ function counter(server: RunningApp): () => Promise<Counts> {
   const guard = server.app.get(HandshakeGuard);
   return async () => ({
     connections: registry.size,
-    joinTimers: registry.timerCount,
+    joinTimers: registry.awaitingJoinCount,
     hubRooms: hub.roomCount,
     hubMembers: hub.memberCount,
     storeRooms: await store.roomCount(),

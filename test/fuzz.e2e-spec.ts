@@ -1,8 +1,8 @@
 import * as fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
 import { setTimeout as delay } from 'node:timers/promises';
-import { HandshakeGuard } from '../src/common/ws/handshake-guard';
-import { ConnectionRegistry } from '../src/connections/connection-registry';
+import { HandshakeGuard } from '../src/transport/handshake-guard';
+import { ConnectionRegistry } from '../src/transport/connection-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
@@ -823,7 +823,7 @@ describe('protocol fuzzing', () => {
       const guard = server.app.get(HandshakeGuard);
       const counts = await settled(async () => ({
         connections: registry.size,
-        joinTimers: registry.timerCount,
+        joinTimers: registry.awaitingJoinCount,
         hubRooms: hub.roomCount,
         hubMembers: hub.memberCount,
         storeRooms: await store.roomCount(),

@@ -3,10 +3,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import WebSocket, { ClientOptions } from 'ws';
-import { HandshakeGuard } from '../src/common/ws/handshake-guard';
+import { HandshakeGuard } from '../src/transport/handshake-guard';
 import type { AppConfig } from '../src/config/app-config';
-import type { Connection } from '../src/connections/connection';
-import { ConnectionRegistry } from '../src/connections/connection-registry';
+import type { Connection } from '../src/transport/connection';
+import { ConnectionRegistry } from '../src/transport/connection-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RunningApp, startApp } from './support/test-app';
 import {
@@ -188,7 +188,7 @@ describe('limits', () => {
     await eventually('open connections (guard)', () => guard().openCount, 0);
     await eventually('client IPs (guard)', () => guard().ipCount, 0);
     await eventually('registered connections', () => registry().size, 0);
-    await eventually('join timers', () => registry().timerCount, 0);
+    await eventually('join timers', () => registry().awaitingJoinCount, 0);
     await eventually('room members', () => hub().memberCount, 0);
   }
 
@@ -632,7 +632,7 @@ describe('limits', () => {
       expect(close).toEqual({ code: 1008, reason: 'join timeout' });
 
       // Joined connections outlive their timer and still chat.
-      await eventually('join timers', () => registry().timerCount, 0);
+      await eventually('join timers', () => registry().awaitingJoinCount, 0);
       expect(await alice.request(chat('alice', 'still here'), 'chat_message')).toEqual(
         chatFrame('alice', 'lobby', 'still here'),
       );

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLOSE_CODE_TABLE } from '../src/common/errors/close-codes';
-import { ErrorCode } from '../src/common/errors/error-code';
+import { CLOSE_CODE_TABLE } from '../src/protocol/close-codes';
+import { ErrorCode } from '../src/protocol/error-code';
 import { AppConfig, CONFIG_KEYS } from '../src/config/app-config';
 
 // Prettier pads table cells; compare with runs of spaces collapsed.

@@ -1,14 +1,14 @@
 import Redis from 'ioredis';
-import { frames } from '../src/chat/chat.protocol';
+import { frames } from '../src/protocol/chat.protocol';
 import { configWith } from '../src/config/load-config';
 import { ADD_SCRIPT, HEARTBEAT_SCRIPT } from '../src/redis/membership.lua';
 import { RedisClients } from '../src/redis/redis-clients';
 import { RedisRoomBroker } from '../src/redis/redis-room-broker';
 import { RedisRoomStore } from '../src/redis/redis-room-store';
-import { RoomBrokerUnderTest, describeRoomBrokerContract } from '../src/rooms/room-broker.contract';
+import { RoomBrokerUnderTest, describeRoomBrokerContract } from './contracts/room-broker.contract';
 import { RoomHub } from '../src/rooms/room-hub';
 import type { ExpiredMember } from '../src/rooms/room-store';
-import { describeRoomStoreContract } from '../src/rooms/room-store.contract';
+import { describeRoomStoreContract } from './contracts/room-store.contract';
 import { RecordingSocket, recordedConnection } from './support/recording-socket';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 

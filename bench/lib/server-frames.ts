@@ -1,4 +1,4 @@
-import { ServerMessageType } from '../../src/chat/chat.protocol';
+import { ServerMessageType } from '../../src/protocol/chat.protocol';
 import { isRecord } from './ipc';
 
 /** The kinds of server frame the load generator tells apart. */

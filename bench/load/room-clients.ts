@@ -1,4 +1,4 @@
-import { ClientMessageType } from '../../src/chat/chat.protocol';
+import { ClientMessageType } from '../../src/protocol/chat.protocol';
 import { BenchSocket } from '../lib/bench-socket';
 import { errorText, frameKind } from '../lib/server-frames';
 import type { LoadContext } from './load-context';

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { ConnectionsModule } from '../connections/connections.module';
+import { TransportModule } from '../transport/transport.module';
 import { RoomsModule } from '../rooms/rooms.module';
 import { ChatGateway } from './chat.gateway';
 
 @Module({
-  imports: [ConnectionsModule, RoomsModule],
+  imports: [TransportModule, RoomsModule],
   providers: [ChatGateway],
 })
 export class ChatModule {}

@@ -143,9 +143,3 @@ export class AppConfig {
 
 /** Names of the settings, in the order the README lists them. */
 export const CONFIG_KEYS = Object.keys(new AppConfig()) as (keyof AppConfig)[];
-
-/** Identifiers accepted for users and rooms. */
-export const ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
-
-// Keeps the pattern and its description in one place for error messages and docs.
-export const ID_PATTERN_TEXT = '1 to 128 characters of [A-Za-z0-9_.:@-]';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
-import { ShutdownState } from '../common/lifecycle/shutdown-state';
-import { ConnectionRegistry } from '../connections/connection-registry';
+import { ShutdownState } from '../lifecycle/shutdown-state';
+import { ConnectionRegistry } from '../transport/connection-registry';
 import { RoomHub } from '../rooms/room-hub';
 
 /** Up with this instance's connection and room counts; down while draining. */

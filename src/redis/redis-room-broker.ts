@@ -1,5 +1,5 @@
 import { Logger, OnModuleInit } from '@nestjs/common';
-import type { RoomFrame } from '../chat/chat.protocol';
+import type { RoomFrame } from '../protocol/chat.protocol';
 import type { RoomBroker } from '../rooms/room-broker';
 import { RoomHub } from '../rooms/room-hub';
 import { RedisClients } from './redis-clients';

@@ -5,7 +5,7 @@ import {
   type RoomFrame,
   type UserJoinedFrame,
   type UserLeftFrame,
-} from '../chat/chat.protocol';
+} from '../protocol/chat.protocol';
 import { InMemoryRoomStore } from '../rooms/in-memory-room-store';
 import type { RoomBroker } from '../rooms/room-broker';
 import type {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { RoomFrame } from '../chat/chat.protocol';
+import type { RoomFrame } from '../protocol/chat.protocol';
 import type { RoomBroker } from './room-broker';
 import { RoomHub } from './room-hub';
 

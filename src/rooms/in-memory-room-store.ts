@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { UserJoinedFrame, UserLeftFrame } from '../chat/chat.protocol';
+import type { UserJoinedFrame, UserLeftFrame } from '../protocol/chat.protocol';
 import type { RoomBroker } from './room-broker';
 import { AddResult, RemoveResult, RoomMemberRef, RoomPresence, RoomStore } from './room-store';
 

@@ -1,4 +1,4 @@
-import type { RoomFrame } from '../chat/chat.protocol';
+import type { RoomFrame } from '../protocol/chat.protocol';
 
 /**
  * Fan-out of room frames to the member connections of a room, on this instance (in memory) or on

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Connection } from '../connections/connection';
+import type { Connection } from '../transport/connection';
 
 /** The connections of this instance per room: where a broker's frames are written to sockets. */
 @Injectable()

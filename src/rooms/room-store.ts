@@ -1,4 +1,4 @@
-import type { UserJoinedFrame, UserLeftFrame } from '../chat/chat.protocol';
+import type { UserJoinedFrame, UserLeftFrame } from '../protocol/chat.protocol';
 
 /** One connection of one user, as the membership store knows it. */
 export interface RoomMemberRef {

@@ -1,7 +1,7 @@
-import { ChatError } from '../common/errors/chat-error';
-import { ErrorCode } from '../common/errors/error-code';
+import { ChatError } from '../protocol/chat-error';
+import { ErrorCode } from '../protocol/error-code';
 import { configWith } from '../config/load-config';
-import type { Connection } from '../connections/connection';
+import type { Connection } from '../transport/connection';
 import { RecordingSocket, recordedConnection } from '../../test/support/recording-socket';
 import { InMemoryRoomBroker } from './in-memory-room-broker';
 import { InMemoryRoomStore } from './in-memory-room-store';

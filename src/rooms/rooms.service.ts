@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { frames } from '../chat/chat.protocol';
-import { ChatError } from '../common/errors/chat-error';
-import { ErrorCode } from '../common/errors/error-code';
+import { frames } from '../protocol/chat.protocol';
+import { ChatError } from '../protocol/chat-error';
+import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
-import type { Connection } from '../connections/connection';
+import type { Connection } from '../transport/connection';
 import { RoomBroker } from './room-broker';
 import { RoomHub } from './room-hub';
 import { RoomStore } from './room-store';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
-import { Connection } from '../../src/connections/connection';
+import { Connection } from '../../src/transport/connection';
 
 /** The socket side of a Connection for unit and port tests: records the frames written to it. */
 export class RecordingSocket extends EventEmitter {

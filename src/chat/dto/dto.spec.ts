@@ -1,7 +1,7 @@
 import type { ArgumentMetadata } from '@nestjs/common';
-import { ChatError } from '../../common/errors/chat-error';
-import { ErrorCode } from '../../common/errors/error-code';
-import { WsValidationPipe } from '../../common/ws/ws-validation.pipe';
+import { ChatError } from '../../protocol/chat-error';
+import { ErrorCode } from '../../protocol/error-code';
+import { WsValidationPipe } from '../../transport/ws-validation.pipe';
 import { ChatMessageDto } from './chat-message.dto';
 import { JoinDto } from './join.dto';
 import { SwitchRoomDto } from './switch-room.dto';

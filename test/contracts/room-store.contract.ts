@@ -1,4 +1,4 @@
-import type { RoomStore } from './room-store';
+import type { RoomStore } from '../../src/rooms/room-store';
 
 /** Lets the clock move on, so two arrivals get different times. */
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));

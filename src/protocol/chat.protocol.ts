@@ -1,4 +1,4 @@
-import { ErrorCode } from '../common/errors/error-code';
+import { ErrorCode } from './error-code';
 
 /**
  * The wire contract: flat JSON objects with a `type` field, as existing PixIDE clients speak it.

@@ -1,7 +1,7 @@
 import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { ValidationError, validateSync } from 'class-validator';
-import { ChatError } from '../errors/chat-error';
-import { ErrorCode } from '../errors/error-code';
+import { ChatError } from '../protocol/chat-error';
+import { ErrorCode } from '../protocol/error-code';
 
 type DtoClass = new () => object;
 const NOT_DTOS: ReadonlySet<unknown> = new Set([Object, String, Number, Boolean, Array]);

@@ -1,4 +1,4 @@
-import { InMemoryRoomStore } from './in-memory-room-store';
+import { InMemoryRoomStore } from '../../src/rooms/in-memory-room-store';
 import { describeRoomStoreContract } from './room-store.contract';
 
 describeRoomStoreContract('in memory', () => Promise.resolve(new InMemoryRoomStore()));

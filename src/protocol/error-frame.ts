@@ -1,5 +1,5 @@
 import type { Logger } from '@nestjs/common';
-import { ErrorFrame, frames } from '../../chat/chat.protocol';
+import { ErrorFrame, frames } from './chat.protocol';
 import { ChatError } from './chat-error';
 import { ErrorCode } from './error-code';
 

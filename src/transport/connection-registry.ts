@@ -2,9 +2,9 @@ import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
-import { CloseCode } from '../common/errors/close-codes';
-import { ShutdownState } from '../common/lifecycle/shutdown-state';
-import { clientIp } from '../common/ws/client-ip';
+import { CloseCode } from '../protocol/close-codes';
+import { ShutdownState } from '../lifecycle/shutdown-state';
+import { clientIp } from './client-ip';
 import { AppConfig } from '../config/app-config';
 import { Connection, ConnectionLimits, EvictionListener } from './connection';
 
@@ -38,7 +38,7 @@ export class ConnectionRegistry implements BeforeApplicationShutdown {
   }
 
   /** Connections whose join deadline is still pending (they have not joined, closed or expired). */
-  get timerCount(): number {
+  get awaitingJoinCount(): number {
     return this.awaitingJoin.size;
   }
 

@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors/error-code';
+import { ErrorCode } from '../protocol/error-code';
 
 /** What the adapter dispatches on: the handler registered for `event` receives `data`. */
 export interface ParsedMessage {

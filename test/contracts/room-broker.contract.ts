@@ -1,8 +1,8 @@
-import { RoomFrame, frames } from '../chat/chat.protocol';
-import type { Connection } from '../connections/connection';
-import { RecordingSocket, recordedConnection } from '../../test/support/recording-socket';
-import type { RoomBroker } from './room-broker';
-import type { RoomHub } from './room-hub';
+import { RoomFrame, frames } from '../../src/protocol/chat.protocol';
+import type { Connection } from '../../src/transport/connection';
+import { RecordingSocket, recordedConnection } from '../support/recording-socket';
+import type { RoomBroker } from '../../src/rooms/room-broker';
+import type { RoomHub } from '../../src/rooms/room-hub';
 
 /** A broker and the hub of local connections it delivers to, as one instance has them. */
 export interface RoomBrokerUnderTest {

@@ -4,10 +4,10 @@ import { AppConfig } from './app-config';
 /** Provides the one validated AppConfig to every module; nothing else reads process.env. */
 @Global()
 @Module({})
-export class ConfigModule {
+export class AppConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
-      module: ConfigModule,
+      module: AppConfigModule,
       providers: [{ provide: AppConfig, useValue: config }],
       exports: [AppConfig],
     };

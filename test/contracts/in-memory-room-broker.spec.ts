@@ -1,6 +1,6 @@
-import { InMemoryRoomBroker } from './in-memory-room-broker';
+import { InMemoryRoomBroker } from '../../src/rooms/in-memory-room-broker';
 import { describeRoomBrokerContract } from './room-broker.contract';
-import { RoomHub } from './room-hub';
+import { RoomHub } from '../../src/rooms/room-hub';
 
 describeRoomBrokerContract('in memory', () => {
   const hub = new RoomHub();

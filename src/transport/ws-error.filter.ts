@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, Injectable, Logger, WsExceptionFilter } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import { ConnectionRegistry } from '../../connections/connection-registry';
-import { toErrorFrame } from '../errors/error-frame';
+import { ConnectionRegistry } from './connection-registry';
+import { toErrorFrame } from '../protocol/error-frame';
 
 /** Answers any failure of a message handler with `{type:"error", code, message}`; the connection
  * stays open unless it keeps failing (see Connection.sendError). */

@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors/error-code';
+import { ErrorCode } from '../protocol/error-code';
 import { PROTOCOL_ERROR_EVENT, createMessageParser } from './message-parser';
 
 const parse = createMessageParser(new Set(['join', 'chat_message']));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { ErrorFrame, ServerFrame } from '../chat/chat.protocol';
-import { CloseCode } from '../common/errors/close-codes';
+import type { ErrorFrame, ServerFrame } from '../protocol/chat.protocol';
+import { CloseCode } from '../protocol/close-codes';
 
 const OPEN = 1;
 const CLOSED = 3;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { AppConfig } from '../../config/app-config';
+import { AppConfig } from '../config/app-config';
 import { clientIp } from './client-ip';
 
 export type Admission =
