@@ -1,20 +1,28 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ChatModule } from './chat/chat.module';
-import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { HealthModule } from './health/health.module';
-import { RedisModule } from './redis/redis.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { RedisRoomsModule } from './redis/redis-rooms.module';
+import { InMemoryRoomsModule } from './rooms/in-memory-rooms.module';
+import { RoomsModule } from './rooms/rooms.module';
 
+/**
+ * The composition root: the one place that reads which backend runs. Without REDIS_URL the
+ * in-memory implementations (nothing outside the process), with it the Redis ones, shared by
+ * every instance.
+ */
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
+    const backend = config.REDIS_URL === '' ? InMemoryRoomsModule : RedisRoomsModule;
     return {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
         LifecycleModule,
-        RedisModule,
+        RoomsModule.forRoot(backend),
         ChatModule,
         HealthModule,
       ],

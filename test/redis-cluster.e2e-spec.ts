@@ -1,8 +1,7 @@
 import Redis from 'ioredis';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RedisClients } from '../src/redis/redis-clients';
+import { RedisConnections } from '../src/redis/redis-connections';
 import { RedisRoomBroker } from '../src/redis/redis-room-broker';
-import { REDIS_CLIENTS } from '../src/redis/redis.module';
 import { RoomBroker } from '../src/rooms/room-broker';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RedisServer, describeWithRedis } from './support/redis-server';
@@ -71,29 +70,11 @@ const chatContents = (client: TestClient): unknown[] =>
   client.inbox.filter((frame) => frame.type === 'chat_message').map((frame) => frame.content);
 
 /**
- * Holds back the publishes of `server` whose message contains `containing` until the returned
- * function is called: the instance is slow to reach Redis. Other publishes pass.
- */
-function holdPublishes(server: RunningApp, containing: string): () => void {
-  const command = server.app.get<symbol, RedisClients>(REDIS_CLIENTS).command as unknown as {
-    publish: (channel: string, message: string) => Promise<number>;
-  };
-  const original = command.publish.bind(command);
-  let release = (): void => undefined;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  command.publish = async (channel, message) => {
-    if (message.includes(containing)) await released;
-    return original(channel, message);
-  };
-  return release;
-}
-
-/**
  * Makes Redis answer the next SUBSCRIBE of `server` 200 ms late (a remote Redis, a busy link).
  * `called` turns true when the instance sent it.
  */
 function holdFirstSubscribe(server: RunningApp): { called: boolean } {
-  const subscriber = server.app.get<symbol, RedisClients>(REDIS_CLIENTS).subscriber as unknown as {
+  const subscriber = server.app.get(RedisConnections).subscriber as unknown as {
     subscribe: (...channels: string[]) => Promise<unknown>;
   };
   const original = subscriber.subscribe.bind(subscriber);
@@ -217,10 +198,12 @@ describeWithRedis('two instances on one Redis', () => {
   }
 
   const membershipKeys = async (): Promise<string[]> =>
-    (await admin.keys(`${prefix}*`)).filter((key) => key !== `${prefix}instances`).sort();
+    (await admin.keys(`${prefix}*`))
+      .filter((key) => key !== `${prefix}{#}:instances` && !key.endsWith(':meta'))
+      .sort();
 
   const numsub = async (roomId: string): Promise<unknown> =>
-    (await admin.pubsub('NUMSUB', `${prefix}room:${roomId}`))[1];
+    (await admin.pubsub('NUMSUB', `${prefix}{${roomId}}:ch`))[1];
 
   const brokerOf = (server: RunningApp): RedisRoomBroker =>
     server.app.get<RoomBroker, RedisRoomBroker>(RoomBroker);
@@ -322,9 +305,9 @@ describeWithRedis('two instances on one Redis', () => {
   it('orders a user’s leave on one instance before their return on the other, as the room had them', async () => {
     const bob = await join(b, 'bob', 'lobby');
     const aliceOnA = await joinSeenBy(a, 'alice', 'lobby', [bob]);
-    // Instance A is slow to publish (a busy event loop, a slow link to Redis): its user_left for
-    // alice reaches Redis only after alice is back through B.
-    const release = holdPublishes(a, '"type":"user_left"');
+    // Alice leaves on A and comes back through B at once. A's removal and its user_left are one
+    // script (one position in the room's stream), so however slow A is, once the room shows her
+    // gone her user_left is ordered before her return.
     await aliceOnA.close();
     await presenceWhen(bob, 'lobby', (users) =>
       (users as { userId: string }[]).every((u) => u.userId !== 'alice'),
@@ -332,7 +315,6 @@ describeWithRedis('two instances on one Redis', () => {
     const aliceOnB = await join(b, 'alice', 'lobby');
     // B has finished the join (its events are published) once it answers her next request.
     await aliceOnB.request({ type: 'presence' }, 'presence');
-    release();
     const end = await marker(aliceOnB, 'alice', [bob, aliceOnB]);
     await until(
       () => bob.inbox.filter((f) => f.userId === 'alice' && f.type !== 'chat_message').length >= 3,
@@ -520,7 +502,7 @@ describeWithRedis('two instances on one Redis', () => {
     const alice = await join(a, 'alice', 'red');
     const bob = await join(b, 'bob', 'blue');
     expect(await admin.pubsub('CHANNELS', `${prefix}*`)).toEqual(
-      expect.arrayContaining([`${prefix}room:red`, `${prefix}room:blue`]),
+      expect.arrayContaining([`${prefix}{red}:ch`, `${prefix}{blue}:ch`]),
     );
     expect([await numsub('red'), await numsub('blue')]).toEqual([1, 1]);
     expect([brokerOf(a).subscribedRooms, brokerOf(b).subscribedRooms]).toEqual([1, 1]);
@@ -533,7 +515,7 @@ describeWithRedis('two instances on one Redis', () => {
     bob.send({ type: 'switch_room', userId: 'bob', roomId: 'red' });
     await seen(bob, (f) => f.type === 'joined' && f.roomId === 'red');
     expect([await numsub('red'), await numsub('blue')]).toEqual([2, 0]);
-    expect(await admin.pubsub('CHANNELS', `${prefix}*`)).toEqual([`${prefix}room:red`]);
+    expect(await admin.pubsub('CHANNELS', `${prefix}*`)).toEqual([`${prefix}{red}:ch`]);
     expect(brokerOf(b).subscribedRooms).toBe(1);
 
     await alice.close();
@@ -570,11 +552,17 @@ describeWithRedis('two instances on one Redis', () => {
       async () => (await membershipKeys()).length === 0,
       () => 'the membership keys to go',
     );
-    expect(await admin.keys(`${prefix}*`)).toEqual([`${prefix}instances`]);
-    expect(await admin.zcard(`${prefix}instances`)).toBe(2);
+    // Room positions outlive their rooms (with a TTL), so that a returning client can tell.
+    const positions = [`${prefix}{attic}:meta`, `${prefix}{kitchen}:meta`, `${prefix}{lobby}:meta`];
+    expect((await admin.keys(`${prefix}*`)).sort()).toEqual([
+      `${prefix}{#}:instances`,
+      ...positions,
+    ]);
+    for (const key of positions) expect(await admin.pttl(key)).toBeGreaterThan(0);
+    expect(await admin.zcard(`${prefix}{#}:instances`)).toBe(2);
 
     await Promise.all(running.splice(0).map((server) => server.close()));
-    expect(await admin.keys(`${prefix}*`)).toEqual([]);
+    expect((await admin.keys(`${prefix}*`)).sort()).toEqual(positions);
   });
 
   it('reports the redis indicator up on /health/ready of both instances', async () => {

@@ -1,22 +1,22 @@
 import Redis from 'ioredis';
-import { frames } from '../src/protocol/chat.protocol';
 import { configWith } from '../src/config/load-config';
-import { ADD_SCRIPT, HEARTBEAT_SCRIPT } from '../src/redis/membership.lua';
-import { RedisClients } from '../src/redis/redis-clients';
+import { RedisConnections } from '../src/redis/redis-connections';
+import { RedisKeys } from '../src/redis/redis-keys';
 import { RedisRoomBroker } from '../src/redis/redis-room-broker';
 import { RedisRoomStore } from '../src/redis/redis-room-store';
-import { RoomBrokerUnderTest, describeRoomBrokerContract } from './contracts/room-broker.contract';
-import { RoomHub } from '../src/rooms/room-hub';
+import { defineScripts, runScript } from '../src/redis/redis-scripts';
+import type { Publication } from '../src/rooms/publication';
 import type { ExpiredMember } from '../src/rooms/room-store';
+import { RoomBrokerUnderTest, describeRoomBrokerContract } from './contracts/room-broker.contract';
 import { describeRoomStoreContract } from './contracts/room-store.contract';
-import { RecordingSocket, recordedConnection } from './support/recording-socket';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 
 /*
  * The shared contract suites of the two room ports, run against the Redis implementations on a
  * real redis-server, and what only the Redis implementations promise: several instances sharing
- * one membership and one fan-out. Every store or broker gets a key prefix of its own, so the
- * cases share the server and not their state; after each case, nothing is left under the prefix.
+ * one membership and one positioned stream per room, and the races of a real network. Every
+ * instance gets a key prefix of its own, so the cases share the server and not their state;
+ * after each case, nothing but room positions (which expire) is left under the prefix.
  */
 
 const WAIT_MS = 5_000;
@@ -30,14 +30,15 @@ async function eventually(done: () => boolean | Promise<boolean>, what: string):
   }
 }
 
-/** Records what the broker writes to a Connection's socket. */
-
-const endsWith = (socket: RecordingSocket, frame: object): boolean =>
-  JSON.stringify(socket.sent.at(-1)) === JSON.stringify(frame);
-
-let recorded = 0;
-const recordedMember = (): ReturnType<typeof recordedConnection> =>
-  recordedConnection(`user${++recorded}`);
+/** One instance as Nest builds it: connections, broker, store, init hooks. */
+interface Instance {
+  redis: RedisConnections;
+  broker: RedisRoomBroker;
+  store: RedisRoomStore;
+  /** Every publication this instance's broker delivered. */
+  received: Publication[];
+  stop(): Promise<void>;
+}
 
 describeWithRedis('Redis room ports', () => {
   let server: RedisServer;
@@ -57,24 +58,17 @@ describeWithRedis('Redis room ports', () => {
 
   const uniquePrefix = (): string => `contract-${process.pid}-${++prefixes}:`;
 
-  async function clientsFor(prefix: string, overrides = {}): Promise<RedisClients> {
-    const clients = new RedisClients(
-      configWith({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...overrides }),
-    );
-    await clients.connect();
-    return clients;
-  }
-
-  /** A store as Nest builds one: clients connected, then the store, then its init hook. */
-  async function storeFor(prefix: string, overrides = {}): Promise<RedisRoomStore> {
-    const clients = await clientsFor(prefix, overrides);
-    const store = new RedisRoomStore(
-      clients,
-      configWith({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...overrides }),
-      new RedisRoomBroker(clients, new RoomHub()),
-    );
+  async function instanceFor(prefix: string, overrides = {}): Promise<Instance> {
+    const config = configWith({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, ...overrides });
+    const redis = new RedisConnections(config);
+    await redis.connect();
+    const broker = new RedisRoomBroker(redis);
+    broker.onModuleInit();
+    const store = new RedisRoomStore(redis, config, broker);
     await store.onModuleInit();
-    return store;
+    const received: Publication[] = [];
+    broker.onPublication((publication) => received.push(publication));
+    return { redis, broker, store, received, stop: () => redis.onApplicationShutdown() };
   }
 
   /**
@@ -90,12 +84,24 @@ describeWithRedis('Redis room ports', () => {
     return total;
   }
 
-  const keysUnder = (prefix: string): Promise<string[]> => admin.keys(`${prefix}*`);
+  /** Keys under the prefix but room positions, which outlive their rooms (with a TTL). */
+  async function keysUnder(prefix: string): Promise<string[]> {
+    const keys = await admin.keys(`${prefix}*`);
+    const kept: string[] = [];
+    for (const key of keys) {
+      if (key.endsWith(':meta') && (await admin.pttl(key)) > 0) continue;
+      kept.push(key);
+    }
+    return kept.sort();
+  }
   const channelsUnder = (prefix: string): Promise<unknown[]> =>
     admin.pubsub('CHANNELS', `${prefix}*`);
 
   describe('RoomStore', () => {
-    const prefixOf = new Map<RedisRoomStore, { prefix: string; errors: number }>();
+    const started = new Map<
+      RedisRoomStore,
+      { instance: Instance; prefix: string; errors: number }
+    >();
 
     // The store falls back to its local view when a Redis call fails: a script error would pass
     // the contract unnoticed, so each case also checks that Redis answered no command with one.
@@ -103,43 +109,55 @@ describeWithRedis('Redis room ports', () => {
       'redis',
       async () => {
         const prefix = uniquePrefix();
-        const store = await storeFor(prefix);
+        const instance = await instanceFor(prefix);
         const errors = await errorReplies();
-        prefixOf.set(store, { prefix, errors });
-        return store;
+        started.set(instance.store, { instance, prefix, errors });
+        return { store: instance.store, broker: instance.broker };
       },
-      async (store) => {
-        const redisStore = store as RedisRoomStore;
-        const { prefix, errors } = prefixOf.get(redisStore) ?? { prefix: '?', errors: 0 };
-        prefixOf.delete(redisStore);
-        await redisStore.onApplicationShutdown();
-        expect(await errorReplies()).toBe(errors);
-        expect(await keysUnder(prefix)).toEqual([]);
+      async ({ store }) => {
+        const entry = started.get(store);
+        if (!entry) return;
+        started.delete(entry.instance.store);
+        await entry.instance.stop();
+        expect(await errorReplies()).toBe(entry.errors);
+        expect(await keysUnder(entry.prefix)).toEqual([]);
       },
     );
   });
 
   describe('RoomStore across instances', () => {
     let prefix: string;
-    let stores: RedisRoomStore[];
+    let keys: RedisKeys;
+    let instances: Instance[];
 
     beforeEach(() => {
       prefix = uniquePrefix();
-      stores = [];
+      keys = new RedisKeys(prefix);
+      instances = [];
     });
 
     afterEach(async () => {
-      for (const store of stores) await store.onApplicationShutdown();
+      for (const instance of instances) await instance.stop();
     });
 
-    async function instance(overrides = {}): Promise<RedisRoomStore> {
-      const store = await storeFor(prefix, overrides);
-      stores.push(store);
-      return store;
+    async function instance(overrides = {}): Promise<Instance> {
+      const started = await instanceFor(prefix, overrides);
+      instances.push(started);
+      return started;
     }
 
+    async function stop(instance: Instance): Promise<void> {
+      instances.splice(instances.indexOf(instance), 1);
+      await instance.stop();
+    }
+
+    const membership = (publications: Publication[], roomId: string): string[] =>
+      publications
+        .filter((p) => p.roomId === roomId && p.data.kind !== 'frame')
+        .map((p) => `${p.data.kind} ${p.data.kind === 'frame' ? '' : p.data.userId}`);
+
     it('counts a user once across instances: new on the first, gone with the last', async () => {
-      const [a, b] = [await instance(), await instance()];
+      const [a, b] = [(await instance()).store, (await instance()).store];
       // The same connection id on two instances is two connections.
       const ref = { userId: 'alice', connectionId: 'c1' };
       expect(await a.add('lobby', ref)).toEqual({ firstOfUser: true });
@@ -167,46 +185,83 @@ describeWithRedis('Redis room ports', () => {
       });
       expect(await a.roomCount()).toBe(0);
       // Only the heartbeats of the two live instances remain.
-      expect(await keysUnder(prefix)).toEqual([`${prefix}instances`]);
+      expect(await keysUnder(prefix)).toEqual([keys.global('instances')]);
     });
 
-    it('removes a stopped instance’s members on its way out and tells its own listeners', async () => {
+    it('numbers the membership changes of every instance in one stream per room', async () => {
       const [a, b] = [await instance(), await instance()];
+      await a.broker.subscribe('lobby');
+      await b.broker.subscribe('lobby');
+      await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
+      await b.store.add('lobby', { userId: 'bob', connectionId: 'b1' });
+      await b.broker.publish('lobby', { kind: 'frame', frame: '"hi"' });
+      await a.store.remove('lobby', { userId: 'alice', connectionId: 'a1' });
+      await eventually(
+        () => a.received.length === 4 && b.received.length === 4,
+        'four publications on both instances',
+      );
+      for (const { received } of [a, b]) {
+        expect(received.map((p) => p.offset)).toEqual([1, 2, 3, 4]);
+        expect(membership(received, 'lobby')).toEqual(['join alice', 'join bob', 'leave alice']);
+      }
+      expect(a.received).toEqual(b.received);
+      await a.broker.unsubscribe('lobby');
+      await b.broker.unsubscribe('lobby');
+    });
+
+    it('removes a stopped instance’s members on its way out, publishing their leave', async () => {
+      const [a, b] = [await instance(), await instance()];
+      await b.broker.subscribe('lobby');
       const heardByA: ExpiredMember[] = [];
-      const heardByB: ExpiredMember[] = [];
-      a.onExpired((left) => heardByA.push(...left));
-      b.onExpired((left) => heardByB.push(...left));
-      await a.add('lobby', { userId: 'alice', connectionId: 'a1' });
-      await a.add('lobby', { userId: 'bob', connectionId: 'a2' });
-      await b.add('lobby', { userId: 'alice', connectionId: 'b1' });
-      stores.splice(stores.indexOf(a), 1);
-      await a.onApplicationShutdown();
+      a.store.onExpired((left) => heardByA.push(...left));
+      await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
+      await a.store.add('lobby', { userId: 'bob', connectionId: 'a2' });
+      await b.store.add('lobby', { userId: 'alice', connectionId: 'b1' });
+      await stop(a);
       expect(heardByA).toEqual([{ roomId: 'lobby', userId: 'bob' }]);
-      expect(heardByB).toEqual([]);
-      expect(await b.members('lobby')).toEqual([
+      expect(await b.store.members('lobby')).toEqual([
         { userId: 'alice', connections: 1, since: expect.any(Date) },
       ]);
+      await eventually(() => membership(b.received, 'lobby').includes('leave bob'), 'bob’s leave');
+      expect(membership(b.received, 'lobby')).toEqual(['join alice', 'join bob', 'leave bob']);
+      await b.broker.unsubscribe('lobby');
     });
 
-    it('expires the members of an instance that went silent, reporting each user once', async () => {
+    /** Runs one of the store's scripts as a ghost instance (registered, then never heard of). */
+    async function ghostRun(name: 'chatAdd' | 'chatHeartbeat', ghost: string, args: string[]) {
+      defineScripts(admin);
+      if (name === 'chatHeartbeat') return runScript(admin, prefix, name, [], [ghost, '-1']);
+      const [roomId, connectionId, userId] = args;
+      const scriptKeys = [
+        keys.room(roomId, 'conns'),
+        keys.room(roomId, 'members'),
+        keys.room(roomId, 'meta'),
+        keys.room(roomId, 'ch'),
+        keys.global('rooms'),
+        keys.instance(ghost, 'conns'),
+      ];
+      return runScript(admin, prefix, name, scriptKeys, [ghost, roomId, connectionId, userId]);
+    }
+
+    it('expires the members of an instance that went silent, publishing each user’s leave once', async () => {
       const survivor = await instance({ PRESENCE_TTL_MS: 300 });
+      await survivor.broker.subscribe('lobby');
       const heard: ExpiredMember[] = [];
-      survivor.onExpired((left) => heard.push(...left));
-      // An instance that registered, heartbeat once and died (kill -9): the same scripts the
-      // store runs, under an instance id whose heartbeat never comes again.
+      survivor.store.onExpired((left) => heard.push(...left));
+      // An instance that registered, heartbeat once and died (kill -9).
       const ghost = 'ghost-instance';
-      await admin.eval(HEARTBEAT_SCRIPT, 0, prefix, ghost);
-      for (const [roomId, connectionId, userId] of [
+      await ghostRun('chatHeartbeat', ghost, []);
+      for (const args of [
         ['lobby', 'g1', 'alice'],
         ['lobby', 'g2', 'bob'],
         ['lobby', 'g3', 'bob'],
         ['kitchen', 'g4', 'carol'],
       ]) {
-        await admin.eval(ADD_SCRIPT, 0, prefix, ghost, roomId, connectionId, userId);
+        await ghostRun('chatAdd', ghost, args);
       }
-      await survivor.add('lobby', { userId: 'alice', connectionId: 's1' });
+      await survivor.store.add('lobby', { userId: 'alice', connectionId: 's1' });
       await eventually(() => heard.length > 0, 'the silent instance to be reaped');
-      expect(await admin.zscore(`${prefix}instances`, ghost)).toBeNull();
+      expect(await admin.zscore(keys.global('instances'), ghost)).toBeNull();
       expect(heard).toHaveLength(2);
       expect(heard).toEqual(
         expect.arrayContaining([
@@ -214,18 +269,105 @@ describeWithRedis('Redis room ports', () => {
           { roomId: 'kitchen', userId: 'carol' },
         ]),
       );
-      expect(await survivor.members('lobby')).toEqual([
+      expect(await survivor.store.members('lobby')).toEqual([
         { userId: 'alice', connections: 1, since: expect.any(Date) },
       ]);
-      expect(await survivor.members('kitchen')).toEqual([]);
-      expect(await survivor.roomCount()).toBe(1);
-      expect(await keysUnder(`${prefix}instance:${ghost}`)).toEqual([]);
+      expect(await survivor.store.members('kitchen')).toEqual([]);
+      expect(await survivor.store.roomCount()).toBe(1);
+      expect(await admin.exists(keys.instance(ghost, 'conns'))).toBe(0);
+      await eventually(
+        () => membership(survivor.received, 'lobby').includes('leave bob'),
+        'bob’s leave on the survivor',
+      );
+      // The ghost's arrivals, then bob's expiry; alice stays (the survivor holds her too).
+      expect(membership(survivor.received, 'lobby')).toEqual([
+        'join alice',
+        'join bob',
+        'leave bob',
+      ]);
+      await survivor.broker.unsubscribe('lobby');
+    });
+
+    it('registers a reaped instance again when it adds a connection, so it can be reaped again', async () => {
+      // A beats every 10 minutes: to the survivor (TTL 300 ms) it looks dead at once.
+      const a = await instance({ PRESENCE_TTL_MS: 3_600_000 });
+      const survivor = await instance({ PRESENCE_TTL_MS: 300 });
+      await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
+      await eventually(
+        async () => (await admin.zscore(keys.global('instances'), a.redis.instanceId)) === null,
+        'A to be reaped',
+      );
+      await a.store.add('lobby', { userId: 'bob', connectionId: 'a2' });
+      expect(await admin.zscore(keys.global('instances'), a.redis.instanceId)).not.toBeNull();
+      // Reaped again (it still does not beat), bob's membership goes with it: nothing is orphaned.
+      await eventually(
+        async () => (await survivor.store.members('lobby')).length === 0,
+        'A’s members to expire again',
+      );
+      expect(await admin.exists(keys.instance(a.redis.instanceId, 'conns'))).toBe(0);
+    });
+
+    it('leaves no orphan entry behind when an entry no longer matches the room', async () => {
+      const a = await instance();
+      await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
+      // Redis lost the room's side of the entry (eviction, a partial restore).
+      await admin.del(keys.room('lobby', 'conns'));
+      await a.store.remove('lobby', { userId: 'alice', connectionId: 'a1' });
+      expect(await admin.smembers(keys.instance(a.redis.instanceId, 'conns'))).toEqual([]);
+      await a.store.add('kitchen', { userId: 'bob', connectionId: 'a2' });
+      await admin.del(keys.room('kitchen', 'conns'));
+      await a.store.remove('kitchen', { userId: 'bob', connectionId: 'a2' });
+      await a.store.resync();
+      expect(await admin.smembers(keys.instance(a.redis.instanceId, 'conns'))).toEqual([]);
+    });
+
+    it('reads presence atomically: a user is never listed half added', async () => {
+      const [a, b] = [await instance(), await instance()];
+      let stop = false;
+      const churn = (async () => {
+        for (let i = 0; !stop; i += 1) {
+          const ref = { userId: `u${i % 5}`, connectionId: `c${i}` };
+          await a.store.add('lobby', ref);
+          await a.store.remove('lobby', ref);
+        }
+      })();
+      const seen: Date[] = [];
+      for (let i = 0; i < 300; i += 1) {
+        for (const member of await b.store.members('lobby')) seen.push(member.since);
+      }
+      stop = true;
+      await churn;
+      expect(seen.filter((since) => since.getTime() < Date.UTC(2020, 0, 1))).toEqual([]);
+    });
+
+    it('does not forget a change that failed while a resync was on its way', async () => {
+      const a = await instance();
+      await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
+      await eventually(() => !a.store.needsResync, 'the first resync');
+      // Redis is busy (a slow script elsewhere): A's resync waits behind it. Meanwhile A's
+      // subscriber connection drops, so A's next change cannot reach Redis and must be resynced.
+      await admin.call('CLIENT', 'KILL', 'ID', String(await a.redis.subscriber.client('ID')));
+      await eventually(() => a.redis.subscriber.status !== 'ready', 'A to notice the drop');
+      const busy = admin.duplicate();
+      const sleeping = busy.call('DEBUG', 'SLEEP', '0.5');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const resync = a.store.resync();
+      await a.store.add('lobby', { userId: 'bob', connectionId: 'a2' });
+      await resync;
+      await sleeping;
+      busy.disconnect();
+      expect(a.store.needsResync).toBe(true);
+      // …and the next heartbeat brings Redis up to date.
+      await eventually(
+        async () => (await a.store.members('lobby')).length === 2,
+        'bob in Redis after a resync',
+      );
     });
   });
 
   describe('RoomBroker', () => {
     interface RedisBrokerUnderTest extends RoomBrokerUnderTest {
-      clients: RedisClients;
+      redis: RedisConnections;
       prefix: string;
     }
 
@@ -233,79 +375,83 @@ describeWithRedis('Redis room ports', () => {
       'redis',
       async (): Promise<RedisBrokerUnderTest> => {
         const prefix = uniquePrefix();
-        const clients = await clientsFor(prefix);
-        const hub = new RoomHub();
-        const broker = new RedisRoomBroker(clients, hub);
+        const redis = new RedisConnections(
+          configWith({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix }),
+        );
+        await redis.connect();
+        const broker = new RedisRoomBroker(redis);
         broker.onModuleInit();
-        return { broker, hub, clients, prefix };
+        return { broker, redis, prefix };
       },
-      async ({ clients, prefix }) => {
+      async ({ redis, prefix }) => {
         // Every subscription was released: the instance holds no channel any more.
         expect(await channelsUnder(prefix)).toEqual([]);
-        await clients.close();
+        await redis.onApplicationShutdown();
       },
     );
   });
 
   describe('RoomBroker across instances', () => {
     let prefix: string;
-    let opened: RedisClients[];
+    let keys: RedisKeys;
+    let instances: Instance[];
 
     beforeEach(() => {
       prefix = uniquePrefix();
-      opened = [];
+      keys = new RedisKeys(prefix);
+      instances = [];
     });
 
     afterEach(async () => {
-      for (const clients of opened) await clients.close();
+      for (const instance of instances) await instance.stop();
     });
 
-    async function instance(): Promise<{
-      broker: RedisRoomBroker;
-      hub: RoomHub;
-      clients: RedisClients;
-    }> {
-      const clients = await clientsFor(prefix);
-      opened.push(clients);
-      const hub = new RoomHub();
-      const broker = new RedisRoomBroker(clients, hub);
-      broker.onModuleInit();
-      return { broker, hub, clients };
+    async function instance(): Promise<Instance> {
+      const started = await instanceFor(prefix);
+      instances.push(started);
+      return started;
     }
 
-    const chat = (roomId: string, content: string) =>
-      frames.chatMessage('sender', roomId, content, new Date('2024-01-02T03:04:05.678Z'));
+    const frame = (text: string) => ({ kind: 'frame' as const, frame: JSON.stringify(text) });
+    const frames = (received: Publication[]): string[] =>
+      received.map((p) => (p.data.kind === 'frame' ? (JSON.parse(p.data.frame) as string) : ''));
 
-    it('delivers a frame published on one instance to the room’s connections on all of them', async () => {
-      const [a, b] = [await instance(), await instance()];
-      const onA = recordedMember();
-      const onB = [recordedMember(), recordedMember()];
+    it('delivers a publication made on one instance to every instance subscribed, at one position', async () => {
+      const [a, b, c] = [await instance(), await instance(), await instance()];
       await a.broker.subscribe('lobby');
-      a.hub.add('lobby', onA.connection);
-      for (const { connection } of onB) {
-        await b.broker.subscribe('lobby');
-        b.hub.add('lobby', connection);
-      }
-      const frame = frames.userJoined('bob', 'lobby');
-      await b.broker.publish('lobby', frame, onB[0].connection.userId);
-      const end = chat('lobby', 'marker');
-      await a.broker.publish('lobby', end);
-      await eventually(
-        () => [onA, ...onB].every(({ socket }) => endsWith(socket, end)),
-        'the marker on both instances',
-      );
-      expect(onA.socket.sent).toEqual([frame, end]);
-      expect(onB[0].socket.sent).toEqual([end]);
-      expect(onB[1].socket.sent).toEqual([frame, end]);
+      await b.broker.subscribe('lobby');
+      const position = await b.broker.publish('lobby', frame('hello'));
+      await eventually(() => a.received.length === 1 && b.received.length === 1, 'both copies');
+      expect(a.received).toEqual([{ roomId: 'lobby', ...position, data: frame('hello') }]);
+      expect(b.received).toEqual(a.received);
+      expect(c.received).toEqual([]);
+      await a.broker.unsubscribe('lobby');
+      await b.broker.unsubscribe('lobby');
     });
 
-    it('subscribes an instance only to the rooms it has local members in', async () => {
+    it('never hands out one offset twice when instances publish to a room at once', async () => {
+      const [a, b] = [await instance(), await instance()];
+      await a.broker.subscribe('lobby');
+      const sent = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          (i % 2 === 0 ? a : b).broker.publish('lobby', frame(`m${i}`)),
+        ),
+      );
+      expect(sent.map((p) => p.offset).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+      );
+      await eventually(() => a.received.length === 100, '100 publications on A');
+      expect(a.received.map((p) => p.offset)).toEqual(sent.map((_, i) => i + 1));
+      await a.broker.unsubscribe('lobby');
+    });
+
+    it('subscribes an instance only to the rooms it has local subscribers in', async () => {
       const [a, b] = [await instance(), await instance()];
       await a.broker.subscribe('red');
       await a.broker.subscribe('red');
       await b.broker.subscribe('blue');
       const numsub = async (roomId: string) =>
-        (await admin.pubsub('NUMSUB', `${prefix}room:${roomId}`))[1];
+        (await admin.pubsub('NUMSUB', keys.room(roomId, 'ch')))[1];
       expect([await numsub('red'), await numsub('blue')]).toEqual([1, 1]);
       expect([a.broker.subscribedRooms, b.broker.subscribedRooms]).toEqual([1, 1]);
       await b.broker.subscribe('red');
@@ -324,7 +470,7 @@ describeWithRedis('Redis room ports', () => {
       const [a, b] = [await instance(), await instance()];
       // Redis answers the first SUBSCRIBE slowly (a remote Redis, a busy link): it is held back
       // until a moment after the second subscribe of the room was called.
-      const subscriber = a.clients.subscriber as unknown as {
+      const subscriber = a.redis.subscriber as unknown as {
         subscribe: (...channels: string[]) => Promise<unknown>;
       };
       const original = subscriber.subscribe.bind(subscriber);
@@ -339,30 +485,59 @@ describeWithRedis('Redis room ports', () => {
       const first = a.broker.subscribe('lobby');
       await a.broker.subscribe('lobby');
       const subscribedWhenResolved = acknowledged;
-      const { connection, socket } = recordedMember();
-      a.hub.add('lobby', connection);
-      const frame = chat('lobby', 'right after the second join');
-      await b.broker.publish('lobby', frame);
+      await b.broker.publish('lobby', frame('right after the second subscribe'));
       await first;
-      const end = chat('lobby', 'marker');
-      await b.broker.publish('lobby', end);
-      await eventually(() => endsWith(socket, end), 'the marker on A');
-      expect({ subscribedWhenResolved, received: socket.sent }).toEqual({
+      await b.broker.publish('lobby', frame('marker'));
+      await eventually(() => frames(a.received).includes('marker'), 'the marker on A');
+      expect({ subscribedWhenResolved, received: frames(a.received) }).toEqual({
         subscribedWhenResolved: true,
-        received: [frame, end],
+        received: ['right after the second subscribe', 'marker'],
       });
+      await a.broker.unsubscribe('lobby');
+      await a.broker.unsubscribe('lobby');
     });
 
-    it('stays subscribed when a room’s last member leaves as another enters', async () => {
+    it('stays subscribed when a room’s last subscriber leaves as another enters', async () => {
       const [a, b] = [await instance(), await instance()];
       await a.broker.subscribe('lobby');
       await Promise.all([a.broker.unsubscribe('lobby'), a.broker.subscribe('lobby')]);
-      const { connection, socket } = recordedMember();
-      a.hub.add('lobby', connection);
-      const frame = chat('lobby', 'still subscribed');
-      await b.broker.publish('lobby', frame);
-      await eventually(() => socket.sent.length > 0, 'the frame on A');
-      expect(socket.sent).toEqual([frame]);
+      await b.broker.publish('lobby', frame('still subscribed'));
+      await eventually(() => a.received.length > 0, 'the publication on A');
+      expect(frames(a.received)).toEqual(['still subscribed']);
+      await a.broker.unsubscribe('lobby');
+    });
+
+    it('receives its own publications right after its subscriber connection came back', async () => {
+      const a = await instance();
+      await a.broker.subscribe('lobby');
+      const subscriberId = await a.redis.subscriber.client('ID');
+      // Publish the moment the subscriber connection is back, while its re-SUBSCRIBE may still
+      // be on its way to Redis.
+      const published = new Promise<void>((resolve, reject) =>
+        a.redis.subscriber.once('ready', () => {
+          a.broker
+            .publish('lobby', frame('right after the reconnect'))
+            .then(() => resolve(), reject);
+        }),
+      );
+      await admin.call('CLIENT', 'KILL', 'ID', String(subscriberId));
+      await published;
+      await eventually(() => a.received.length > 0, 'A’s own publication');
+      expect(frames(a.received)).toEqual(['right after the reconnect']);
+      await a.broker.unsubscribe('lobby');
+    });
+
+    it('answers a publish Redis refuses with an error, delivering nothing', async () => {
+      const a = await instance();
+      await a.broker.subscribe('lobby');
+      await admin.set(keys.room('lobby', 'meta'), 'not a hash');
+      await expect(a.broker.publish('lobby', frame('refused'))).rejects.toThrow(
+        /publish to lobby failed/,
+      );
+      await admin.del(keys.room('lobby', 'meta'));
+      await a.broker.publish('lobby', frame('accepted'));
+      await eventually(() => a.received.length > 0, 'the accepted publication');
+      expect(frames(a.received)).toEqual(['accepted']);
       await a.broker.unsubscribe('lobby');
     });
   });

@@ -2,8 +2,7 @@ import Redis from 'ioredis';
 import { once } from 'node:events';
 import { Server, Socket, connect, createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RedisClients } from '../src/redis/redis-clients';
-import { REDIS_CLIENTS } from '../src/redis/redis.module';
+import { RedisConnections } from '../src/redis/redis-connections';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { ServerProcess, spawnServer } from './support/server-process';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
@@ -76,7 +75,7 @@ async function presence(client: TestClient): Promise<PresenceEntry[]> {
 const userIds = (users: PresenceEntry[]): string[] => users.map((u) => u.userId).sort();
 
 /** Commands waiting in an ioredis client: written and unanswered, or held while disconnected. */
-function queuedCommands(clients: RedisClients): number {
+function queuedCommands(clients: RedisConnections): number {
   return [clients.command, clients.subscriber].reduce((sum, client) => {
     const offline = (client as unknown as { offlineQueue: { length: number } }).offlineQueue;
     return sum + client.commandQueue.length + offline.length;
@@ -258,8 +257,7 @@ describeWithRedis('Redis faults', () => {
     for (const frame of frames) expect(frame).toMatchObject({ userId, content });
   }
 
-  const clientsOf = (server: RunningApp): RedisClients =>
-    server.app.get<RedisClients>(REDIS_CLIENTS);
+  const clientsOf = (server: RunningApp): RedisConnections => server.app.get(RedisConnections);
 
   it('keeps serving local members while Redis is down and rejoins the cluster when it returns', async () => {
     const redis = await redisServer();
@@ -404,10 +402,10 @@ describeWithRedis('Redis faults', () => {
     const redisView = inspector(redis);
     await redisView.connect();
     const aId = clientsOf(a).instanceId;
-    const instances = await redisView.zrange(`${prefix}instances`, '0', '-1');
+    const instances = await redisView.zrange(`${prefix}{#}:instances`, '0', '-1');
     expect(instances).toHaveLength(2);
     const bId = instances.find((id) => id !== aId) ?? '';
-    expect(await redisView.scard(`${prefix}instance:${bId}:conns`)).toBe(2);
+    expect(await redisView.scard(`${prefix}{#i:${bId}}:conns`)).toBe(2);
     expect(await presence(alice)).toEqual(
       expect.arrayContaining([expect.objectContaining({ userId: 'dan', connections: 2 })]),
     );
@@ -423,11 +421,11 @@ describeWithRedis('Redis faults', () => {
     await eventually(
       'Redis forgets the killed instance',
       async () =>
-        (await redisView.exists(`${prefix}instance:${bId}:conns`)) === 0 &&
-        (await redisView.zscore(`${prefix}instances`, bId)) === null,
+        (await redisView.exists(`${prefix}{#i:${bId}}:conns`)) === 0 &&
+        (await redisView.zscore(`${prefix}{#}:instances`, bId)) === null,
       EXPIRY_MS,
     );
-    const conns = await redisView.hkeys(`${prefix}conns:r`);
+    const conns = await redisView.hkeys(`${prefix}{r}:conns`);
     expect(conns.filter((entry) => entry.startsWith(`${bId}:`))).toEqual([]);
     expect(conns.every((entry) => entry.startsWith(`${aId}:`))).toBe(true);
 
@@ -437,7 +435,7 @@ describeWithRedis('Redis faults', () => {
     const users = await presence(alice);
     expect(userIds(users)).toEqual(['alice', 'dan']);
     expect(users.find((u) => u.userId === 'dan')).toMatchObject({ connections: 1 });
-    expect(await redisView.zscore(`${prefix}instances`, aId)).not.toBeNull();
+    expect(await redisView.zscore(`${prefix}{#}:instances`, aId)).not.toBeNull();
     await chat(alice, 'alice', 'A still serves after the kill', [alice]);
   }, 30_000);
 
@@ -490,16 +488,16 @@ describeWithRedis('Redis faults', () => {
     await redisView.connect();
     const aId = clientsOf(a).instanceId;
     const bId = clientsOf(b).instanceId;
-    expect(await redisView.scard(`${prefix}instance:${bId}:conns`)).toBe(2);
+    expect(await redisView.scard(`${prefix}{#i:${bId}}:conns`)).toBe(2);
 
     await b.close();
     apps.splice(apps.indexOf(b), 1);
     expect((await bob.closed).code).toBe(1012);
 
     expect(await alice.next(isUserLeft('bob'))).toMatchObject({ userId: 'bob', roomId: 'r' });
-    expect(await redisView.exists(`${prefix}instance:${bId}:conns`)).toBe(0);
-    expect(await redisView.zscore(`${prefix}instances`, bId)).toBeNull();
-    const conns = await redisView.hkeys(`${prefix}conns:r`);
+    expect(await redisView.exists(`${prefix}{#i:${bId}}:conns`)).toBe(0);
+    expect(await redisView.zscore(`${prefix}{#}:instances`, bId)).toBeNull();
+    const conns = await redisView.hkeys(`${prefix}{r}:conns`);
     expect(conns.length).toBe(2);
     expect(conns.every((entry) => entry.startsWith(`${aId}:`))).toBe(true);
 

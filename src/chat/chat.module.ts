@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TransportModule } from '../transport/transport.module';
-import { RoomsModule } from '../rooms/rooms.module';
 import { ChatGateway } from './chat.gateway';
 
 @Module({
-  imports: [TransportModule, RoomsModule],
+  imports: [TransportModule],
   providers: [ChatGateway],
 })
 export class ChatModule {}

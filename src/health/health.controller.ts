@@ -6,7 +6,7 @@ import {
   HealthIndicatorFunction,
 } from '@nestjs/terminus';
 import { ChatHealthIndicator } from './chat.health';
-import { RedisHealthIndicator } from './redis.health';
+import { DependencyHealthIndicator } from './dependency.health';
 
 /**
  * - `GET /health/live`: the process serves WebSockets (503 only while draining). Routing checks
@@ -19,7 +19,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly chat: ChatHealthIndicator,
-    private readonly redis: RedisHealthIndicator,
+    private readonly dependencies: DependencyHealthIndicator,
   ) {}
 
   @Get('health/live')
@@ -32,7 +32,6 @@ export class HealthController {
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
     const checks: HealthIndicatorFunction[] = [() => this.chat.check('chat')];
-    if (this.redis.enabled) checks.push(() => this.redis.check('redis'));
-    return this.health.check(checks);
+    return this.health.check([...checks, ...this.dependencies.checks()]);
   }
 }

@@ -1,14 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { TransportModule } from '../transport/transport.module';
-import { RoomsModule } from '../rooms/rooms.module';
 import { ChatHealthIndicator } from './chat.health';
 import { HealthController } from './health.controller';
-import { RedisHealthIndicator } from './redis.health';
+import { DependencyHealthIndicator } from './dependency.health';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), TransportModule, RoomsModule],
+  imports: [TerminusModule.forRoot({ logger: false }), TransportModule],
   controllers: [HealthController],
-  providers: [ChatHealthIndicator, RedisHealthIndicator],
+  providers: [ChatHealthIndicator, DependencyHealthIndicator],
 })
 export class HealthModule {}

@@ -4,10 +4,15 @@ import { ErrorCode } from './error-code';
 export class ChatError extends Error {
   override readonly name = 'ChatError';
 
+  /** True when the same message may succeed if sent again (sent as `retryable` in the frame). */
+  readonly retryable: boolean;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
+    options: { retryable?: boolean } = {},
   ) {
     super(message);
+    this.retryable = options.retryable ?? false;
   }
 }

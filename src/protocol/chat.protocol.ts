@@ -72,6 +72,8 @@ export interface ErrorFrame {
   type: typeof ServerMessageType.Error;
   message: string;
   code: ErrorCode;
+  /** Present (true) when sending the same message again may succeed. */
+  retryable?: true;
 }
 
 /** Frames broadcast to every member of a room. */
@@ -109,9 +111,10 @@ export const frames = {
     roomId,
     users,
   }),
-  error: (code: ErrorCode, message: string): ErrorFrame => ({
+  error: (code: ErrorCode, message: string, retryable = false): ErrorFrame => ({
     type: ServerMessageType.Error,
     message,
     code,
+    ...(retryable ? { retryable: true as const } : {}),
   }),
 };

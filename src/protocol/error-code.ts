@@ -14,6 +14,8 @@ export enum ErrorCode {
   Unsupported = 'unsupported',
   /** Over RATE_LIMIT_PER_SECOND / RATE_LIMIT_BURST: the message was dropped. */
   RateLimited = 'rate_limited',
+  /** The message could not be published (the shared broker refused or did not answer); retry. */
+  Unavailable = 'unavailable',
   /** An unexpected server fault; the connection stays usable. */
   Internal = 'internal',
 }

@@ -8,7 +8,7 @@ import { ErrorCode } from './error-code';
  * other error is a server fault: logged (without the client's payload) and answered generically.
  */
 export function toErrorFrame(error: unknown, logger: Logger): ErrorFrame {
-  if (error instanceof ChatError) return frames.error(error.code, error.message);
+  if (error instanceof ChatError) return frames.error(error.code, error.message, error.retryable);
   logUnexpected(error, logger);
   return frames.error(ErrorCode.Internal, 'internal server error');
 }

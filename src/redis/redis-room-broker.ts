@@ -1,57 +1,92 @@
 import { Logger, OnModuleInit } from '@nestjs/common';
-import type { RoomFrame } from '../protocol/chat.protocol';
-import type { RoomBroker } from '../rooms/room-broker';
-import { RoomHub } from '../rooms/room-hub';
-import { RedisClients } from './redis-clients';
+import type { HistoryOptions, HistoryResult, RoomBroker } from '../rooms/room-broker';
+import { BrokerUnavailableError } from '../rooms/room-broker';
+import {
+  UNPOSITIONED,
+  type Publication,
+  type PublicationData,
+  type PublicationHandler,
+  type StreamPosition,
+} from '../rooms/publication';
+import { newEpoch } from '../rooms/stream-epoch';
+import { decodePublication, encodeData } from './channel-codec';
+import { RedisConnections } from './redis-connections';
+import { defineScripts, runScript } from './redis-scripts';
 
 /**
- * Cross-instance fan-out over Redis pub/sub, one channel per room: an instance subscribes only to
- * the rooms it has local members in, so it never reads the traffic of other rooms. Every
- * instance, the publisher's included, delivers from its subscription, so all members of a room see
- * its frames in the one order Redis published them. While Redis is away, frames are delivered to
- * the local members only (degraded), and the rooms are subscribed again when it returns.
- *
- * Message on the wire: "<except userId>\n<frame JSON>", the frame serialized once. Membership
- * frames are published by the store's Lua scripts in the same format.
+ * Cross-instance positioned publish-subscribe over Redis, one channel per room: an instance
+ * subscribes only to the rooms it has local subscribers in. A publication is numbered and
+ * published by one script (lua/publish.lua), so a room's offsets follow the order Redis ran
+ * them, and every instance, the publisher's included, delivers from its subscription: all
+ * members of a room see one order. While Redis is away, publications go to this instance's
+ * handlers only, unpositioned (degraded), and the rooms are subscribed again when it returns;
+ * publishing waits until those subscriptions are confirmed, so an instance never misses its own
+ * publications (the sender's echo) after a reconnect.
  */
 export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   private readonly logger = new Logger(RedisRoomBroker.name);
-  /** Local connections per room: subscribed while positive. */
+  private readonly handlers: PublicationHandler[] = [];
+  /** Local subscribers per room: subscribed while positive. */
   private readonly refs = new Map<string, number>();
-  /** SUBSCRIBE in flight per room: later joiners wait for it too. */
+  /** SUBSCRIBE in flight per room: later subscribers wait for it too. */
   private readonly pending = new Map<string, Promise<void>>();
-  private readonly channelPrefix: string;
+  /** Open from a subscriber disconnect (or a start without Redis) until the re-SUBSCRIBE that
+   * follows the reconnect is acknowledged: publishing waits on it. */
+  private gate: { opened: Promise<void>; open: () => void } | undefined;
 
-  constructor(
-    private readonly redis: RedisClients,
-    private readonly hub: RoomHub,
-  ) {
-    this.channelPrefix = redis.key('room', '');
+  constructor(private readonly redis: RedisConnections) {
+    defineScripts(redis.command);
   }
 
   onModuleInit(): void {
-    this.redis.subscriber.on('message', (channel: string, message: string) =>
-      this.receive(channel, message),
-    );
-    this.redis.subscriber.on('ready', () => this.resubscribe());
+    const { subscriber } = this.redis;
+    subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    if (subscriber.status !== 'ready') this.closeGate();
+    subscriber.on('close', () => this.closeGate());
+    subscriber.on('ready', () => void this.resubscribe());
   }
 
   /**
-   * With Redis away the frame goes to the local members only. A PUBLISH that fails once sent (a
-   * timeout) may still be executed by Redis, so it is not delivered locally as well: pub/sub is
-   * at most once, and a duplicate would break that promise.
+   * With Redis away (the command cannot be sent) the publication goes to this instance's
+   * handlers, unpositioned. A publish that fails once sent (a timeout) may still be executed by
+   * Redis, so it is neither delivered locally nor retried: at most once, never twice.
    */
-  async publish(roomId: string, frame: RoomFrame, exceptUserId = ''): Promise<void> {
-    const payload = JSON.stringify(frame);
+  async publish(roomId: string, data: PublicationData): Promise<StreamPosition> {
+    if (this.gate && this.redis.ready) await this.gate.opened;
     if (!this.redis.ready) {
-      this.hub.deliver(roomId, payload, exceptUserId || undefined);
-      return;
+      this.deliverLocally(roomId, data);
+      return UNPOSITIONED;
     }
+    const keys = [this.redis.keys.room(roomId, 'meta'), this.redis.keys.room(roomId, 'ch')];
     try {
-      await this.redis.command.publish(this.channelPrefix + roomId, `${exceptUserId}\n${payload}`);
+      const [offset, epoch] = (await runScript(
+        this.redis.command,
+        this.redis.keys.prefix,
+        'chatPublish',
+        keys,
+        encodeData(data),
+      )) as [number, string];
+      return { offset, epoch };
     } catch (error) {
       this.redis.failed(error);
-      this.logger.warn(`Publish to ${roomId} failed: ${(error as Error).message}`);
+      throw new BrokerUnavailableError(`publish to ${roomId} failed: ${(error as Error).message}`);
+    }
+  }
+
+  async history(roomId: string, _options: HistoryOptions): Promise<HistoryResult> {
+    try {
+      const [offset, epoch] = await this.redis.command.hmget(
+        this.redis.keys.room(roomId, 'meta'),
+        's',
+        'e',
+      );
+      const position = epoch
+        ? { offset: Number(offset ?? 0), epoch }
+        : { offset: 0, epoch: newEpoch() };
+      return { publications: [], position };
+    } catch (error) {
+      this.redis.failed(error);
+      throw new BrokerUnavailableError(`history of ${roomId} failed: ${(error as Error).message}`);
     }
   }
 
@@ -77,35 +112,68 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     await this.command('unsubscribe', roomId);
   }
 
+  onPublication(handler: PublicationHandler): void {
+    this.handlers.push(handler);
+  }
+
+  /**
+   * Hands a publication to this instance's handlers without Redis (degraded mode: Redis away).
+   * Also used by the membership store for the announcements it makes while Redis is away.
+   */
+  deliverLocally(roomId: string, data: PublicationData): void {
+    if (this.refs.has(roomId)) this.dispatch({ roomId, ...UNPOSITIONED, data });
+  }
+
   /** Rooms this instance receives. */
   get subscribedRooms(): number {
     return this.refs.size;
   }
 
   private receive(channel: string, message: string): void {
-    if (!channel.startsWith(this.channelPrefix)) return;
-    const roomId = channel.slice(this.channelPrefix.length);
-    const newline = message.indexOf('\n');
-    if (newline === -1) return;
-    this.hub.deliver(roomId, message.slice(newline + 1), message.slice(0, newline) || undefined);
+    const roomId = this.redis.keys.roomOfChannel(channel);
+    if (roomId === undefined) return;
+    const publication = decodePublication(roomId, message);
+    if (publication) this.dispatch(publication);
+    else this.logger.warn(`Dropped a malformed publication on the channel of ${roomId}`);
+  }
+
+  private dispatch(publication: Publication): void {
+    for (const handler of this.handlers) handler(publication);
   }
 
   /** A failure is not the caller's: the room is re-subscribed when Redis is back. */
   private async command(verb: 'subscribe' | 'unsubscribe', roomId: string): Promise<void> {
     if (this.redis.subscriber.status !== 'ready') return;
     try {
-      await this.redis.subscriber[verb](this.channelPrefix + roomId);
+      await this.redis.subscriber[verb](this.redis.keys.room(roomId, 'ch'));
     } catch (error) {
       this.redis.failed(error);
       this.logger.warn(`Redis ${verb} ${roomId} failed: ${(error as Error).message}`);
     }
   }
 
-  private resubscribe(): void {
-    const channels = [...this.refs.keys()].map((roomId) => this.channelPrefix + roomId);
-    if (channels.length === 0) return;
-    this.redis.subscriber.subscribe(...channels).catch((error: Error) => {
-      this.logger.warn(`Re-subscribing ${channels.length} room(s) failed: ${error.message}`);
-    });
+  private closeGate(): void {
+    if (this.gate) return;
+    let open = (): void => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    this.gate = { opened, open };
+  }
+
+  /** Subscribes every room with local subscribers again (each reconnect, and the first connect
+   * after a start without Redis); publishing resumes when Redis acknowledged or refused. */
+  private async resubscribe(): Promise<void> {
+    const channels = [...this.refs.keys()].map((roomId) => this.redis.keys.room(roomId, 'ch'));
+    try {
+      if (channels.length > 0) await this.redis.subscriber.subscribe(...channels);
+    } catch (error) {
+      this.redis.failed(error);
+      this.logger.warn(
+        `Re-subscribing ${channels.length} room(s) failed: ${(error as Error).message}`,
+      );
+    } finally {
+      const gate = this.gate;
+      this.gate = undefined;
+      gate?.open();
+    }
   }
 }

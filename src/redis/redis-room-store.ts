@@ -1,13 +1,6 @@
-import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import {
-  frames,
-  type RoomFrame,
-  type UserJoinedFrame,
-  type UserLeftFrame,
-} from '../protocol/chat.protocol';
 import { InMemoryRoomStore } from '../rooms/in-memory-room-store';
-import type { RoomBroker } from '../rooms/room-broker';
 import type {
   AddResult,
   ExpiredMember,
@@ -16,52 +9,48 @@ import type {
   RoomPresence,
   RoomStore,
 } from '../rooms/room-store';
-import {
-  ADD_SCRIPT,
-  HEARTBEAT_SCRIPT,
-  LEAVE_CLUSTER_SCRIPT,
-  REAP_SCRIPT,
-  REMOVE_SCRIPT,
-  RESYNC_SCRIPT,
-} from './membership.lua';
-import { RECONNECT_MAX_DELAY_MS, RedisClients } from './redis-clients';
-
-const SCRIPTS = {
-  chatAdd: ADD_SCRIPT,
-  chatRemove: REMOVE_SCRIPT,
-  chatHeartbeat: HEARTBEAT_SCRIPT,
-  chatReap: REAP_SCRIPT,
-  chatResync: RESYNC_SCRIPT,
-  chatLeaveCluster: LEAVE_CLUSTER_SCRIPT,
-} as const;
-type ScriptName = keyof typeof SCRIPTS;
+import { RECONNECT_MAX_DELAY_MS, RedisConnections } from './redis-connections';
+import { RedisRoomBroker } from './redis-room-broker';
+import { ScriptName, defineScripts, runScript } from './redis-scripts';
 
 /**
- * Cluster-wide membership in Redis (layout in membership.lua.ts). Each instance heartbeats; an
- * instance silent for half of PRESENCE_TTL_MS is reaped by the survivors, who announce its users'
- * `user_left`. The instance also keeps its own connections in memory: while Redis is away it
- * answers from them (degraded: this instance's view only), and when Redis returns it makes Redis
- * hold exactly its current connections again.
+ * Cluster-wide membership in Redis (layout in lua/library.lua). Every change is one script that
+ * also publishes the resulting `join` / `leave` on the room's positioned stream, so a room's
+ * membership events and messages have one order whoever made the change. Each instance
+ * heartbeats; an instance silent for half of PRESENCE_TTL_MS is reaped by the survivors, whose
+ * script publishes its users' `leave`. The instance also mirrors its own connections in memory:
+ * while Redis is away it answers from them (degraded: this instance's view only), and when Redis
+ * returns it makes Redis hold exactly its current connections again (RESYNC), announcing the
+ * difference.
  */
-export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShutdown {
+export class RedisRoomStore implements RoomStore, OnModuleInit {
   private readonly logger = new Logger(RedisRoomStore.name);
   private readonly local = new InMemoryRoomStore();
-  /** This instance's connections: "<room>\n<connection>" -> user. */
+  /** This instance's connections: "<room>\n<connection>" -> member. */
   private readonly held = new Map<string, RoomMemberRef & { roomId: string }>();
   private readonly expiredListeners: ((left: ExpiredMember[]) => void)[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
-  private resyncNeeded = true;
+  /**
+   * Redis may differ from `held` once a change failed: `changed` counts failures, `synced` is the
+   * count a resync started from. A failure during a resync leaves them apart, so it is not
+   * forgotten when that resync completes.
+   */
+  private changed = 1;
+  private synced = 0;
+  /** Changes sent to Redis and not answered yet: the heartbeat compares counts only without. */
+  private inFlight = 0;
   /** Since when the command connection has been up without a break (undefined: it is down). */
   private connectedSince: number | undefined;
+  /** The resync under way: callers share it instead of racing. */
+  private resyncing: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: RedisClients,
+    private readonly redis: RedisConnections,
     private readonly config: AppConfig,
-    private readonly broker: RoomBroker,
+    private readonly broker: RedisRoomBroker,
   ) {
-    for (const [name, lua] of Object.entries(SCRIPTS)) {
-      redis.command.defineCommand(name, { numberOfKeys: 0, lua });
-    }
+    defineScripts(redis.command);
+    redis.beforeClose(() => this.leaveCluster());
   }
 
   async onModuleInit(): Promise<void> {
@@ -70,7 +59,7 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
       void this.resync();
     });
     this.redis.command.on('close', () => {
-      this.resyncNeeded = true;
+      this.changed += 1;
       this.connectedSince = undefined;
     });
     if (this.redis.command.status === 'ready') this.connectedSince = Date.now();
@@ -80,76 +69,62 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
     if (this.redis.command.status === 'ready') await this.resync();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    for (const timer of this.timers) clearInterval(timer);
-    try {
-      await this.announce(await this.run('chatLeaveCluster'));
-    } catch {
-      // Redis is away: the survivors reap this instance when its heartbeat is stale.
-    }
-    await this.redis.close();
+  /** Whether Redis may differ from this instance's connections. */
+  get needsResync(): boolean {
+    return this.changed !== this.synced;
   }
 
-  async add(roomId: string, member: RoomMemberRef, announce?: UserJoinedFrame): Promise<AddResult> {
-    const local = await this.local.add(roomId, member);
+  async add(roomId: string, member: RoomMemberRef): Promise<AddResult> {
+    const local = this.local.addMember(roomId, member);
     this.held.set(`${roomId}\n${member.connectionId}`, { roomId, ...member });
-    const message = announce ? `${member.userId}\n${JSON.stringify(announce)}` : '';
+    if (!this.redis.ready) {
+      // Not sent: Redis never sees this change, so announcing it here cannot double it.
+      this.changed += 1;
+      if (local.firstOfUser)
+        this.broker.deliverLocally(roomId, { kind: 'join', userId: member.userId });
+      return local;
+    }
     try {
-      const added = await this.run('chatAdd', roomId, member.connectionId, member.userId, message);
-      return { firstOfUser: added === 1 };
+      const [first, unregistered] = (await this.change('chatAdd', roomId, member)) as [
+        number,
+        number,
+      ];
+      if (unregistered === 1) void this.resync();
+      return { firstOfUser: first === 1 };
     } catch (error) {
+      // Maybe executed (a timeout): not announced again; the resync makes Redis right.
       this.degraded('add', error);
-      if (local.firstOfUser && announce)
-        await this.announceLocally(roomId, announce, member.userId);
       return local;
     }
   }
 
-  async remove(
-    roomId: string,
-    member: RoomMemberRef,
-    announce?: UserLeftFrame,
-  ): Promise<RemoveResult> {
-    const local = await this.local.remove(roomId, member);
+  async remove(roomId: string, member: RoomMemberRef): Promise<RemoveResult> {
+    const local = this.local.removeMember(roomId, member);
     this.held.delete(`${roomId}\n${member.connectionId}`);
-    const message = announce ? `\n${JSON.stringify(announce)}` : '';
+    if (!this.redis.ready) {
+      this.changed += 1;
+      if (local.lastOfUser)
+        this.broker.deliverLocally(roomId, { kind: 'leave', userId: member.userId });
+      return local;
+    }
     try {
-      const [last, deleted] = (await this.run(
-        'chatRemove',
-        roomId,
-        member.connectionId,
-        member.userId,
-        message,
-      )) as [number, number];
+      const [last, deleted] = (await this.change('chatRemove', roomId, member)) as [number, number];
       return { lastOfUser: last === 1, roomDeleted: deleted === 1 };
     } catch (error) {
       this.degraded('remove', error);
-      if (local.lastOfUser && announce) await this.announceLocally(roomId, announce);
       return local;
     }
   }
 
-  /** Redis is away: this instance's members are told; a failure that leaves Redis "ready" (a
-   * timeout) may still have announced through Redis, and is not repeated. */
-  private async announceLocally(
-    roomId: string,
-    frame: UserJoinedFrame | UserLeftFrame,
-    exceptUserId?: string,
-  ): Promise<void> {
-    if (!this.redis.ready) await this.broker.publish(roomId, frame, exceptUserId);
-  }
-
+  /** One hash per room: a user's count and entry time are read together, never half added. */
   async members(roomId: string): Promise<RoomPresence[]> {
     try {
-      const [users, since] = await Promise.all([
-        this.redis.command.hgetall(this.redis.key('users', roomId)),
-        this.redis.command.hgetall(this.redis.key('since', roomId)),
-      ]);
-      const presence = Object.entries(users).map(([userId, connections]) => ({
-        userId,
-        connections: Number(connections),
-        since: new Date(Number(since[userId] ?? 0)),
-      }));
+      const entries = await this.redis.command.hgetall(this.redis.keys.room(roomId, 'members'));
+      const presence: RoomPresence[] = [];
+      for (const [userId, value] of Object.entries(entries)) {
+        const [connections, since] = value.split(':').map(Number);
+        presence.push({ userId, connections, since: new Date(since) });
+      }
       return presence.sort((a, b) => a.since.getTime() - b.since.getTime());
     } catch (error) {
       this.degraded('members', error);
@@ -159,7 +134,7 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
 
   async roomCount(): Promise<number> {
     try {
-      return await this.redis.command.scard(this.redis.key('rooms'));
+      return await this.redis.command.scard(this.redis.keys.global('rooms'));
     } catch (error) {
       this.degraded('roomCount', error);
       return this.local.roomCount();
@@ -170,27 +145,43 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
     this.expiredListeners.push(listener);
   }
 
-  /** Makes Redis hold exactly this instance's current connections; announces those gone (and,
-   * after this instance had been reaped as dead, those back). */
-  async resync(): Promise<void> {
+  /**
+   * Makes Redis hold exactly this instance's current connections. The script publishes the
+   * difference: `leave` for users gone meanwhile, `join` for users Redis did not have (joined
+   * during an outage, or back after this instance was reaped as dead).
+   */
+  resync(): Promise<void> {
+    this.resyncing ??= this.resyncOnce().finally(() => (this.resyncing = undefined));
+    return this.resyncing;
+  }
+
+  private async resyncOnce(): Promise<void> {
+    const started = this.changed;
     const args = [...this.held.values()].flatMap((m) => [m.roomId, m.connectionId, m.userId]);
     try {
-      const [left, back] = (await this.run('chatResync', ...args)) as [string[], string[]];
-      for (const { roomId, userId } of pairs(back)) {
-        await this.publish(roomId, frames.userJoined(userId, roomId), userId);
-      }
-      await this.announce(left);
-      this.resyncNeeded = false;
-      this.logger.log(`Membership of ${this.held.size} local connection(s) registered in Redis`);
+      const [left, joined] = (await this.run('chatResync', [this.redis.instanceId, ...args])) as [
+        string[],
+        string[],
+      ];
+      this.synced = started;
+      this.reportExpired(left);
+      this.logger.log(
+        `Membership of ${this.held.size} local connection(s) registered in Redis` +
+          ` (${pairs(joined).length} announced as joined, ${pairs(left).length} as left)`,
+      );
     } catch (error) {
       this.degraded('resync', error);
     }
   }
 
   private async heartbeat(): Promise<void> {
-    if (this.resyncNeeded) return this.resync();
+    if (this.needsResync) return this.resync();
     try {
-      if ((await this.run('chatHeartbeat')) === 1) await this.resync();
+      // Counts compare only while no change is on its way to Redis.
+      const held = this.inFlight === 0 ? String(this.held.size) : '-1';
+      if ((await this.run('chatHeartbeat', [this.redis.instanceId, held])) === 1) {
+        await this.resync();
+      }
     } catch (error) {
       this.degraded('heartbeat', error);
     }
@@ -206,53 +197,58 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
     const grace = stale + RECONNECT_MAX_DELAY_MS;
     if (this.connectedSince === undefined || Date.now() - this.connectedSince < grace) return;
     try {
-      await this.announce(await this.run('chatReap', String(stale), String(stale * 20)));
+      this.reportExpired(await this.run('chatReap', [String(stale), String(stale * 20)]));
     } catch (error) {
       this.degraded('reap', error);
     }
   }
 
-  /**
-   * Publishes an announcement on the command connection, which has just answered: right after a
-   * reconnect the subscriber may not be ready yet, and the broker would then deliver locally only.
-   * Falls back to the broker (local delivery) when Redis refuses.
-   */
-  private async publish(roomId: string, frame: RoomFrame, exceptUserId = ''): Promise<void> {
+  /** Graceful stop: this instance's members leave (their `leave` is published by the script). */
+  private async leaveCluster(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    if (!this.redis.ready) return; // the survivors reap this instance when its heartbeat is stale
     try {
-      await this.redis.command.publish(
-        this.redis.key('room', roomId),
-        `${exceptUserId}\n${JSON.stringify(frame)}`,
-      );
-    } catch (error) {
-      this.redis.failed(error);
-      await this.broker.publish(roomId, frame, exceptUserId || undefined);
+      this.reportExpired(await this.run('chatLeaveCluster', [this.redis.instanceId]));
+    } catch {
+      // Redis went away meanwhile: the survivors reap this instance.
     }
   }
 
-  /** Announces `user_left` for users the store removed on its own, then tells the listeners. */
-  private async announce(flat: unknown): Promise<void> {
+  private reportExpired(flat: unknown): void {
     const left = pairs(flat as string[]);
     if (left.length === 0) return;
-    for (const { roomId, userId } of left) {
-      await this.publish(roomId, frames.userLeft(userId, roomId));
-    }
     for (const listener of this.expiredListeners) listener(left);
   }
 
-  private run(name: ScriptName, ...args: string[]): Promise<unknown> {
-    const client = this.redis.command as unknown as Record<
-      string,
-      (...a: string[]) => Promise<unknown>
-    >;
-    const needsInstance = name !== 'chatReap';
-    const argv = needsInstance
-      ? [this.redis.prefix, this.redis.instanceId, ...args]
-      : [this.redis.prefix, ...args];
-    return client[name](...argv);
+  private async change(name: 'chatAdd' | 'chatRemove', roomId: string, member: RoomMemberRef) {
+    const { keys, instanceId } = this.redis;
+    const scriptKeys = [
+      keys.room(roomId, 'conns'),
+      keys.room(roomId, 'members'),
+      keys.room(roomId, 'meta'),
+      keys.room(roomId, 'ch'),
+      keys.global('rooms'),
+      keys.instance(instanceId, 'conns'),
+    ];
+    this.inFlight += 1;
+    try {
+      return await runScript(this.redis.command, keys.prefix, name, scriptKeys, [
+        instanceId,
+        roomId,
+        member.connectionId,
+        member.userId,
+      ]);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  private run(name: ScriptName, args: string[]): Promise<unknown> {
+    return runScript(this.redis.command, this.redis.keys.prefix, name, [], args);
   }
 
   private degraded(operation: string, error: unknown): void {
-    this.resyncNeeded = true;
+    this.changed += 1;
     this.redis.failed(error);
     this.logger.debug(`Redis ${operation} failed (${(error as Error).message}); serving locally`);
   }
@@ -273,7 +269,8 @@ export class RedisRoomStore implements RoomStore, OnModuleInit, OnApplicationShu
 /** [room, user, room, user, ...] as members. */
 function pairs(flat: string[]): ExpiredMember[] {
   const members: ExpiredMember[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2)
+  for (let i = 0; i + 1 < flat.length; i += 2) {
     members.push({ roomId: flat[i], userId: flat[i + 1] });
+  }
   return members;
 }

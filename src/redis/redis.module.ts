@@ -1,24 +1,28 @@
-import { Global, Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { RedisClients } from './redis-clients';
+import { RedisConnections } from './redis-connections';
 
-/** Token of the Redis connections: `null` when REDIS_URL is unset (one in-memory instance). */
-export const REDIS_CLIENTS = Symbol('RedisClients');
-
-@Global()
-@Module({
-  providers: [
-    {
-      provide: REDIS_CLIENTS,
-      inject: [AppConfig],
-      useFactory: async (config: AppConfig): Promise<RedisClients | null> => {
-        if (config.REDIS_URL === '') return null;
-        const clients = new RedisClients(config);
-        await clients.connect();
-        return clients;
-      },
-    },
-  ],
-  exports: [REDIS_CLIENTS],
-})
-export class RedisModule {}
+/**
+ * Owns the connections to Redis: made (and connected) at start, closed at shutdown. Imported by
+ * the Redis implementations of the ports only when REDIS_URL is set; nothing else sees Redis.
+ */
+@Module({})
+export class RedisModule {
+  static forRoot(): DynamicModule {
+    return {
+      module: RedisModule,
+      providers: [
+        {
+          provide: RedisConnections,
+          inject: [AppConfig],
+          useFactory: async (config: AppConfig): Promise<RedisConnections> => {
+            const connections = new RedisConnections(config);
+            await connections.connect();
+            return connections;
+          },
+        },
+      ],
+      exports: [RedisConnections],
+    };
+  }
+}

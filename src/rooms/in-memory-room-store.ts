@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { UserJoinedFrame, UserLeftFrame } from '../protocol/chat.protocol';
 import type { RoomBroker } from './room-broker';
 import { AddResult, RemoveResult, RoomMemberRef, RoomPresence, RoomStore } from './room-store';
 
@@ -10,7 +9,8 @@ interface UserEntry {
 
 /**
  * The single-instance RoomStore. Maps only: a room or user named `__proto__` is just a key.
- * Announcements go to `broker` (none without one: a silent mirror).
+ * Announcements are published on `broker` right after the change, in the same synchronous step
+ * (one process: nothing can come between). Without a broker it is a silent mirror.
  */
 @Injectable()
 export class InMemoryRoomStore implements RoomStore {
@@ -18,23 +18,26 @@ export class InMemoryRoomStore implements RoomStore {
 
   constructor(private readonly broker?: RoomBroker) {}
 
-  async add(roomId: string, member: RoomMemberRef, announce?: UserJoinedFrame): Promise<AddResult> {
+  async add(roomId: string, member: RoomMemberRef): Promise<AddResult> {
     const result = this.addMember(roomId, member);
-    if (result.firstOfUser && announce) await this.broker?.publish(roomId, announce, member.userId);
+    const announced = result.firstOfUser
+      ? this.broker?.publish(roomId, { kind: 'join', userId: member.userId })
+      : undefined;
+    await announced;
     return result;
   }
 
-  async remove(
-    roomId: string,
-    member: RoomMemberRef,
-    announce?: UserLeftFrame,
-  ): Promise<RemoveResult> {
+  async remove(roomId: string, member: RoomMemberRef): Promise<RemoveResult> {
     const result = this.removeMember(roomId, member);
-    if (result.lastOfUser && announce) await this.broker?.publish(roomId, announce);
+    const announced = result.lastOfUser
+      ? this.broker?.publish(roomId, { kind: 'leave', userId: member.userId })
+      : undefined;
+    await announced;
     return result;
   }
 
-  private addMember(roomId: string, { userId, connectionId }: RoomMemberRef): AddResult {
+  /** Synchronous add, for callers that keep a local mirror (no announcement). */
+  addMember(roomId: string, { userId, connectionId }: RoomMemberRef): AddResult {
     let users = this.rooms.get(roomId);
     if (!users) {
       users = new Map();
@@ -49,7 +52,8 @@ export class InMemoryRoomStore implements RoomStore {
     return { firstOfUser: true };
   }
 
-  private removeMember(roomId: string, { userId, connectionId }: RoomMemberRef): RemoveResult {
+  /** Synchronous remove, for callers that keep a local mirror (no announcement). */
+  removeMember(roomId: string, { userId, connectionId }: RoomMemberRef): RemoveResult {
     const users = this.rooms.get(roomId);
     const entry = users?.get(userId);
     if (!users || !entry || !entry.connections.delete(connectionId)) {

@@ -1,26 +1,62 @@
-import type { RoomFrame } from '../protocol/chat.protocol';
+import type {
+  Publication,
+  PublicationData,
+  PublicationHandler,
+  StreamPosition,
+} from './publication';
+
+export interface HistoryOptions {
+  /** Publications after this position (exclusive); omitted: the newest ones. */
+  since?: StreamPosition;
+  /** At most this many; 0 asks for the current position only. */
+  limit: number;
+}
+
+export interface HistoryResult {
+  publications: Publication[];
+  /** The room's current position: the offset of its newest publication and its epoch. */
+  position: StreamPosition;
+}
 
 /**
- * Fan-out of room frames to the member connections of a room, on this instance (in memory) or on
- * every instance (Redis). Implementations serialize each frame once, however many receivers.
+ * Positioned publish-subscribe of rooms, on this instance (in memory) or across every instance
+ * (Redis), in the spirit of centrifuge's Broker. The broker knows neither sockets nor the wire
+ * format of clients: consumers (the room hub, later the event platform and metrics) register a
+ * handler and receive publications.
  */
 export interface RoomBroker {
   /**
-   * Delivers `frame` to every connection in `roomId`, except the connections of `exceptUserId`
-   * (a user is not told that they joined). Frames published by one caller to one room arrive in
-   * the order of the calls.
+   * Appends `data` to the room's stream and delivers it to the handlers of every instance
+   * subscribed to the room. Resolves with the position assigned: offsets of one room increase by
+   * one per publication, cluster-wide, and every subscriber receives a room's publications in
+   * offset order. Rejects with `BrokerUnavailableError` when the publication could not be made
+   * (it may then or may not have reached subscribers: at most once, never twice).
    */
-  publish(roomId: string, frame: RoomFrame, exceptUserId?: string): Promise<void>;
+  publish(roomId: string, data: PublicationData): Promise<StreamPosition>;
 
   /**
-   * One more local connection is entering `roomId`: from the first one on, this instance receives
-   * the room's frames. Reference counted; call it before the connection is added to the hub.
+   * The room's current position and, once history is kept (a later feature), its retained
+   * publications. Never fails for an unknown room: its position is offset 0 of a new epoch.
+   */
+  history(roomId: string, options: HistoryOptions): Promise<HistoryResult>;
+
+  /**
+   * One more local subscriber of `roomId`: from the first one on, this instance receives the
+   * room's publications. Reference counted; resolves once publications are flowing.
    */
   subscribe(roomId: string): Promise<void>;
 
-  /** One local connection left `roomId`; after the last one the instance stops receiving it. */
+  /** One local subscriber left `roomId`; after the last one the instance stops receiving it. */
   unsubscribe(roomId: string): Promise<void>;
+
+  /** Registers a consumer; call before the first subscribe. Handlers must not throw. */
+  onPublication(handler: PublicationHandler): void;
 }
 
-/** Injection token of the RoomBroker port. */
+/** Injection token of the RoomBroker port (same name as the interface, as in @nestjs/throttler). */
 export const RoomBroker = Symbol('RoomBroker');
+
+/** The broker could not publish (Redis refused or did not answer); the caller may retry. */
+export class BrokerUnavailableError extends Error {
+  override readonly name = 'BrokerUnavailableError';
+}

@@ -1,5 +1,3 @@
-import type { UserJoinedFrame, UserLeftFrame } from '../protocol/chat.protocol';
-
 /** One connection of one user, as the membership store knows it. */
 export interface RoomMemberRef {
   userId: string;
@@ -15,12 +13,12 @@ export interface RoomPresence {
 }
 
 export interface AddResult {
-  /** True when this is the user's first connection in the room: others must see `user_joined`. */
+  /** True when this is the user's first connection in the room: a `join` was published. */
   firstOfUser: boolean;
 }
 
 export interface RemoveResult {
-  /** True when the user's last connection left the room: others must see `user_left`. */
+  /** True when the user's last connection left the room: a `leave` was published. */
   lastOfUser: boolean;
   /** True when the room has no member left and has been deleted. */
   roomDeleted: boolean;
@@ -28,22 +26,26 @@ export interface RemoveResult {
 
 /**
  * Who is in which room: the authoritative membership, per instance (in memory) or cluster-wide
- * (Redis). Rooms exist while they have members: created by the first `add`, deleted by the `remove`
- * of the last member. A store announces membership changes itself (through the RoomBroker it is
- * paired with), so that the announcements of a room are ordered like the changes, cluster-wide.
+ * (Redis). Rooms exist while they have members: created by the first `add`, deleted by the
+ * `remove` of the last member.
+ *
+ * A store announces membership changes itself, as `join` / `leave` publications on the room's
+ * positioned stream (the RoomBroker it is paired with), in the same atomic step as the change:
+ * so a room's joins, leaves and messages have one order, cluster-wide, whoever made the change
+ * (a client, an expiry, a resynchronisation after an outage, a graceful stop).
  */
 export interface RoomStore {
-  /** Adds a connection of a user to a room; when the user is new in the room, `announce` is
-   * delivered to the room's other users. Idempotent: adding the same connection again is a no-op
-   * that reports `firstOfUser: false`. */
-  add(roomId: string, member: RoomMemberRef, announce?: UserJoinedFrame): Promise<AddResult>;
+  /** Adds a connection of a user to a room; publishes `join` when the user is new in the room.
+   * Idempotent: adding the same connection again is a no-op that reports `firstOfUser: false`. */
+  add(roomId: string, member: RoomMemberRef): Promise<AddResult>;
 
-  /** Removes a connection from a room; when it was the user's last, `announce` is delivered to
-   * the room's remaining members. Idempotent: removing an absent connection (or one under another
-   * user's name) reports `lastOfUser: false` and changes nothing. */
-  remove(roomId: string, member: RoomMemberRef, announce?: UserLeftFrame): Promise<RemoveResult>;
+  /** Removes a connection from a room; publishes `leave` when it was the user's last.
+   * Idempotent: removing an absent connection (or one under another user's name) reports
+   * `lastOfUser: false` and changes nothing. */
+  remove(roomId: string, member: RoomMemberRef): Promise<RemoveResult>;
 
-  /** The users present in a room, each once, ordered by `since`; empty for an unknown room. */
+  /** The users present in a room, each once, ordered by `since`; empty for an unknown room. Read
+   * atomically: a user is never seen half added. */
   members(roomId: string): Promise<RoomPresence[]>;
 
   /** Number of rooms that currently have at least one member. */
@@ -51,9 +53,9 @@ export interface RoomStore {
 
   /**
    * `listener` hears of users the store removed on its own (the instance holding their
-   * connections died and its membership expired), after the store announced their `user_left`.
-   * Each user is reported once per room, when their last connection there is gone. The in-memory
-   * store never expires anyone.
+   * connections died and its membership expired), after their `leave` was published. Each user
+   * is reported once per room, when their last connection there is gone. The in-memory store
+   * never expires anyone.
    */
   onExpired(listener: (left: ExpiredMember[]) => void): void;
 }

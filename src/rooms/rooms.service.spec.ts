@@ -30,8 +30,8 @@ describe('RoomsService', () => {
   let rooms: RoomsService;
 
   beforeEach(() => {
-    hub = new RoomHub();
-    const broker = new InMemoryRoomBroker(hub);
+    const broker = new InMemoryRoomBroker();
+    hub = new RoomHub(broker);
     store = new InMemoryRoomStore(broker);
     rooms = new RoomsService(store, broker, hub, configWith({ MAX_MESSAGE_LENGTH: 10 }));
   });

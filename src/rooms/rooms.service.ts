@@ -4,7 +4,7 @@ import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
 import type { Connection } from '../transport/connection';
-import { RoomBroker } from './room-broker';
+import { BrokerUnavailableError, RoomBroker } from './room-broker';
 import { RoomHub } from './room-hub';
 import { RoomStore } from './room-store';
 
@@ -58,7 +58,8 @@ export class RoomsService {
           `content must be at most ${this.config.MAX_MESSAGE_LENGTH} characters`,
         );
       }
-      await this.broker.publish(roomId, frames.chatMessage(userId, roomId, content, new Date()));
+      const frame = frames.chatMessage(userId, roomId, content, new Date());
+      await this.publish(roomId, JSON.stringify(frame));
     });
   }
 
@@ -82,6 +83,18 @@ export class RoomsService {
     });
   }
 
+  /** Publishes a serialized room frame; a broker that cannot is the sender's to retry. */
+  private async publish(roomId: string, frame: string): Promise<void> {
+    try {
+      await this.broker.publish(roomId, { kind: 'frame', frame });
+    } catch (error) {
+      if (!(error instanceof BrokerUnavailableError)) throw error;
+      throw new ChatError(ErrorCode.Unavailable, 'the message could not be delivered; retry', {
+        retryable: true,
+      });
+    }
+  }
+
   private assertUser(connection: Connection, userId: string): void {
     if (connection.userId !== undefined && connection.userId !== userId) {
       throw new ChatError(
@@ -97,7 +110,7 @@ export class RoomsService {
     await this.broker.subscribe(roomId);
     try {
       // The store announces user_joined to the others when this is the user's first connection.
-      await this.store.add(roomId, member, frames.userJoined(userId, roomId));
+      await this.store.add(roomId, member);
     } catch (error) {
       await this.broker.unsubscribe(roomId);
       throw error;
@@ -117,7 +130,7 @@ export class RoomsService {
     this.hub.remove(roomId, connection);
     await this.broker.unsubscribe(roomId);
     const member = { userId, connectionId: connection.id };
-    await this.store.remove(roomId, member, frames.userLeft(userId, roomId));
+    await this.store.remove(roomId, member);
     this.logger.debug(`connection ${connection.id} (${userId}) left ${roomId}`);
   }
 }

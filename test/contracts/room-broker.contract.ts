@@ -1,27 +1,15 @@
-import { RoomFrame, frames } from '../../src/protocol/chat.protocol';
-import type { Connection } from '../../src/transport/connection';
-import { RecordingSocket, recordedConnection } from '../support/recording-socket';
+import type { Publication, PublicationData } from '../../src/rooms/publication';
 import type { RoomBroker } from '../../src/rooms/room-broker';
-import type { RoomHub } from '../../src/rooms/room-hub';
 
-/** A broker and the hub of local connections it delivers to, as one instance has them. */
+/** One instance's broker as a case sees it; `peer` (when given) is another instance's. */
 export interface RoomBrokerUnderTest {
   broker: RoomBroker;
-  hub: RoomHub;
 }
 
-/** How long a frame may take to arrive (Redis delivers through its own round trip). */
+/** How long a publication may take to arrive (Redis delivers through its own round trip). */
 const DELIVERY_TIMEOUT_MS = 5_000;
 
-/** The socket side of a Connection: records the frames the broker writes to it. */
-
-interface Member {
-  connection: Connection;
-  socket: RecordingSocket;
-}
-
-/** Polls `done` until it holds; fails naming `what` after DELIVERY_TIMEOUT_MS. */
-async function eventually(done: () => boolean, what: () => string): Promise<void> {
+async function until(done: () => boolean, what: () => string): Promise<void> {
   const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
@@ -29,13 +17,25 @@ async function eventually(done: () => boolean, what: () => string): Promise<void
   }
 }
 
+const frame = (text: string): PublicationData => ({
+  kind: 'frame',
+  frame: JSON.stringify({ text }),
+});
+
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 /**
  * The behaviour every RoomBroker must have, run against each implementation (in memory, Redis).
- * `create` returns a broker with an empty hub (and whatever its `dispose` needs); `dispose`
- * releases it. Delivery may be
- * asynchronous, so the cases wait (bounded) for frames, and prove that a frame did not arrive by
- * publishing a marker to the same room afterwards: frames of one caller arrive in order, so once
- * the marker is in, anything published before it would be too.
+ * `create` returns a fresh broker (and whatever its `dispose` needs). Delivery may be
+ * asynchronous, so the cases wait (bounded) for publications, and prove that one did not arrive
+ * by publishing a marker to the same room afterwards: a room's publications arrive in offset
+ * order, so once the marker is in, anything published before it would be too.
  */
 export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
   name: string,
@@ -45,16 +45,16 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
   describe(`RoomBroker contract: ${name}`, () => {
     let underTest: T;
     let broker: RoomBroker;
-    let hub: RoomHub;
-    /** Subscriptions taken by the case, released after it. */
+    let received: Publication[];
     let subscriptions: string[];
     let markers = 0;
-    let users = 0;
 
     beforeEach(async () => {
       underTest = await create();
-      ({ broker, hub } = underTest);
+      broker = underTest.broker;
+      received = [];
       subscriptions = [];
+      broker.onPublication((publication) => received.push(publication));
     });
 
     afterEach(async () => {
@@ -72,136 +72,117 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       await broker.unsubscribe(roomId);
     }
 
-    /** A local connection entering `roomId` the way RoomsService does: subscribe, then hub. */
-    async function member(roomId: string, userId = `user${++users}`): Promise<Member> {
-      const { connection, socket } = recordedConnection(userId);
-      await subscribe(roomId);
-      hub.add(roomId, connection);
-      return { connection, socket };
-    }
+    const inRoom = (roomId: string): Publication[] => received.filter((p) => p.roomId === roomId);
+    const texts = (roomId: string): unknown[] =>
+      inRoom(roomId).map((p) => (p.data.kind === 'frame' ? parsed(p.data.frame) : p.data));
 
-    const chat = (roomId: string, content: string): RoomFrame =>
-      frames.chatMessage('sender', roomId, content, new Date('2024-01-02T03:04:05.678Z'));
-
-    /** Publishes a marker to `roomId` and waits until every receiver has it; returns it. */
-    async function marker(roomId: string, receivers: Member[]): Promise<RoomFrame> {
-      const frame = chat(roomId, `marker ${++markers}`);
-      await broker.publish(roomId, frame);
-      await received(receivers, frame);
-      return frame;
-    }
-
-    async function received(receivers: Member[], frame: RoomFrame): Promise<void> {
-      const wanted = JSON.stringify(frame);
-      await eventually(
-        () => receivers.every((r) => r.socket.sent.some((f) => JSON.stringify(f) === wanted)),
-        () => `${wanted} at every receiver`,
+    /** Publishes a marker to `roomId` and waits until it arrived; returns its text. */
+    async function marker(roomId: string): Promise<{ text: string }> {
+      const text = `marker ${++markers}`;
+      await broker.publish(roomId, frame(text));
+      await until(
+        () => texts(roomId).some((t) => (t as { text?: string }).text === text),
+        () => `${text} in ${roomId}; received ${JSON.stringify(received)}`,
       );
+      return { text };
     }
 
-    it('delivers a published frame once to every connection of the room', async () => {
-      const members = [await member('lobby'), await member('lobby'), await member('lobby')];
-      const frame = chat('lobby', 'hello');
-      await broker.publish('lobby', frame);
-      const end = await marker('lobby', members);
-      for (const { socket } of members) expect(socket.sent).toEqual([frame, end]);
+    it('delivers a publication once, at the position publish resolved with', async () => {
+      await subscribe('lobby');
+      const position = await broker.publish('lobby', frame('hello'));
+      const end = await marker('lobby');
+      expect(texts('lobby')).toEqual([{ text: 'hello' }, end]);
+      expect(inRoom('lobby')[0]).toEqual({ roomId: 'lobby', ...position, data: frame('hello') });
+      expect(position.offset).toBe(1);
+      expect(position.epoch).toMatch(/^[A-Za-z0-9_-]+$/);
     });
 
-    it('leaves out every connection of the excluded user, and only those', async () => {
-      const [a, b, b2, c] = [
-        await member('lobby', 'alice'),
-        await member('lobby', 'bob'),
-        await member('lobby', 'bob'),
-        await member('lobby', 'carol'),
-      ];
-      const frame = frames.userJoined('bob', 'lobby');
-      await broker.publish('lobby', frame, 'bob');
-      const end = await marker('lobby', [a, b, b2, c]);
-      expect(a.socket.sent).toEqual([frame, end]);
-      expect(b.socket.sent).toEqual([end]);
-      expect(b2.socket.sent).toEqual([end]);
-      expect(c.socket.sent).toEqual([frame, end]);
-    });
-
-    it('keeps rooms apart', async () => {
-      const red = await member('red');
-      const blue = await member('blue');
-      const toRed = chat('red', 'for red');
-      const toBlue = chat('blue', 'for blue');
-      await broker.publish('red', toRed);
-      await broker.publish('blue', toBlue);
-      await broker.publish('nobody-here', chat('nobody-here', 'for no one'));
-      const redEnd = await marker('red', [red]);
-      const blueEnd = await marker('blue', [blue]);
-      expect(red.socket.sent).toEqual([toRed, redEnd]);
-      expect(blue.socket.sent).toEqual([toBlue, blueEnd]);
-    });
-
-    it('delivers 200 frames of one caller in the order of the calls', async () => {
-      const members = [await member('lobby'), await member('lobby')];
-      const sent = Array.from({ length: 200 }, (_, i) => chat('lobby', `message ${i}`));
+    it('numbers a room’s publications one by one in one epoch, in the order of the calls', async () => {
+      await subscribe('lobby');
+      const sent = Array.from({ length: 200 }, (_, i) => frame(`message ${i}`));
       // Called back to back without awaiting each: the order is that of the calls.
-      await Promise.all(sent.map((frame) => broker.publish('lobby', frame)));
-      await received(members, sent[sent.length - 1]);
-      for (const { socket } of members) expect(socket.sent).toEqual(sent);
+      const positions = await Promise.all(sent.map((data) => broker.publish('lobby', data)));
+      await until(
+        () => inRoom('lobby').length === 200,
+        () => `200 publications, got ${inRoom('lobby').length}`,
+      );
+      expect(inRoom('lobby').map((p) => p.data)).toEqual(sent);
+      expect(positions.map((p) => p.offset)).toEqual(sent.map((_, i) => i + 1));
+      expect(new Set(positions.map((p) => p.epoch)).size).toBe(1);
+      expect(inRoom('lobby').map((p) => p.offset)).toEqual(positions.map((p) => p.offset));
     });
 
-    it('delivers every kind of room frame unchanged, whatever its text', async () => {
-      const receiver = await member('lobby');
-      const sent: RoomFrame[] = [
-        chat('lobby', 'two\nlines, "quotes", \\backslash\\, tab\t, ü, 你好, 🎉'),
-        chat('lobby', '\n'),
-        frames.userJoined('a.b:c@d-e_f', 'lobby'),
-        frames.userLeft('a.b:c@d-e_f', 'lobby'),
+    it('keeps rooms apart, each with its own offsets', async () => {
+      await subscribe('red');
+      await subscribe('blue');
+      await broker.publish('red', frame('for red'));
+      await broker.publish('red', frame('for red again'));
+      const blue = await broker.publish('blue', frame('for blue'));
+      await broker.publish('nobody-here', frame('for no one'));
+      const redEnd = await marker('red');
+      const blueEnd = await marker('blue');
+      expect(texts('red')).toEqual([{ text: 'for red' }, { text: 'for red again' }, redEnd]);
+      expect(texts('blue')).toEqual([{ text: 'for blue' }, blueEnd]);
+      expect(blue.offset).toBe(1);
+      expect(texts('nobody-here')).toEqual([]);
+    });
+
+    it('carries every kind of publication unchanged, whatever its text', async () => {
+      await subscribe('lobby');
+      const sent: PublicationData[] = [
+        frame('two\nlines, "quotes", \\backslash\\, tab\t, ü, 你好, 🎉, 1:2:f'),
+        { kind: 'frame', frame: '\n' },
+        { kind: 'join', userId: 'a.b:c@d-e_f' },
+        { kind: 'leave', userId: 'a.b:c@d-e_f' },
       ];
-      for (const frame of sent) await broker.publish('lobby', frame);
-      const end = await marker('lobby', [receiver]);
-      expect(receiver.socket.sent).toEqual([...sent, end]);
+      for (const data of sent) await broker.publish('lobby', data);
+      await marker('lobby');
+      expect(
+        inRoom('lobby')
+          .slice(0, 4)
+          .map((p) => p.data),
+      ).toEqual(sent);
     });
 
     it('handles room ids that look like patterns or separators like any other', async () => {
-      const rooms = ['*', 'room:*', 'a?b', '[ab]', 'lobby:x', '__proto__'];
-      const members = await Promise.all(rooms.map((roomId) => member(roomId)));
-      const lobby = await member('lobby');
-      for (const roomId of rooms) await broker.publish(roomId, chat(roomId, `to ${roomId}`));
-      for (const [i, roomId] of rooms.entries()) {
-        const end = await marker(roomId, [members[i]]);
-        expect(members[i].socket.sent).toEqual([chat(roomId, `to ${roomId}`), end]);
+      const rooms = ['*', 'room:*', 'a?b', '[ab]', 'lobby:x', '__proto__', 'x}:ch'];
+      for (const roomId of rooms) await subscribe(roomId);
+      await subscribe('lobby');
+      for (const roomId of rooms) await broker.publish(roomId, frame(`to ${roomId}`));
+      for (const roomId of rooms) {
+        const end = await marker(roomId);
+        expect(texts(roomId)).toEqual([{ text: `to ${roomId}` }, end]);
       }
-      const end = await marker('lobby', [lobby]);
-      expect(lobby.socket.sent).toEqual([end]);
+      const end = await marker('lobby');
+      expect(texts('lobby')).toEqual([end]);
     });
 
-    it('counts subscriptions: subscribed twice and unsubscribed once, the room still arrives', async () => {
-      const staying = await member('lobby');
+    it('counts subscriptions: subscribed twice and released once, the room still arrives', async () => {
+      await subscribe('lobby');
       await subscribe('lobby');
       await unsubscribe('lobby');
-      const frame = chat('lobby', 'still here');
-      await broker.publish('lobby', frame);
-      const end = await marker('lobby', [staying]);
-      expect(staying.socket.sent).toEqual([frame, end]);
+      await broker.publish('lobby', frame('still here'));
+      const end = await marker('lobby');
+      expect(texts('lobby')).toEqual([{ text: 'still here' }, end]);
     });
 
-    it('receives a room again after its last subscription was released', async () => {
+    it('stops delivering a room once its last subscription is released, and resumes after', async () => {
       await subscribe('lobby');
       await unsubscribe('lobby');
-      const again = await member('lobby');
-      const frame = chat('lobby', 'welcome back');
-      await broker.publish('lobby', frame);
-      const end = await marker('lobby', [again]);
-      expect(again.socket.sent).toEqual([frame, end]);
+      await broker.publish('lobby', frame('while away'));
+      await subscribe('lobby');
+      const end = await marker('lobby');
+      expect(texts('lobby')).toEqual([end]);
     });
 
-    it('stops writing to a connection once it left the hub', async () => {
-      const leaving = await member('lobby');
-      const staying = await member('lobby');
-      hub.remove('lobby', leaving.connection);
-      await unsubscribe('lobby');
-      const frame = chat('lobby', 'after you left');
-      await broker.publish('lobby', frame);
-      const end = await marker('lobby', [staying]);
-      expect(staying.socket.sent).toEqual([frame, end]);
-      expect(leaving.socket.sent).toEqual([]);
+    it('tells a room’s position: offset 0 before any publication, then the newest', async () => {
+      const empty = await broker.history('fresh', { limit: 0 });
+      expect(empty.position.offset).toBe(0);
+      const first = await broker.publish('fresh', frame('one'));
+      const second = await broker.publish('fresh', frame('two'));
+      const { position } = await broker.history('fresh', { limit: 0 });
+      expect(position).toEqual(second);
+      expect(second).toEqual({ offset: first.offset + 1, epoch: first.epoch });
     });
   });
 }

@@ -1,29 +1,80 @@
+import type { Publication } from '../../src/rooms/publication';
+import type { RoomBroker } from '../../src/rooms/room-broker';
 import type { RoomStore } from '../../src/rooms/room-store';
+
+/** A store and the broker it announces on, as one instance has them. */
+export interface RoomStoreUnderTest {
+  store: RoomStore;
+  broker: RoomBroker;
+}
+
+async function until(done: () => boolean, what: () => string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 /** Lets the clock move on, so two arrivals get different times. */
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 
 /**
- * The behaviour every RoomStore must have, run against each implementation (in memory now,
- * Redis). `create` returns an empty store; `dispose` releases it.
+ * The behaviour every RoomStore must have, run against each implementation (in memory, Redis).
+ * `create` returns an empty store with the broker it announces on; `dispose` releases them.
  */
-export function describeRoomStoreContract(
+export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
   name: string,
-  create: () => Promise<RoomStore>,
-  dispose: (store: RoomStore) => Promise<void> = () => Promise.resolve(),
+  create: () => Promise<T>,
+  dispose: (underTest: T) => Promise<void> = () => Promise.resolve(),
 ): void {
   describe(`RoomStore contract: ${name}`, () => {
+    let underTest: T;
     let store: RoomStore;
     const alice1 = { userId: 'alice', connectionId: 'c-alice-1' };
     const alice2 = { userId: 'alice', connectionId: 'c-alice-2' };
     const bob = { userId: 'bob', connectionId: 'c-bob-1' };
 
     beforeEach(async () => {
-      store = await create();
+      underTest = await create();
+      store = underTest.store;
     });
 
     afterEach(async () => {
-      await dispose(store);
+      await dispose(underTest);
+    });
+
+    it('announces on the room’s stream a user’s first arrival and last departure, nothing else', async () => {
+      const { broker } = underTest;
+      const seen: Publication[] = [];
+      broker.onPublication((publication) => seen.push(publication));
+      await broker.subscribe('lobby');
+      try {
+        await store.add('lobby', alice1);
+        await store.add('lobby', alice2);
+        await store.add('lobby', bob);
+        await store.remove('lobby', alice1);
+        await store.remove('lobby', alice2);
+        await store.remove('lobby', bob);
+        await store.remove('lobby', bob);
+        const end = await broker.publish('lobby', { kind: 'frame', frame: '"end"' });
+        await until(
+          () => seen.some((p) => p.offset === end.offset),
+          () => `the end marker; seen ${JSON.stringify(seen)}`,
+        );
+        expect(seen.map((p) => p.data)).toEqual([
+          { kind: 'join', userId: 'alice' },
+          { kind: 'join', userId: 'bob' },
+          { kind: 'leave', userId: 'alice' },
+          { kind: 'leave', userId: 'bob' },
+          { kind: 'frame', frame: '"end"' },
+        ]);
+        const offsets = seen.map((p) => p.offset);
+        expect(offsets).toEqual(offsets.map((_, i) => offsets[0] + i));
+        expect(new Set(seen.map((p) => p.epoch)).size).toBe(1);
+      } finally {
+        await broker.unsubscribe('lobby');
+      }
     });
 
     it('creates a room on its first join and reports the user as new', async () => {

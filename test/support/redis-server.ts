@@ -59,7 +59,11 @@ export class RedisServer {
     if (!redisServerPath) throw new Error('redis-server not found on PATH');
     const child = spawn(
       redisServerPath,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        // DEBUG SLEEP makes Redis stall for the fault tests (loopback clients only).
+        ...['--enable-debug-command', 'local'],
+      ],
       { stdio: 'ignore' },
     );
     this.process = child;

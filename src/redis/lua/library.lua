@@ -1,0 +1,128 @@
+-- Shared by every script (prepended at load time). Layout under the key prefix P, every key of
+-- the form P{X}:part, X a room id or '#…' (no id contains '{', '}' or starts with '#'), so no two
+-- (prefix, id) pairs share a key and a room's keys share a Redis Cluster hash slot:
+--   P{<room>}:meta        hash    e -> epoch, s -> offset of the newest publication
+--   P{<room>}:ch          channel the room's publications (format below)
+--   P{<room>}:conns       hash    "<instance>:<connection>" -> userId
+--   P{<room>}:members     hash    userId -> "<connections>:<since ms, Redis clock>"
+--   P{#}:rooms            set     rooms with members
+--   P{#}:instances        zset    instance id -> last heartbeat, ms (Redis clock)
+--   P{#i:<id>}:conns      set     "<room>\n<connection>\n<userId>" held by that instance
+--   P{#i:<id>}:reaped     string  set when the instance was reaped; its return is announced
+--   P{#i:<id>}:lost       string  set when the instance found its registration gone (data loss)
+-- ARGV of every script: [1] prefix, [2] epoch for a room whose stream starts now, [3] ms a room's
+-- position outlives its newest publication; the script's own arguments follow.
+local prefix = ARGV[1]
+local new_epoch = ARGV[2]
+local meta_ttl = tonumber(ARGV[3])
+
+local function room_key(room, part) return prefix .. '{' .. room .. '}:' .. part end
+local function global_key(part) return prefix .. '{#}:' .. part end
+local function instance_key(instance, part) return prefix .. '{#i:' .. instance .. '}:' .. part end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return t[1] * 1000 + math.floor(t[2] / 1000)
+end
+
+-- The one writer of the channel format: "<offset>:<epoch>:<kind><body>", kind 'f' (a serialized
+-- frame), 'j' or 'l' (a user joined or left; the body is the user id). Read by channel-codec.ts.
+-- Assigns the next offset of the room (a new epoch when the room has none) and publishes, in one
+-- step: a room's publications are numbered in the order Redis runs them.
+local function publish(meta, channel, kind, body)
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    epoch = new_epoch
+    redis.call('HSET', meta, 'e', epoch)
+  end
+  local offset = redis.call('HINCRBY', meta, 's', 1)
+  redis.call('PEXPIRE', meta, meta_ttl)
+  redis.call('PUBLISH', channel, offset .. ':' .. epoch .. ':' .. kind .. body)
+  return offset, epoch
+end
+
+-- The keys of one room's membership as seen from one instance.
+local function membership_keys(room, instance)
+  return {
+    conns = room_key(room, 'conns'), members = room_key(room, 'members'),
+    meta = room_key(room, 'meta'), channel = room_key(room, 'ch'),
+    rooms = global_key('rooms'), held = instance_key(instance, 'conns'),
+  }
+end
+
+local function entry_of(room, conn, user) return room .. '\n' .. conn .. '\n' .. user end
+
+-- Adds a connection; when the user is new in the room and `announce` is set, publishes 'j'.
+-- Returns 1 when the user is new in the room.
+local function add(k, instance, room, conn, user, announce)
+  if redis.call('HSETNX', k.conns, instance .. ':' .. conn, user) == 0 then return 0 end
+  redis.call('SADD', k.held, entry_of(room, conn, user))
+  redis.call('SADD', k.rooms, room)
+  local current = redis.call('HGET', k.members, user)
+  if current then
+    local count, since = string.match(current, '^(%d+):(%d+)$')
+    redis.call('HSET', k.members, user, (tonumber(count) + 1) .. ':' .. since)
+    return 0
+  end
+  redis.call('HSET', k.members, user, '1:' .. now_ms())
+  if announce then publish(k.meta, k.channel, 'j', user) end
+  return 1
+end
+
+-- Removes a connection; when it was the user's last in the room, publishes 'l'. Returns last
+-- (the user's last connection left) and deleted (the room is now empty). The instance's own
+-- entry goes in every case, so no orphan outlives a mismatch.
+local function remove(k, instance, room, conn, user)
+  redis.call('SREM', k.held, entry_of(room, conn, user))
+  if redis.call('HGET', k.conns, instance .. ':' .. conn) ~= user then return 0, 0 end
+  redis.call('HDEL', k.conns, instance .. ':' .. conn)
+  local last = 0
+  local current = redis.call('HGET', k.members, user)
+  local count, since = string.match(current or '', '^(%d+):(%d+)$')
+  if count and tonumber(count) > 1 then
+    redis.call('HSET', k.members, user, (tonumber(count) - 1) .. ':' .. since)
+  else
+    redis.call('HDEL', k.members, user)
+    publish(k.meta, k.channel, 'l', user)
+    last = 1
+  end
+  if redis.call('HLEN', k.conns) == 0 then
+    redis.call('DEL', k.members)
+    redis.call('SREM', k.rooms, room)
+    return last, 1
+  end
+  return last, 0
+end
+
+local function split(entry)
+  local a = string.find(entry, '\n', 1, true)
+  local b = string.find(entry, '\n', a + 1, true)
+  return string.sub(entry, 1, a - 1), string.sub(entry, a + 1, b - 1), string.sub(entry, b + 1)
+end
+
+-- Removes every entry of an instance not in keep; returns {room, user, ...} of users who left.
+local function prune(instance, keep)
+  local left = {}
+  for _, entry in ipairs(redis.call('SMEMBERS', instance_key(instance, 'conns'))) do
+    if not keep[entry] then
+      local room, conn, user = split(entry)
+      if remove(membership_keys(room, instance), instance, room, conn, user) == 1 then
+        table.insert(left, room)
+        table.insert(left, user)
+      end
+    end
+  end
+  return left
+end
+
+-- Registers the instance if a reap or a data loss removed it; remembers which, for its resync.
+local function ensure_registered(instance)
+  local instances = global_key('instances')
+  if redis.call('ZADD', instances, 'NX', now_ms(), instance) == 1 then
+    if redis.call('EXISTS', instance_key(instance, 'reaped')) == 0 then
+      redis.call('SET', instance_key(instance, 'lost'), 1)
+    end
+    return 1
+  end
+  return 0
+end

@@ -1,0 +1,162 @@
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import Redis, { RedisOptions } from 'ioredis';
+import { AppConfig } from '../config/app-config';
+import { RedisKeys } from './redis-keys';
+
+/** Longest wait between two reconnection attempts. */
+export const RECONNECT_MAX_DELAY_MS = 2_000;
+
+export interface ConnectionOptions {
+  /**
+   * For blocking reads (`XREADGROUP … BLOCK`, `BLPOP`): no command or socket timeout, so a read
+   * that waits does not count as Redis stalling, and its failures never mark Redis unavailable.
+   */
+  blocking?: boolean;
+}
+
+/**
+ * The instance's connections to Redis: one for commands and one in subscriber mode, shared by the
+ * Redis implementations of the ports, plus dedicated connections made on request (`create`). The
+ * shared two fail fast while Redis is away (no offline queue, one retry, a command timeout), so
+ * callers degrade to local delivery instead of piling up commands in memory. Owns every
+ * connection it made and closes them at shutdown, after the tasks registered with `beforeClose`.
+ */
+export class RedisConnections implements OnApplicationShutdown {
+  private readonly logger = new Logger('Redis');
+  readonly command: Redis;
+  readonly subscriber: Redis;
+  /** This process in the cluster; its membership entries are tagged with it. */
+  readonly instanceId = randomUUID();
+  readonly keys: RedisKeys;
+  private readonly extra: Redis[] = [];
+  private readonly closing: (() => Promise<void>)[] = [];
+  private readonly baseOptions: RedisOptions;
+  private unresponsive = false;
+  private shuttingDown = false;
+
+  constructor(private readonly config: AppConfig) {
+    this.keys = new RedisKeys(config.REDIS_KEY_PREFIX);
+    this.baseOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 1_500,
+      // A Redis that stalls (paused, blackholed) keeps the TCP connection open: without data for
+      // this long while commands wait, the socket is dropped, pending commands fail, and the
+      // instance serves locally until a reconnect succeeds. Commands are never re-sent.
+      socketTimeout: 2_000,
+      autoResendUnfulfilledCommands: false,
+      connectTimeout: 5_000,
+      // Reconnect forever, backing off to 2 s: the instance keeps serving its local members.
+      retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), RECONNECT_MAX_DELAY_MS),
+      // The broker re-subscribes its own rooms on 'ready', including those joined while away.
+      autoResubscribe: false,
+      lazyConnect: true,
+    };
+    this.command = this.connection('command', this.baseOptions, true);
+    this.subscriber = this.connection('subscriber', this.baseOptions, true);
+  }
+
+  /** Connects the shared clients; a Redis that is down at start is retried in the background. */
+  async connect(): Promise<void> {
+    await Promise.all(
+      [this.command, this.subscriber].map((client) =>
+        client.connect().catch((error: Error) => {
+          this.logger.warn(`Redis unavailable at start (${error.message}); serving locally`);
+        }),
+      ),
+    );
+  }
+
+  /**
+   * A dedicated connection (for example for blocking stream reads), connecting in the background;
+   * closed with the others at shutdown.
+   */
+  create(name: string, options: ConnectionOptions = {}): Redis {
+    const redisOptions: RedisOptions = options.blocking
+      ? { ...this.baseOptions, commandTimeout: undefined, socketTimeout: undefined }
+      : this.baseOptions;
+    const client = this.connection(name, redisOptions, false);
+    this.extra.push(client);
+    client.connect().catch(() => undefined);
+    return client;
+  }
+
+  /** Both shared connections are up and Redis answered its last command in time. */
+  get ready(): boolean {
+    return (
+      !this.unresponsive && this.command.status === 'ready' && this.subscriber.status === 'ready'
+    );
+  }
+
+  /**
+   * Reports a failed command on a shared connection. A timeout means Redis stalls (paused,
+   * partitioned) behind an open TCP connection: both connections are dropped at once, which
+   * fails their queued commands (the queue stays bounded) and makes the instance serve locally
+   * until a reconnect succeeds. Other errors (OOM, WRONGTYPE) are Redis refusing: logged.
+   */
+  failed(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!/timed out|timeout/i.test(message)) {
+      if (this.command.status === 'ready') this.logger.warn(`Redis refused a command: ${message}`);
+      return;
+    }
+    if (this.unresponsive) return;
+    this.unresponsive = true;
+    this.logger.warn(`Redis does not answer (${message}); serving local members until it does`);
+    this.command.disconnect(true);
+    this.subscriber.disconnect(true);
+  }
+
+  /** `task` runs at shutdown while the connections are still open (leaving the cluster). */
+  beforeClose(task: () => Promise<void>): void {
+    this.closing.push(task);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    for (const task of this.closing) await task().catch(() => undefined);
+    this.shuttingDown = true;
+    for (const client of [this.command, this.subscriber, ...this.extra]) {
+      // disconnect() on an ended client would leave a reconnect timer behind.
+      if (client.status === 'end') continue;
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+      else client.disconnect();
+    }
+  }
+
+  /**
+   * Logs an outage once when it starts (warn) and once when it ends (log), not each retry: the
+   * shared connections' state is what operators need to see at the default level.
+   */
+  private connection(name: string, options: RedisOptions, shared: boolean): Redis {
+    const client = new Redis(this.config.REDIS_URL, { ...options, connectionName: `chat-${name}` });
+    let downSince: number | undefined;
+    let everReady = false;
+    const lost = (why: string): void => {
+      if (downSince !== undefined || !everReady || this.shuttingDown) return;
+      downSince = Date.now();
+      const effect = shared ? '; serving local members until it returns' : '';
+      this.logger.warn(`Redis ${name} connection lost (${why})${effect}`);
+    };
+    client.on('error', (error: Error) => {
+      this.logger.debug(`Redis ${name}: ${error.message}`);
+      lost(error.message);
+    });
+    client.on('close', () => lost('connection closed'));
+    client.on('ready', () => {
+      if (shared && this.command.status === 'ready' && this.subscriber.status === 'ready') {
+        this.unresponsive = false;
+      }
+      if (downSince !== undefined) {
+        const seconds = ((Date.now() - downSince) / 1000).toFixed(1);
+        this.logger.log(`Redis ${name} connection restored after ${seconds} s`);
+      } else if (!everReady) {
+        this.logger.log(`Redis ${name} connection ready`);
+      }
+      everReady = true;
+      downSince = undefined;
+    });
+    return client;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Names of the Redis keys and channels (the layout is documented in lua/library.lua, whose
+ * functions derive the same names). Every name is `P{X}:part`: X is a room id or starts with `#`,
+ * and neither ids nor the prefix contain braces, so no two (prefix, id) pairs share a name (the
+ * prefixes `chat:` and `chat:room:x:` cannot collide) and one room's keys share a Cluster slot.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  room(roomId: string, part: 'meta' | 'ch' | 'conns' | 'members'): string {
+    return `${this.prefix}{${roomId}}:${part}`;
+  }
+
+  global(part: 'rooms' | 'instances'): string {
+    return `${this.prefix}{#}:${part}`;
+  }
+
+  instance(instanceId: string, part: 'conns' | 'reaped' | 'lost'): string {
+    return `${this.prefix}{#i:${instanceId}}:${part}`;
+  }
+
+  /** The room a channel name belongs to, or undefined for a channel not of this layout. */
+  roomOfChannel(channel: string): string | undefined {
+    const open = this.prefix.length;
+    if (!channel.startsWith(this.prefix) || channel[open] !== '{' || !channel.endsWith('}:ch')) {
+      return undefined;
+    }
+    const roomId = channel.slice(open + 1, -'}:ch'.length);
+    return roomId.startsWith('#') ? undefined : roomId;
+  }
+}

@@ -1,0 +1,36 @@
+import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { DEPENDENCY_HEALTH } from '../lifecycle/dependency-health';
+import { RoomBroker } from '../rooms/room-broker';
+import { RoomStore } from '../rooms/room-store';
+import { RedisConnections } from './redis-connections';
+import { RedisHealth } from './redis-health';
+import { RedisRoomBroker } from './redis-room-broker';
+import { RedisRoomStore } from './redis-room-store';
+import { RedisModule } from './redis.module';
+
+/** The cluster backend of the room ports: membership and fan-out shared through Redis. */
+@Module({
+  imports: [RedisModule.forRoot()],
+  providers: [
+    {
+      provide: RedisRoomBroker,
+      inject: [RedisConnections],
+      useFactory: (redis: RedisConnections) => new RedisRoomBroker(redis),
+    },
+    { provide: RoomBroker, useExisting: RedisRoomBroker },
+    {
+      provide: RoomStore,
+      inject: [RedisConnections, AppConfig, RedisRoomBroker],
+      useFactory: (redis: RedisConnections, config: AppConfig, broker: RedisRoomBroker) =>
+        new RedisRoomStore(redis, config, broker),
+    },
+    {
+      provide: DEPENDENCY_HEALTH,
+      inject: [RedisConnections],
+      useFactory: (redis: RedisConnections) => [new RedisHealth(redis)],
+    },
+  ],
+  exports: [RoomBroker, RoomStore, DEPENDENCY_HEALTH, RedisModule],
+})
+export class RedisRoomsModule {}

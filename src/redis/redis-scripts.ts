@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Redis from 'ioredis';
+import { POSITION_TTL_MS, newEpoch } from '../rooms/stream-epoch';
+
+/** The scripts in lua/, each run with lua/library.lua in front; KEYS declared where known. */
+const SCRIPTS = {
+  chatPublish: { file: 'publish.lua', keys: 2 },
+  chatAdd: { file: 'add.lua', keys: 6 },
+  chatRemove: { file: 'remove.lua', keys: 6 },
+  chatHeartbeat: { file: 'heartbeat.lua', keys: 0 },
+  chatReap: { file: 'reap.lua', keys: 0 },
+  chatResync: { file: 'resync.lua', keys: 0 },
+  chatLeaveCluster: { file: 'leave-cluster.lua', keys: 0 },
+} as const;
+export type ScriptName = keyof typeof SCRIPTS;
+
+const LUA_DIR = join(__dirname, 'lua');
+
+/** Reads the scripts once (at start) and defines them on `client` as commands (EVALSHA). */
+export function defineScripts(client: Redis): void {
+  const library = readFileSync(join(LUA_DIR, 'library.lua'), 'utf8');
+  for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
+    const body = readFileSync(join(LUA_DIR, file), 'utf8');
+    if (!(name in client))
+      client.defineCommand(name, { numberOfKeys: keys, lua: `${library}\n${body}` });
+  }
+}
+
+type ScriptCommand = (...args: string[]) => Promise<unknown>;
+
+/**
+ * Runs a defined script: `keys` first, then the arguments every script takes (prefix, the epoch
+ * for a stream that starts now, the position TTL), then `args`.
+ */
+export function runScript(
+  client: Redis,
+  prefix: string,
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<unknown> {
+  const command = (client as unknown as Record<ScriptName, ScriptCommand>)[name];
+  return command.call(client, ...keys, prefix, newEpoch(), String(POSITION_TTL_MS), ...args);
+}

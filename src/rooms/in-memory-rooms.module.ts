@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { InMemoryRoomBroker } from './in-memory-room-broker';
+import { InMemoryRoomStore } from './in-memory-room-store';
+import { RoomBroker } from './room-broker';
+import { RoomStore } from './room-store';
+import { DEPENDENCY_HEALTH } from '../lifecycle/dependency-health';
+
+/** The single-instance backend of the room ports: nothing outside the process. */
+@Module({
+  providers: [
+    // A factory: the broker's constructor takes a clock, which is not a provider.
+    { provide: InMemoryRoomBroker, useFactory: () => new InMemoryRoomBroker() },
+    { provide: RoomBroker, useExisting: InMemoryRoomBroker },
+    {
+      provide: RoomStore,
+      inject: [InMemoryRoomBroker],
+      useFactory: (broker: InMemoryRoomBroker): RoomStore => new InMemoryRoomStore(broker),
+    },
+    { provide: DEPENDENCY_HEALTH, useValue: [] },
+  ],
+  exports: [RoomBroker, RoomStore, DEPENDENCY_HEALTH],
+})
+export class InMemoryRoomsModule {}
