@@ -584,6 +584,38 @@ describeWithRedis('Redis faults', () => {
     expect(userIds(await presence(bob))).toEqual(['alice', 'bob', 'carol']);
   }, 40_000);
 
+  it('announces a user who joined during a short stall to the other instances once Redis answers', async () => {
+    const redis = await redisServer();
+    const a = await instance(redis.url);
+    const b = await instance(redis.url);
+    const bob = await join(b.wsUrl, 'bob', 'r');
+    const redisView = inspector(redis);
+    await redisView.connect();
+    const pid = Number(/process_id:(\d+)/.exec(await redisView.info('server'))?.[1]);
+    redisView.disconnect();
+    // A blip far shorter than the reap window: A notices it, alice joins on A meanwhile.
+    process.kill(pid, 'SIGSTOP');
+    let alice: TestClient;
+    try {
+      await eventually(
+        'A reports Redis down while it stalls',
+        async () => (await httpStatus(a.httpUrl, '/health/ready')) === 503,
+      );
+      alice = await join(a.wsUrl, 'alice', 'r');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // Bob is told, exactly once, and alice stays: no user_left for a user nobody announced.
+    await bob.next(isUserJoined('alice'), RECOVERY_MS);
+    await probeUntilDelivered(alice, 'alice', bob, 'probe');
+    await delay(2 * PRESENCE_TTL_MS);
+    expect({
+      joined: bob.unread('user_joined'),
+      left: bob.unread('user_left'),
+      present: userIds(await presence(bob)),
+    }).toEqual({ joined: [], left: [], present: ['alice', 'bob'] });
+  }, 40_000);
+
   it('announces user_joined again for the members of an instance back from a partition', async () => {
     const redis = await redisServer();
     const linkB = await link(redis);
