@@ -511,8 +511,19 @@ describeWithRedis('Redis room ports', () => {
       const a = await instance();
       await a.broker.subscribe('lobby');
       const subscriberId = await a.redis.subscriber.client('ID');
-      // Publish the moment the subscriber connection is back, while its re-SUBSCRIBE may still
-      // be on its way to Redis.
+      // The re-SUBSCRIBE after the reconnect takes a while to reach Redis (a remote Redis, many
+      // rooms): held back 100 ms here.
+      const subscriber = a.redis.subscriber as unknown as {
+        subscribe: (...channels: string[]) => Promise<unknown>;
+      };
+      const original = subscriber.subscribe.bind(subscriber);
+      subscriber.subscribe = async (...channels: string[]) => {
+        subscriber.subscribe = original;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return original(...channels);
+      };
+      // Publish the moment the subscriber connection is back, while its re-SUBSCRIBE is still
+      // on its way to Redis.
       const published = new Promise<void>((resolve, reject) =>
         a.redis.subscriber.once('ready', () => {
           a.broker
