@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
 import { ChatModule } from './chat/chat.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { AppConfig } from './config/app-config';
@@ -8,7 +8,8 @@ import { RedisModule } from './redis/redis.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /** `extensions`: feature modules beside the core ones (their gateways add message types). */
+  static forRoot(config: AppConfig, extensions: ModuleMetadata['imports'] = []): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -17,6 +18,7 @@ export class AppModule {
         RedisModule,
         ChatModule,
         HealthModule,
+        ...extensions,
       ],
     };
   }

@@ -9,7 +9,7 @@ import { RoomBrokerUnderTest, describeRoomBrokerContract } from './contracts/roo
 import { RoomHub } from '../src/rooms/room-hub';
 import type { ExpiredMember } from '../src/rooms/room-store';
 import { describeRoomStoreContract } from './contracts/room-store.contract';
-import { RecordingSocket, recordedConnection } from './support/recording-socket';
+import { RecordingSocket, recordedSession } from './support/recording-socket';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 
 /*
@@ -30,14 +30,14 @@ async function eventually(done: () => boolean | Promise<boolean>, what: string):
   }
 }
 
-/** Records what the broker writes to a Connection's socket. */
+/** Records what the broker writes to a Session's socket. */
 
 const endsWith = (socket: RecordingSocket, frame: object): boolean =>
   JSON.stringify(socket.sent.at(-1)) === JSON.stringify(frame);
 
 let recorded = 0;
-const recordedMember = (): ReturnType<typeof recordedConnection> =>
-  recordedConnection(`user${++recorded}`);
+const recordedMember = (): ReturnType<typeof recordedSession> =>
+  recordedSession(`user${++recorded}`);
 
 describeWithRedis('Redis room ports', () => {
   let server: RedisServer;
@@ -281,13 +281,13 @@ describeWithRedis('Redis room ports', () => {
       const onA = recordedMember();
       const onB = [recordedMember(), recordedMember()];
       await a.broker.subscribe('lobby');
-      a.hub.add('lobby', onA.connection);
-      for (const { connection } of onB) {
+      a.hub.add('lobby', onA.session);
+      for (const { session } of onB) {
         await b.broker.subscribe('lobby');
-        b.hub.add('lobby', connection);
+        b.hub.add('lobby', session);
       }
       const frame = frames.userJoined('bob', 'lobby');
-      await b.broker.publish('lobby', frame, onB[0].connection.userId);
+      await b.broker.publish('lobby', frame, onB[0].session.userId);
       const end = chat('lobby', 'marker');
       await a.broker.publish('lobby', end);
       await eventually(
@@ -339,8 +339,8 @@ describeWithRedis('Redis room ports', () => {
       const first = a.broker.subscribe('lobby');
       await a.broker.subscribe('lobby');
       const subscribedWhenResolved = acknowledged;
-      const { connection, socket } = recordedMember();
-      a.hub.add('lobby', connection);
+      const { session, socket } = recordedMember();
+      a.hub.add('lobby', session);
       const frame = chat('lobby', 'right after the second join');
       await b.broker.publish('lobby', frame);
       await first;
@@ -357,8 +357,8 @@ describeWithRedis('Redis room ports', () => {
       const [a, b] = [await instance(), await instance()];
       await a.broker.subscribe('lobby');
       await Promise.all([a.broker.unsubscribe('lobby'), a.broker.subscribe('lobby')]);
-      const { connection, socket } = recordedMember();
-      a.hub.add('lobby', connection);
+      const { session, socket } = recordedMember();
+      a.hub.add('lobby', session);
       const frame = chat('lobby', 'still subscribed');
       await b.broker.publish('lobby', frame);
       await eventually(() => socket.sent.length > 0, 'the frame on A');

@@ -1,33 +1,33 @@
 import { Injectable } from '@nestjs/common';
-import type { Connection } from '../transport/connection';
+import type { Session } from '../transport/session';
 
-/** The connections of this instance per room: where a broker's frames are written to sockets. */
+/** The sessions of this instance per room: where a broker's frames are written to sockets. */
 @Injectable()
 export class RoomHub {
-  private readonly rooms = new Map<string, Set<Connection>>();
+  private readonly rooms = new Map<string, Set<Session>>();
 
-  add(roomId: string, connection: Connection): void {
+  add(roomId: string, session: Session): void {
     const members = this.rooms.get(roomId);
-    if (members) members.add(connection);
-    else this.rooms.set(roomId, new Set([connection]));
+    if (members) members.add(session);
+    else this.rooms.set(roomId, new Set([session]));
   }
 
-  /** Removes the connection; a room without local connections is forgotten. */
-  remove(roomId: string, connection: Connection): void {
+  /** Removes the session; a room without local sessions is forgotten. */
+  remove(roomId: string, session: Session): void {
     const members = this.rooms.get(roomId);
     if (!members) return;
-    members.delete(connection);
+    members.delete(session);
     if (members.size === 0) this.rooms.delete(roomId);
   }
 
-  /** Writes one serialized frame to every local connection of the room but those of `exceptUserId`. */
+  /** Writes one serialized frame to every local session of the room but those of `exceptUserId`. */
   deliver(roomId: string, payload: string, exceptUserId?: string): void {
     const members = this.rooms.get(roomId);
     if (!members) return;
     // Encoded once: ws would otherwise encode the string again for every receiver.
     const data = members.size > 1 ? Buffer.from(payload) : payload;
-    for (const connection of members) {
-      if (connection.userId !== exceptUserId) connection.send(data);
+    for (const session of members) {
+      if (session.userId !== exceptUserId) session.send(data);
     }
   }
 
@@ -35,7 +35,7 @@ export class RoomHub {
     return this.rooms.size;
   }
 
-  /** Total of local room memberships (a connection is in at most one room). */
+  /** Total of local room memberships (a session is in at most one room). */
   get memberCount(): number {
     let count = 0;
     for (const members of this.rooms.values()) count += members.size;

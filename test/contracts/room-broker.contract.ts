@@ -1,6 +1,6 @@
 import { RoomFrame, frames } from '../../src/protocol/chat.protocol';
-import type { Connection } from '../../src/transport/connection';
-import { RecordingSocket, recordedConnection } from '../support/recording-socket';
+import type { Session } from '../../src/transport/session';
+import { RecordingSocket, recordedSession } from '../support/recording-socket';
 import type { RoomBroker } from '../../src/rooms/room-broker';
 import type { RoomHub } from '../../src/rooms/room-hub';
 
@@ -13,10 +13,10 @@ export interface RoomBrokerUnderTest {
 /** How long a frame may take to arrive (Redis delivers through its own round trip). */
 const DELIVERY_TIMEOUT_MS = 5_000;
 
-/** The socket side of a Connection: records the frames the broker writes to it. */
+/** The socket side of a Session: records the frames the broker writes to it. */
 
 interface Member {
-  connection: Connection;
+  session: Session;
   socket: RecordingSocket;
 }
 
@@ -74,10 +74,10 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
 
     /** A local connection entering `roomId` the way RoomsService does: subscribe, then hub. */
     async function member(roomId: string, userId = `user${++users}`): Promise<Member> {
-      const { connection, socket } = recordedConnection(userId);
+      const { session, socket } = recordedSession(userId);
       await subscribe(roomId);
-      hub.add(roomId, connection);
-      return { connection, socket };
+      hub.add(roomId, session);
+      return { session, socket };
     }
 
     const chat = (roomId: string, content: string): RoomFrame =>
@@ -195,7 +195,7 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
     it('stops writing to a connection once it left the hub', async () => {
       const leaving = await member('lobby');
       const staying = await member('lobby');
-      hub.remove('lobby', leaving.connection);
+      hub.remove('lobby', leaving.session);
       await unsubscribe('lobby');
       const frame = chat('lobby', 'after you left');
       await broker.publish('lobby', frame);
