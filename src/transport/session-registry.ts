@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import { AppConfig } from '../config/app-config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 import { ChatError } from '../protocol/chat-error';
+import { ClientMessageType } from '../protocol/chat.protocol';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { HandshakeGuard } from './handshake-guard';
@@ -58,9 +59,13 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
       ),
     };
     // Joined means bound to a user, which a session stays: a room switch in flight (roomId
-    // briefly unset) must not look like a session that never joined.
+    // briefly unset) must not look like a session that never joined. A path whose gateways have
+    // no `join` (an extension's own path) has nothing to join, so no join deadline.
     this.joinDeadline = {
-      dueAt: (s) => (s.userId === undefined ? s.connectedAt + config.JOIN_TIMEOUT_MS : undefined),
+      dueAt: (s) =>
+        s.userId === undefined && s.handles(ClientMessageType.Join)
+          ? s.connectedAt + config.JOIN_TIMEOUT_MS
+          : undefined,
       code: CloseCode.PolicyViolation,
       reason: 'join timeout',
     };

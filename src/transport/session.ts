@@ -127,6 +127,11 @@ export class Session {
     this.handlers = this.handlers.length === 0 ? handlers : [...this.handlers, ...handlers];
   }
 
+  /** Whether a gateway on this session's path handles messages of `type`. */
+  handles(type: string): boolean {
+    return this.messageTypes.has(type);
+  }
+
   /** Queues one of the session's own operations behind everything queued so far. */
   enqueue(op: () => unknown): void {
     this.queue.push(op);
