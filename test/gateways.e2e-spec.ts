@@ -65,6 +65,21 @@ describe('gateways', () => {
     },
   );
 
+  it.each(['/', '/ws'])(
+    'merges a gateway that names /ws with the default gateways, reached at %s',
+    async (path) => {
+      const client = await connect(path);
+      expect(await client.request({ type: 'whisper', text: 'HUSH' })).toEqual({
+        type: 'whisper',
+        text: 'hush',
+      });
+      expect(await client.request({ type: 'echo', text: 'x' })).toEqual({
+        type: 'echo',
+        text: 'x',
+      });
+    },
+  );
+
   it('validates an extension message with its DTO through the gateway’s pipe and filter', async () => {
     const client = await connect();
     expect(await client.request({ type: 'echo', text: 7 })).toEqual({

@@ -66,8 +66,12 @@ export class ChatWsAdapter extends AbstractWsAdapter {
     }
     if (options.namespace !== undefined) throw new Error('ChatWsAdapter has no namespaces');
     const paths = options.path === undefined ? DEFAULT_WS_PATHS : [normalizePath(options.path)];
-    const existing = this.routes.get(paths[0]);
-    if (existing) return existing.server;
+    // A gateway at `/ws` (or `/`) shares the default gateways' server, whichever came first.
+    const existing = paths.map((path) => this.routes.get(path)).find((route) => route);
+    if (existing) {
+      for (const path of paths) this.routes.set(path, existing);
+      return existing.server;
+    }
     if (this.routes.size === 0) {
       httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
         this.upgrade(request, socket, head),

@@ -70,5 +70,16 @@ export class ElsewhereGateway {
   }
 }
 
-@Module({ providers: [EchoGate, EchoGateway, ElsewhereGateway] })
+/** Names `/ws`, one of the default paths: it joins the default gateways' server. */
+@WebSocketGateway({ path: '/ws' })
+@UsePipes(WsValidationPipe)
+@UseFilters(WsErrorFilter)
+export class WsPathGateway {
+  @SubscribeMessage('whisper')
+  whisper(@MessageBody() dto: EchoDto): object {
+    return { type: 'whisper', text: dto.text.toLowerCase() };
+  }
+}
+
+@Module({ providers: [EchoGate, WsPathGateway, EchoGateway, ElsewhereGateway] })
 export class EchoExtensionModule {}
