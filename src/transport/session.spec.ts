@@ -16,6 +16,7 @@ function sessionWithHandler(context: Partial<SessionContext> = {}): {
   session.bind([
     {
       message: 'work',
+      isAckHandledManually: false,
       callback: async (data: { n: number }) => {
         await gate;
         handled.push(data.n);
