@@ -1,6 +1,6 @@
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient, joinedClient } from './support/test-client';
-import { chatFrame, isChat, userLeftFrame } from './support/expected-frames';
+import { chatFrame, isChat, userJoinedFrame, userLeftFrame } from './support/expected-frames';
 import { EchoExtensionModule, EchoGate } from './support/echo-extension';
 import { SessionRegistry } from '../src/transport/session-registry';
 import type { Session } from '../src/transport/session';
@@ -127,25 +127,25 @@ describe('session', () => {
     const CHATS = 20;
     const ROUNDS = 5;
 
-    it(`handles all ${CHATS} chats a client sent right before its close(1000), then leaves, in ${ROUNDS} rounds`, async () => {
+    it(`handles a join and ${CHATS} chats sent with close(1000) at once, then leaves, in ${ROUNDS} rounds`, async () => {
       await start({});
       const listener = await member('listener', 'lobby');
       for (let round = 0; round < ROUNDS; round++) {
         const userId = `sender${round}`;
-        const sender = await joinedClient(running().wsUrl, userId, 'lobby');
-        await listener.next('user_joined');
-
+        const sender = await TestClient.connect(running().wsUrl);
         const contents = Array.from({ length: CHATS }, (_, i) => `round ${round} chat ${i}`);
+        sender.send({ type: 'join', userId, roomId: 'lobby' });
         for (const content of contents) sender.send(chat(userId, content));
         sender.socket.close(1000);
 
         const received: Frame[] = [];
-        for (let i = 0; i <= CHATS; i++) received.push(await listener.next());
+        for (let i = 0; i < CHATS + 2; i++) received.push(await listener.next());
         expect(received).toEqual([
+          userJoinedFrame(userId, 'lobby'),
           ...contents.map((content) => chatFrame(userId, 'lobby', content)),
           userLeftFrame(userId, 'lobby'),
         ]);
-        await sender.closed;
+        expect(await sender.closed).toEqual({ code: 1000, reason: '' });
       }
     });
 

@@ -6,6 +6,8 @@ import type { Duplex } from 'node:stream';
 import { ServerOptions, WebSocket, WebSocketServer } from 'ws';
 import { AppConfig } from '../config/app-config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
+import { CloseCode } from '../protocol/close-codes';
+import { logUnexpected } from '../protocol/error-frame';
 import { HandshakeGuard } from './handshake-guard';
 import type { Session } from './session';
 import { SessionRegistry } from './session-registry';
@@ -138,7 +140,13 @@ export class ChatWsAdapter extends AbstractWsAdapter {
   private accept(route: Route, ws: WebSocket, slot: HeldSlot, request: IncomingMessage): void {
     slot.upgraded = true;
     const session = this.options.registry.open(ws, slot.ip, route.messageTypes);
-    route.server.emit('connection', session, request);
+    try {
+      route.server.emit('connection', session, request);
+    } catch (error) {
+      // A gateway's connection hook failed: the session would be left half set up.
+      logUnexpected(error, this.log);
+      session.close(CloseCode.InternalError, 'internal error');
+    }
   }
 
   /**
