@@ -1,17 +1,21 @@
-import { ConsoleLogger, LogLevel, LoggerService } from '@nestjs/common';
+import { ConsoleLogger, LogLevel, LoggerService, ModuleMetadata } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
-import { CLIENT_MESSAGE_TYPES } from './protocol/chat.protocol';
 import { ShutdownState } from './lifecycle/shutdown-state';
 import { ChatWsAdapter } from './transport/chat-ws.adapter';
 import { HandshakeGuard } from './transport/handshake-guard';
-import { createMessageParser } from './transport/message-parser';
+import { SessionRegistry } from './transport/session-registry';
 import { AppConfig, LOG_LEVELS } from './config/app-config';
 
 export interface CreateAppOptions {
   /** Defaults to the console logger configured by LOG_LEVEL and LOG_FORMAT; `false` silences. */
   logger?: LoggerService | false;
+  /**
+   * Modules composed beside the core ones. A module with its own `@WebSocketGateway()` adds its
+   * `@SubscribeMessage` types (and DTOs) to the protocol on that gateway's path.
+   */
+  imports?: ModuleMetadata['imports'];
 }
 
 /** Builds the application (not yet listening). Shared by main.ts and the end-to-end tests. */
@@ -19,19 +23,22 @@ export async function createApp(
   config: AppConfig,
   options: CreateAppOptions = {},
 ): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    logger: options.logger ?? createLogger(config),
-    // Keep-alive HTTP connections must not hold up a shutdown.
-    forceCloseConnections: true,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, options.imports),
+    {
+      logger: options.logger ?? createLogger(config),
+      // Keep-alive HTTP connections must not hold up a shutdown.
+      forceCloseConnections: true,
+      abortOnError: false,
+    },
+  );
   app.disable('x-powered-by');
   app.useWebSocketAdapter(
     new ChatWsAdapter(app, {
       config,
       shutdown: app.get(ShutdownState),
       guard: app.get(HandshakeGuard),
-      messageParser: createMessageParser(CLIENT_MESSAGE_TYPES),
+      registry: app.get(SessionRegistry),
     }),
   );
   return app;

@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
 import { ChatModule } from './chat/chat.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
@@ -15,7 +15,8 @@ import { RoomsModule } from './rooms/rooms.module';
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /** `extensions`: feature modules beside the core ones (their gateways add message types). */
+  static forRoot(config: AppConfig, extensions: ModuleMetadata['imports'] = []): DynamicModule {
     const backend = config.REDIS_URL === '' ? InMemoryRoomsModule : RedisRoomsModule;
     return {
       module: AppModule,
@@ -25,6 +26,7 @@ export class AppModule {
         RoomsModule.forRoot(backend),
         ChatModule,
         HealthModule,
+        ...extensions,
       ],
     };
   }

@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { runInThisContext } from 'node:vm';
 import WebSocket, { RawData } from 'ws';
 import { HandshakeGuard } from '../src/transport/handshake-guard';
-import { ConnectionRegistry } from '../src/transport/connection-registry';
+import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
@@ -211,7 +211,7 @@ describe('connection churn', () => {
     `leaves no connection, member, room, timer or handshake slot after ${CYCLES} abrupt ` +
       `connect / join / disconnect cycles, ${CONCURRENCY} at a time`,
     async () => {
-      const registry = server.app.get(ConnectionRegistry);
+      const registry = server.app.get(SessionRegistry);
       const hub = server.app.get(RoomHub);
       const store = server.app.get<RoomStore>(RoomStore);
       const guard = server.app.get(HandshakeGuard);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HandshakeGuard } from '../src/transport/handshake-guard';
-import { ConnectionRegistry } from '../src/transport/connection-registry';
+import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { RunningApp, startApp } from './support/test-app';
@@ -46,7 +46,7 @@ interface Counts {
 }
 
 function counter(server: RunningApp): () => Promise<Counts> {
-  const registry = server.app.get(ConnectionRegistry);
+  const registry = server.app.get(SessionRegistry);
   const hub = server.app.get(RoomHub);
   const store = server.app.get<RoomStore>(RoomStore);
   const guard = server.app.get(HandshakeGuard);

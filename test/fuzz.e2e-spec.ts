@@ -2,7 +2,7 @@ import * as fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HandshakeGuard } from '../src/transport/handshake-guard';
-import { ConnectionRegistry } from '../src/transport/connection-registry';
+import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
@@ -817,7 +817,7 @@ describe('protocol fuzzing', () => {
       }
 
       // Every fuzzed connection, membership and timer is gone.
-      const registry = server.app.get(ConnectionRegistry);
+      const registry = server.app.get(SessionRegistry);
       const hub = server.app.get(RoomHub);
       const store = server.app.get<RoomStore>(RoomStore);
       const guard = server.app.get(HandshakeGuard);

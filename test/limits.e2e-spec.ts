@@ -5,8 +5,8 @@ import { runInNewContext } from 'node:vm';
 import WebSocket, { ClientOptions } from 'ws';
 import { HandshakeGuard } from '../src/transport/handshake-guard';
 import type { AppConfig } from '../src/config/app-config';
-import type { Connection } from '../src/transport/connection';
-import { ConnectionRegistry } from '../src/transport/connection-registry';
+import type { Session } from '../src/transport/session';
+import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RunningApp, startApp } from './support/test-app';
 import {
@@ -124,8 +124,8 @@ function liveBytes(gc: () => void): number {
 
 describe('limits', () => {
   let server: RunningApp | undefined;
-  /** Every Connection the server attached, in order (read through a spy on the registry). */
-  let attached: Connection[] = [];
+  /** Every Session the server opened, in order (read through a spy on the registry). */
+  let attached: Session[] = [];
   const clients: TestClient[] = [];
   const paused: Socket[] = [];
 
@@ -133,12 +133,12 @@ describe('limits', () => {
     const running = await startApp(overrides);
     server = running;
     attached = [];
-    const registry = running.app.get(ConnectionRegistry);
-    const attach = registry.attach.bind(registry);
-    jest.spyOn(registry, 'attach').mockImplementation((socket, request) => {
-      const connection = attach(socket, request);
-      attached.push(connection);
-      return connection;
+    const registry = running.app.get(SessionRegistry);
+    const open = registry.open.bind(registry);
+    jest.spyOn(registry, 'open').mockImplementation((socket, ip, types) => {
+      const session = open(socket, ip, types);
+      attached.push(session);
+      return session;
     });
     return running;
   }
@@ -147,7 +147,7 @@ describe('limits', () => {
     if (!server) throw new Error('no server started');
     return server;
   };
-  const registry = () => running().app.get(ConnectionRegistry);
+  const registry = () => running().app.get(SessionRegistry);
   const guard = () => running().app.get(HandshakeGuard);
   const hub = () => running().app.get(RoomHub);
 
@@ -164,7 +164,7 @@ describe('limits', () => {
   }
 
   /** The server side of the connection `userId` joined with. */
-  function connectionOf(userId: string): Connection {
+  function connectionOf(userId: string): Session {
     const connection = attached.find((c) => c.userId === userId);
     if (!connection) throw new Error(`no connection of ${userId}`);
     return connection;

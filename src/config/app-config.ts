@@ -87,6 +87,15 @@ export class AppConfig {
   @Max(1024 * 1024 * 1024)
   MAX_BUFFERED_BYTES = 1_048_576;
 
+  /**
+   * Inbound frames one connection may have waiting for its handlers; past it the server stops
+   * reading the socket (TCP backpressure on the client) until half of them are handled.
+   */
+  @IsInt()
+  @Min(2)
+  @Max(100_000)
+  MAX_INBOUND_QUEUE = 64;
+
   /** Open WebSocket connections on this instance; more are refused with HTTP 503. */
   @IsInt()
   @Min(1)

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       ABUSE_ERRORS_MAX: 20,
       ABUSE_WINDOW_MS: 5000,
       MAX_BUFFERED_BYTES: 1048576,
+      MAX_INBOUND_QUEUE: 64,
       MAX_CONNECTIONS: 20000,
       MAX_CONNECTIONS_PER_IP: 1000,
       TRUST_PROXY: false,

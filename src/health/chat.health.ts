@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { ShutdownState } from '../lifecycle/shutdown-state';
-import { ConnectionRegistry } from '../transport/connection-registry';
+import { SessionRegistry } from '../transport/session-registry';
 import { RoomHub } from '../rooms/room-hub';
 
 /** Up with this instance's connection and room counts; down while draining. */
@@ -9,7 +9,7 @@ import { RoomHub } from '../rooms/room-hub';
 export class ChatHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
-    private readonly registry: ConnectionRegistry,
+    private readonly registry: SessionRegistry,
     private readonly hub: RoomHub,
     private readonly shutdown: ShutdownState,
   ) {}

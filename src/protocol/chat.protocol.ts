@@ -12,8 +12,6 @@ export const ClientMessageType = {
 } as const;
 export type ClientMessageType = (typeof ClientMessageType)[keyof typeof ClientMessageType];
 
-export const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set(Object.values(ClientMessageType));
-
 export const ServerMessageType = {
   Joined: 'joined',
   ChatMessage: 'chat_message',

@@ -1,15 +1,15 @@
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
 import { configWith } from '../config/load-config';
-import type { Connection } from '../transport/connection';
-import { RecordingSocket, recordedConnection } from '../../test/support/recording-socket';
+import type { Session } from '../transport/session';
+import { RecordingSocket, recordedSession } from '../../test/support/recording-socket';
 import { InMemoryRoomBroker } from './in-memory-room-broker';
 import { InMemoryRoomStore } from './in-memory-room-store';
 import { RoomHub } from './room-hub';
 import { RoomsService, exceedsCodePoints } from './rooms.service';
 
-function connect(): { connection: Connection; socket: RecordingSocket } {
-  return recordedConnection();
+function connect(): { session: Session; socket: RecordingSocket } {
+  return recordedSession();
 }
 
 const types = (socket: RecordingSocket): unknown[] => socket.sent.map((f) => f.type);
@@ -38,7 +38,7 @@ describe('RoomsService', () => {
 
   it('joins the user’s own room when no roomId is given', async () => {
     const a = connect();
-    await rooms.join(a.connection, 'alice');
+    await rooms.join(a.session, 'alice');
     expect(a.socket.sent).toEqual([
       { type: 'joined', roomId: 'alice', userId: 'alice', message: 'Joined room: alice' },
     ]);
@@ -48,8 +48,8 @@ describe('RoomsService', () => {
   it('tells the other members, not the joiner, that a user joined', async () => {
     const a = connect();
     const b = connect();
-    await rooms.join(a.connection, 'alice', 'lobby');
-    await rooms.join(b.connection, 'bob', 'lobby');
+    await rooms.join(a.session, 'alice', 'lobby');
+    await rooms.join(b.session, 'bob', 'lobby');
     expect(types(b.socket)).toEqual(['joined']);
     expect(a.socket.sent[1]).toEqual({
       type: 'user_joined',
@@ -62,9 +62,9 @@ describe('RoomsService', () => {
   it('delivers a chat message to every member, the sender included', async () => {
     const a = connect();
     const b = connect();
-    await rooms.join(a.connection, 'alice', 'lobby');
-    await rooms.join(b.connection, 'bob', 'lobby');
-    await rooms.sendMessage(b.connection, 'bob', 'hello');
+    await rooms.join(a.session, 'alice', 'lobby');
+    await rooms.join(b.session, 'bob', 'lobby');
+    await rooms.sendMessage(b.session, 'bob', 'hello');
     for (const socket of [a.socket, b.socket]) {
       const frame = socket.sent.at(-1);
       expect(frame).toEqual({
@@ -80,28 +80,28 @@ describe('RoomsService', () => {
 
   it('refuses a chat message from a connection that has not joined', async () => {
     const a = connect();
-    const error = await rejection(rooms.sendMessage(a.connection, 'alice', 'hi'));
+    const error = await rejection(rooms.sendMessage(a.session, 'alice', 'hi'));
     expect(error.code).toBe(ErrorCode.NotJoined);
   });
 
   it('refuses messages naming another user than the one the connection joined as', async () => {
     const a = connect();
-    await rooms.join(a.connection, 'alice', 'lobby');
+    await rooms.join(a.session, 'alice', 'lobby');
     for (const attempt of [
-      rooms.sendMessage(a.connection, 'mallory', 'hi'),
-      rooms.join(a.connection, 'mallory', 'lobby'),
-      rooms.switchRoom(a.connection, 'mallory', 'other'),
+      rooms.sendMessage(a.session, 'mallory', 'hi'),
+      rooms.join(a.session, 'mallory', 'lobby'),
+      rooms.switchRoom(a.session, 'mallory', 'other'),
     ]) {
       expect((await rejection(attempt)).code).toBe(ErrorCode.UserMismatch);
     }
-    expect(a.connection.roomId).toBe('lobby');
+    expect(a.session.roomId).toBe('lobby');
   });
 
   it('counts content length in characters, not UTF-16 units', async () => {
     const a = connect();
-    await rooms.join(a.connection, 'alice', 'lobby');
-    await rooms.sendMessage(a.connection, 'alice', '😀'.repeat(10));
-    const error = await rejection(rooms.sendMessage(a.connection, 'alice', 'x'.repeat(11)));
+    await rooms.join(a.session, 'alice', 'lobby');
+    await rooms.sendMessage(a.session, 'alice', '😀'.repeat(10));
+    const error = await rejection(rooms.sendMessage(a.session, 'alice', 'x'.repeat(11)));
     expect(error.code).toBe(ErrorCode.InvalidMessage);
     expect(error.message).toContain('content');
   });
@@ -109,9 +109,9 @@ describe('RoomsService', () => {
   it('switching rooms tells the old room the user left and deletes it when empty', async () => {
     const a = connect();
     const b = connect();
-    await rooms.join(a.connection, 'alice', 'one');
-    await rooms.join(b.connection, 'bob', 'one');
-    await rooms.switchRoom(b.connection, 'bob', 'two');
+    await rooms.join(a.session, 'alice', 'one');
+    await rooms.join(b.session, 'bob', 'one');
+    await rooms.switchRoom(b.session, 'bob', 'two');
     expect(a.socket.sent.at(-1)).toEqual({
       type: 'user_left',
       userId: 'bob',
@@ -119,7 +119,7 @@ describe('RoomsService', () => {
       message: 'bob left the room',
     });
     expect(b.socket.sent.at(-1)).toMatchObject({ type: 'joined', roomId: 'two' });
-    await rooms.switchRoom(a.connection, 'alice', 'two');
+    await rooms.switchRoom(a.session, 'alice', 'two');
     expect(await store.members('one')).toEqual([]);
     expect(await store.roomCount()).toBe(1);
     expect(hub.roomCount).toBe(1);
@@ -128,9 +128,9 @@ describe('RoomsService', () => {
   it('joining the current room again only repeats joined', async () => {
     const a = connect();
     const b = connect();
-    await rooms.join(a.connection, 'alice', 'lobby');
-    await rooms.join(b.connection, 'bob', 'lobby');
-    await rooms.join(b.connection, 'bob', 'lobby');
+    await rooms.join(a.session, 'alice', 'lobby');
+    await rooms.join(b.session, 'bob', 'lobby');
+    await rooms.join(b.session, 'bob', 'lobby');
     expect(types(b.socket)).toEqual(['joined', 'joined']);
     expect(types(a.socket)).toEqual(['joined', 'user_joined']);
   });
@@ -139,34 +139,35 @@ describe('RoomsService', () => {
     const watcher = connect();
     const tab1 = connect();
     const tab2 = connect();
-    await rooms.join(watcher.connection, 'watcher', 'lobby');
-    await rooms.join(tab1.connection, 'alice', 'lobby');
-    await rooms.join(tab2.connection, 'alice', 'lobby');
-    await rooms.disconnect(tab1.connection);
+    await rooms.join(watcher.session, 'watcher', 'lobby');
+    await rooms.join(tab1.session, 'alice', 'lobby');
+    await rooms.join(tab2.session, 'alice', 'lobby');
+    await rooms.disconnect(tab1.session);
     expect(types(watcher.socket)).toEqual(['joined', 'user_joined']);
-    await rooms.sendMessage(tab2.connection, 'alice', 'still here');
-    await rooms.disconnect(tab2.connection);
+    await rooms.sendMessage(tab2.session, 'alice', 'still here');
+    await rooms.disconnect(tab2.session);
     expect(types(watcher.socket)).toEqual(['joined', 'user_joined', 'chat_message', 'user_left']);
   });
 
   it('leaves the room on disconnect, and a second disconnect changes nothing', async () => {
     const a = connect();
-    await rooms.join(a.connection, 'alice', 'lobby');
-    await rooms.disconnect(a.connection);
-    await rooms.disconnect(a.connection);
+    await rooms.join(a.session, 'alice', 'lobby');
+    await rooms.disconnect(a.session);
+    await rooms.disconnect(a.session);
     expect(await store.roomCount()).toBe(0);
     expect(hub.roomCount).toBe(0);
   });
 
-  it('applies one connection’s operations in the order they were asked for', async () => {
+  it('applies one session’s operations in the order its queue runs them', async () => {
     const a = connect();
-    const pending = [
-      rooms.join(a.connection, 'alice', 'one'),
-      rooms.sendMessage(a.connection, 'alice', 'first'),
-      rooms.switchRoom(a.connection, 'alice', 'two'),
-      rooms.sendMessage(a.connection, 'alice', 'second'),
-    ];
-    await Promise.all(pending);
+    const done = new Promise<void>((resolve) => {
+      a.session.enqueue(() => rooms.join(a.session, 'alice', 'one'));
+      a.session.enqueue(() => rooms.sendMessage(a.session, 'alice', 'first'));
+      a.session.enqueue(() => rooms.switchRoom(a.session, 'alice', 'two'));
+      a.session.enqueue(() => rooms.sendMessage(a.session, 'alice', 'second'));
+      a.session.enqueue(resolve);
+    });
+    await done;
     expect(a.socket.sent.map((f) => [f.type, f.roomId])).toEqual([
       ['joined', 'one'],
       ['chat_message', 'one'],

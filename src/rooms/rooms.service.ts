@@ -3,14 +3,15 @@ import { frames } from '../protocol/chat.protocol';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
-import type { Connection } from '../transport/connection';
+import type { Session } from '../transport/session';
 import { BrokerUnavailableError, RoomBroker } from './room-broker';
 import { RoomHub } from './room-hub';
 import { RoomStore } from './room-store';
 
 /**
- * Room membership and messaging for connections. A connection is in at most one room; a user may
- * have many connections. Every operation on one connection runs after the previous one settled.
+ * Room membership and messaging for sessions. A session is in at most one chat room; a user may
+ * have many sessions. Does not order calls itself: its callers run them in the session's queue
+ * (frames, auto-join, leave), so the operations of one session never overlap.
  */
 @Injectable()
 export class RoomsService {
@@ -24,63 +25,56 @@ export class RoomsService {
   ) {}
 
   /**
-   * Joins `roomId` (default: the user's own room). Binds the connection to `userId` on first use.
+   * Joins `roomId` (default: the user's own room). Binds the session to `userId` on first use.
    * Joining the current room again only repeats `joined`; joining another room switches to it.
    */
-  join(connection: Connection, userId: string, roomId: string = userId): Promise<void> {
-    return connection.serialize(async () => {
-      this.assertUser(connection, userId);
-      if (connection.roomId === roomId) {
-        connection.sendFrame(frames.joined(userId, roomId));
-        return;
-      }
-      if (connection.roomId !== undefined) await this.leaveCurrentRoom(connection);
-      await this.enter(connection, userId, roomId);
-    });
+  async join(session: Session, userId: string, roomId: string = userId): Promise<void> {
+    this.assertUser(session, userId);
+    if (session.roomId === roomId) {
+      session.sendFrame(frames.joined(userId, roomId));
+      return;
+    }
+    if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
+    await this.enter(session, userId, roomId);
   }
 
   /** Leaves the current room (if any) and joins `roomId`, exactly as `join` does. */
-  switchRoom(connection: Connection, userId: string, roomId: string): Promise<void> {
-    return this.join(connection, userId, roomId);
+  switchRoom(session: Session, userId: string, roomId: string): Promise<void> {
+    return this.join(session, userId, roomId);
   }
 
-  /** Broadcasts `content` to every connection in the sender's room, the sender's included. */
-  sendMessage(connection: Connection, userId: string, content: string): Promise<void> {
-    return connection.serialize(async () => {
-      const roomId = connection.roomId;
-      if (roomId === undefined) {
-        throw new ChatError(ErrorCode.NotJoined, 'join a room before sending chat messages');
-      }
-      this.assertUser(connection, userId);
-      if (exceedsCodePoints(content, this.config.MAX_MESSAGE_LENGTH)) {
-        throw new ChatError(
-          ErrorCode.InvalidMessage,
-          `content must be at most ${this.config.MAX_MESSAGE_LENGTH} characters`,
-        );
-      }
-      const frame = frames.chatMessage(userId, roomId, content, new Date());
-      await this.publish(roomId, JSON.stringify(frame));
-    });
+  /** Broadcasts `content` to every session in the sender's room, the sender's included. */
+  async sendMessage(session: Session, userId: string, content: string): Promise<void> {
+    const roomId = session.roomId;
+    if (roomId === undefined) {
+      throw new ChatError(ErrorCode.NotJoined, 'join a room before sending chat messages');
+    }
+    this.assertUser(session, userId);
+    if (exceedsCodePoints(content, this.config.MAX_MESSAGE_LENGTH)) {
+      throw new ChatError(
+        ErrorCode.InvalidMessage,
+        `content must be at most ${this.config.MAX_MESSAGE_LENGTH} characters`,
+      );
+    }
+    const frame = frames.chatMessage(userId, roomId, content, new Date());
+    await this.publish(roomId, JSON.stringify(frame));
   }
 
   /** Answers who is in `roomId` (default: the current room), from the store's cluster-wide view. */
-  presence(connection: Connection, roomId: string | undefined): Promise<void> {
-    return connection.serialize(async () => {
-      const room = roomId ?? connection.roomId;
-      if (room === undefined) {
-        throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
-      }
-      const members = await this.store.members(room);
-      const users = members.map((m) => ({ ...m, since: m.since.toISOString() }));
-      connection.sendFrame(frames.presence(room, users));
-    });
+  async presence(session: Session, roomId: string | undefined): Promise<void> {
+    const room = roomId ?? session.roomId;
+    if (room === undefined) {
+      throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
+    }
+    const members = await this.store.members(room);
+    const users = members.map((m) => ({ ...m, since: m.since.toISOString() }));
+    session.sendFrame(frames.presence(room, users));
   }
 
-  /** A closed connection leaves its room as `switch_room` would. Safe to call more than once. */
-  disconnect(connection: Connection): Promise<void> {
-    return connection.serialize(async () => {
-      if (connection.roomId !== undefined) await this.leaveCurrentRoom(connection);
-    });
+  /** A closed or evicted session leaves its room as `switch_room` would. Safe to call more than
+   * once. */
+  async disconnect(session: Session): Promise<void> {
+    if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
   }
 
   /** Publishes a serialized room frame; a broker that cannot is the sender's to retry. */
@@ -95,17 +89,17 @@ export class RoomsService {
     }
   }
 
-  private assertUser(connection: Connection, userId: string): void {
-    if (connection.userId !== undefined && connection.userId !== userId) {
+  private assertUser(session: Session, userId: string): void {
+    if (session.userId !== undefined && session.userId !== userId) {
       throw new ChatError(
         ErrorCode.UserMismatch,
-        'userId differs from the user this connection joined as',
+        'userId differs from the user this session joined as',
       );
     }
   }
 
-  private async enter(connection: Connection, userId: string, roomId: string): Promise<void> {
-    const member = { userId, connectionId: connection.id };
+  private async enter(session: Session, userId: string, roomId: string): Promise<void> {
+    const member = { userId, connectionId: session.id };
     // Subscribed before the membership is visible, so no frame of the room can be missed.
     await this.broker.subscribe(roomId);
     try {
@@ -115,23 +109,23 @@ export class RoomsService {
       await this.broker.unsubscribe(roomId);
       throw error;
     }
-    connection.userId = userId;
-    connection.roomId = roomId;
-    this.hub.add(roomId, connection);
-    connection.sendFrame(frames.joined(userId, roomId));
-    this.logger.debug(`connection ${connection.id} (${userId}) joined ${roomId}`);
+    session.userId = userId;
+    session.roomId = roomId;
+    this.hub.add(roomId, session);
+    session.sendFrame(frames.joined(userId, roomId));
+    this.logger.debug(`session ${session.id} (${userId}) joined ${roomId}`);
   }
 
-  private async leaveCurrentRoom(connection: Connection): Promise<void> {
-    const roomId = connection.roomId;
-    const userId = connection.userId;
+  private async leaveCurrentRoom(session: Session): Promise<void> {
+    const roomId = session.roomId;
+    const userId = session.userId;
     if (roomId === undefined || userId === undefined) return;
-    connection.roomId = undefined;
-    this.hub.remove(roomId, connection);
+    session.roomId = undefined;
+    this.hub.remove(roomId, session);
     await this.broker.unsubscribe(roomId);
-    const member = { userId, connectionId: connection.id };
+    const member = { userId, connectionId: session.id };
     await this.store.remove(roomId, member);
-    this.logger.debug(`connection ${connection.id} (${userId}) left ${roomId}`);
+    this.logger.debug(`session ${session.id} (${userId}) left ${roomId}`);
   }
 }
 

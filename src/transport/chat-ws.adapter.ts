@@ -1,63 +1,115 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
-import { WsAdapter } from '@nestjs/platform-ws';
-import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { WsMessageHandler } from '@nestjs/common/interfaces';
+import { AbstractWsAdapter } from '@nestjs/websockets';
 import { IncomingMessage, STATUS_CODES, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { performance } from 'node:perf_hooks';
-import { isObservable, lastValueFrom } from 'rxjs';
-import { RawData, ServerOptions, WebSocket, WebSocketServer } from 'ws';
+import { ServerOptions, WebSocket, WebSocketServer } from 'ws';
 import { AppConfig } from '../config/app-config';
-import { ErrorCode } from '../protocol/error-code';
 import { ShutdownState } from '../lifecycle/shutdown-state';
+import { CloseCode } from '../protocol/close-codes';
+import { logUnexpected } from '../protocol/error-frame';
 import { HandshakeGuard } from './handshake-guard';
-import { MessageParser, PROTOCOL_ERROR_EVENT, ParsedMessage } from './message-parser';
-import { TokenBucket } from './token-bucket';
+import type { Session } from './session';
+import { SessionRegistry } from './session-registry';
 
-/** Paths at which WebSocket upgrades are accepted; both serve the same gateway. */
-export const WS_PATHS: ReadonlySet<string> = new Set(['/', '/ws']);
+/** Paths served by a gateway that names none (`@WebSocketGateway()`). */
+export const DEFAULT_WS_PATHS: readonly string[] = ['/', '/ws'];
 
 export interface ChatWsAdapterOptions {
   config: AppConfig;
   shutdown: ShutdownState;
   guard: HandshakeGuard;
-  messageParser: MessageParser;
+  registry: SessionRegistry;
+}
+
+/** Gateway options the adapter reads (`@WebSocketGateway({ path })`). */
+export interface GatewayServerOptions {
+  path?: string;
+  namespace?: unknown;
+}
+
+/** One `ws` server and what every gateway on its path registered. */
+interface Route {
+  server: WebSocketServer;
+  /** The union of the message types of the handlers bound on this path. */
+  messageTypes: Set<string>;
 }
 
 /**
- * The WebSocket transport: one `ws` server on the HTTP server's port, with
- * - upgrades accepted at `/` and `/ws`; refused while draining (503), from a foreign Origin (403),
- *   over the instance cap (503) or the per-IP cap (429), before any WebSocket exists,
+ * The WebSocket transport: `ws` servers on the HTTP server's port, one per gateway path, with
+ * - `@WebSocketGateway()` served at `/` and `/ws`, `@WebSocketGateway({ path: '/x' })` at `/x`;
+ *   gateways on the same path share one server and their handlers merge; other paths get 404,
+ * - upgrades refused while draining (503), from a foreign Origin (403), over the instance cap
+ *   (503) or the per-IP cap (429), before any WebSocket exists,
+ * - one Session per connection, created here at the upgrade, handed to gateways as their client
+ *   (`@ConnectedSocket()`), owning the inbound queue, the rate limit and the heartbeat state,
  * - inbound frames capped at MAX_PAYLOAD_BYTES (ws closes with 1009) and compression off,
- * - a per-connection token bucket: a message over the rate becomes a `rate_limited` error,
- * - a heartbeat that terminates connections which missed a pong,
- * - one client's frames handled strictly one after another, in arrival order, without a
- *   per-connection RxJS pipeline.
+ * - one heartbeat timer for all sessions.
  */
-export class ChatWsAdapter extends WsAdapter {
+export class ChatWsAdapter extends AbstractWsAdapter {
   private readonly log = new Logger(ChatWsAdapter.name);
-  private readonly heartbeats = new Map<WebSocketServer, NodeJS.Timeout>();
-  private readonly rateLimited: ParsedMessage;
+  /** Routes by path; the default route is under each of DEFAULT_WS_PATHS. */
+  private readonly routes = new Map<string, Route>();
+  private readonly closed = new WeakSet<WebSocketServer>();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     app: INestApplicationContext,
     private readonly options: ChatWsAdapterOptions,
   ) {
-    super(app, { messageParser: options.messageParser });
-    this.rateLimited = {
-      event: PROTOCOL_ERROR_EVENT,
-      data: {
-        code: ErrorCode.RateLimited,
-        message: `rate limit exceeded: at most ${options.config.RATE_LIMIT_PER_SECOND} messages per second`,
-      },
-    };
+    super(app);
   }
 
-  override create(port: number): WebSocketServer {
+  /** Called by Nest once per distinct gateway path; returns that path's (possibly shared) server. */
+  override create(port: number, options: GatewayServerOptions = {}): WebSocketServer {
     const httpServer = this.httpServer as HttpServer | undefined;
     if (port !== 0 || !httpServer) {
       throw new Error('ChatWsAdapter serves gateways on the HTTP port only: leave the port unset');
     }
-    if (this.heartbeats.size > 0) throw new Error('ChatWsAdapter serves a single gateway');
+    if (options.namespace !== undefined) throw new Error('ChatWsAdapter has no namespaces');
+    const paths = options.path === undefined ? DEFAULT_WS_PATHS : [normalizePath(options.path)];
+    // A gateway at `/ws` (or `/`) shares the default gateways' server, whichever came first.
+    const existing = paths.map((path) => this.routes.get(path)).find((route) => route);
+    if (existing) {
+      for (const path of paths) this.routes.set(path, existing);
+      return existing.server;
+    }
+    if (this.routes.size === 0) {
+      httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+        this.upgrade(request, socket, head),
+      );
+      this.startHeartbeat();
+    }
+    const route: Route = { server: this.createServer(), messageTypes: new Set() };
+    for (const path of paths) this.routes.set(path, route);
+    return route.server;
+  }
+
+  /** Each gateway on the session's path binds its handlers; they merge on the session. */
+  override bindMessageHandlers(session: Session, handlers: WsMessageHandler[]): void {
+    session.bind(handlers);
+  }
+
+  override bindClientDisconnect(session: Session, callback: () => void): void {
+    session.onClose(callback);
+  }
+
+  /** Nest calls this for every gateway path, so a server shared by several is closed once. */
+  override async close(server: WebSocketServer): Promise<void> {
+    if (this.closed.has(server)) return;
+    this.closed.add(server);
+    // Clients were sent 1012 during the drain (SessionRegistry); whatever remains is cut.
+    for (const client of server.clients) client.terminate();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  override async dispose(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.routes.clear();
+    return Promise.resolve();
+  }
+
+  private createServer(): WebSocketServer {
     // closeTimeout (ws >= 8.19) is missing from @types/ws: a closing client that never answers
     // the close frame is destroyed after CLOSE_TIMEOUT_MS instead of ws' default 30 s.
     const options: ServerOptions & { closeTimeout: number } = {
@@ -67,141 +119,75 @@ export class ChatWsAdapter extends WsAdapter {
       closeTimeout: this.options.config.CLOSE_TIMEOUT_MS,
     };
     const server = new WebSocketServer(options);
-    this.bindErrorHandler(server);
-    httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.upgrade(server, request, socket, head),
-    );
-    this.startHeartbeat(server);
-    return server;
-  }
-
-  /**
-   * One listener per socket, no per-connection RxJS pipeline (the stock adapter builds six
-   * operator subscribers per connection: most of the idle memory per connection, see
-   * docs/performance.md). Frames of one client are handled strictly one after another, in
-   * arrival order: each waits on the previous one's promise.
-   */
-  override bindMessageHandlers(client: WebSocket, handlers: MessageMappingProperties[]): void {
-    const { RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST } = this.options.config;
-    const bucket = new TokenBucket(RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST, performance.now());
-    let tail: Promise<void> = Promise.resolve();
-    client.on('message', (data: RawData, isBinary: boolean) => {
-      // A connection the server is closing stops being heard at once.
-      if (client.readyState !== WebSocket.OPEN) return;
-      // The rate is taken at arrival, before any queueing, so a flood costs a counter each.
-      // Text arrives as one Buffer (ws' default binaryType 'nodebuffer').
-      const message = bucket.take(performance.now())
-        ? this.options.messageParser(isBinary ? data : (data as Buffer).toString())
-        : this.rateLimited;
-      tail = tail.then(() => this.dispatch(client, message, handlers));
-    });
-  }
-
-  /** Socket errors are the client's (oversized frame, invalid UTF-8, reset): one debug line, no
-   * stack. Without a listener ws would raise an unhandled 'error' and end the process. */
-  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
-    server.on('connection', (ws: WebSocket) =>
-      ws.on('error', (error: Error & { code?: string }) =>
-        this.log.debug(`Socket error ${error.code ?? error.name}: ${error.message}`),
-      ),
-    );
     server.on('error', (error: Error) => this.log.error(error));
     return server;
   }
 
-  override async close(server: WebSocketServer): Promise<void> {
-    clearInterval(this.heartbeats.get(server));
-    this.heartbeats.delete(server);
-    // Clients were sent 1012 during the drain (ConnectionRegistry); whatever remains is cut.
-    for (const client of server.clients) client.terminate();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  /** Runs the handler of one message; a non-empty result is sent back as JSON. Never rejects:
-   * handler errors were already answered by the gateway's exception filter. */
-  private async dispatch(
-    client: WebSocket,
-    message: ParsedMessage,
-    handlers: MessageMappingProperties[],
-  ): Promise<void> {
-    // A few handlers: scanning Nest's own array costs less than a Map per connection.
-    const handler = handlers.find((h) => h.message === message.event);
-    if (!handler || client.readyState !== WebSocket.OPEN) return;
-    try {
-      const returned: unknown = await handler.callback(message.data, message.event);
-      const result = isObservable(returned)
-        ? await lastValueFrom(returned, { defaultValue: undefined })
-        : returned;
-      if (result !== undefined && result !== null && client.readyState === WebSocket.OPEN) {
-        client.send(JSON.stringify(result));
-      }
-    } catch (error) {
-      this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    }
-  }
-
-  private upgrade(
-    server: WebSocketServer,
-    request: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-  ): void {
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     destroyOnError(socket);
-    if (!WS_PATHS.has(pathOf(request.url))) return refuse(socket, 404);
+    const route = this.routes.get(pathOf(request.url));
+    if (!route) return refuse(socket, 404);
     if (this.options.shutdown.draining) return refuse(socket, 503);
     const admission = this.options.guard.admit(request);
     if (!admission.admitted) return refuse(socket, admission.status);
     const slot = this.holdSlot(socket, admission.ip);
-    server.handleUpgrade(request, socket, head, (ws) => {
-      slot.upgraded(ws);
-      server.emit('connection', ws, request);
-    });
+    route.server.handleUpgrade(request, socket, head, (ws) =>
+      this.accept(route, ws, slot, request),
+    );
+  }
+
+  /** The socket is upgraded: its session takes over the admission slot, then gateways see it. */
+  private accept(route: Route, ws: WebSocket, slot: HeldSlot, request: IncomingMessage): void {
+    slot.upgraded = true;
+    const session = this.options.registry.open(ws, slot.ip, route.messageTypes);
+    try {
+      route.server.emit('connection', session, request);
+    } catch (error) {
+      // A gateway's connection hook failed: the session would be left half set up.
+      logUnexpected(error, this.log);
+      session.close(CloseCode.InternalError, 'internal error');
+    }
   }
 
   /**
-   * Keeps the admitted slot until the socket closes, before or after the upgrade. Its own method
-   * on purpose: closures made in `upgrade` would share its scope and keep the request (headers
-   * and all) alive for as long as the connection.
+   * Keeps the admitted slot until the upgrade completes; a socket that closes before that gives it
+   * back here, after it the session releases it. Its own method on purpose: closures made in
+   * `upgrade` would share its scope and keep the request (headers and all) alive for as long as
+   * the connection.
    */
-  private holdSlot(socket: Duplex, ip: string): { upgraded(ws: WebSocket): void } {
-    let upgraded = false;
-    const release = (): void => this.options.guard.release(ip);
+  private holdSlot(socket: Duplex, ip: string): HeldSlot {
+    const slot: HeldSlot = { ip, upgraded: false };
     socket.once('close', () => {
-      if (!upgraded) release();
+      if (!slot.upgraded) this.options.guard.release(ip);
     });
-    return {
-      upgraded: (ws) => {
-        upgraded = true;
-        ws.once('close', release);
-      },
-    };
+    return slot;
   }
 
-  /** Pings every client each interval; a client that has not answered the previous ping is cut. */
-  private startHeartbeat(server: WebSocketServer): void {
-    const awaitingPong = new WeakSet<WebSocket>();
-    server.on('connection', (ws: WebSocket) => ws.on('pong', () => awaitingPong.delete(ws)));
-    const timer = setInterval(() => {
-      for (const ws of server.clients) {
-        if (awaitingPong.has(ws)) {
-          this.log.debug('Terminating a connection that missed its pong');
-          ws.terminate();
-          continue;
-        }
-        awaitingPong.add(ws);
-        ws.ping();
-      }
+  /** Pings every session each interval; one that has not answered the previous ping is cut. */
+  private startHeartbeat(): void {
+    this.heartbeat = setInterval(() => {
+      for (const session of this.options.registry) session.heartbeat();
     }, this.options.config.HEARTBEAT_INTERVAL_MS);
-    timer.unref();
-    this.heartbeats.set(server, timer);
+    this.heartbeat.unref();
   }
+}
+
+/** An admission slot between the admission and the end of the upgrade. */
+interface HeldSlot {
+  readonly ip: string;
+  upgraded: boolean;
+}
+
+/** `/x/` and `x` name the same path as `/x`. */
+function normalizePath(path: string): string {
+  const withSlash = path.startsWith('/') ? path : `/${path}`;
+  return withSlash.length > 1 && withSlash.endsWith('/') ? withSlash.slice(0, -1) : withSlash;
 }
 
 function pathOf(url: string | undefined): string {
   const raw = url ?? '/';
   const query = raw.indexOf('?');
-  const path = query === -1 ? raw : raw.slice(0, query);
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  return normalizePath(query === -1 ? raw : raw.slice(0, query));
 }
 
 /** A reset during the handshake must not become an unhandled 'error' event. (Outside `upgrade`,

@@ -1,11 +1,13 @@
+import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
-import { PROTOCOL_ERROR_EVENT, createMessageParser } from './message-parser';
+import { parseFrame } from './message-parser';
 
-const parse = createMessageParser(new Set(['join', 'chat_message']));
+const known = new Set(['join', 'chat_message']);
+const parse = (raw: unknown) => parseFrame(raw, known);
 const errorCode = (raw: unknown): unknown => {
   const parsed = parse(raw);
-  expect(parsed.event).toBe(PROTOCOL_ERROR_EVENT);
-  return (parsed.data as { code: ErrorCode }).code;
+  expect(parsed).toBeInstanceOf(ChatError);
+  return (parsed as ChatError).code;
 };
 
 describe('message parser', () => {
@@ -26,13 +28,24 @@ describe('message parser', () => {
     ['{"userId":"a"}', ErrorCode.InvalidMessage],
     ['{"type":7}', ErrorCode.InvalidMessage],
     ['{"type":"leave"}', ErrorCode.UnknownType],
-    [`{"type":"${PROTOCOL_ERROR_EVENT}"}`, ErrorCode.UnknownType],
+    ['{"type":"#protocol_error"}', ErrorCode.UnknownType],
     ['{"type":"__proto__"}', ErrorCode.UnknownType],
+    ['{"type":"toString"}', ErrorCode.UnknownType],
     ['{"type":"join","__proto__":{"polluted":1}}', ErrorCode.InvalidMessage],
     ['{"type":"join","constructor":{"prototype":{"polluted":1}}}', ErrorCode.InvalidMessage],
   ])('answers %s with %s', (raw, code) => {
     expect(errorCode(raw)).toBe(code);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('knows exactly the types it is given', () => {
+    expect(parseFrame('{"type":"my_type"}', new Set(['my_type']))).toEqual({
+      event: 'my_type',
+      data: {},
+    });
+    expect((parseFrame('{"type":"join"}', new Set(['my_type'])) as ChatError).code).toBe(
+      ErrorCode.UnknownType,
+    );
   });
 
   it('refuses binary frames as unsupported', () => {
@@ -41,11 +54,11 @@ describe('message parser', () => {
 
   it('parses deeply nested JSON without throwing', () => {
     const deep = `{"type":"join","userId":${'['.repeat(30000)}${']'.repeat(30000)}}`;
-    expect(parse(deep).event).toBe('join');
+    expect((parse(deep) as { event: string }).event).toBe('join');
   });
 
   it('echoes at most a short prefix of an unknown type', () => {
     const parsed = parse(JSON.stringify({ type: 'x'.repeat(10000) }));
-    expect((parsed.data as { message: string }).message.length).toBeLessThan(100);
+    expect((parsed as ChatError).message.length).toBeLessThan(100);
   });
 });

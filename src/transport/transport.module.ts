@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
 import { HandshakeGuard } from './handshake-guard';
-import { ConnectionRegistry } from './connection-registry';
+import { SessionRegistry } from './session-registry';
 
 @Module({
-  providers: [ConnectionRegistry, HandshakeGuard],
-  exports: [ConnectionRegistry, HandshakeGuard],
+  providers: [SessionRegistry, HandshakeGuard],
+  exports: [SessionRegistry, HandshakeGuard],
 })
 export class TransportModule {}

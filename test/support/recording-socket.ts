@@ -1,15 +1,31 @@
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
-import { Connection } from '../../src/transport/connection';
+import { ChatError } from '../../src/protocol/chat-error';
+import { ErrorCode } from '../../src/protocol/error-code';
+import { Session, SessionContext } from '../../src/transport/session';
 
-/** The socket side of a Connection for unit and port tests: records the frames written to it. */
+/** The socket side of a Session for unit and port tests: records the frames written to it. */
 export class RecordingSocket extends EventEmitter {
   readyState = 1;
   bufferedAmount = 0;
+  paused = false;
   readonly sent: Record<string, unknown>[] = [];
 
   send(payload: string | Buffer): void {
     this.sent.push(JSON.parse(payload.toString()) as Record<string, unknown>);
+  }
+
+  /** Receives a text frame from the client side. */
+  receive(text: string): void {
+    this.emit('message', Buffer.from(text), false);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
   }
 
   close(): void {
@@ -22,15 +38,30 @@ export class RecordingSocket extends EventEmitter {
   }
 }
 
-const LIMITS = { maxBufferedBytes: 1 << 20, abuseErrorsMax: 20, abuseWindowMs: 5000 };
+const CONTEXT: SessionContext = {
+  limits: {
+    maxBufferedBytes: 1 << 20,
+    abuseErrorsMax: 20,
+    abuseWindowMs: 5000,
+    maxInboundQueue: 64,
+    ratePerSecond: 1000,
+    rateBurst: 1000,
+  },
+  slots: { release: () => undefined },
+  owner: { evicted: () => undefined, closed: () => undefined },
+  rateLimited: new ChatError(ErrorCode.RateLimited, 'rate limit exceeded'),
+};
 
-/** A real Connection over a RecordingSocket, optionally already bound to a user. */
-export function recordedConnection(userId?: string): {
-  connection: Connection;
-  socket: RecordingSocket;
-} {
+/** A real Session over a RecordingSocket, optionally already bound to a user. */
+export function recordedSession(
+  userId?: string,
+  context: Partial<SessionContext> = {},
+): { session: Session; socket: RecordingSocket } {
   const socket = new RecordingSocket();
-  const connection = new Connection(socket as unknown as WebSocket, '127.0.0.1', LIMITS);
-  connection.userId = userId;
-  return { connection, socket };
+  const session = new Session(socket as unknown as WebSocket, '127.0.0.1', new Set(), {
+    ...CONTEXT,
+    ...context,
+  });
+  session.userId = userId;
+  return { session, socket };
 }

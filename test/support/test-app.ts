@@ -1,6 +1,6 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.factory';
+import { CreateAppOptions, createApp } from '../../src/app.factory';
 import type { AppConfig } from '../../src/config/app-config';
 import { configWith } from '../../src/config/load-config';
 
@@ -24,10 +24,14 @@ export const PROTOCOL_TEST_LIMITS: Partial<AppConfig> = {
   ABUSE_ERRORS_MAX: 1_000_000,
 };
 
-/** Starts the real application on a free loopback port with the given settings. */
-export async function startApp(overrides: Partial<AppConfig> = {}): Promise<RunningApp> {
+/** Starts the real application on a free loopback port with the given settings (and, in
+ * `options`, extension modules or a logger; silent by default). */
+export async function startApp(
+  overrides: Partial<AppConfig> = {},
+  options: CreateAppOptions = {},
+): Promise<RunningApp> {
   const config = configWith({ HOST: '127.0.0.1', PORT: 0, ...overrides });
-  const app = await createApp(config, { logger: false });
+  const app = await createApp(config, { logger: false, ...options });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {

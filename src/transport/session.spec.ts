@@ -1,0 +1,92 @@
+import { RecordingSocket, recordedSession } from '../../test/support/recording-socket';
+import { CloseCode } from '../protocol/close-codes';
+import type { Session, SessionContext } from './session';
+
+/** A session whose `work` handler records its frames' `n` and waits while the gate is shut. */
+function sessionWithHandler(context: Partial<SessionContext> = {}): {
+  session: Session;
+  socket: RecordingSocket;
+  handled: number[];
+  open(): void;
+} {
+  const { session, socket } = recordedSession(undefined, context);
+  const handled: number[] = [];
+  let open = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  session.bind([
+    {
+      message: 'work',
+      isAckHandledManually: false,
+      callback: async (data: { n: number }) => {
+        await gate;
+        handled.push(data.n);
+      },
+    },
+  ]);
+  return { session, socket, handled, open };
+}
+
+/** Resolves once everything queued on `session` so far has run. */
+const settled = (session: Session): Promise<void> =>
+  new Promise((resolve) => session.enqueue(resolve));
+
+const work = (n: number): string => JSON.stringify({ type: 'work', n });
+
+describe('Session', () => {
+  it('handles a client’s frames one after another, in order, with its own ops between them', async () => {
+    const { session, socket, handled, open } = sessionWithHandler();
+    socket.receive(work(1));
+    session.enqueue(() => handled.push(-1));
+    socket.receive(work(2));
+    open();
+    await settled(session);
+    expect(handled).toEqual([1, -1, 2]);
+  });
+
+  it('still handles what a client sent before it closed', async () => {
+    const { session, socket, handled, open } = sessionWithHandler();
+    for (let n = 0; n < 5; n++) socket.receive(work(n));
+    socket.close();
+    open();
+    await settled(session);
+    expect(handled).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('drops the queued frames of a session the server evicts, but runs its own ops', async () => {
+    const evicted: Session[] = [];
+    const owner = { evicted: (s: Session) => evicted.push(s), closed: () => undefined };
+    const { session, socket, handled, open } = sessionWithHandler({ owner });
+    for (let n = 0; n < 3; n++) socket.receive(work(n));
+    session.evict(CloseCode.PolicyViolation, 'test');
+    session.enqueue(() => handled.push(-1));
+    socket.receive(work(9));
+    open();
+    await settled(session);
+    // The frame in flight at the eviction finishes; the ones waiting behind it never start.
+    expect(handled).toEqual([0, -1]);
+    expect(evicted).toEqual([session]);
+  });
+
+  it('pauses its socket past MAX_INBOUND_QUEUE frames and resumes it when they are handled', async () => {
+    const { session, socket, handled, open } = sessionWithHandler();
+    const limit = 64; // recordedSession's maxInboundQueue
+    for (let n = 0; n < limit; n++) socket.receive(work(n));
+    expect(socket.paused).toBe(false);
+    socket.receive(work(limit));
+    expect(socket.paused).toBe(true);
+    expect(session.inbound).toEqual({ queued: limit + 1, peak: limit + 1, paused: true });
+    open();
+    await settled(session);
+    expect(socket.paused).toBe(false);
+    expect(handled).toHaveLength(limit + 1);
+  });
+
+  it('answers a bad frame itself, with no handler involved', async () => {
+    const { session, socket, open } = sessionWithHandler();
+    socket.receive('{nope');
+    socket.receive(JSON.stringify({ type: 'unknown' }));
+    open();
+    await settled(session);
+    expect(socket.sent.map((frame) => frame.code)).toEqual(['invalid_json', 'unknown_type']);
+  });
+});

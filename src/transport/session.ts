@@ -1,0 +1,282 @@
+import { Logger } from '@nestjs/common';
+import type { WsMessageHandler } from '@nestjs/common/interfaces';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { isObservable, lastValueFrom } from 'rxjs';
+import type { RawData, WebSocket } from 'ws';
+import type { ErrorFrame, ServerFrame } from '../protocol/chat.protocol';
+import { ChatError } from '../protocol/chat-error';
+import { CloseCode } from '../protocol/close-codes';
+import { ErrorCode } from '../protocol/error-code';
+import { logUnexpected, toErrorFrame } from '../protocol/error-frame';
+import { ParsedMessage, parseFrame } from './message-parser';
+import type { Principal } from './principal';
+import { SerialQueue } from './serial-queue';
+import { TokenBucket } from './token-bucket';
+
+const OPEN = 1;
+const CLOSED = 3;
+const TEXT = { binary: false } as const;
+const NO_HANDLERS: readonly WsMessageHandler[] = [];
+const log = new Logger('Session');
+
+/** The limits one session is held to. */
+export interface SessionLimits {
+  /** Outbound bytes queued in the socket beyond which the client counts as too slow. */
+  maxBufferedBytes: number;
+  /** Error frames allowed within `abuseWindowMs`; one more evicts the session. */
+  abuseErrorsMax: number;
+  abuseWindowMs: number;
+  /** Queued inbound frames past which the socket is no longer read (MAX_INBOUND_QUEUE). */
+  maxInboundQueue: number;
+  ratePerSecond: number;
+  rateBurst: number;
+}
+
+/** What a session reports to whoever keeps it (the SessionRegistry). */
+export interface SessionOwner {
+  /** The server decided to close the session (slow, abusive, past a deadline). */
+  evicted(session: Session): void;
+  /** The socket closed, however it closed; the admission slot is released already. */
+  closed(session: Session): void;
+}
+
+/** The admission counter of the upgrade (HandshakeGuard): one slot per admitted connection. */
+export interface AdmissionSlots {
+  release(ip: string): void;
+}
+
+/** What every session of one registry shares; one object, not one per session. */
+export interface SessionContext {
+  readonly limits: SessionLimits;
+  readonly slots: AdmissionSlots;
+  readonly owner: SessionOwner;
+  /** The answer to a frame over the rate limit. */
+  readonly rateLimited: ChatError;
+}
+
+/** How full a session's inbound queue is, for tests and metrics. */
+export interface InboundState {
+  queued: number;
+  peak: number;
+  paused: boolean;
+}
+
+/**
+ * Everything about one WebSocket connection, created at the upgrade: the socket (this is the only
+ * code that writes to it; services hold Sessions, never sockets), id, client IP and admission
+ * slot, the verified principal, the token bucket, pong state, the rooms it is in and ONE bounded
+ * queue in which its inbound frames and its own operations (auto-join, leave on close or
+ * eviction) run one after another, in order.
+ *
+ * Two ways to end: the server closing it (eviction, drain, missed pong) stops hearing it at once;
+ * the client closing it does not: what the client sent before its close is handled first, and the
+ * leave queued at the close runs after it.
+ */
+export class Session {
+  readonly id = randomUUID();
+  /** Epoch ms of the upgrade; the join deadline counts from here. */
+  readonly connectedAt = Date.now();
+  /** The verified identity, once there is one (filled by the identity issue). */
+  principal: Principal | undefined = undefined;
+  /** Bound by the first successful join; later messages must name the same user. */
+  userId: string | undefined = undefined;
+  /**
+   * The chat room this session is in (at most one). Rooms of other kinds (event rooms) will sit
+   * beside it as a set created on first use, and a leave then leaves them all.
+   */
+  roomId: string | undefined = undefined;
+  /** A ping went out and its pong has not come back yet. */
+  private awaitingPong = false;
+  /** False once the server decided to close it: later frames are dropped unhandled. */
+  private heard = true;
+  private evicted = false;
+  private handlers: readonly WsMessageHandler[] = NO_HANDLERS;
+  private readonly bucket: TokenBucket;
+  private readonly queue: SerialQueue;
+  /** Times of recent error frames; created by the first one (most sessions never err). */
+  private errorTimes: number[] | undefined;
+
+  /**
+   * @param messageTypes the message types known on this session's path: shared by every session
+   *   there, filled with the names of the handlers its gateways bind (`bind`).
+   */
+  constructor(
+    private readonly socket: WebSocket,
+    readonly remoteAddress: string,
+    private readonly messageTypes: Set<string>,
+    private readonly context: SessionContext,
+  ) {
+    const { limits } = context;
+    this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst, performance.now());
+    this.queue = new SerialQueue(limits.maxInboundQueue, socket, (error) =>
+      logUnexpected(error, log),
+    );
+    socket.on('error', onSocketError);
+    socket.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
+    socket.on('pong', () => (this.awaitingPong = false));
+    socket.once('close', () => {
+      context.slots.release(remoteAddress);
+      context.owner.closed(this);
+    });
+  }
+
+  /** Adds one gateway's message handlers; several gateways on one path each bind theirs. */
+  bind(handlers: readonly WsMessageHandler[]): void {
+    for (const handler of handlers) this.messageTypes.add(String(handler.message));
+    this.handlers = this.handlers.length === 0 ? handlers : [...this.handlers, ...handlers];
+  }
+
+  /** Whether a gateway on this session's path handles messages of `type`. */
+  handles(type: string): boolean {
+    return this.messageTypes.has(type);
+  }
+
+  /** Queues one of the session's own operations behind everything queued so far. */
+  enqueue(op: () => unknown): void {
+    this.queue.push(op);
+  }
+
+  /** Runs `listener` once when the socket has closed, however it closed. */
+  onClose(listener: () => void): void {
+    this.socket.once('close', listener);
+  }
+
+  /** Resolves when the socket has closed. Made on demand: an idle session holds no promise. */
+  whenClosed(): Promise<void> {
+    if (this.socket.readyState === CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  /** Open and not being evicted: frames sent now are written. */
+  get isOpen(): boolean {
+    return !this.evicted && this.socket.readyState === OPEN;
+  }
+
+  /** Bytes written to this socket and not yet handed to the network. */
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
+  get inbound(): InboundState {
+    return { queued: this.queue.size, peak: this.queue.peak, paused: this.queue.isPaused };
+  }
+
+  /**
+   * Sends an already serialized frame (a Buffer is sent as a text frame: a broadcast encodes its
+   * UTF-8 once for all receivers); a closing or closed socket drops it. Never blocks and never
+   * queues without bound: a client whose backlog passes the limit is closed with 1013.
+   */
+  send(payload: string | Buffer): void {
+    if (!this.isOpen) return;
+    this.socket.send(payload, TEXT);
+    if (this.socket.bufferedAmount > this.context.limits.maxBufferedBytes) {
+      this.evict(CloseCode.TryAgainLater, 'slow consumer');
+    }
+  }
+
+  sendFrame(frame: ServerFrame): void {
+    this.send(JSON.stringify(frame));
+  }
+
+  /** Sends an error frame; a client that causes too many in the window is closed with 1008. */
+  sendError(frame: ErrorFrame, now = Date.now()): void {
+    this.sendFrame(frame);
+    const { abuseWindowMs, abuseErrorsMax } = this.context.limits;
+    const times = (this.errorTimes ??= []);
+    times.push(now);
+    while (times.length > 0 && times[0] <= now - abuseWindowMs) times.shift();
+    if (times.length > abuseErrorsMax) this.evict(CloseCode.PolicyViolation, 'too many errors');
+  }
+
+  /**
+   * Closes the session on the server's initiative. It stops being heard at once and its owner
+   * lets it leave its rooms now, not when the (possibly stuck) client answers the close.
+   */
+  evict(code: CloseCode, reason: string): void {
+    if (this.evicted) return;
+    this.evicted = true;
+    this.stopHearing();
+    this.socket.close(code, reason);
+    this.context.owner.evicted(this);
+  }
+
+  /** Closes on the server's initiative without eviction (drain): the leave comes with the close. */
+  close(code: number, reason: string): void {
+    this.stopHearing();
+    this.socket.close(code, reason);
+  }
+
+  terminate(): void {
+    this.stopHearing();
+    this.socket.terminate();
+  }
+
+  /**
+   * One heartbeat tick: pings, or terminates a client that has not answered the previous ping.
+   * A session whose reading is paused is skipped: its pong may be waiting unread behind frames
+   * the server has not got to, which is the server's delay, not the client's.
+   */
+  heartbeat(): void {
+    if (this.socket.readyState !== OPEN) return;
+    if (this.queue.isPaused) {
+      this.awaitingPong = false;
+      return;
+    }
+    if (this.awaitingPong) {
+      log.debug('Terminating a connection that missed its pong');
+      this.terminate();
+      return;
+    }
+    this.awaitingPong = true;
+    this.socket.ping();
+  }
+
+  /**
+   * One listener per socket, no per-connection RxJS pipeline. The rate is taken at arrival, before
+   * any queueing, so a flood costs a counter each; then the frame waits its turn in the queue.
+   * Text arrives as one Buffer (ws' default binaryType 'nodebuffer').
+   */
+  private receive(data: RawData, isBinary: boolean): void {
+    if (!this.heard) return;
+    const message = this.bucket.take(performance.now())
+      ? parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes)
+      : this.context.rateLimited;
+    this.queue.push(() => this.dispatch(message));
+  }
+
+  /** Runs the handler of one frame, or answers a bad frame; a handler's non-empty result is sent
+   * back as JSON. Never rejects: handler errors were answered by the gateway's exception filter. */
+  private async dispatch(message: ParsedMessage | ChatError): Promise<void> {
+    if (!this.heard) return;
+    if (message instanceof ChatError) return this.sendError(toErrorFrame(message, log));
+    // A few handlers: scanning them costs less than a Map per session.
+    const handler = this.handlers.find((h) => h.message === message.event);
+    if (!handler) {
+      const error = new ChatError(ErrorCode.UnknownType, 'unknown message type');
+      return this.sendError(toErrorFrame(error, log));
+    }
+    try {
+      const returned: unknown = await handler.callback(message.data, message.event);
+      const result = isObservable(returned)
+        ? await lastValueFrom(returned, { defaultValue: undefined })
+        : returned;
+      if (result !== undefined && result !== null) this.send(JSON.stringify(result));
+    } catch (error) {
+      logUnexpected(error, log);
+    }
+  }
+
+  /** Drops whatever the client sends from now on. A paused socket is read again so that the
+   * client's answer to the close frame is seen (its frames are dropped unhandled). */
+  private stopHearing(): void {
+    this.heard = false;
+    if (this.queue.isPaused) this.socket.resume();
+  }
+}
+
+/** Socket errors are the client's (oversized frame, invalid UTF-8, reset): one debug line, no
+ * stack. Without a listener ws would raise an unhandled 'error' and end the process. */
+function onSocketError(error: Error & { code?: string }): void {
+  log.debug(`Socket error ${error.code ?? error.name}: ${error.message}`);
+}
