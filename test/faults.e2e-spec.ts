@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { HandshakeGuard } from '../src/transport/handshake-guard';
 import { ConnectionRegistry } from '../src/transport/connection-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
-import { isChat } from './support/expected-frames';
+import { errorFrame, isChat } from './support/expected-frames';
+import { eventually } from './support/eventually';
 
 /*
  * Fault containment (issue 3, "No crash, no leak"): a handler that throws or rejects, garbage
@@ -17,23 +17,6 @@ import { isChat } from './support/expected-frames';
  */
 
 const SETTLE_TIMEOUT_MS = 5_000;
-
-const errorFrame = (code: string, message: string = expect.any(String) as string) => ({
-  type: 'error',
-  code,
-  message,
-});
-
-/** Polls `read` until `done` holds or SETTLE_TIMEOUT_MS passes; returns the last reading. */
-async function settle<T>(read: () => T | Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await delay(10);
-    value = await read();
-  }
-  return value;
-}
 
 interface Counts {
   connections: number;
@@ -66,7 +49,11 @@ async function expectCounts(server: RunningApp, expected: Partial<Counts>): Prom
   const read = counter(server);
   const matches = (counts: Counts) =>
     Object.entries(expected).every(([key, value]) => counts[key as keyof Counts] === value);
-  expect(await settle(read, matches)).toMatchObject(expected);
+  const counts = await eventually(`the counts ${JSON.stringify(expected)}`, read, {
+    done: matches,
+    timeoutMs: SETTLE_TIMEOUT_MS,
+  });
+  expect(counts).toMatchObject(expected);
 }
 
 let markers = 0;

@@ -9,6 +9,7 @@ import { RoomBrokerUnderTest, describeRoomBrokerContract } from './contracts/roo
 import { RoomHub } from '../src/rooms/room-hub';
 import type { ExpiredMember } from '../src/rooms/room-store';
 import { describeRoomStoreContract } from './contracts/room-store.contract';
+import { eventually } from './support/eventually';
 import { RecordingSocket, recordedConnection } from './support/recording-socket';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 
@@ -18,17 +19,6 @@ import { RedisServer, describeWithRedis } from './support/redis-server';
  * one membership and one fan-out. Every store or broker gets a key prefix of its own, so the
  * cases share the server and not their state; after each case, nothing is left under the prefix.
  */
-
-const WAIT_MS = 5_000;
-
-/** Polls `done` until it holds; fails naming `what` after WAIT_MS. */
-async function eventually(done: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Records what the broker writes to a Connection's socket. */
 
@@ -205,7 +195,7 @@ describeWithRedis('Redis room ports', () => {
         await admin.eval(ADD_SCRIPT, 0, prefix, ghost, roomId, connectionId, userId);
       }
       await survivor.add('lobby', { userId: 'alice', connectionId: 's1' });
-      await eventually(() => heard.length > 0, 'the silent instance to be reaped');
+      await eventually('the silent instance to be reaped', () => heard.length > 0);
       expect(await admin.zscore(`${prefix}instances`, ghost)).toBeNull();
       expect(heard).toHaveLength(2);
       expect(heard).toEqual(
@@ -290,9 +280,8 @@ describeWithRedis('Redis room ports', () => {
       await b.broker.publish('lobby', frame, onB[0].connection.userId);
       const end = chat('lobby', 'marker');
       await a.broker.publish('lobby', end);
-      await eventually(
-        () => [onA, ...onB].every(({ socket }) => endsWith(socket, end)),
-        'the marker on both instances',
+      await eventually('the marker on both instances', () =>
+        [onA, ...onB].every(({ socket }) => endsWith(socket, end)),
       );
       expect(onA.socket.sent).toEqual([frame, end]);
       expect(onB[0].socket.sent).toEqual([end]);
@@ -346,7 +335,7 @@ describeWithRedis('Redis room ports', () => {
       await first;
       const end = chat('lobby', 'marker');
       await b.broker.publish('lobby', end);
-      await eventually(() => endsWith(socket, end), 'the marker on A');
+      await eventually('the marker on A', () => endsWith(socket, end));
       expect({ subscribedWhenResolved, received: socket.sent }).toEqual({
         subscribedWhenResolved: true,
         received: [frame, end],
@@ -361,7 +350,7 @@ describeWithRedis('Redis room ports', () => {
       a.hub.add('lobby', connection);
       const frame = chat('lobby', 'still subscribed');
       await b.broker.publish('lobby', frame);
-      await eventually(() => socket.sent.length > 0, 'the frame on A');
+      await eventually('the frame on A', () => socket.sent.length > 0);
       expect(socket.sent).toEqual([frame]);
       await a.broker.unsubscribe('lobby');
     });

@@ -1,5 +1,6 @@
 import { RoomFrame, frames } from '../../src/protocol/chat.protocol';
 import type { Connection } from '../../src/transport/connection';
+import { eventually } from '../support/eventually';
 import { RecordingSocket, recordedConnection } from '../support/recording-socket';
 import type { RoomBroker } from '../../src/rooms/room-broker';
 import type { RoomHub } from '../../src/rooms/room-hub';
@@ -18,15 +19,6 @@ const DELIVERY_TIMEOUT_MS = 5_000;
 interface Member {
   connection: Connection;
   socket: RecordingSocket;
-}
-
-/** Polls `done` until it holds; fails naming `what` after DELIVERY_TIMEOUT_MS. */
-async function eventually(done: () => boolean, what: () => string): Promise<void> {
-  const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /**
@@ -94,8 +86,9 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
     async function received(receivers: Member[], frame: RoomFrame): Promise<void> {
       const wanted = JSON.stringify(frame);
       await eventually(
-        () => receivers.every((r) => r.socket.sent.some((f) => JSON.stringify(f) === wanted)),
         () => `${wanted} at every receiver`,
+        () => receivers.every((r) => r.socket.sent.some((f) => JSON.stringify(f) === wanted)),
+        DELIVERY_TIMEOUT_MS,
       );
     }
 
