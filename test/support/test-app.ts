@@ -1,6 +1,9 @@
+import type { DynamicModule } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.factory';
+import { appOptions, configureApp } from '../../src/app.factory';
+import { AppModule } from '../../src/app.module';
 import type { AppConfig } from '../../src/config/app-config';
 import { configWith } from '../../src/config/load-config';
 
@@ -24,10 +27,36 @@ export const PROTOCOL_TEST_LIMITS: Partial<AppConfig> = {
   ABUSE_ERRORS_MAX: 1_000_000,
 };
 
-/** Starts the real application on a free loopback port with the given settings. */
-export async function startApp(overrides: Partial<AppConfig> = {}): Promise<RunningApp> {
+/**
+ * Changes the app's providers before it is built, e.g. `builder.overrideProvider(RoomStore)`;
+ * `root` is the app's module tree, where `test/support/faults.ts` finds a provider to wrap.
+ */
+export type AppOverride = (
+  builder: TestingModuleBuilder,
+  root: DynamicModule,
+) => TestingModuleBuilder;
+
+export interface StartAppOptions {
+  override?: AppOverride;
+}
+
+/**
+ * Starts the real application on a free loopback port with the given settings: AppModule in a
+ * Nest testing module (so that a test can override a provider instead of patching a live
+ * instance), set up by the same `configureApp` as main.ts's app.
+ */
+export async function startApp(
+  overrides: Partial<AppConfig> = {},
+  options: StartAppOptions = {},
+): Promise<RunningApp> {
   const config = configWith({ HOST: '127.0.0.1', PORT: 0, ...overrides });
-  const app = await createApp(config, { logger: false });
+  const root = AppModule.forRoot(config);
+  const builder = Test.createTestingModule({ imports: [root] });
+  const moduleRef = await (options.override?.(builder, root) ?? builder).compile();
+  const app = configureApp(
+    moduleRef.createNestApplication<NestExpressApplication>(appOptions(config, { logger: false })),
+    config,
+  );
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
