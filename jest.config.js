@@ -18,7 +18,7 @@ module.exports = {
       displayName: 'unit',
       rootDir: '.',
       // Unit specs beside the code, and the contract suites run against the in-memory ports.
-      roots: ['<rootDir>/src', '<rootDir>/bench', '<rootDir>/test/contracts'],
+      roots: ['<rootDir>/src', '<rootDir>/scripts', '<rootDir>/bench', '<rootDir>/test/contracts'],
       testRegex: '.*\\.spec\\.ts$',
       setupFiles: ['<rootDir>/test/support/silence-logs.ts'],
     },
