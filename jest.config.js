@@ -17,8 +17,15 @@ module.exports = {
       ...common,
       displayName: 'unit',
       rootDir: '.',
-      // Unit specs beside the code, and the contract suites run against the in-memory ports.
-      roots: ['<rootDir>/src', '<rootDir>/scripts', '<rootDir>/bench', '<rootDir>/test/contracts'],
+      // Unit specs beside the code (src/, scripts/, bench/, test/support/), and the contract
+      // suites run against the in-memory ports.
+      roots: [
+        '<rootDir>/src',
+        '<rootDir>/scripts',
+        '<rootDir>/bench',
+        '<rootDir>/test/contracts',
+        '<rootDir>/test/support',
+      ],
       testRegex: '.*\\.spec\\.ts$',
       setupFiles: ['<rootDir>/test/support/silence-logs.ts'],
     },
