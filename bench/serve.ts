@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { ServerEvent, isServerCommand } from './lib/ipc';
-import { sleep } from './lib/clock';
+import { eventually } from '../test/support/eventually';
 import { assertLoopbackHost } from './lib/loopback';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -63,11 +63,10 @@ async function start(kind: string, entry: string | undefined): Promise<void> {
   } else {
     throw new Error(`unknown server kind ${kind}`);
   }
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  while (!(await healthy(host, port))) {
-    if (performance.now() > deadline) throw new Error(`${kind} server not healthy on port ${port}`);
-    await sleep(50);
-  }
+  await eventually(`the ${kind} server on port ${port} to be healthy`, () => healthy(host, port), {
+    timeoutMs: READY_TIMEOUT_MS,
+    intervalMs: 50,
+  });
   send({ type: 'ready', port });
 }
 

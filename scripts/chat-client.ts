@@ -3,9 +3,10 @@ import * as readline from 'node:readline';
 import WebSocket, { RawData } from 'ws';
 import { ClientMessageType, ServerMessageType } from '../src/protocol/chat.protocol';
 import { ID_PATTERN, ID_PATTERN_TEXT } from '../src/protocol/ids';
+import { closeCodeName } from './lib/close-code-names';
 import { Frame, healthUrlOf, parseFrame, rawToString } from './lib/frames';
 
-const USAGE = `Usage: npm run client -- <ws://host:port | wss://host> [--user ID] [--room ID]
+const USAGE = `Usage: npm run -s client -- <ws://host:port | wss://host> [--user ID] [--room ID]
 
   --user ID   who you are (default: a generated user_xxxxxx)
   --room ID   the room to join (default: your own room, named like your user)
@@ -13,17 +14,12 @@ IDs are ${ID_PATTERN_TEXT}.`;
 
 const HELP = `Type a line and press Enter to send it to the room. Commands:
   /switch ROOM   leave this room and join ROOM
+  /who           who is in this room
   /help          this list
   /quit          leave (Ctrl-D and Ctrl-C too)`;
 
-const CLOSE_CODE_NAMES: Record<number, string> = {
-  1000: 'normal closure',
-  1001: 'going away',
-  1006: 'connection lost',
-  1009: 'message too big',
-  1011: 'internal error',
-  1012: 'service restart',
-};
+/** How long leaving waits for the server to answer what was sent (piped input ends at once). */
+const ANSWER_TIMEOUT_MS = 5000;
 
 interface Options {
   url: string;
@@ -133,7 +129,16 @@ function main(argv: string[]): void {
   let rl: readline.Interface | undefined;
   let opened = false;
   let quitting = false;
+  let closeSent = false;
   let exiting = false;
+  /**
+   * Requests sent and not yet answered. Each one the server answers once (join and switch_room
+   * with joined, chat_message with its echo, presence with presence, any of them with error), in
+   * order, so leaving waits for this to reach 0: a close sent right behind the last line of a
+   * pipe must not overtake it.
+   */
+  let unanswered = 0;
+  let onAllAnswered: (() => void) | undefined;
 
   const exit = (code: number): void => {
     exiting = true;
@@ -142,17 +147,32 @@ function main(argv: string[]): void {
     process.exit(code);
   };
   const send = (message: object): void => {
-    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-    else screen.print('! not connected');
+    if (socket.readyState !== WebSocket.OPEN) return screen.print('! not connected');
+    unanswered += 1;
+    socket.send(JSON.stringify(message));
   };
-  /** Closes with 1000 and exits once the server has answered the close. */
+  const answered = (): void => {
+    unanswered = Math.max(0, unanswered - 1);
+    if (unanswered === 0) onAllAnswered?.();
+  };
+  /**
+   * Once the server has answered everything sent (or ANSWER_TIMEOUT_MS passed), closes with 1000
+   * and exits when the server has answered the close.
+   */
   const quit = (): void => {
     if (quitting || exiting) return;
     quitting = true;
-    if (socket.readyState !== WebSocket.OPEN) return exit(0);
-    socket.close(1000, 'bye');
-    // A server that does not answer the close handshake must not keep us here.
-    setTimeout(() => socket.terminate(), 2000).unref();
+    const close = (): void => {
+      onAllAnswered = undefined;
+      if (socket.readyState !== WebSocket.OPEN) return exit(0);
+      closeSent = true;
+      socket.close(1000, 'bye');
+      // A server that does not answer the close handshake must not keep us here.
+      setTimeout(() => socket.terminate(), 2000).unref();
+    };
+    if (unanswered === 0 || socket.readyState !== WebSocket.OPEN) return close();
+    onAllAnswered = close;
+    setTimeout(close, ANSWER_TIMEOUT_MS).unref();
   };
   const handleLine = (line: string): void => {
     screen.eraseEntered(line);
@@ -165,6 +185,8 @@ function main(argv: string[]): void {
       send({ type: ClientMessageType.SwitchRoom, userId, roomId: args[0] });
     } else if (command === '/switch') {
       screen.print('! usage: /switch ROOM');
+    } else if (command === '/who') {
+      send({ type: ClientMessageType.Presence });
     } else if (command === '/help') {
       screen.print(HELP);
     } else if (command === '/quit') {
@@ -196,21 +218,37 @@ function main(argv: string[]): void {
     if (frame.type === ServerMessageType.Joined && typeof frame.roomId === 'string') {
       screen.setPrompt(`${userId}@${clean(frame.roomId)}> `);
     }
+    if (isAnswer(frame, userId)) answered();
     screen.print(describe(frame));
   });
   socket.on('error', (error: Error) => {
     if (!opened) screen.print(`! cannot connect to ${url}: ${error.message}`);
   });
   socket.on('close', (code: number, reason: Buffer) => {
-    if (quitting) return exit(0);
+    if (closeSent) return exit(0);
     if (opened) {
-      const name = code in CLOSE_CODE_NAMES ? ` ${CLOSE_CODE_NAMES[code]}` : '';
+      const known = closeCodeName(code);
+      const name = known ? ` ${known}` : '';
       const why = reason.length > 0 ? ` (${clean(reason.toString())})` : '';
       screen.print(`* connection closed: ${code}${name}${why}`);
     }
     // Only a normal closure is a normal end; anything else is worth a retry by whoever runs us.
     exit(opened && code === 1000 ? 0 : 1);
   });
+}
+
+/** Whether `frame` answers a request of ours (see `unanswered`). */
+function isAnswer(frame: Frame, userId: string): boolean {
+  switch (frame.type) {
+    case ServerMessageType.Joined:
+    case ServerMessageType.Presence:
+    case ServerMessageType.Error:
+      return true;
+    case ServerMessageType.ChatMessage:
+      return frame.userId === userId;
+    default:
+      return false;
+  }
 }
 
 /** A frame as a line for people. */
@@ -225,9 +263,23 @@ function describe(frame: Frame): string {
       return `${time} * ${text(frame.message)}`;
     case ServerMessageType.Error:
       return `${time} ! error (${text(frame.code)}): ${text(frame.message)}`;
+    case ServerMessageType.Presence:
+      return `${time} * in ${text(frame.roomId)}: ${describeUsers(frame.users)}`;
     default:
       return `${time} ? ${clean(JSON.stringify(frame))}`;
   }
+}
+
+/** `alice, bob (2 connections)`: the users of a presence frame. */
+function describeUsers(users: unknown): string {
+  if (!Array.isArray(users)) return text(users);
+  if (users.length === 0) return 'nobody';
+  return users
+    .map((user: { userId?: unknown; connections?: unknown }) => {
+      const many = typeof user.connections === 'number' && user.connections > 1;
+      return `${text(user.userId)}${many ? ` (${String(user.connections)} connections)` : ''}`;
+    })
+    .join(', ');
 }
 
 function clock(date: Date): string {

@@ -39,6 +39,8 @@ const DEFAULT_STEP_TIMEOUT_MS = 5000;
 const DEFAULT_OVERALL_TIMEOUT_MS = 60_000;
 // How long to wait for frames that must not arrive, once the frames that must arrive are in.
 const QUIET_PERIOD_MS = 300;
+/** The reason the checks give when they close their connections. */
+const CLOSE_REASON = 'smoke test done';
 
 const T = ServerMessageType;
 
@@ -134,7 +136,7 @@ class SmokeContext {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all(this.sockets.map((socket) => socket.close()));
+    await Promise.all(this.sockets.map((socket) => socket.close(1000, CLOSE_REASON)));
   }
 
   quietPeriod(): Promise<void> {
@@ -245,9 +247,10 @@ function roomChecks(ctx: SmokeContext): Scenario {
         for (const content of sent) a.send(chat(alice, content));
         const received: unknown[] = [];
         for (let i = 0; i < sent.length; i++) {
-          const frame = await b.next(`chat_message ${i} of ${sent.length}`, (f) =>
-            sent.some((content) => isChat(alice, content)(f)),
-          );
+          const frame = await b.next({
+            what: `chat_message ${i} of ${sent.length}`,
+            matches: (f) => sent.some((content) => isChat(alice, content)(f)),
+          });
           received.push(frame.content);
         }
         if (JSON.stringify(received) !== JSON.stringify(sent)) {
@@ -285,7 +288,7 @@ function roomChecks(ctx: SmokeContext): Scenario {
     {
       name: 'leave: B closes its connection; A gets "user_left" for B',
       run: async () => {
-        await b.close();
+        await b.close(1000, CLOSE_REASON);
         expectFrame(await nextEvent(a, T.UserLeft, bob), userEvent(T.UserLeft, bob, lobby));
       },
     },
@@ -309,7 +312,7 @@ function errorChecks(ctx: SmokeContext): Scenario[] {
       const socket = await ctx.connect();
       expectError(await socket.request(badMessage(userId), T.Error), code, mentions);
       expectFrame(await socket.request(join(userId), T.Joined), joinedFrame(userId, userId));
-      await socket.close();
+      await socket.close(1000, CLOSE_REASON);
     },
   });
   return [
@@ -358,7 +361,7 @@ function errorChecks(ctx: SmokeContext): Scenario[] {
             content,
             timestamp: isIsoTimestamp,
           });
-          await c.close();
+          await c.close(1000, CLOSE_REASON);
         },
       },
     ],
@@ -371,7 +374,7 @@ function autoJoinCheck(ctx: SmokeContext): Check {
     run: async () => {
       const dave = ctx.id('d');
       const d = await ctx.connect({ userId: dave });
-      expectFrame(await d.next('"joined" frame', isType(T.Joined)), joinedFrame(dave, dave));
+      expectFrame(await d.next(T.Joined), joinedFrame(dave, dave));
     },
   };
 }
@@ -407,11 +410,6 @@ function userEvent(
   return { type, userId, roomId, message: `${userId} ${verb} the room` };
 }
 
-const isType =
-  (type: string) =>
-  (frame: Frame): boolean =>
-    frame.type === type;
-
 const isChat =
   (userId: string, content: string) =>
   (frame: Frame): boolean =>
@@ -423,14 +421,14 @@ const isEvent =
     frame.type === type && frame.userId === userId;
 
 function nextChat(socket: FrameSocket, userId: string, content: string): Promise<Frame> {
-  return socket.next(
-    `chat_message ${JSON.stringify(content)} from ${userId}`,
-    isChat(userId, content),
-  );
+  return socket.next({
+    what: `chat_message ${JSON.stringify(content)} from ${userId}`,
+    matches: isChat(userId, content),
+  });
 }
 
 function nextEvent(socket: FrameSocket, type: string, userId: string): Promise<Frame> {
-  return socket.next(`"${type}" for ${userId}`, isEvent(type, userId));
+  return socket.next({ what: `"${type}" for ${userId}`, matches: isEvent(type, userId) });
 }
 
 // --- Assertions ----------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-import { ConsoleLogger, LogLevel, LoggerService, ModuleMetadata } from '@nestjs/common';
+import {
+  ConsoleLogger,
+  LogLevel,
+  LoggerService,
+  ModuleMetadata,
+  NestApplicationOptions,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
@@ -18,20 +24,40 @@ export interface CreateAppOptions {
   imports?: ModuleMetadata['imports'];
 }
 
-/** Builds the application (not yet listening). Shared by main.ts and the end-to-end tests. */
+/** Builds the application (not yet listening), as main.ts runs it. */
 export async function createApp(
   config: AppConfig,
   options: CreateAppOptions = {},
 ): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config, options.imports),
-    {
-      logger: options.logger ?? createLogger(config),
-      // Keep-alive HTTP connections must not hold up a shutdown.
-      forceCloseConnections: true,
-      abortOnError: false,
-    },
+    appOptions(config, options),
   );
+  return configureApp(app, config);
+}
+
+/** The application options of createApp; the tests build their app from a testing module with them. */
+export function appOptions(
+  config: AppConfig,
+  options: CreateAppOptions = {},
+): NestApplicationOptions {
+  return {
+    logger: options.logger ?? createLogger(config),
+    // Keep-alive HTTP connections must not hold up a shutdown.
+    forceCloseConnections: true,
+    abortOnError: false,
+  };
+}
+
+/**
+ * What an application needs besides its modules before it listens: the WebSocket adapter with its
+ * handshake guard and message parser. Shared by createApp and the tests' startApp, so that the
+ * app the tests run is set up like the one main.ts runs.
+ */
+export function configureApp(
+  app: NestExpressApplication,
+  config: AppConfig,
+): NestExpressApplication {
   app.disable('x-powered-by');
   app.useWebSocketAdapter(
     new ChatWsAdapter(app, {

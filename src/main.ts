@@ -11,12 +11,20 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as AddressInfo;
   logger.log(
-    `PixIDE chat server listening on http://${config.HOST}:${port} (WebSocket at / and /ws)`,
+    `PixIDE chat server listening on http://${config.HOST}:${port} (WebSocket at / and /ws), ` +
+      roomsMode(config),
   );
   stopOnSignals(app, config, logger);
   process.on('unhandledRejection', (reason) =>
     logger.error(`Unhandled rejection: ${String(reason)}`),
   );
+}
+
+/** Which mode the rooms run in, for the start-up log (never the Redis URL: it holds a password). */
+function roomsMode(config: AppConfig): string {
+  return config.REDIS_URL
+    ? 'rooms in Redis (shared with the other instances on it)'
+    : 'rooms in memory (this instance only; set REDIS_URL to share them)';
 }
 
 function loadConfigOrExit(): AppConfig {

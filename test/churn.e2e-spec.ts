@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
 import { runInThisContext } from 'node:vm';
 import WebSocket, { RawData } from 'ws';
 import { HandshakeGuard } from '../src/transport/handshake-guard';
@@ -8,6 +7,7 @@ import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { TestClient } from './support/test-client';
+import { eventually } from './support/eventually';
 
 /*
  * Connection churn (issue 3, "Tests"): a few thousand connect / join / abrupt-end cycles, 50 at a
@@ -151,17 +151,6 @@ async function pool(
   return failures;
 }
 
-/** Polls `read` until it returns `expected` or `timeoutMs` passes; returns the last reading. */
-async function settle<T>(read: () => T | Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await delay(20);
-    value = await read();
-  }
-  return value;
-}
-
 function countByName(resources: string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const name of resources) counts[name] = (counts[name] ?? 0) + 1;
@@ -198,10 +187,10 @@ describe('connection churn', () => {
     emitter.setMaxListeners(1);
     emitter.on('x', () => undefined);
     emitter.on('x', () => undefined);
-    await settle(
-      () => warnings.length,
-      (count) => count > 0,
-    );
+    await eventually('a MaxListenersExceededWarning', () => warnings.length, {
+      done: (count) => count > 0,
+      timeoutMs: SETTLE_TIMEOUT_MS,
+    });
 
     expect(warnings.map((w) => w.name)).toContain('MaxListenersExceededWarning');
     warnings.length = 0;
@@ -235,7 +224,8 @@ describe('connection churn', () => {
         handshakesOpen: 0,
         handshakeIps: 0,
       };
-      const counts = await settle(
+      const counts = await eventually(
+        'every count back to zero',
         async () => ({
           connections: registry.size,
           joinTimers: registry.awaitingJoinCount,
@@ -245,16 +235,23 @@ describe('connection churn', () => {
           handshakesOpen: guard.openCount,
           handshakeIps: guard.ipCount,
         }),
-        (value) => JSON.stringify(value) === JSON.stringify(zero),
+        {
+          done: (value) => JSON.stringify(value) === JSON.stringify(zero),
+          timeoutMs: SETTLE_TIMEOUT_MS,
+        },
       );
       expect(counts).toEqual(zero);
 
       expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
 
       // Sockets (client and server side share this process) and timers are back to the baseline.
-      const resources = await settle(
+      const resources = await eventually(
+        'as many sockets as before the churn',
         () => countByName(realProcess.getActiveResourcesInfo()),
-        (now) => (now.TCPSocketWrap ?? 0) <= (baseline.TCPSocketWrap ?? 0),
+        {
+          done: (now) => (now.TCPSocketWrap ?? 0) <= (baseline.TCPSocketWrap ?? 0),
+          timeoutMs: SETTLE_TIMEOUT_MS,
+        },
       );
       expect(resources.TCPSocketWrap ?? 0).toBeLessThanOrEqual(baseline.TCPSocketWrap ?? 0);
       expect(resources.Timeout ?? 0).toBeLessThanOrEqual((baseline.Timeout ?? 0) + 2);

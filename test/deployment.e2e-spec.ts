@@ -70,6 +70,18 @@ describe('deployment files agree with the app', () => {
     expect(response.status).toBe(200);
   });
 
+  it("the README's Fly steps deploy one machine first: without Redis, machines share no rooms", () => {
+    const readme = read('README.md');
+    const section = readme.slice(
+      readme.indexOf('## Deploying to Fly.io'),
+      readme.indexOf('### Several machines on one Redis'),
+    );
+    const deploys = section.split('\n').filter((line) => /^fly deploy\b/.test(line));
+    expect(deploys.length).toBeGreaterThan(0);
+    for (const line of deploys) expect(line).toMatch(/\s--ha=false\b/);
+    expect(fly.env.REDIS_URL).toBeUndefined();
+  });
+
   it('the Dockerfile runs the production build as a non-root user, stopped by SIGTERM', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^STOPSIGNAL SIGTERM$/m);

@@ -1,8 +1,14 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
-import { chatFrame, isChat, joinedFrame, userLeftFrame } from './support/expected-frames';
+import {
+  chatFrame,
+  errorFrame,
+  isChat,
+  joinedFrame,
+  userLeftFrame,
+} from './support/expected-frames';
+import { eventually } from './support/eventually';
 
 /*
  * The error rules of point 3 of the issue: every error code, the exact error frame, the connection
@@ -21,12 +27,6 @@ type ErrorCode =
   | 'not_joined'
   | 'user_mismatch'
   | 'unsupported';
-
-const errorFrame = (code: ErrorCode) => ({
-  type: 'error',
-  message: expect.any(String),
-  code,
-});
 
 /** Deeply nested JSON built as text: JSON.stringify of such a value would itself overflow. */
 const deepArray = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -117,12 +117,7 @@ describe('protocol errors', () => {
       const body = (await response.json()) as { details: { chat: { connections: number } } };
       return body.details.chat.connections;
     };
-    let connections = await count();
-    for (let attempt = 0; attempt < 300 && connections !== expected; attempt++) {
-      await delay(10);
-      connections = await count();
-    }
-    expect(connections).toBe(expected);
+    await eventually(`${expected} open connections`, count, { done: (n) => n === expected });
   }
 
   /** Sends a unique chat from `sender` and waits until all `observers` have it. */

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { HandshakeGuard } from '../src/transport/handshake-guard';
 import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
-import { isChat } from './support/expected-frames';
+import { errorFrame, isChat } from './support/expected-frames';
+import { eventually } from './support/eventually';
+import { FaultKind, FaultPlan, faultyProvider } from './support/faults';
 
 /*
  * Fault containment (issue 3, "No crash, no leak"): a handler that throws or rejects, garbage
@@ -17,23 +18,6 @@ import { isChat } from './support/expected-frames';
  */
 
 const SETTLE_TIMEOUT_MS = 5_000;
-
-const errorFrame = (code: string, message: string = expect.any(String) as string) => ({
-  type: 'error',
-  code,
-  message,
-});
-
-/** Polls `read` until `done` holds or SETTLE_TIMEOUT_MS passes; returns the last reading. */
-async function settle<T>(read: () => T | Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await delay(10);
-    value = await read();
-  }
-  return value;
-}
 
 interface Counts {
   connections: number;
@@ -66,7 +50,11 @@ async function expectCounts(server: RunningApp, expected: Partial<Counts>): Prom
   const read = counter(server);
   const matches = (counts: Counts) =>
     Object.entries(expected).every(([key, value]) => counts[key as keyof Counts] === value);
-  expect(await settle(read, matches)).toMatchObject(expected);
+  const counts = await eventually(`the counts ${JSON.stringify(expected)}`, read, {
+    done: matches,
+    timeoutMs: SETTLE_TIMEOUT_MS,
+  });
+  expect(counts).toMatchObject(expected);
 }
 
 let markers = 0;
@@ -109,12 +97,15 @@ describe('fault containment', () => {
     return client;
   }
 
+  /** Faults of the room store: the app is built with its store behind them (inert until armed). */
+  let storeFaults: FaultPlan;
+
   beforeEach(async () => {
-    server = await startApp();
+    storeFaults = new FaultPlan();
+    server = await startApp({}, { override: faultyProvider(RoomStore, storeFaults) });
   });
 
   afterEach(async () => {
-    jest.restoreAllMocks();
     await Promise.all(clients.splice(0).map((client) => client.close()));
     await expectCounts(server, {
       connections: 0,
@@ -129,32 +120,21 @@ describe('fault containment', () => {
   });
 
   describe('an exception inside a handler', () => {
-    const failures: [string, (store: RoomStore) => void][] = [
-      [
-        'throws',
-        (store) =>
-          jest.spyOn(store, 'add').mockImplementationOnce(() => {
-            throw new Error('store down');
-          }),
-      ],
-      [
-        'rejects',
-        (store) => jest.spyOn(store, 'add').mockRejectedValueOnce(new Error('store down')),
-      ],
-    ];
+    const failures: FaultKind[] = ['throws', 'rejects'];
 
     it.each(failures)(
       'when the room store %s, answers internal to that client only, whose next join works',
-      async (_how, fail) => {
+      async (how) => {
         const bob = await joined('bob', 'lobby');
         const carol = await joined('carol', 'lobby');
         await bob.next('user_joined');
-        fail(server.app.get<RoomStore>(RoomStore));
+        storeFaults.failNext('add', how);
         const alice = await connect();
 
         expect(await alice.request({ type: 'join', userId: 'alice', roomId: 'lobby' })).toEqual(
           errorFrame('internal', 'internal server error'),
         );
+        expect(storeFaults.pending).toBe(0);
 
         // Bob and Carol saw nothing of it and still talk; Alice is in no room.
         const content = `marker ${++markers}`;
@@ -192,11 +172,12 @@ describe('fault containment', () => {
       const bob = await joined('bob', 'lobby');
       await alice.next('user_joined');
       const store = server.app.get<RoomStore>(RoomStore);
-      jest.spyOn(store, 'add').mockRejectedValueOnce(new Error('store down'));
+      storeFaults.failNext('add');
 
       expect(
         await alice.request({ type: 'switch_room', userId: 'alice', roomId: 'games' }),
       ).toEqual(errorFrame('internal', 'internal server error'));
+      expect(storeFaults.pending).toBe(0);
 
       // Leaving came first and happened: Bob sees Alice go, and store and hub agree on it.
       expect(await bob.next('user_left')).toMatchObject({ userId: 'alice', roomId: 'lobby' });

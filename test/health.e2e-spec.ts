@@ -1,6 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
+import { eventually } from './support/eventually';
 
 interface ChatCounts {
   connections: number;
@@ -16,11 +16,13 @@ async function chatCounts(server: RunningApp): Promise<ChatCounts> {
 /** Polls /health until the counts equal `expected`; a close is processed by the server a moment
  * after the client saw it, and nobody is left in the room to be told. */
 async function countsBecome(server: RunningApp, expected: ChatCounts): Promise<void> {
-  let counts = await chatCounts(server);
-  for (let attempt = 0; attempt < 150 && !isEqual(counts, expected); attempt += 1) {
-    await delay(20);
-    counts = await chatCounts(server);
-  }
+  const counts = await eventually(
+    `the counts ${JSON.stringify(expected)}`,
+    () => chatCounts(server),
+    {
+      done: (now) => isEqual(now, expected),
+    },
+  );
   expect(counts).toEqual(expected);
 }
 

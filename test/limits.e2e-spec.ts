@@ -9,6 +9,8 @@ import type { Session } from '../src/transport/session';
 import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RunningApp, startApp } from './support/test-app';
+import { eventually } from './support/eventually';
+import { chatFrame, errorFrame, isChat, userLeftFrame } from './support/expected-frames';
 import {
   CloseInfo,
   Frame,
@@ -34,28 +36,6 @@ const WAIT_MS = 5_000;
 
 const chat = (userId: string, content: string) => ({ type: 'chat_message', userId, content });
 
-const chatFrame = (userId: string, roomId: string, content: string) => ({
-  type: 'chat_message',
-  userId,
-  roomId,
-  content,
-  timestamp: expect.any(String),
-});
-
-const errorFrame = (code: string) => ({ type: 'error', code, message: expect.any(String) });
-
-const userLeftFrame = (userId: string, roomId: string) => ({
-  type: 'user_left',
-  userId,
-  roomId,
-  message: `${userId} left the room`,
-});
-
-const isChat =
-  (content: string): FramePredicate =>
-  (frame) =>
-    frame.type === 'chat_message' && frame.content === content;
-
 const isUserLeft =
   (userId: string): FramePredicate =>
   (frame) =>
@@ -67,19 +47,6 @@ const isUserJoined =
     frame.type === 'user_joined' && frame.userId === userId;
 
 const range = (count: number, from = 0) => Array.from({ length: count }, (_, i) => from + i);
-
-/** Polls `read` until it returns `expected`; fails with the last value seen. */
-async function eventually<T>(what: string, read: () => T, expected: T, timeoutMs = WAIT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let value = read();
-  while (value !== expected) {
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: expected ${String(expected)}, still ${String(value)}`);
-    }
-    await delay(10);
-    value = read();
-  }
-}
 
 /** `promise`, or a failure naming `what` if it has not settled in time. */
 async function within<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_MS): Promise<T> {
@@ -180,16 +147,18 @@ describe('limits', () => {
   async function closeAndRelease(client: TestClient): Promise<void> {
     const open = guard().openCount;
     await client.close();
-    await eventually('open connections after a close', () => guard().openCount, open - 1);
+    await eventually('open connections after a close', () => guard().openCount, {
+      done: (n) => n === open - 1,
+    });
   }
 
   /** Every count the server keeps per connection is back to zero. */
   async function expectAllReleased(): Promise<void> {
-    await eventually('open connections (guard)', () => guard().openCount, 0);
-    await eventually('client IPs (guard)', () => guard().ipCount, 0);
-    await eventually('registered connections', () => registry().size, 0);
-    await eventually('join timers', () => registry().awaitingJoinCount, 0);
-    await eventually('room members', () => hub().memberCount, 0);
+    await eventually('open connections (guard)', () => guard().openCount, { done: (n) => n === 0 });
+    await eventually('client IPs (guard)', () => guard().ipCount, { done: (n) => n === 0 });
+    await eventually('registered connections', () => registry().size, { done: (n) => n === 0 });
+    await eventually('join timers', () => registry().awaitingJoinCount, { done: (n) => n === 0 });
+    await eventually('room members', () => hub().memberCount, { done: (n) => n === 0 });
   }
 
   afterEach(async () => {
@@ -632,7 +601,7 @@ describe('limits', () => {
       expect(close).toEqual({ code: 1008, reason: 'join timeout' });
 
       // Joined connections outlive their timer and still chat.
-      await eventually('join timers', () => registry().awaitingJoinCount, 0);
+      await eventually('join timers', () => registry().awaitingJoinCount, { done: (n) => n === 0 });
       expect(await alice.request(chat('alice', 'still here'), 'chat_message')).toEqual(
         chatFrame('alice', 'lobby', 'still here'),
       );

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
 import {
@@ -8,6 +7,7 @@ import {
   userJoinedFrame,
   userLeftFrame,
 } from './support/expected-frames';
+import { eventually } from './support/eventually';
 
 /*
  * Point 3 of the issue ("Protocol"), rule by rule, against the real app and real `ws` clients.
@@ -84,13 +84,7 @@ describe('chat protocol', () => {
   /** Polls the health counts until `done` holds: the server handles a close after the client saw
    * it, and a lone leaver produces no frame to wait for. */
   async function countsUntil(done: (counts: ChatCounts) => boolean): Promise<ChatCounts> {
-    let counts = await chatCounts();
-    for (let attempt = 0; attempt < 300 && !done(counts); attempt++) {
-      await delay(10);
-      counts = await chatCounts();
-    }
-    expect(done(counts)).toBe(true);
-    return counts;
+    return eventually(`the health counts to satisfy ${String(done)}`, chatCounts, { done });
   }
 
   describe('join', () => {

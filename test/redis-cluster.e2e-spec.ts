@@ -7,7 +7,8 @@ import { RoomHub } from '../src/rooms/room-hub';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
-import { isChat } from './support/expected-frames';
+import { errorFrame, isChat } from './support/expected-frames';
+import { eventually } from './support/eventually';
 
 /*
  * Two instances of the server on one redis-server behave as one (issue 5): members on either
@@ -17,26 +18,11 @@ import { isChat } from './support/expected-frames';
  * afterwards (frames of a room arrive in the order the room produced them), never by waiting.
  */
 
-const WAIT_MS = 5_000;
-
-/** Polls `done` until it holds; fails naming `what` after `timeoutMs`. */
-async function until(
-  done: () => boolean | Promise<boolean>,
-  what: () => string | Promise<string>,
-  timeoutMs = WAIT_MS,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${await what()}`);
-    await delay(5);
-  }
-}
-
 /** Waits until `client` has received a frame matching `predicate` (it stays in the inbox). */
 async function seen(client: TestClient, predicate: (frame: Frame) => boolean): Promise<Frame> {
-  await until(
-    () => client.inbox.some(predicate),
+  await eventually(
     () => `a frame matching ${predicate.toString()}; inbox: ${JSON.stringify(client.inbox)}`,
+    () => client.inbox.some(predicate),
   );
   return client.inbox.find(predicate) as Frame;
 }
@@ -125,12 +111,12 @@ describeWithRedis('two instances on one Redis', () => {
     // The instances finish the leaves of the closed clients before they stop: stopping is a
     // subject of its own, and a stop racing the leaves leaves ioredis timers behind.
     try {
-      await until(
+      await eventually(
+        async () =>
+          `the instances to process the closes; left: ${(await membershipKeys()).join(', ')}`,
         async () =>
           running.every((server) => server.app.get(RoomHub).memberCount === 0) &&
           (await membershipKeys()).length === 0,
-        async () =>
-          `the instances to process the closes; left: ${(await membershipKeys()).join(', ')}`,
       );
     } finally {
       await Promise.all(running.map((server) => server.close()));
@@ -187,12 +173,12 @@ describeWithRedis('two instances on one Redis', () => {
     done: (users: Frame['users']) => boolean,
   ): Promise<Frame> {
     let answer: Frame | undefined;
-    await until(
+    await eventually(
+      () => `presence of ${roomId} to settle; last: ${JSON.stringify(answer)}`,
       async () => {
         answer = await client.request({ type: 'presence', roomId }, 'presence');
         return done(answer.users);
       },
-      () => `presence of ${roomId} to settle; last: ${JSON.stringify(answer)}`,
     );
     return answer as Frame;
   }
@@ -316,9 +302,9 @@ describeWithRedis('two instances on one Redis', () => {
     // B has finished the join (its events are published) once it answers her next request.
     await aliceOnB.request({ type: 'presence' }, 'presence');
     const end = await marker(aliceOnB, 'alice', [bob, aliceOnB]);
-    await until(
-      () => bob.inbox.filter((f) => f.userId === 'alice' && f.type !== 'chat_message').length >= 3,
+    await eventually(
       () => `alice's joins and leave at bob; inbox: ${JSON.stringify(bob.inbox)}`,
+      () => bob.inbox.filter((f) => f.userId === 'alice' && f.type !== 'chat_message').length >= 3,
     );
     const present = await presenceWhen(bob, 'lobby', () => true);
     expect(present.users).toEqual([
@@ -341,10 +327,7 @@ describeWithRedis('two instances on one Redis', () => {
     const subscribing = holdFirstSubscribe(a);
     const alice = await connect(a);
     alice.send({ type: 'join', userId: 'alice', roomId: 'lobby' });
-    await until(
-      () => subscribing.called,
-      () => 'A to subscribe the room',
-    );
+    await eventually('A to subscribe the room', () => subscribing.called);
     const carol = await join(a, 'carol', 'lobby');
     // Carol has `joined`: what the room says from now on must reach her.
     bob.send({ type: 'chat_message', userId: 'bob', content: 'after carol joined' });
@@ -393,11 +376,7 @@ describeWithRedis('two instances on one Redis', () => {
       roomId: 'empty',
       users: [],
     });
-    expect(await stranger.request({ type: 'presence' }, 'error')).toEqual({
-      type: 'error',
-      code: 'not_joined',
-      message: expect.any(String),
-    });
+    expect(await stranger.request({ type: 'presence' }, 'error')).toEqual(errorFrame('not_joined'));
 
     // Alice's first connection goes: she stays, with one connection and her original since.
     await alice.close();
@@ -415,10 +394,10 @@ describeWithRedis('two instances on one Redis', () => {
     const bob = await joinSeenBy(b, 'bob', 'lobby', [alice]);
     const sent = Array.from({ length: 1000 }, (_, i) => `message ${i}`);
     for (const content of sent) alice.send({ type: 'chat_message', userId: 'alice', content });
-    await until(
-      () => chatContents(bob).length >= sent.length && chatContents(alice).length >= sent.length,
+    await eventually(
       () =>
         `1,000 messages; bob has ${chatContents(bob).length}, alice ${chatContents(alice).length}`,
+      () => chatContents(bob).length >= sent.length && chatContents(alice).length >= sent.length,
       15_000,
     );
     const end = await marker(alice, 'alice', [alice, bob]);
@@ -437,10 +416,10 @@ describeWithRedis('two instances on one Redis', () => {
       alice.send({ type: 'chat_message', userId: 'alice', content: `alice ${i}` });
       bob.send({ type: 'chat_message', userId: 'bob', content: `bob ${i}` });
     }
-    await until(
-      () => everyone.every((client) => chatContents(client).length >= 2 * count),
+    await eventually(
       () =>
         `${2 * count} messages at everyone: ${everyone.map((c) => chatContents(c).length).join(', ')}`,
+      () => everyone.every((client) => chatContents(client).length >= 2 * count),
       15_000,
     );
     const order = chatContents(alice);
@@ -522,15 +501,15 @@ describeWithRedis('two instances on one Redis', () => {
     await marker(bob, 'bob', [bob, alice2]);
     expect(await numsub('red')).toBe(2);
     await alice2.close();
-    await until(
+    await eventually(
+      'A to unsubscribe red after its last member left',
       async () => (await numsub('red')) === 1,
-      () => 'A to unsubscribe red after its last member left',
     );
     expect(brokerOf(a).subscribedRooms).toBe(0);
     await bob.close();
-    await until(
+    await eventually(
+      'B to unsubscribe red',
       async () => (await admin.pubsub('CHANNELS', `${prefix}*`)).length === 0,
-      () => 'B to unsubscribe red',
     );
     expect([brokerOf(a).subscribedRooms, brokerOf(b).subscribedRooms]).toEqual([0, 0]);
   });
@@ -548,9 +527,9 @@ describeWithRedis('two instances on one Redis', () => {
     expect(await membershipKeys()).not.toEqual([]);
 
     await Promise.all(clients.map((client) => client.close()));
-    await until(
+    await eventually(
+      'the membership keys to go',
       async () => (await membershipKeys()).length === 0,
-      () => 'the membership keys to go',
     );
     // Room positions outlive their rooms (with a TTL), so that a returning client can tell.
     const positions = [`${prefix}{attic}:meta`, `${prefix}{kitchen}:meta`, `${prefix}{lobby}:meta`];

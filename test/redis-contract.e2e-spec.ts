@@ -9,6 +9,7 @@ import type { Publication } from '../src/rooms/publication';
 import type { ExpiredMember } from '../src/rooms/room-store';
 import { RoomBrokerUnderTest, describeRoomBrokerContract } from './contracts/room-broker.contract';
 import { describeRoomStoreContract } from './contracts/room-store.contract';
+import { eventually } from './support/eventually';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 
 /*
@@ -18,17 +19,6 @@ import { RedisServer, describeWithRedis } from './support/redis-server';
  * instance gets a key prefix of its own, so the cases share the server and not their state;
  * after each case, nothing but room positions (which expire) is left under the prefix.
  */
-
-const WAIT_MS = 5_000;
-
-/** Polls `done` until it holds; fails naming `what` after WAIT_MS. */
-async function eventually(done: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** One instance as Nest builds it: connections, broker, store, init hooks. */
 interface Instance {
@@ -197,8 +187,8 @@ describeWithRedis('Redis room ports', () => {
       await b.broker.publish('lobby', { kind: 'frame', frame: '"hi"' });
       await a.store.remove('lobby', { userId: 'alice', connectionId: 'a1' });
       await eventually(
-        () => a.received.length === 4 && b.received.length === 4,
         'four publications on both instances',
+        () => a.received.length === 4 && b.received.length === 4,
       );
       for (const { received } of [a, b]) {
         expect(received.map((p) => p.offset)).toEqual([1, 2, 3, 4]);
@@ -222,7 +212,7 @@ describeWithRedis('Redis room ports', () => {
       expect(await b.store.members('lobby')).toEqual([
         { userId: 'alice', connections: 1, since: expect.any(Date) },
       ]);
-      await eventually(() => membership(b.received, 'lobby').includes('leave bob'), 'bob’s leave');
+      await eventually('bob’s leave', () => membership(b.received, 'lobby').includes('leave bob'));
       expect(membership(b.received, 'lobby')).toEqual(['join alice', 'join bob', 'leave bob']);
       await b.broker.unsubscribe('lobby');
     });
@@ -260,7 +250,7 @@ describeWithRedis('Redis room ports', () => {
         await ghostRun('chatAdd', ghost, args);
       }
       await survivor.store.add('lobby', { userId: 'alice', connectionId: 's1' });
-      await eventually(() => heard.length > 0, 'the silent instance to be reaped');
+      await eventually('the silent instance to be reaped', () => heard.length > 0);
       expect(await admin.zscore(keys.global('instances'), ghost)).toBeNull();
       expect(heard).toHaveLength(2);
       expect(heard).toEqual(
@@ -275,9 +265,8 @@ describeWithRedis('Redis room ports', () => {
       expect(await survivor.store.members('kitchen')).toEqual([]);
       expect(await survivor.store.roomCount()).toBe(1);
       expect(await admin.exists(keys.instance(ghost, 'conns'))).toBe(0);
-      await eventually(
-        () => membership(survivor.received, 'lobby').includes('leave bob'),
-        'bob’s leave on the survivor',
+      await eventually('bob’s leave on the survivor', () =>
+        membership(survivor.received, 'lobby').includes('leave bob'),
       );
       // The ghost's arrivals, then bob's expiry; alice stays (the survivor holds her too).
       expect(membership(survivor.received, 'lobby')).toEqual([
@@ -294,15 +283,15 @@ describeWithRedis('Redis room ports', () => {
       const survivor = await instance({ PRESENCE_TTL_MS: 300 });
       await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
       await eventually(
-        async () => (await admin.zscore(keys.global('instances'), a.redis.instanceId)) === null,
         'A to be reaped',
+        async () => (await admin.zscore(keys.global('instances'), a.redis.instanceId)) === null,
       );
       await a.store.add('lobby', { userId: 'bob', connectionId: 'a2' });
       expect(await admin.zscore(keys.global('instances'), a.redis.instanceId)).not.toBeNull();
       // Reaped again (it still does not beat), bob's membership goes with it: nothing is orphaned.
       await eventually(
-        async () => (await survivor.store.members('lobby')).length === 0,
         'A’s members to expire again',
+        async () => (await survivor.store.members('lobby')).length === 0,
       );
       expect(await admin.exists(keys.instance(a.redis.instanceId, 'conns'))).toBe(0);
     });
@@ -343,11 +332,11 @@ describeWithRedis('Redis room ports', () => {
     it('does not forget a change that failed while a resync was on its way', async () => {
       const a = await instance();
       await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
-      await eventually(() => !a.store.needsResync, 'the first resync');
+      await eventually('the first resync', () => !a.store.needsResync);
       // Redis is busy (a slow script elsewhere): A's resync waits behind it. Meanwhile A's
       // subscriber connection drops, so A's next change cannot reach Redis and must be resynced.
       await admin.call('CLIENT', 'KILL', 'ID', String(await a.redis.subscriber.client('ID')));
-      await eventually(() => a.redis.subscriber.status !== 'ready', 'A to notice the drop');
+      await eventually('A to notice the drop', () => a.redis.subscriber.status !== 'ready');
       const busy = admin.duplicate();
       const sleeping = busy.call('DEBUG', 'SLEEP', '0.5');
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -359,8 +348,8 @@ describeWithRedis('Redis room ports', () => {
       expect(a.store.needsResync).toBe(true);
       // …and the next heartbeat brings Redis up to date.
       await eventually(
-        async () => (await a.store.members('lobby')).length === 2,
         'bob in Redis after a resync',
+        async () => (await a.store.members('lobby')).length === 2,
       );
     });
   });
@@ -421,7 +410,7 @@ describeWithRedis('Redis room ports', () => {
       await a.broker.subscribe('lobby');
       await b.broker.subscribe('lobby');
       const position = await b.broker.publish('lobby', frame('hello'));
-      await eventually(() => a.received.length === 1 && b.received.length === 1, 'both copies');
+      await eventually('both copies', () => a.received.length === 1 && b.received.length === 1);
       expect(a.received).toEqual([{ roomId: 'lobby', ...position, data: frame('hello') }]);
       expect(b.received).toEqual(a.received);
       expect(c.received).toEqual([]);
@@ -440,7 +429,7 @@ describeWithRedis('Redis room ports', () => {
       expect(sent.map((p) => p.offset).sort((x, y) => x - y)).toEqual(
         Array.from({ length: 100 }, (_, i) => i + 1),
       );
-      await eventually(() => a.received.length === 100, '100 publications on A');
+      await eventually('100 publications on A', () => a.received.length === 100);
       expect(a.received.map((p) => p.offset)).toEqual(sent.map((_, i) => i + 1));
       await a.broker.unsubscribe('lobby');
     });
@@ -488,7 +477,7 @@ describeWithRedis('Redis room ports', () => {
       await b.broker.publish('lobby', frame('right after the second subscribe'));
       await first;
       await b.broker.publish('lobby', frame('marker'));
-      await eventually(() => frames(a.received).includes('marker'), 'the marker on A');
+      await eventually('the marker on A', () => frames(a.received).includes('marker'));
       expect({ subscribedWhenResolved, received: frames(a.received) }).toEqual({
         subscribedWhenResolved: true,
         received: ['right after the second subscribe', 'marker'],
@@ -502,7 +491,7 @@ describeWithRedis('Redis room ports', () => {
       await a.broker.subscribe('lobby');
       await Promise.all([a.broker.unsubscribe('lobby'), a.broker.subscribe('lobby')]);
       await b.broker.publish('lobby', frame('still subscribed'));
-      await eventually(() => a.received.length > 0, 'the publication on A');
+      await eventually('the publication on A', () => a.received.length > 0);
       expect(frames(a.received)).toEqual(['still subscribed']);
       await a.broker.unsubscribe('lobby');
     });
@@ -533,7 +522,7 @@ describeWithRedis('Redis room ports', () => {
       );
       await admin.call('CLIENT', 'KILL', 'ID', String(subscriberId));
       await published;
-      await eventually(() => a.received.length > 0, 'A’s own publication');
+      await eventually('A’s own publication', () => a.received.length > 0);
       expect(frames(a.received)).toEqual(['right after the reconnect']);
       await a.broker.unsubscribe('lobby');
     });
@@ -547,7 +536,7 @@ describeWithRedis('Redis room ports', () => {
       );
       await admin.del(keys.room('lobby', 'meta'));
       await a.broker.publish('lobby', frame('accepted'));
-      await eventually(() => a.received.length > 0, 'the accepted publication');
+      await eventually('the accepted publication', () => a.received.length > 0);
       expect(frames(a.received)).toEqual(['accepted']);
       await a.broker.unsubscribe('lobby');
     });

@@ -8,6 +8,7 @@ import { ServerProcess, spawnServer } from './support/server-process';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient, joinedClient } from './support/test-client';
 import { isChat } from './support/expected-frames';
+import { eventually } from './support/eventually';
 
 /*
  * Redis faults (issue 5, "Redis faults" and the "Faults" tests), against real redis-servers and at
@@ -35,20 +36,6 @@ const isUserJoined =
   (userId: string) =>
   (frame: Frame): boolean =>
     frame.type === 'user_joined' && frame.userId === userId;
-
-/** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
-async function eventually(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = RECOVERY_MS,
-  intervalMs = 50,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await delay(intervalMs);
-  }
-}
 
 async function httpStatus(baseUrl: string, path: string): Promise<number> {
   const response = await fetch(`${baseUrl}${path}`);
@@ -93,21 +80,22 @@ async function probeUntilDelivered(
   tag: string,
 ): Promise<string[]> {
   const sent: string[] = [];
-  const deadline = Date.now() + RECOVERY_MS;
-  for (;;) {
-    const content = `${tag}-${sent.length}`;
-    sent.push(content);
-    from.send({ type: 'chat_message', userId, content });
-    try {
-      await to.next(
-        (f) => f.type === 'chat_message' && String(f.content).startsWith(`${tag}-`),
-        250,
+  await eventually(
+    `${tag}: a probe delivered`,
+    async () => {
+      const content = `${tag}-${sent.length}`;
+      sent.push(content);
+      from.send({ type: 'chat_message', userId, content });
+      const isProbe = (f: Frame) =>
+        f.type === 'chat_message' && String(f.content).startsWith(`${tag}-`);
+      return to.next(isProbe, 250).then(
+        () => true,
+        () => false,
       );
-      return sent;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${tag}: no delivery within ${RECOVERY_MS} ms`);
-    }
-  }
+    },
+    RECOVERY_MS,
+  );
+  return sent;
 }
 
 /**
@@ -271,10 +259,16 @@ describeWithRedis('Redis faults', () => {
     await chat(bob, 'bob', 'bob before the outage', [alice, carol, bob]);
 
     await redis.stop();
-    await eventually('A and B notice that Redis is gone', async () => {
-      const statuses = await Promise.all([a, b].map((s) => httpStatus(s.httpUrl, '/health/ready')));
-      return statuses.every((status) => status === 503);
-    });
+    await eventually(
+      'A and B notice that Redis is gone',
+      async () => {
+        const statuses = await Promise.all(
+          [a, b].map((s) => httpStatus(s.httpUrl, '/health/ready')),
+        );
+        return statuses.every((status) => status === 503);
+      },
+      RECOVERY_MS,
+    );
 
     // Health: readiness (and the seed's GET /) down on the redis indicator, liveness up.
     for (const path of ['/health/ready', '/', '/health']) {
@@ -351,24 +345,34 @@ describeWithRedis('Redis faults', () => {
       await carol.next(isChat(content));
     }
 
-    await eventually('readiness returns to 200 on A and B', async () => {
-      const statuses = await Promise.all([a, b].map((s) => httpStatus(s.httpUrl, '/health/ready')));
-      return statuses.every((status) => status === 200);
-    });
+    await eventually(
+      'readiness returns to 200 on A and B',
+      async () => {
+        const statuses = await Promise.all(
+          [a, b].map((s) => httpStatus(s.httpUrl, '/health/ready')),
+        );
+        return statuses.every((status) => status === 200);
+      },
+      RECOVERY_MS,
+    );
     expect(await healthBody(a.httpUrl, '/')).toMatchObject({
       status: 'ok',
       details: { redis: { status: 'up' } },
     });
 
     // Membership was registered again from both instances, dave's (joined while away) included.
-    await eventually('presence lists everyone again on both instances', async () => {
-      const [fromA, fromB] = await Promise.all([presence(alice), presence(bob)]);
-      const expected = ['alice', 'bob', 'carol', 'dave'];
-      return (
-        JSON.stringify(userIds(fromA)) === JSON.stringify(expected) &&
-        JSON.stringify(userIds(fromB)) === JSON.stringify(expected)
-      );
-    });
+    await eventually(
+      'presence lists everyone again on both instances',
+      async () => {
+        const [fromA, fromB] = await Promise.all([presence(alice), presence(bob)]);
+        const expected = ['alice', 'bob', 'carol', 'dave'];
+        return (
+          JSON.stringify(userIds(fromA)) === JSON.stringify(expected) &&
+          JSON.stringify(userIds(fromB)) === JSON.stringify(expected)
+        );
+      },
+      RECOVERY_MS,
+    );
     for (const entry of await presence(bob)) expect(entry.connections).toBe(1);
 
     const frank = await join(b.wsUrl, 'frank', 'r2');
@@ -459,14 +463,19 @@ describeWithRedis('Redis faults', () => {
     await eventually(
       'A becomes ready once Redis appears',
       async () => (await httpStatus(a.httpUrl, '/health/ready')) === 200,
+      RECOVERY_MS,
     );
     const b = await instance(redis.url);
     const bob = await join(b.wsUrl, 'bob', 'r');
     // A subscribed its room and registered its members once Redis appeared.
     await alice.next(isUserJoined('bob'), 5_000);
-    await eventually('B sees the members A registered', async () => {
-      return JSON.stringify(userIds(await presence(bob))) === '["alice","bob","carol"]';
-    });
+    await eventually(
+      'B sees the members A registered',
+      async () => {
+        return JSON.stringify(userIds(await presence(bob))) === '["alice","bob","carol"]';
+      },
+      RECOVERY_MS,
+    );
     await chat(alice, 'alice', 'A to B', [alice, carol, bob]);
     await chat(bob, 'bob', 'B to A', [alice, carol, bob]);
     expect(bob.unread('user_joined')).toEqual([]);
@@ -532,6 +541,7 @@ describeWithRedis('Redis faults', () => {
       await eventually(
         'A reports Redis down while it stalls',
         async () => (await httpStatus(a.httpUrl, '/health/ready')) === 503,
+        RECOVERY_MS,
       );
       expect(await httpStatus(a.httpUrl, '/health/live')).toBe(200);
 
@@ -635,6 +645,7 @@ describeWithRedis('Redis faults', () => {
     await eventually(
       'presence lists bob again once B has re-registered',
       async () => JSON.stringify(userIds(await presence(alice))) === '["alice","bob"]',
+      RECOVERY_MS,
     );
 
     // bob is back in presence, so alice, who was told that bob left, is told that he is back.

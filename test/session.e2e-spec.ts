@@ -1,3 +1,4 @@
+import { eventually } from './support/eventually';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient, joinedClient } from './support/test-client';
 import { chatFrame, isChat, userJoinedFrame, userLeftFrame } from './support/expected-frames';
@@ -16,17 +17,6 @@ import type { AppConfig } from '../src/config/app-config';
 const WAIT_MS = 10_000;
 /** The most bytes `ws` is handed per socket read (libuv reads up to 64 KiB at a time). */
 const READ_BYTES = 65_536;
-
-/** Polls `read` until `done` holds; fails naming `what` after WAIT_MS. */
-async function until<T>(what: string, read: () => T, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const chat = (userId: string, content: string) => ({ type: 'chat_message', userId, content });
 
@@ -101,7 +91,10 @@ describe('session', () => {
       );
       const bound = MAX_INBOUND_QUEUE + Math.ceil(READ_BYTES / echoBytes) + 2;
 
-      await until('the socket to be paused', () => session.inbound.paused, Boolean);
+      await eventually('the socket to be paused', () => session.inbound.paused, {
+        done: Boolean,
+        timeoutMs: WAIT_MS,
+      });
       // Health round trips turn the server's event loop with the flood waiting on its socket.
       for (let i = 0; i < 3; i++) await fetch(`${running().httpUrl}/health`);
       expect(gate.reached).toBe(1);

@@ -3,6 +3,7 @@ import { Socket, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runSmoke } from '../scripts/smoke-checks';
+import { eventually } from './support/eventually';
 import { RunningApp, startApp } from './support/test-app';
 
 const ROOT = join(__dirname, '..');
@@ -62,16 +63,18 @@ interface ChatCounts {
   rooms: number;
 }
 
-/** The app's chat counts once both are 0, or whatever they are after `timeoutMs`. */
-async function countsOnceIdle(httpUrl: string, timeoutMs = 2000): Promise<ChatCounts> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const health = (await (await fetch(httpUrl)).json()) as { info: { chat: ChatCounts } };
-    const { connections, rooms } = health.info.chat;
-    if ((connections === 0 && rooms === 0) || Date.now() > deadline) return { connections, rooms };
-    // Closing handshakes end on the server a moment after they end on the client.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** The app's chat counts once both are 0; closing handshakes end on the server a moment after
+ * they end on the client. */
+async function countsOnceIdle(httpUrl: string): Promise<ChatCounts> {
+  return eventually(
+    'no connection and no room left',
+    async () => {
+      const health = (await (await fetch(httpUrl)).json()) as { info: { chat: ChatCounts } };
+      const { connections, rooms } = health.info.chat;
+      return { connections, rooms };
+    },
+    { done: ({ connections, rooms }) => connections === 0 && rooms === 0 },
+  );
 }
 
 describe('smoke test (npm run smoke)', () => {

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { eventually } from '../../test/support/eventually';
 import { ended } from './children';
 import type { Pinning } from './children';
 
@@ -134,9 +135,8 @@ function pong(port: number): Promise<boolean> {
 }
 
 async function waitForPong(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pong(port))) {
-    if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await eventually(`redis-server to answer on port ${port}`, () => pong(port), {
+    timeoutMs,
+    intervalMs: 50,
+  });
 }

@@ -1,44 +1,70 @@
-import WebSocket, { RawData } from 'ws';
-import { Frame, parseFrame, rawToString } from './frames';
+import WebSocket, { ClientOptions, RawData } from 'ws';
+import { parseFrame, rawToString } from './frames';
+
+/**
+ * A frame as a client sees it: any JSON object the server sent with a string `type`. Anything
+ * else (not JSON, not an object, no type, a binary message) is queued as `{type: "#not_json",
+ * raw}`, so that it shows up in failure messages instead of throwing inside the socket.
+ */
+export type Frame = Record<string, unknown> & { type: string };
+export type FramePredicate = (frame: Frame) => boolean;
+/** What `next` waits for: a frame type, a predicate, or a predicate named for failure messages. */
+export type FrameMatch = string | FramePredicate | { what: string; matches: FramePredicate };
 
 export interface CloseInfo {
   code: number;
   reason: string;
 }
 
+export interface FrameSocketOptions extends ClientOptions {
+  /** How long `next` waits by default, and how long `close` waits for the closing handshake. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_WAIT_MS = 3000;
+
 interface Waiter {
-  matches: (frame: Frame) => boolean;
+  matches: FramePredicate;
   resolve: (frame: Frame) => void;
   reject: (error: Error) => void;
 }
 
 /**
- * A client connection for scripted checks. Received frames queue up; `next` takes the first one
- * that matches (waiting at most `timeoutMs`) and leaves the others, so a check can later look for
- * frames that should not have arrived. A frame that is not a JSON object is queued as
- * `{type: "#not_json", raw}` so that it shows up in failure messages.
+ * The one WebSocket client of the tests (`test/support/test-client.ts` re-exports it as
+ * `TestClient`) and of the scripted checks (`npm run smoke`). Received frames queue up in `inbox`;
+ * `next` takes the first matching one (waiting for it, bounded) and leaves the others, so a check
+ * can later look for frames that should not have arrived. A close rejects every pending `next` at
+ * once, naming the close code, instead of letting it run into its timeout.
  */
 export class FrameSocket {
+  readonly inbox: Frame[] = [];
   /** Resolves when the connection is open; rejects if it could not be opened. */
   readonly ready: Promise<void>;
   readonly closed: Promise<CloseInfo>;
-  private readonly inbox: Frame[] = [];
   private waiters: Waiter[] = [];
   private closeInfo: CloseInfo | undefined;
 
   private constructor(
-    private readonly socket: WebSocket,
+    readonly socket: WebSocket,
     private readonly timeoutMs: number,
   ) {
     socket.on('message', (data: RawData, isBinary: boolean) => {
       const text = rawToString(data);
-      this.receive((!isBinary && parseFrame(text)) || { type: '#not_json', raw: text });
+      const parsed = isBinary ? undefined : parseFrame(text);
+      this.receive(
+        parsed && typeof parsed.type === 'string'
+          ? (parsed as Frame)
+          : { type: '#not_json', raw: isBinary ? `<binary> ${text}` : text },
+      );
     });
     // Failures surface through `ready` and `closed`; without a listener ws would throw.
     socket.on('error', () => undefined);
     this.ready = new Promise((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', (error) => reject(new Error(`cannot connect: ${error.message}`)));
+      socket.once('unexpected-response', (_request, response) =>
+        reject(new Error(`upgrade refused with HTTP ${response.statusCode}`)),
+      );
     });
     // A connection closed before use must not become an unhandled rejection.
     this.ready.catch(() => undefined);
@@ -54,9 +80,21 @@ export class FrameSocket {
     );
   }
 
-  /** Starts connecting; `ready` settles once the connection is open or has failed. */
-  static open(url: string, timeoutMs: number): FrameSocket {
-    return new FrameSocket(new WebSocket(url, { handshakeTimeout: timeoutMs }), timeoutMs);
+  /**
+   * Starts connecting to `url` (path and query included); `ready` settles once the connection is
+   * open or has failed. A number is the timeout, used for the handshake as well.
+   */
+  static open(url: string, options: number | FrameSocketOptions = {}): FrameSocket {
+    const { timeoutMs = DEFAULT_WAIT_MS, ...clientOptions } =
+      typeof options === 'number' ? { timeoutMs: options, handshakeTimeout: options } : options;
+    return new FrameSocket(new WebSocket(url, clientOptions), timeoutMs);
+  }
+
+  /** Opens a connection and waits until it is open. */
+  static async connect(url: string, options?: number | FrameSocketOptions): Promise<FrameSocket> {
+    const socket = FrameSocket.open(url, options);
+    await socket.ready;
+    return socket;
   }
 
   /** Sends an object as JSON text, a string as it is, a Buffer as a binary frame. */
@@ -65,13 +103,14 @@ export class FrameSocket {
     else this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
-  /** The first received frame that `matches`; `what` names it in the error on a timeout. */
-  next(what: string, matches: (frame: Frame) => boolean): Promise<Frame> {
+  /** The first received frame matching `match` (any frame if none is given); waits up to `timeoutMs`. */
+  next(match?: FrameMatch, timeoutMs = this.timeoutMs): Promise<Frame> {
+    const { what, matches } = describeMatch(match);
     const index = this.inbox.findIndex(matches);
     if (index !== -1) return Promise.resolve(this.inbox.splice(index, 1)[0]);
     if (this.closeInfo) {
       return Promise.reject(
-        new Error(`connection closed (${this.closeInfo.code}); ${this.seen()}`),
+        new Error(`no ${what}: connection closed (${this.closeInfo.code}); ${this.seen()}`),
       );
     }
     return new Promise((resolve, reject) => {
@@ -88,27 +127,30 @@ export class FrameSocket {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no ${what} within ${this.timeoutMs} ms; ${this.seen()}`));
-      }, this.timeoutMs);
+        reject(new Error(`no ${what} within ${timeoutMs} ms; ${this.seen()}`));
+      }, timeoutMs);
       this.waiters.push(waiter);
     });
   }
 
-  /** Sends `message`, then takes the next frame of type `type`. */
-  request(message: object | string | Buffer, type: string): Promise<Frame> {
-    const reply = this.next(`"${type}" frame`, (frame) => frame.type === type);
+  /** Sends `message` and returns the next frame matching `match`. */
+  request(message: object | string | Buffer, match?: FrameMatch): Promise<Frame> {
+    const reply = this.next(match);
     this.send(message);
     return reply;
   }
 
-  /** Frames received and not taken by `next`. */
-  unread(): Frame[] {
-    return [...this.inbox];
+  /** Frames received and not yet taken by `next`, of the given type if one is named. */
+  unread(type?: string): Frame[] {
+    return type === undefined ? [...this.inbox] : this.inbox.filter((f) => f.type === type);
   }
 
-  /** Closes with 1000 and waits for the closing handshake; terminates if it takes too long. */
-  async close(): Promise<CloseInfo> {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1000, 'smoke test done');
+  /**
+   * Closes (with `code` and `reason` if given) and waits for the closing handshake; terminates
+   * if the server does not answer it in time.
+   */
+  async close(code?: number, reason?: string): Promise<CloseInfo> {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(code, reason);
     else if (this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
     const timer = setTimeout(() => this.socket.terminate(), this.timeoutMs);
     try {
@@ -116,6 +158,11 @@ export class FrameSocket {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Drops the connection without a closing handshake. */
+  terminate(): void {
+    this.socket.terminate();
   }
 
   private receive(frame: Frame): void {
@@ -131,4 +178,13 @@ export class FrameSocket {
   private seen(): string {
     return `unread frames: ${JSON.stringify(this.inbox)}`;
   }
+}
+
+function describeMatch(match: FrameMatch | undefined): { what: string; matches: FramePredicate } {
+  if (match === undefined) return { what: 'frame', matches: () => true };
+  if (typeof match === 'string')
+    return { what: `"${match}" frame`, matches: (f) => f.type === match };
+  if (typeof match === 'function')
+    return { what: `frame matching ${String(match)}`, matches: match };
+  return match;
 }

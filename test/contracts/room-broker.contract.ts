@@ -1,20 +1,10 @@
 import type { Publication, PublicationData } from '../../src/rooms/publication';
+import { eventually } from '../support/eventually';
 import type { RoomBroker } from '../../src/rooms/room-broker';
 
 /** One instance's broker as a case sees it; `peer` (when given) is another instance's. */
 export interface RoomBrokerUnderTest {
   broker: RoomBroker;
-}
-
-/** How long a publication may take to arrive (Redis delivers through its own round trip). */
-const DELIVERY_TIMEOUT_MS = 5_000;
-
-async function until(done: () => boolean, what: () => string): Promise<void> {
-  const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 const frame = (text: string): PublicationData => ({
@@ -80,9 +70,9 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
     async function marker(roomId: string): Promise<{ text: string }> {
       const text = `marker ${++markers}`;
       await broker.publish(roomId, frame(text));
-      await until(
-        () => texts(roomId).some((t) => (t as { text?: string }).text === text),
+      await eventually(
         () => `${text} in ${roomId}; received ${JSON.stringify(received)}`,
+        () => texts(roomId).some((t) => (t as { text?: string }).text === text),
       );
       return { text };
     }
@@ -102,9 +92,9 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       const sent = Array.from({ length: 200 }, (_, i) => frame(`message ${i}`));
       // Called back to back without awaiting each: the order is that of the calls.
       const positions = await Promise.all(sent.map((data) => broker.publish('lobby', data)));
-      await until(
-        () => inRoom('lobby').length === 200,
+      await eventually(
         () => `200 publications, got ${inRoom('lobby').length}`,
+        () => inRoom('lobby').length === 200,
       );
       expect(inRoom('lobby').map((p) => p.data)).toEqual(sent);
       expect(positions.map((p) => p.offset)).toEqual(sent.map((_, i) => i + 1));

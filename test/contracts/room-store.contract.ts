@@ -1,4 +1,5 @@
 import type { Publication } from '../../src/rooms/publication';
+import { eventually } from '../support/eventually';
 import type { RoomBroker } from '../../src/rooms/room-broker';
 import type { RoomStore } from '../../src/rooms/room-store';
 
@@ -6,14 +7,6 @@ import type { RoomStore } from '../../src/rooms/room-store';
 export interface RoomStoreUnderTest {
   store: RoomStore;
   broker: RoomBroker;
-}
-
-async function until(done: () => boolean, what: () => string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Lets the clock move on, so two arrivals get different times. */
@@ -58,9 +51,9 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
         await store.remove('lobby', bob);
         await store.remove('lobby', bob);
         const end = await broker.publish('lobby', { kind: 'frame', frame: '"end"' });
-        await until(
-          () => seen.some((p) => p.offset === end.offset),
+        await eventually(
           () => `the end marker; seen ${JSON.stringify(seen)}`,
+          () => seen.some((p) => p.offset === end.offset),
         );
         expect(seen.map((p) => p.data)).toEqual([
           { kind: 'join', userId: 'alice' },

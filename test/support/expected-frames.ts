@@ -36,3 +36,10 @@ export const isChat =
   (content: string) =>
   (frame: Frame): boolean =>
     frame.type === 'chat_message' && frame.content === content;
+
+/** An error frame with `code`, and `message` if given (any explanation otherwise). */
+export const errorFrame = (code: string, message?: string) => ({
+  type: 'error',
+  code,
+  message: message ?? (expect.any(String) as string),
+});

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, Socket } from 'node:net';
+import { eventually } from './eventually';
 
 /**
  * A real redis-server for the tests, started from PATH on a free loopback port and stopped by
@@ -91,22 +92,24 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Resolves once a redis-server on `port` answers PING. */
 async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      socket.once('error', () => resolve(false));
-      socket.connect(port, '127.0.0.1', () => {
-        socket.write('PING\r\n');
-        socket.once('data', (data) => {
-          socket.destroy();
-          resolve(data.toString().startsWith('+PONG'));
-        });
+  await eventually(`redis-server to answer on port ${port}`, () => answersPing(port), {
+    timeoutMs,
+    intervalMs: 50,
+  });
+}
+
+function answersPing(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = new Socket();
+    socket.once('error', () => resolve(false));
+    socket.connect(port, '127.0.0.1', () => {
+      socket.write('PING\r\n');
+      socket.once('data', (data) => {
+        socket.destroy();
+        resolve(data.toString().startsWith('+PONG'));
       });
     });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  });
 }

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isLoopbackHost } from '../bench/lib/loopback';
 import { redisServerPath } from './support/redis-server';
 
 const ROOT = join(__dirname, '..');
@@ -10,8 +9,11 @@ const REFERENCE_SCENARIOS = ['fan-out', 'latency', 'idle', 'churn', 'large-room'
 /** Two product instances on a redis-server against one in-memory; skipped without redis-server. */
 const CLUSTER_SCENARIOS = ['cluster-fan-out', 'cluster-latency'];
 const SCENARIOS = [...REFERENCE_SCENARIOS, ...(redisServerPath ? CLUSTER_SCENARIOS : [])];
-/** Generous: a stale dist/ is rebuilt first, and colleagues' runs share the two cores. */
-const HARNESS_TIMEOUT_MS = 110_000;
+/**
+ * Generous, as this runs apart from npm test: a stale dist/ is rebuilt first, and other runs may
+ * share the two cores.
+ */
+const HARNESS_TIMEOUT_MS = 240_000;
 
 /** The parts of the results file this smoke test looks at. */
 interface WrittenResults {
@@ -46,7 +48,8 @@ function runBench(args: string[]): Promise<CliResult> {
 }
 
 // A smoke run of the harness at tiny sizes, so it does not rot. No figure is asserted: speed
-// belongs to `npm run bench`, never to `npm test`.
+// belongs to `npm run bench`. It rebuilds a stale dist/ and runs for a minute, so it is not part
+// of `npm test`: `npm run test:bench` (jest.bench.config.js) runs it, and CI runs that too.
 describe('npm run bench (harness smoke run)', () => {
   let outDir: string;
 
@@ -99,18 +102,5 @@ describe('npm run bench (harness smoke run)', () => {
     expect(result.stderr).toContain('unknown scenario nonesuch');
     expect(result.stderr).toContain('Usage: npm run bench');
     expect(readdirSync(outDir)).toEqual([]);
-  });
-});
-
-describe('the load generator target check', () => {
-  it.each(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]'])(
-    'accepts loopback %s',
-    (host) => {
-      expect(isLoopbackHost(host)).toBe(true);
-    },
-  );
-
-  it.each(['0.0.0.0', '10.0.0.1', 'example.com', '::', '128.0.0.1'])('refuses %s', (host) => {
-    expect(isLoopbackHost(host)).toBe(false);
   });
 });
