@@ -25,11 +25,15 @@ interface Glob {
 export class RoomPatternSet {
   static readonly EMPTY = new RoomPatternSet([]);
 
+  static compile(patterns: readonly string[]): RoomPatternSet {
+    return new RoomPatternSet(patterns);
+  }
+
   private readonly exact = new Set<string>();
   private readonly globs: Glob[] = [];
   private readonly matchesAll: boolean;
 
-  constructor(patterns: readonly string[]) {
+  private constructor(patterns: readonly string[]) {
     for (const pattern of patterns) {
       if (!pattern.includes('*')) {
         this.exact.add(pattern);

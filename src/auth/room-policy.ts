@@ -21,7 +21,7 @@ export class RoomPolicy {
   private readonly grants = new WeakMap<Principal, Grants>();
 
   constructor(private readonly config: AppConfig) {
-    this.defaultRooms = new RoomPatternSet(defaultRoomPatterns(config));
+    this.defaultRooms = RoomPatternSet.compile(defaultRoomPatterns(config));
   }
 
   /**
@@ -56,5 +56,5 @@ export class RoomPolicy {
 
 /** TokenVerifier refuses malformed claims; one that slipped through grants nothing. */
 function compile(claim: unknown): RoomPatternSet {
-  return isPatternList(claim) ? new RoomPatternSet(claim) : RoomPatternSet.EMPTY;
+  return isPatternList(claim) ? RoomPatternSet.compile(claim) : RoomPatternSet.EMPTY;
 }
