@@ -141,11 +141,14 @@ export class AppConfig {
   @IsIn(AUTH_MODES)
   AUTH_MODE: AuthMode = 'none';
 
-  /** HMAC secret of HS256/384/512 tokens, at least 32 bytes. One key source only (see loadConfig). */
+  /** HMAC secret of HS256/384/512 tokens, at least 32 bytes. With `jwt`, exactly one key source. */
   @IsString()
   JWT_SECRET = '';
 
-  /** PEM public key (SPKI or X.509 certificate) of RS*, PS*, ES* or EdDSA tokens; `\n` may stand for newlines. */
+  /**
+   * PEM public key (SPKI, PKCS#1 or an X.509 certificate) of RS*, PS*, ES* or EdDSA tokens; `\n`
+   * may stand for the newlines.
+   */
   @IsString()
   JWT_PUBLIC_KEY = '';
 
@@ -182,7 +185,10 @@ export class AppConfig {
   @Max(600_000)
   AUTH_TIMEOUT_MS = 10_000;
 
-  /** Comma-separated room patterns for tokens without a `rooms` claim; `*` matches any run of characters. */
+  /**
+   * Comma-separated room patterns for tokens without a `rooms` claim; `*` matches any run of
+   * characters. An all-comma value (`,`) is the empty list: only the user's own room.
+   */
   @IsString()
   AUTH_DEFAULT_ROOMS = '*';
 
