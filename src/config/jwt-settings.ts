@@ -42,6 +42,12 @@ const KEY_SOURCE_VARIABLES = {
   jwks: 'JWT_JWKS_URL',
 } as const satisfies Record<KeySourceKind, keyof AppConfig>;
 
+/** What a secret and a JWKS can verify; a public key's algorithms depend on its type. */
+const FIXED_ALGORITHMS: Readonly<Record<'secret' | 'jwks', readonly string[]>> = {
+  secret: HMAC_ALGORITHMS,
+  jwks: ASYMMETRIC_ALGORITHMS,
+};
+
 /** The key sources that are set, in the order of KEY_SOURCE_VARIABLES. */
 export function keySourcesOf(config: AppConfig): KeySourceKind[] {
   const kinds = Object.keys(KEY_SOURCE_VARIABLES) as KeySourceKind[];
@@ -109,9 +115,8 @@ export function acceptedAlgorithms(config: AppConfig): string[] {
   const listed = listedAlgorithms(config);
   if (listed.length > 0) return listed;
   const [kind] = keySourcesOf(config);
-  if (kind === 'secret') return [...HMAC_ALGORITHMS];
   if (kind === 'public key') return [...algorithmsOfKey(parsePublicKey(config))];
-  return [...ASYMMETRIC_ALGORITHMS];
+  return [...FIXED_ALGORITHMS[kind]];
 }
 
 /** AUTH_DEFAULT_ROOMS as a list of patterns: an all-comma value such as `,` is the empty list. */
@@ -145,12 +150,7 @@ export function authConfigErrors(config: AppConfig): string[] {
     }
   }
   if (sources.length === 1) {
-    const allowed =
-      sources[0] === 'secret'
-        ? HMAC_ALGORITHMS
-        : sources[0] === 'jwks'
-          ? ASYMMETRIC_ALGORITHMS
-          : keyAlgorithms;
+    const allowed = sources[0] === 'public key' ? keyAlgorithms : FIXED_ALGORITHMS[sources[0]];
     if (allowed) errors.push(...algorithmErrors(listedAlgorithms(config), allowed, names[0]));
   }
   for (const pattern of defaultRoomPatterns(config)) {
