@@ -4,6 +4,8 @@ export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+export const AUTH_MODES = ['none', 'jwt'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 /**
  * Every setting of the server, validated at start. The property names are the environment
@@ -141,6 +143,76 @@ export class AppConfig {
   @Max(3_600_000)
   PRESENCE_TTL_MS = 30_000;
 
+  /**
+   * `none`: clients say who they are (the seed-000 protocol). `jwt`: every socket authenticates
+   * with a signed token; production wants this.
+   */
+  @IsIn(AUTH_MODES)
+  AUTH_MODE: AuthMode = 'none';
+
+  /** HMAC secret of HS256/384/512 tokens, at least 32 bytes. With `jwt`, exactly one key source. */
+  @IsString()
+  JWT_SECRET = '';
+
+  /**
+   * PEM public key (SPKI, PKCS#1 or an X.509 certificate) of RS*, PS*, ES* or EdDSA tokens; `\n`
+   * may stand for the newlines.
+   */
+  @IsString()
+  JWT_PUBLIC_KEY = '';
+
+  /** URL of a JWKS, fetched on first use, cached, and fetched again for an unknown `kid`. */
+  @IsString()
+  @Matches(/^$|^https?:\/\/\S+$/, { message: 'JWT_JWKS_URL must be an http:// or https:// URL' })
+  JWT_JWKS_URL = '';
+
+  /** Comma-separated algorithms accepted; empty: every algorithm of the key's type. `none` never. */
+  @IsString()
+  JWT_ALGORITHMS = '';
+
+  /** Required `iss` of every token; empty: not checked. */
+  @IsString()
+  JWT_ISSUER = '';
+
+  /** Required `aud` of every token (one of its entries when it is a list); empty: not checked. */
+  @IsString()
+  JWT_AUDIENCE = '';
+
+  /** Leeway for `exp` and `nbf` against clock skew between the token issuer and this server. */
+  @IsInt()
+  @Min(0)
+  @Max(300_000)
+  AUTH_CLOCK_TOLERANCE_MS = 5_000;
+
+  /** Also accept the token as `?token=` on the upgrade URL (it may end up in proxy logs). */
+  @IsBoolean()
+  AUTH_QUERY_TOKEN = false;
+
+  /** Time a socket opened without a token has to send its `Bearer <jwt>` first frame (else 1008). */
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  AUTH_TIMEOUT_MS = 10_000;
+
+  /**
+   * Comma-separated room patterns for tokens without a `rooms` claim; `*` matches any run of
+   * characters. An all-comma value (`,`) is the empty list: only the user's own room.
+   */
+  @IsString()
+  AUTH_DEFAULT_ROOMS = '*';
+
+  /** Time after a token's `exp` to send a valid `refresh` before the close with 4001. */
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  AUTH_REFRESH_GRACE_MS = 25_000;
+
+  /** Open connections of one authenticated user (cluster-wide with REDIS_URL); one more is refused. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  MAX_CONNECTIONS_PER_USER = 100;
+
   /** Most verbose level that is logged. */
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevelName = 'log';
@@ -149,6 +221,9 @@ export class AppConfig {
   @IsIn(LOG_FORMATS)
   LOG_FORMAT: LogFormat = 'text';
 }
+
+/** Settings whose value a validation message must not show. */
+export const SECRET_KEYS: ReadonlySet<keyof AppConfig> = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY']);
 
 /** Names of the settings, in the order the README lists them. */
 export const CONFIG_KEYS = Object.keys(new AppConfig()) as (keyof AppConfig)[];

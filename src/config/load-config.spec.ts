@@ -1,5 +1,35 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { AppConfig } from './app-config';
+import { acceptedAlgorithms } from './jwt-settings';
 import { ConfigError, loadConfig } from './load-config';
+
+const SECRET = 'a-development-secret-of-32-bytes!';
+function pem(
+  type: 'rsa' | 'ec' | 'ed25519',
+  options: { modulusLength?: number; namedCurve?: string } = {},
+): string {
+  const { publicKey } = generateKeyPairSync(type as 'rsa', {
+    modulusLength: 2048,
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return publicKey;
+}
+const RSA_PEM = pem('rsa');
+const EC_PEM = pem('ec', { namedCurve: 'P-384' });
+const ED_PEM = pem('ed25519');
+
+/** The message loadConfig refuses the environment with. */
+function refusal(env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
 
 describe('loadConfig', () => {
   it('uses the documented defaults for an empty environment', () => {
@@ -25,6 +55,19 @@ describe('loadConfig', () => {
       REDIS_URL: '',
       REDIS_KEY_PREFIX: 'chat:',
       PRESENCE_TTL_MS: 30000,
+      AUTH_MODE: 'none',
+      JWT_SECRET: '',
+      JWT_PUBLIC_KEY: '',
+      JWT_JWKS_URL: '',
+      JWT_ALGORITHMS: '',
+      JWT_ISSUER: '',
+      JWT_AUDIENCE: '',
+      AUTH_CLOCK_TOLERANCE_MS: 5000,
+      AUTH_QUERY_TOKEN: false,
+      AUTH_TIMEOUT_MS: 10000,
+      AUTH_DEFAULT_ROOMS: '*',
+      AUTH_REFRESH_GRACE_MS: 25000,
+      MAX_CONNECTIONS_PER_USER: 100,
       LOG_LEVEL: 'log',
       LOG_FORMAT: 'text',
     });
@@ -89,8 +132,145 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://redis'],
     ['REDIS_KEY_PREFIX', 'has space'],
     ['PRESENCE_TTL_MS', '10'],
+    ['AUTH_MODE', 'oauth'],
+    ['JWT_JWKS_URL', 'ftp://id.example.com/jwks'],
+    ['AUTH_CLOCK_TOLERANCE_MS', '-1'],
+    ['AUTH_QUERY_TOKEN', 'sometimes'],
+    ['AUTH_TIMEOUT_MS', '0'],
+    ['AUTH_DEFAULT_ROOMS', 'team 1'],
+    ['AUTH_REFRESH_GRACE_MS', 'long'],
+    ['MAX_CONNECTIONS_PER_USER', '0'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+
+  describe('with AUTH_MODE=jwt', () => {
+    it('needs a key source, naming the three variables', () => {
+      const message = refusal({ AUTH_MODE: 'jwt' });
+      expect(message).toMatch(
+        /AUTH_MODE=jwt needs exactly one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL/,
+      );
+      expect(message).toContain('none is set');
+    });
+
+    it('refuses two key sources, naming both', () => {
+      const message = refusal({ AUTH_MODE: 'jwt', JWT_SECRET: SECRET, JWT_PUBLIC_KEY: RSA_PEM });
+      expect(message).toContain('JWT_SECRET and JWT_PUBLIC_KEY are all set');
+    });
+
+    it.each([
+      ['JWT_SECRET', { JWT_SECRET: SECRET }],
+      ['JWT_PUBLIC_KEY', { JWT_PUBLIC_KEY: RSA_PEM }],
+      ['JWT_JWKS_URL', { JWT_JWKS_URL: 'https://id.example.com/.well-known/jwks.json' }],
+    ])('starts with %s alone', (_name, env) => {
+      expect(loadConfig({ AUTH_MODE: 'jwt', ...env }).AUTH_MODE).toBe('jwt');
+    });
+
+    it('refuses a short JWT_SECRET without showing it', () => {
+      const message = refusal({ AUTH_MODE: 'jwt', JWT_SECRET: 'hunter2-hunter2' });
+      expect(message).toContain('JWT_SECRET must be at least 32 bytes');
+      expect(message).not.toContain('hunter2');
+    });
+
+    it.each([
+      ['not a key at all', 'hello', 'is not a PEM public key'],
+      [
+        'a private key',
+        '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----',
+        'holds a private key',
+      ],
+      [
+        'a short RSA key',
+        pem('rsa', { modulusLength: 1024 }),
+        'is an RSA key shorter than 2048 bits',
+      ],
+      [
+        'an EC key on secp256k1',
+        pem('ec', { namedCurve: 'secp256k1' }),
+        'is an EC key on an unsupported curve',
+      ],
+    ])('refuses a JWT_PUBLIC_KEY that is %s, without quoting it', (_what, value, reason) => {
+      const message = refusal({ AUTH_MODE: 'jwt', JWT_PUBLIC_KEY: value });
+      expect(message).toContain(`JWT_PUBLIC_KEY ${reason}`);
+      expect(message).not.toContain('MII');
+    });
+
+    it.each([
+      ['none', { JWT_SECRET: SECRET, JWT_ALGORITHMS: 'HS256,none' }, 'must not contain none'],
+      [
+        'an unknown name',
+        { JWT_SECRET: SECRET, JWT_ALGORITHMS: 'HS1024' },
+        '"HS1024" is not one of',
+      ],
+      [
+        'RS256 with a secret',
+        { JWT_SECRET: SECRET, JWT_ALGORITHMS: 'RS256' },
+        'RS256 does not fit the key in JWT_SECRET',
+      ],
+      [
+        'HS256 with a public key',
+        { JWT_PUBLIC_KEY: RSA_PEM, JWT_ALGORITHMS: 'HS256' },
+        'HS256 does not fit the key in JWT_PUBLIC_KEY',
+      ],
+      [
+        'HS256 with a JWKS',
+        { JWT_JWKS_URL: 'https://id.example.com/jwks', JWT_ALGORITHMS: 'HS256' },
+        'HS256 does not fit the key in JWT_JWKS_URL',
+      ],
+      [
+        'ES256 with a P-384 key',
+        { JWT_PUBLIC_KEY: EC_PEM, JWT_ALGORITHMS: 'ES256' },
+        'ES256 does not fit the key in JWT_PUBLIC_KEY (it takes ES384)',
+      ],
+      [
+        'RS256 with an Ed25519 key',
+        { JWT_PUBLIC_KEY: ED_PEM, JWT_ALGORITHMS: 'RS256' },
+        'it takes EdDSA',
+      ],
+    ])('refuses JWT_ALGORITHMS with %s', (_what, env, reason) => {
+      const message = refusal({ AUTH_MODE: 'jwt', ...env });
+      expect(message).toContain('JWT_ALGORITHMS');
+      expect(message).toContain(reason);
+    });
+
+    it.each([
+      ['a secret', { JWT_SECRET: SECRET }, ['HS256', 'HS384', 'HS512']],
+      [
+        'an RSA key',
+        { JWT_PUBLIC_KEY: RSA_PEM },
+        ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
+      ],
+      ['a P-384 key', { JWT_PUBLIC_KEY: EC_PEM }, ['ES384']],
+      ['an Ed25519 key', { JWT_PUBLIC_KEY: ED_PEM }, ['EdDSA']],
+      [
+        'a JWKS',
+        { JWT_JWKS_URL: 'https://id.example.com/jwks' },
+        ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+      ],
+      [
+        'JWT_ALGORITHMS',
+        { JWT_SECRET: SECRET, JWT_ALGORITHMS: ' HS512 , HS384' },
+        ['HS512', 'HS384'],
+      ],
+    ])('accepts by default the algorithms of %s', (_what, env, algorithms) => {
+      expect(acceptedAlgorithms(loadConfig({ AUTH_MODE: 'jwt', ...env }))).toEqual(algorithms);
+    });
+
+    it('refuses an AUTH_DEFAULT_ROOMS entry that is not a room pattern, naming it', () => {
+      const message = refusal({ AUTH_DEFAULT_ROOMS: 'public:*, team{1}' });
+      expect(message).toContain('AUTH_DEFAULT_ROOMS entry "team{1}"');
+    });
+  });
+
+  it('never shows the value of JWT_SECRET, even when its type is wrong', () => {
+    const message = refusal({ JWT_SECRET: SECRET, PORT: 'abc' });
+    expect(message).not.toContain(SECRET);
+  });
+
+  it('ignores the key sources with AUTH_MODE=none', () => {
+    expect(
+      loadConfig({ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://x.example/jwks' }).AUTH_MODE,
+    ).toBe('none');
   });
 });

@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { AppConfig, CONFIG_KEYS } from './app-config';
+import { AppConfig, CONFIG_KEYS, SECRET_KEYS } from './app-config';
+import { authConfigErrors } from './jwt-settings';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -18,7 +19,8 @@ const BOOLEANS = new Map([
 
 /**
  * Builds the validated configuration from an environment. Unset or empty variables take their
- * defaults; a bad value throws a ConfigError whose message names the variable and the value.
+ * defaults; a bad value throws a ConfigError whose message names the variable and the value
+ * (never the value of a secret). Rules across settings (the JWT key source) are checked last.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const defaults = new AppConfig();
@@ -33,11 +35,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (errors.length > 0) {
     const lines = errors.map((error) => {
       const reasons = Object.values(error.constraints ?? {}).join('; ');
-      return `${error.property}=${JSON.stringify(raw[error.property])}: ${reasons}`;
+      return `${error.property}=${shown(error.property, raw[error.property])}: ${reasons}`;
     });
     throw new ConfigError(`Invalid configuration: ${lines.join(', ')}`);
   }
+  const crossErrors = authConfigErrors(config);
+  if (crossErrors.length > 0) {
+    throw new ConfigError(`Invalid configuration: ${crossErrors.join(', ')}`);
+  }
   return config;
+}
+
+function shown(key: string, value: unknown): string {
+  return SECRET_KEYS.has(key as keyof AppConfig) ? '(not shown)' : JSON.stringify(value);
 }
 
 /** Numbers and booleans are parsed strictly: "8080abc" or "maybe" stay strings and fail validation. */

@@ -19,6 +19,8 @@ export const ServerMessageType = {
   UserLeft: 'user_left',
   Presence: 'presence',
   Error: 'error',
+  Auth: 'auth',
+  Refreshed: 'refreshed',
 } as const;
 
 export interface JoinedFrame {
@@ -74,9 +76,28 @@ export interface ErrorFrame {
   retryable?: true;
 }
 
+/**
+ * The connection is authenticated (seed 003's answer to its `Bearer <jwt>` first frame). `userId`
+ * and `expiresAt` (the token's `exp`, in milliseconds since the epoch) are absent with AUTH_MODE=none.
+ */
+export interface AuthFrame {
+  type: typeof ServerMessageType.Auth;
+  status: 'ok';
+  userId?: string;
+  expiresAt?: number;
+  server_version: string;
+}
+
+/** Answer to a valid `refresh`: the connection now lives until the new token's `exp` (ms since the epoch). */
+export interface RefreshedFrame {
+  type: typeof ServerMessageType.Refreshed;
+  expiresAt: number;
+}
+
 /** Frames broadcast to every member of a room. */
 export type RoomFrame = ChatMessageFrame | UserJoinedFrame | UserLeftFrame;
-export type ServerFrame = JoinedFrame | RoomFrame | PresenceFrame | ErrorFrame;
+export type ServerFrame =
+  JoinedFrame | RoomFrame | PresenceFrame | ErrorFrame | AuthFrame | RefreshedFrame;
 
 export const frames = {
   joined: (userId: string, roomId: string): JoinedFrame => ({
@@ -108,6 +129,18 @@ export const frames = {
     type: ServerMessageType.Presence,
     roomId,
     users,
+  }),
+  /** `identity` is undefined with AUTH_MODE=none; then the frame carries neither field. */
+  auth: (serverVersion: string, identity?: { userId: string; expiresAt?: number }): AuthFrame => ({
+    type: ServerMessageType.Auth,
+    status: 'ok',
+    ...(identity && { userId: identity.userId }),
+    ...(identity?.expiresAt !== undefined && { expiresAt: identity.expiresAt }),
+    server_version: serverVersion,
+  }),
+  refreshed: (expiresAt: number): RefreshedFrame => ({
+    type: ServerMessageType.Refreshed,
+    expiresAt,
   }),
   error: (code: ErrorCode, message: string, retryable = false): ErrorFrame => ({
     type: ServerMessageType.Error,

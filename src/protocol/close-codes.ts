@@ -1,10 +1,10 @@
 /**
  * WebSocket close codes the server sends. Every other failure answers an error frame and keeps the
  * connection open. Application codes follow one rule, as Centrifugo's do: 4000–4499 mean "reconnect
- * (with backoff)", 4500–4999 mean "do not reconnect". None is in use yet; new ones go here.
+ * (with backoff)", 4500–4999 mean "do not reconnect". New ones go here.
  */
 export const CloseCode = {
-  /** Rate or error abuse, or no join within JOIN_TIMEOUT_MS. */
+  /** Rate or error abuse, no join within JOIN_TIMEOUT_MS, or failed first-frame authentication. */
   PolicyViolation: 1008,
   /** Inbound message larger than MAX_PAYLOAD_BYTES (sent by `ws` itself). */
   MessageTooBig: 1009,
@@ -14,9 +14,21 @@ export const CloseCode = {
   ServiceRestart: 1012,
   /** The client reads too slowly: more than MAX_BUFFERED_BYTES were waiting for it. */
   TryAgainLater: 1013,
+  /** The token expired and no valid `refresh` came within AUTH_REFRESH_GRACE_MS: reconnect with a new token. */
+  TokenExpired: 4001,
+  /** The user already holds MAX_CONNECTIONS_PER_USER connections (after a first-frame authentication). */
+  TooManyConnectionsForUser: 4503,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Reason strings of the authentication closes, as the README states them. */
+export const AuthCloseReason = {
+  AuthenticationFailed: 'authentication failed',
+  AuthenticationTimeout: 'authentication timeout',
+  TokenExpired: 'token expired',
+  TooManyConnectionsForUser: 'too many connections for this user',
+} as const;
 
 /** Application close codes a client should retry after backoff. */
 export const RECONNECT_RANGE = { from: 4000, to: 4499 } as const;
@@ -52,6 +64,16 @@ export const CLOSE_CODE_TABLE: readonly CloseCodeRow[] = [
     reconnect: 'after fixing the cause',
   },
   {
+    code: CloseCode.PolicyViolation,
+    when: 'AUTH_MODE=jwt, no token at the handshake, and a first frame other than `Bearer <jwt>` with a valid token',
+    reconnect: 'after fixing the cause',
+  },
+  {
+    code: CloseCode.PolicyViolation,
+    when: 'AUTH_MODE=jwt, no token at the handshake, and no first frame within AUTH_TIMEOUT_MS',
+    reconnect: 'after fixing the cause',
+  },
+  {
     code: CloseCode.MessageTooBig,
     when: 'a frame over MAX_PAYLOAD_BYTES',
     reconnect: 'after fixing the cause',
@@ -70,6 +92,16 @@ export const CLOSE_CODE_TABLE: readonly CloseCodeRow[] = [
     code: CloseCode.TryAgainLater,
     when: 'more than MAX_BUFFERED_BYTES queued for a client that reads too slowly',
     reconnect: 'yes',
+  },
+  {
+    code: CloseCode.TokenExpired,
+    when: 'the token expired and no valid `refresh` came within AUTH_REFRESH_GRACE_MS',
+    reconnect: 'yes',
+  },
+  {
+    code: CloseCode.TooManyConnectionsForUser,
+    when: 'the user already holds MAX_CONNECTIONS_PER_USER connections (after a first-frame authentication)',
+    reconnect: 'no',
   },
   {
     code: 1006,

@@ -18,4 +18,10 @@ export enum ErrorCode {
   Unavailable = 'unavailable',
   /** An unexpected server fault; the connection stays usable. */
   Internal = 'internal',
+  /** The token's `rooms` claim (or AUTH_DEFAULT_ROOMS) does not allow the room; the connection stays open. */
+  Forbidden = 'forbidden',
+  /** The token reached its `exp`: send `refresh` within AUTH_REFRESH_GRACE_MS or be closed with 4001. */
+  TokenExpired = 'token_expired',
+  /** A token (at connect or in `refresh`) failed verification; why is only in the server's debug log. */
+  InvalidToken = 'invalid_token',
 }
