@@ -527,6 +527,26 @@ describeWithRedis('Redis room ports', () => {
       await a.broker.unsubscribe('lobby');
     });
 
+    it('keeps deployments apart whose prefixes overlap (chat: and chat:room:x:)', async () => {
+      // Under the old layout `<prefix>room:<id>` both were the channel chat:room:x:room:secret.
+      const a = await instanceFor('chat:');
+      const b = await instanceFor('chat:room:x:');
+      instances.push(a, b);
+      await a.broker.subscribe('x:room:secret');
+      await b.broker.subscribe('secret');
+      await b.broker.publish('secret', frame('for b only'));
+      await a.broker.publish('x:room:secret', frame('for a only'));
+      await eventually(
+        'each deployment’s own publication',
+        () => a.received.length > 0 && b.received.length > 0,
+      );
+      expect(frames(a.received)).toEqual(['for a only']);
+      expect(frames(b.received)).toEqual(['for b only']);
+      expect(a.received[0].offset).toBe(1);
+      await a.broker.unsubscribe('x:room:secret');
+      await b.broker.unsubscribe('secret');
+    });
+
     it('answers a publish Redis refuses with an error, delivering nothing', async () => {
       const a = await instance();
       await a.broker.subscribe('lobby');

@@ -594,6 +594,49 @@ describeWithRedis('Redis faults', () => {
     expect(userIds(await presence(bob))).toEqual(['alice', 'bob', 'carol']);
   }, 40_000);
 
+  it('never closes a connection that keeps switching rooms for not having joined', async () => {
+    const redis = await redisServer();
+    const app = await startApp({
+      ...PROTOCOL_TEST_LIMITS,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      JOIN_TIMEOUT_MS: 200,
+    });
+    apps.push(app);
+    const hopper = await join(app.wsUrl, 'hopper', 'r0');
+    // Switch rooms back to back for several join timeouts: the sweep may look mid-switch.
+    const until = Date.now() + 1_500;
+    for (let i = 1; Date.now() < until; i++) {
+      await hopper.request({ type: 'switch_room', userId: 'hopper', roomId: `r${i}` }, 'joined');
+    }
+    const closed = await Promise.race([hopper.closed, delay(400).then(() => undefined)]);
+    expect(closed).toBeUndefined();
+  }, 20_000);
+
+  it('answers a message Redis did not take in time with a retryable unavailable error', async () => {
+    const redis = await redisServer();
+    const a = await instance(redis.url);
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const sleeper = inspector(redis);
+    await sleeper.connect();
+    // Redis stalls past the command timeout while alice's message is on its way.
+    const sleeping = sleeper.call('DEBUG', 'SLEEP', '3').catch(() => undefined);
+    await delay(100);
+    const error = await alice.request(
+      { type: 'chat_message', userId: 'alice', content: 'during the stall' },
+      'error',
+    );
+    expect(error).toEqual({
+      type: 'error',
+      code: 'unavailable',
+      retryable: true,
+      message: expect.any(String),
+    });
+    await sleeping;
+    // Once Redis answers again, the same message goes through (sent again by the client).
+    await probeUntilDelivered(alice, 'alice', alice, 'retry');
+  }, 30_000);
+
   it('announces a user who joined during a short stall to the other instances once Redis answers', async () => {
     const redis = await redisServer();
     const a = await instance(redis.url);

@@ -132,8 +132,9 @@ export class AppConfig {
 
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   @IsString()
-  @Matches(/^[A-Za-z0-9_.:{}-]{1,64}$/, {
-    message: 'REDIS_KEY_PREFIX must be 1 to 64 characters of [A-Za-z0-9_.:{}-]',
+  // No braces: every key is `<prefix>{<id>}:part`, so a prefix without them keeps deployments apart.
+  @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, {
+    message: 'REDIS_KEY_PREFIX must be 1 to 64 characters of [A-Za-z0-9_.:-] (no braces)',
   })
   REDIS_KEY_PREFIX = 'chat:';
 

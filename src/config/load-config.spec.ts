@@ -131,6 +131,7 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'localhost:6379'],
     ['REDIS_URL', 'http://redis'],
     ['REDIS_KEY_PREFIX', 'has space'],
+    ['REDIS_KEY_PREFIX', 'chat:{tag}:'],
     ['PRESENCE_TTL_MS', '10'],
     ['AUTH_MODE', 'oauth'],
     ['JWT_JWKS_URL', 'ftp://id.example.com/jwks'],
