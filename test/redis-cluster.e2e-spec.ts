@@ -185,7 +185,7 @@ describeWithRedis('two instances on one Redis', () => {
 
   const membershipKeys = async (): Promise<string[]> =>
     (await admin.keys(`${prefix}*`))
-      .filter((key) => key !== `${prefix}{#}:instances` && !key.endsWith(':meta'))
+      .filter((key) => key !== `${prefix}{#}:instances` && !/:(meta|hist)$/.test(key))
       .sort();
 
   const numsub = async (roomId: string): Promise<unknown> =>
@@ -531,12 +531,13 @@ describeWithRedis('two instances on one Redis', () => {
       'the membership keys to go',
       async () => (await membershipKeys()).length === 0,
     );
-    // Room positions outlive their rooms (with a TTL), so that a returning client can tell.
-    const positions = [`${prefix}{attic}:meta`, `${prefix}{kitchen}:meta`, `${prefix}{lobby}:meta`];
-    expect((await admin.keys(`${prefix}*`)).sort()).toEqual([
-      `${prefix}{#}:instances`,
-      ...positions,
-    ]);
+    // Room positions and histories outlive their rooms (with a TTL), for returning clients.
+    const positions = ['attic', 'kitchen', 'lobby']
+      .flatMap((room) => [`${prefix}{${room}}:hist`, `${prefix}{${room}}:meta`])
+      .sort();
+    expect((await admin.keys(`${prefix}*`)).sort()).toEqual(
+      [`${prefix}{#}:instances`, ...positions].sort(),
+    );
     for (const key of positions) expect(await admin.pttl(key)).toBeGreaterThan(0);
     expect(await admin.zcard(`${prefix}{#}:instances`)).toBe(2);
 

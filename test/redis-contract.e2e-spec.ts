@@ -7,7 +7,11 @@ import { RedisRoomStore } from '../src/redis/redis-room-store';
 import { defineScripts, runScript } from '../src/redis/redis-scripts';
 import type { Publication } from '../src/rooms/publication';
 import type { ExpiredMember } from '../src/rooms/room-store';
-import { RoomBrokerUnderTest, describeRoomBrokerContract } from './contracts/room-broker.contract';
+import {
+  CONTRACT_HISTORY_SIZE,
+  RoomBrokerUnderTest,
+  describeRoomBrokerContract,
+} from './contracts/room-broker.contract';
 import { describeRoomStoreContract } from './contracts/room-store.contract';
 import { eventually } from './support/eventually';
 import { RedisServer, describeWithRedis } from './support/redis-server';
@@ -74,12 +78,13 @@ describeWithRedis('Redis room ports', () => {
     return total;
   }
 
-  /** Keys under the prefix but room positions, which outlive their rooms (with a TTL). */
+  /** Keys under the prefix but room positions and histories, which outlive their rooms (with a
+   * TTL). */
   async function keysUnder(prefix: string): Promise<string[]> {
     const keys = await admin.keys(`${prefix}*`);
     const kept: string[] = [];
     for (const key of keys) {
-      if (key.endsWith(':meta') && (await admin.pttl(key)) > 0) continue;
+      if (/:(meta|hist)$/.test(key) && (await admin.pttl(key)) > 0) continue;
       kept.push(key);
     }
     return kept.sort();
@@ -220,7 +225,8 @@ describeWithRedis('Redis room ports', () => {
     /** Runs one of the store's scripts as a ghost instance (registered, then never heard of). */
     async function ghostRun(name: 'chatAdd' | 'chatHeartbeat', ghost: string, args: string[]) {
       defineScripts(admin);
-      if (name === 'chatHeartbeat') return runScript(admin, prefix, name, [], [ghost, '-1']);
+      const context = { prefix, ttlMs: 60_000, historySize: 100 };
+      if (name === 'chatHeartbeat') return runScript(admin, context, name, [], [ghost, '-1']);
       const [roomId, connectionId, userId] = args;
       const scriptKeys = [
         keys.room(roomId, 'conns'),
@@ -229,8 +235,9 @@ describeWithRedis('Redis room ports', () => {
         keys.room(roomId, 'ch'),
         keys.global('rooms'),
         keys.instance(ghost, 'conns'),
+        keys.room(roomId, 'hist'),
       ];
-      return runScript(admin, prefix, name, scriptKeys, [ghost, roomId, connectionId, userId]);
+      return runScript(admin, context, name, scriptKeys, [ghost, roomId, connectionId, userId]);
     }
 
     it('expires the members of an instance that went silent, publishing each user’s leave once', async () => {
@@ -365,7 +372,11 @@ describeWithRedis('Redis room ports', () => {
       async (): Promise<RedisBrokerUnderTest> => {
         const prefix = uniquePrefix();
         const redis = new RedisConnections(
-          configWith({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix }),
+          configWith({
+            REDIS_URL: server.url,
+            REDIS_KEY_PREFIX: prefix,
+            HISTORY_SIZE: CONTRACT_HISTORY_SIZE,
+          }),
         );
         await redis.connect();
         const broker = new RedisRoomBroker(redis);

@@ -144,6 +144,36 @@ export class AppConfig {
   @Max(3_600_000)
   PRESENCE_TTL_MS = 30_000;
 
+  /** Publications kept per room for history and recovery; 0 turns history off. */
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  HISTORY_SIZE = 100;
+
+  /** A room's history (and position) is dropped this long after its newest publication. */
+  @IsInt()
+  @Min(1_000)
+  @Max(30 * 86_400_000)
+  HISTORY_TTL_MS = 86_400_000;
+
+  /** Most publications one `history` request may ask for. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  HISTORY_MAX_LIMIT = 300;
+
+  /** Most publications a rejoin with `since` replays; a longer gap answers `recovered: false`. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  RECOVERY_MAX = 300;
+
+  /** In memory: rooms whose history is kept at most; past it the least recently published goes. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  HISTORY_MAX_ROOMS = 10_000;
+
   /**
    * `none`: clients say who they are (the seed-000 protocol). `jwt`: every socket authenticates
    * with a signed token; production wants this.

@@ -31,6 +31,11 @@ function decodeData(kind: string, body: string): PublicationData | undefined {
   }
 }
 
+/** The data of a history entry (`<kind><body>`, the channel format without its position). */
+export function decodeStored(entry: string): PublicationData | undefined {
+  return entry.length === 0 ? undefined : decodeData(entry[0], entry.slice(1));
+}
+
 /** The `kind` and `body` arguments of the publish script for `data`. */
 export function encodeData(data: PublicationData): [kind: string, body: string] {
   switch (data.kind) {

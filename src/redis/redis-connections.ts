@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import Redis, { RedisOptions } from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { RedisKeys } from './redis-keys';
+import type { ScriptContext } from './redis-scripts';
 
 /** Longest wait between two reconnection attempts. */
 export const RECONNECT_MAX_DELAY_MS = 2_000;
@@ -29,6 +30,8 @@ export class RedisConnections implements OnApplicationShutdown {
   /** This process in the cluster; its membership entries are tagged with it. */
   readonly instanceId = randomUUID();
   readonly keys: RedisKeys;
+  /** What every Lua script is told: the key prefix and the history settings. */
+  readonly scripts: ScriptContext;
   private readonly extra: Redis[] = [];
   private readonly closing: (() => Promise<void>)[] = [];
   private readonly baseOptions: RedisOptions;
@@ -37,6 +40,11 @@ export class RedisConnections implements OnApplicationShutdown {
 
   constructor(private readonly config: AppConfig) {
     this.keys = new RedisKeys(config.REDIS_KEY_PREFIX);
+    this.scripts = {
+      prefix: config.REDIS_KEY_PREFIX,
+      ttlMs: config.HISTORY_TTL_MS,
+      historySize: config.HISTORY_SIZE,
+    };
     this.baseOptions = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

@@ -7,7 +7,7 @@
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
-  room(roomId: string, part: 'meta' | 'ch' | 'conns' | 'members'): string {
+  room(roomId: string, part: 'meta' | 'ch' | 'hist' | 'conns' | 'members'): string {
     return `${this.prefix}{${roomId}}:${part}`;
   }
 

@@ -8,8 +8,7 @@ import {
   type PublicationHandler,
   type StreamPosition,
 } from '../rooms/publication';
-import { newEpoch } from '../rooms/stream-epoch';
-import { decodePublication, encodeData } from './channel-codec';
+import { decodePublication, decodeStored, encodeData } from './channel-codec';
 import { RedisConnections } from './redis-connections';
 import { defineScripts, runScript } from './redis-scripts';
 
@@ -57,13 +56,18 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
       this.deliverLocally(roomId, data);
       return UNPOSITIONED;
     }
-    const keys = [this.redis.keys.room(roomId, 'meta'), this.redis.keys.room(roomId, 'ch')];
+    const { keys } = this.redis;
+    const scriptKeys = [
+      keys.room(roomId, 'meta'),
+      keys.room(roomId, 'ch'),
+      keys.room(roomId, 'hist'),
+    ];
     try {
       const [offset, epoch] = (await runScript(
         this.redis.command,
-        this.redis.keys.prefix,
+        this.redis.scripts,
         'chatPublish',
-        keys,
+        scriptKeys,
         encodeData(data),
       )) as [number, string];
       return { offset, epoch };
@@ -73,17 +77,30 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     }
   }
 
-  async history(roomId: string, _options: HistoryOptions): Promise<HistoryResult> {
+  /** The position and the retained publications, read by one script (lua/history.lua). */
+  async history(roomId: string, { since, before, limit }: HistoryOptions): Promise<HistoryResult> {
+    const { keys } = this.redis;
+    const mode = since ? 'since' : before !== undefined ? 'before' : 'newest';
+    const args = [
+      mode,
+      String(since?.offset ?? before ?? 0),
+      since?.epoch ?? '',
+      String(Math.max(0, limit)),
+    ];
     try {
-      const [offset, epoch] = await this.redis.command.hmget(
-        this.redis.keys.room(roomId, 'meta'),
-        's',
-        'e',
-      );
-      const position = epoch
-        ? { offset: Number(offset ?? 0), epoch }
-        : { offset: 0, epoch: newEpoch() };
-      return { publications: [], position };
+      const [offset, epoch, flat] = (await runScript(
+        this.redis.command,
+        this.redis.scripts,
+        'chatHistory',
+        [keys.room(roomId, 'meta'), keys.room(roomId, 'hist')],
+        args,
+      )) as [number, string, (number | string)[]];
+      const publications: Publication[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const data = decodeStored(String(flat[i + 1]));
+        if (data) publications.push({ roomId, offset: Number(flat[i]), epoch, data });
+      }
+      return { publications, position: { offset: Number(offset), epoch } };
     } catch (error) {
       this.redis.failed(error);
       throw new BrokerUnavailableError(`history of ${roomId} failed: ${(error as Error).message}`);

@@ -229,10 +229,11 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
       keys.room(roomId, 'ch'),
       keys.global('rooms'),
       keys.instance(instanceId, 'conns'),
+      keys.room(roomId, 'hist'),
     ];
     this.inFlight += 1;
     try {
-      return await runScript(this.redis.command, keys.prefix, name, scriptKeys, [
+      return await runScript(this.redis.command, this.redis.scripts, name, scriptKeys, [
         instanceId,
         roomId,
         member.connectionId,
@@ -244,7 +245,7 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
   }
 
   private run(name: ScriptName, args: string[]): Promise<unknown> {
-    return runScript(this.redis.command, this.redis.keys.prefix, name, [], args);
+    return runScript(this.redis.command, this.redis.scripts, name, [], args);
   }
 
   private degraded(operation: string, error: unknown): void {

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { POSITION_TTL_MS, newEpoch } from '../rooms/stream-epoch';
+import { newEpoch } from '../rooms/stream-epoch';
 
 /** The scripts in lua/, each run with lua/library.lua in front; KEYS declared where known. */
 const SCRIPTS = {
-  chatPublish: { file: 'publish.lua', keys: 2 },
-  chatAdd: { file: 'add.lua', keys: 6 },
-  chatRemove: { file: 'remove.lua', keys: 6 },
+  chatPublish: { file: 'publish.lua', keys: 3 },
+  chatHistory: { file: 'history.lua', keys: 2 },
+  chatAdd: { file: 'add.lua', keys: 7 },
+  chatRemove: { file: 'remove.lua', keys: 7 },
   chatHeartbeat: { file: 'heartbeat.lua', keys: 0 },
   chatReap: { file: 'reap.lua', keys: 0 },
   chatResync: { file: 'resync.lua', keys: 0 },
@@ -29,17 +30,28 @@ export function defineScripts(client: Redis): void {
 
 type ScriptCommand = (...args: string[]) => Promise<unknown>;
 
+/** What every script is told besides its own arguments. */
+export interface ScriptContext {
+  /** REDIS_KEY_PREFIX. */
+  prefix: string;
+  /** HISTORY_TTL_MS: how long a room's position and history outlive its newest publication. */
+  ttlMs: number;
+  /** HISTORY_SIZE: publications kept per room (0: none). */
+  historySize: number;
+}
+
 /**
  * Runs a defined script: `keys` first, then the arguments every script takes (prefix, the epoch
- * for a stream that starts now, the position TTL), then `args`.
+ * for a stream that starts now, the TTL, the history size), then `args`.
  */
 export function runScript(
   client: Redis,
-  prefix: string,
+  context: ScriptContext,
   name: ScriptName,
   keys: readonly string[],
   args: readonly string[],
 ): Promise<unknown> {
   const command = (client as unknown as Record<ScriptName, ScriptCommand>)[name];
-  return command.call(client, ...keys, prefix, newEpoch(), String(POSITION_TTL_MS), ...args);
+  const common = [context.prefix, newEpoch(), String(context.ttlMs), String(context.historySize)];
+  return command.call(client, ...keys, ...common, ...args);
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { InMemoryRoomBroker } from './in-memory-room-broker';
 import { InMemoryRoomStore } from './in-memory-room-store';
 import { RoomBroker } from './room-broker';
@@ -8,8 +9,16 @@ import { DEPENDENCY_HEALTH } from '../lifecycle/dependency-health';
 /** The single-instance backend of the room ports: nothing outside the process. */
 @Module({
   providers: [
-    // A factory: the broker's constructor takes a clock, which is not a provider.
-    { provide: InMemoryRoomBroker, useFactory: () => new InMemoryRoomBroker() },
+    {
+      provide: InMemoryRoomBroker,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) =>
+        new InMemoryRoomBroker({
+          size: config.HISTORY_SIZE,
+          ttlMs: config.HISTORY_TTL_MS,
+          maxRooms: config.HISTORY_MAX_ROOMS,
+        }),
+    },
     { provide: RoomBroker, useExisting: InMemoryRoomBroker },
     {
       provide: RoomStore,

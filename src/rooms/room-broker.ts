@@ -6,8 +6,13 @@ import type {
 } from './publication';
 
 export interface HistoryOptions {
-  /** Publications after this position (exclusive); omitted: the newest ones. */
+  /**
+   * The oldest retained publications after this position (exclusive), for a recovery; none when
+   * its epoch is not the room's (the stream it names is gone).
+   */
   since?: StreamPosition;
+  /** The newest retained publications with an offset below this one (paging back). */
+  before?: number;
   /** At most this many; 0 asks for the current position only. */
   limit: number;
 }
@@ -35,8 +40,10 @@ export interface RoomBroker {
   publish(roomId: string, data: PublicationData): Promise<StreamPosition>;
 
   /**
-   * The room's current position and, once history is kept (a later feature), its retained
-   * publications. Never fails for an unknown room: its position is offset 0 of a new epoch.
+   * The room's current position and retained publications (the last HISTORY_SIZE, for
+   * HISTORY_TTL_MS after the newest), oldest first, read in one step with the position: with
+   * `since`, the oldest after it; otherwise the newest (below `before` when given). Never fails
+   * for an unknown room: its position is offset 0 of a new epoch.
    */
   history(roomId: string, options: HistoryOptions): Promise<HistoryResult>;
 

@@ -1,9 +1,9 @@
 import { InMemoryRoomBroker } from '../../src/rooms/in-memory-room-broker';
-import { describeRoomBrokerContract } from './room-broker.contract';
+import { CONTRACT_HISTORY_SIZE, describeRoomBrokerContract } from './room-broker.contract';
 
 describeRoomBrokerContract(
   'in memory',
-  () => Promise.resolve({ broker: new InMemoryRoomBroker() }),
+  () => Promise.resolve({ broker: new InMemoryRoomBroker({ size: CONTRACT_HISTORY_SIZE }) }),
   ({ broker }) => {
     broker.onModuleDestroy();
     return Promise.resolve();

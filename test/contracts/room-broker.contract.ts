@@ -12,6 +12,9 @@ const frame = (text: string): PublicationData => ({
   frame: JSON.stringify({ text }),
 });
 
+/** The history size the contract's brokers are created with. */
+export const CONTRACT_HISTORY_SIZE = 5;
+
 function parsed(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -22,7 +25,8 @@ function parsed(text: string): unknown {
 
 /**
  * The behaviour every RoomBroker must have, run against each implementation (in memory, Redis).
- * `create` returns a fresh broker (and whatever its `dispose` needs). Delivery may be
+ * `create` returns a fresh broker keeping CONTRACT_HISTORY_SIZE publications per room (and
+ * whatever its `dispose` needs). Delivery may be
  * asynchronous, so the cases wait (bounded) for publications, and prove that one did not arrive
  * by publishing a marker to the same room afterwards: a room's publications arrive in offset
  * order, so once the marker is in, anything published before it would be too.
@@ -173,6 +177,78 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       const { position } = await broker.history('fresh', { limit: 0 });
       expect(position).toEqual(second);
       expect(second).toEqual({ offset: first.offset + 1, epoch: first.epoch });
+    });
+
+    describe('history', () => {
+      const offsets = (publications: Publication[]): number[] => publications.map((p) => p.offset);
+
+      async function publishMany(roomId: string, count: number) {
+        const positions = [];
+        for (let i = 1; i <= count; i++)
+          positions.push(await broker.publish(roomId, frame(`h${i}`)));
+        return positions;
+      }
+
+      it('keeps a room’s newest publications, oldest first, with the position they were read at', async () => {
+        const sent = await publishMany('hist', 8);
+        const { publications, position } = await broker.history('hist', { limit: 50 });
+        expect(position).toEqual(sent[7]);
+        expect(offsets(publications)).toEqual([4, 5, 6, 7, 8]);
+        expect(publications.map((p) => p.data)).toEqual([4, 5, 6, 7, 8].map((i) => frame(`h${i}`)));
+        expect(publications.every((p) => p.epoch === position.epoch && p.roomId === 'hist')).toBe(
+          true,
+        );
+        expect(offsets((await broker.history('hist', { limit: 2 })).publications)).toEqual([7, 8]);
+      });
+
+      it('pages back with before, and answers the position alone for a limit of 0', async () => {
+        await publishMany('paged', 8);
+        const page = await broker.history('paged', { before: 7, limit: 2 });
+        expect(offsets(page.publications)).toEqual([5, 6]);
+        expect(
+          offsets((await broker.history('paged', { before: 5, limit: 10 })).publications),
+        ).toEqual([4]);
+        expect((await broker.history('paged', { before: 4, limit: 10 })).publications).toEqual([]);
+        const none = await broker.history('paged', { limit: 0 });
+        expect(none.publications).toEqual([]);
+        expect(none.position.offset).toBe(8);
+      });
+
+      it('returns what came after a position of the same epoch, and nothing for another epoch', async () => {
+        const sent = await publishMany('since', 8);
+        const { epoch } = sent[0];
+        const after = (offset: number, limit = 10) =>
+          broker.history('since', { since: { offset, epoch }, limit });
+        expect(offsets((await after(5)).publications)).toEqual([6, 7, 8]);
+        expect(offsets((await after(5, 2)).publications)).toEqual([6, 7]);
+        expect((await after(8)).publications).toEqual([]);
+        // Older than what is kept: the oldest kept come first, so the caller sees the gap.
+        expect(offsets((await after(1)).publications)).toEqual([4, 5, 6, 7, 8]);
+        const other = await broker.history('since', {
+          since: { offset: 5, epoch: 'other' },
+          limit: 10,
+        });
+        expect(other.publications).toEqual([]);
+        expect(other.position).toEqual(sent[7]);
+      });
+
+      it('keeps membership publications in the history like any other', async () => {
+        await broker.publish('kinds', { kind: 'join', userId: 'alice' });
+        await broker.publish('kinds', frame('hello'));
+        await broker.publish('kinds', { kind: 'leave', userId: 'alice' });
+        const { publications } = await broker.history('kinds', { limit: 10 });
+        expect(publications.map((p) => p.data)).toEqual([
+          { kind: 'join', userId: 'alice' },
+          frame('hello'),
+          { kind: 'leave', userId: 'alice' },
+        ]);
+      });
+
+      it('keeps one epoch for an unknown room between its first read and its first publication', async () => {
+        const before = await broker.history('new-room', { limit: 0 });
+        const first = await broker.publish('new-room', frame('first'));
+        expect(first).toEqual({ offset: 1, epoch: before.position.epoch });
+      });
     });
   });
 }

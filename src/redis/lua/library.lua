@@ -3,6 +3,8 @@
 -- (prefix, id) pairs share a key and a room's keys share a Redis Cluster hash slot:
 --   P{<room>}:meta        hash    e -> epoch, s -> offset of the newest publication
 --   P{<room>}:ch          channel the room's publications (format below)
+--   P{<room>}:hist        stream  the newest HISTORY_SIZE publications, entry id "<offset>-0",
+--                                 field d = "<kind><body>"; expires with the position
 --   P{<room>}:conns       hash    "<instance>:<connection>" -> userId
 --   P{<room>}:members     hash    userId -> "<connections>:<since ms, Redis clock>"
 --   P{#}:rooms            set     rooms with members
@@ -11,10 +13,12 @@
 --   P{#i:<id>}:reaped     string  set when the instance was reaped; its return is announced
 --   P{#i:<id>}:lost       string  set when the instance found its registration gone (data loss)
 -- ARGV of every script: [1] prefix, [2] epoch for a room whose stream starts now, [3] ms a room's
--- position outlives its newest publication; the script's own arguments follow.
+-- position and history outlive its newest publication, [4] publications kept per room (0: no
+-- history); the script's own arguments follow.
 local prefix = ARGV[1]
 local new_epoch = ARGV[2]
 local meta_ttl = tonumber(ARGV[3])
+local history_size = tonumber(ARGV[4])
 
 local function room_key(room, part) return prefix .. '{' .. room .. '}:' .. part end
 local function global_key(part) return prefix .. '{#}:' .. part end
@@ -27,16 +31,29 @@ end
 
 -- The one writer of the channel format: "<offset>:<epoch>:<kind><body>", kind 'f' (a serialized
 -- frame), 'j' or 'l' (a user joined or left; the body is the user id). Read by channel-codec.ts.
--- Assigns the next offset of the room (a new epoch when the room has none) and publishes, in one
--- step: a room's publications are numbered in the order Redis runs them.
-local function publish(meta, channel, kind, body)
+-- Assigns the next offset of the room (a new epoch when the room has none), appends the
+-- publication to the room's history and publishes it, in one step: a room's publications are
+-- numbered, kept and delivered in the order Redis runs them.
+local function epoch_of(meta)
   local epoch = redis.call('HGET', meta, 'e')
   if not epoch then
     epoch = new_epoch
     redis.call('HSET', meta, 'e', epoch)
+    redis.call('PEXPIRE', meta, meta_ttl)
   end
+  return epoch
+end
+
+local function publish(meta, channel, hist, kind, body)
+  local epoch = epoch_of(meta)
   local offset = redis.call('HINCRBY', meta, 's', 1)
   redis.call('PEXPIRE', meta, meta_ttl)
+  if history_size > 0 then
+    -- A new stream (its position expired or was evicted): whatever history is left is another's.
+    if offset == 1 then redis.call('DEL', hist) end
+    redis.call('XADD', hist, 'MAXLEN', '~', history_size, offset .. '-0', 'd', kind .. body)
+    redis.call('PEXPIRE', hist, meta_ttl)
+  end
   redis.call('PUBLISH', channel, offset .. ':' .. epoch .. ':' .. kind .. body)
   return offset, epoch
 end
@@ -45,7 +62,7 @@ end
 local function membership_keys(room, instance)
   return {
     conns = room_key(room, 'conns'), members = room_key(room, 'members'),
-    meta = room_key(room, 'meta'), channel = room_key(room, 'ch'),
+    meta = room_key(room, 'meta'), channel = room_key(room, 'ch'), hist = room_key(room, 'hist'),
     rooms = global_key('rooms'), held = instance_key(instance, 'conns'),
   }
 end
@@ -65,7 +82,7 @@ local function add(k, instance, room, conn, user, announce)
     return 0
   end
   redis.call('HSET', k.members, user, '1:' .. now_ms())
-  if announce then publish(k.meta, k.channel, 'j', user) end
+  if announce then publish(k.meta, k.channel, k.hist, 'j', user) end
   return 1
 end
 
@@ -83,7 +100,7 @@ local function remove(k, instance, room, conn, user)
     redis.call('HSET', k.members, user, (tonumber(count) - 1) .. ':' .. since)
   else
     redis.call('HDEL', k.members, user)
-    publish(k.meta, k.channel, 'l', user)
+    publish(k.meta, k.channel, k.hist, 'l', user)
     last = 1
   end
   if redis.call('HLEN', k.conns) == 0 then

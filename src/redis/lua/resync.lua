@@ -1,19 +1,19 @@
--- ARGV (after the common three): [4] instance, then room, connection, user for each connection the
+-- ARGV (after the common four): [5] instance, then room, connection, user for each connection the
 -- instance holds. Makes Redis hold exactly those for the instance: removes what is gone
 -- (publishing the 'l' of users whose last connection it was) and adds what is missing
 -- (publishing the 'j' of users new in their room, unless Redis lost the instance's registration
 -- with its data: then the other instances' members were never told those users left, and are
 -- not told they joined). Returns {{room, user, ...} who left, {room, user, ...} who joined}.
-local instance = ARGV[4]
+local instance = ARGV[5]
 local registered = redis.call('ZSCORE', global_key('instances'), instance)
 local reaped = redis.call('DEL', instance_key(instance, 'reaped')) == 1
 local lost = redis.call('DEL', instance_key(instance, 'lost')) == 1
 local announce = reaped or (registered and not lost)
 local keep = {}
-for i = 5, #ARGV, 3 do keep[entry_of(ARGV[i], ARGV[i + 1], ARGV[i + 2])] = true end
+for i = 6, #ARGV, 3 do keep[entry_of(ARGV[i], ARGV[i + 1], ARGV[i + 2])] = true end
 local left = prune(instance, keep)
 local joined = {}
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local room, user = ARGV[i], ARGV[i + 2]
   if add(membership_keys(room, instance), instance, room, ARGV[i + 1], user, announce) == 1 and announce then
     table.insert(joined, room)
