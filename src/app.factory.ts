@@ -6,6 +6,8 @@ import { CLIENT_MESSAGE_TYPES } from './protocol/chat.protocol';
 import { ShutdownState } from './lifecycle/shutdown-state';
 import { ChatWsAdapter } from './transport/chat-ws.adapter';
 import { HandshakeGuard } from './transport/handshake-guard';
+import { HttpExceptionFilter } from './transport/http-exception.filter';
+import { HttpGuard } from './transport/http-guard';
 import { createMessageParser } from './transport/message-parser';
 import { AppConfig, LOG_LEVELS } from './config/app-config';
 
@@ -24,8 +26,12 @@ export async function createApp(
     // Keep-alive HTTP connections must not hold up a shutdown.
     forceCloseConnections: true,
     abortOnError: false,
+    // No global body parser: a route that takes a body enables JsonBodyMiddleware for itself.
+    bodyParser: false,
   });
   app.disable('x-powered-by');
+  app.get(HttpGuard).attach(app.getHttpServer());
+  app.useGlobalFilters(new HttpExceptionFilter(app.getHttpAdapter()));
   app.useWebSocketAdapter(
     new ChatWsAdapter(app, {
       config,

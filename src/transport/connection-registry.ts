@@ -50,7 +50,7 @@ export class ConnectionRegistry implements BeforeApplicationShutdown {
   attach(socket: WebSocket, request: IncomingMessage): Connection {
     const connection = new Connection(
       socket,
-      clientIp(request, this.config.TRUST_PROXY),
+      clientIp(request, this.config),
       this.limits,
       (evicted) => this.evicted(evicted),
     );
