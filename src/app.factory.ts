@@ -30,8 +30,7 @@ export async function createApp(
     bodyParser: false,
   });
   app.disable('x-powered-by');
-  app.get(HttpGuard).attach(app.getHttpServer());
-  app.useGlobalFilters(new HttpExceptionFilter(app.getHttpAdapter()));
+  guardHttp(app);
   app.useWebSocketAdapter(
     new ChatWsAdapter(app, {
       config,
@@ -41,6 +40,16 @@ export async function createApp(
     }),
   );
   return app;
+}
+
+/**
+ * The HTTP side's defences (see HttpGuard): in front of the request listeners before the app
+ * listens, and client errors (4xx) kept out of the log above debug. The app must be created
+ * with `bodyParser: false` and import TransportModule.
+ */
+export function guardHttp(app: NestExpressApplication): void {
+  app.get(HttpGuard).attach(app.getHttpServer());
+  app.useGlobalFilters(new HttpExceptionFilter(app.getHttpAdapter()));
 }
 
 export function createLogger(config: AppConfig): LoggerService {

@@ -146,7 +146,7 @@ export class HttpGuard {
 
   /** A request's headers arrived. Returns whether the application may see it. */
   private received(request: IncomingMessage, response: ServerResponse): boolean {
-    const tracked = this.sockets.get(request.socket as Socket);
+    const tracked = this.sockets.get(request.socket);
     // Not tracked: refused at accept (or already closed); nothing of it is served.
     if (!tracked || tracked.phase === 'closing') return false;
     tracked.inFlight += 1;

@@ -35,6 +35,26 @@ describe('message parser', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it.each([
+    ['{"type":"chat_message","userId":"a","content":"x\\ud800y"}', 'content'],
+    ['{"type":"chat_message","userId":"a","content":"\\udfff"}', 'content'],
+    ['{"type":"join","userId":"a\\ud83d"}', 'userId'],
+  ])('refuses %s (a lone surrogate) as invalid_message naming %s', (raw, field) => {
+    const parsed = parse(raw);
+    expect(parsed.event).toBe(PROTOCOL_ERROR_EVENT);
+    expect(parsed.data).toEqual({
+      code: ErrorCode.InvalidMessage,
+      message: expect.stringContaining(field) as string,
+    });
+  });
+
+  it('accepts surrogate pairs (characters beyond the BMP)', () => {
+    expect(parse('{"type":"chat_message","userId":"a","content":"\\ud83d\\ude00 ok"}')).toEqual({
+      event: 'chat_message',
+      data: { userId: 'a', content: '\u{1F600} ok' },
+    });
+  });
+
   it('refuses binary frames as unsupported', () => {
     expect(errorCode(Buffer.from('{"type":"join"}'))).toBe(ErrorCode.Unsupported);
   });

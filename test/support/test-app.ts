@@ -1,3 +1,4 @@
+import type { LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.factory';
@@ -24,10 +25,14 @@ export const PROTOCOL_TEST_LIMITS: Partial<AppConfig> = {
   ABUSE_ERRORS_MAX: 1_000_000,
 };
 
-/** Starts the real application on a free loopback port with the given settings. */
-export async function startApp(overrides: Partial<AppConfig> = {}): Promise<RunningApp> {
+/** Starts the real application on a free loopback port with the given settings (silent, unless
+ * a `logger` is given to record what it logs). */
+export async function startApp(
+  overrides: Partial<AppConfig> = {},
+  options: { logger?: LoggerService } = {},
+): Promise<RunningApp> {
   const config = configWith({ HOST: '127.0.0.1', PORT: 0, ...overrides });
-  const app = await createApp(config, { logger: false });
+  const app = await createApp(config, { logger: options.logger ?? false });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return {
