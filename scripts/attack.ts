@@ -5,7 +5,8 @@
  * volume. Loopback only (the targets are the server it started); bounded counts and durations;
  * it stops the server and itself at the end.
  *
- *   npm run attack -- <command> [--root DIR] [--seconds S] [--heap-mb MB] [command options]
+ *   npm run attack -- <command> [--root DIR] [--seconds S] [--heap-mb MB] [--server-fds N]
+ *                      [command options]
  *
  *   pipeline  [--sockets 40] [--requests 20000]  pipelined GET /health/live, never read
  *   idle      [--sockets 19000] [--drip-ms MS]    sockets that send nothing (or drip a header)
@@ -51,12 +52,15 @@ interface Server {
 async function startServer(
   root: string,
   heapMb: number | undefined,
+  fds: number | undefined,
   env: Record<string, string>,
 ): Promise<Server> {
   const main = path.join(root, 'dist', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: build it first (npx nest build)`);
-  const args = [...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), main];
-  const child = spawn(process.execPath, args, {
+  const node = [process.execPath, ...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), main];
+  // prlimit (util-linux) gives the server fewer descriptors than this process has.
+  const [command, ...args] = fds ? ['prlimit', `--nofile=${fds}:${fds}`, ...node] : node;
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -227,35 +231,62 @@ function text(data: WebSocket.RawData): string {
 function rawSocket(port: number, localAddress = ATTACKER): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, localAddress });
-    socket.once('connect', () => resolve(socket));
-    socket.once('error', reject);
+    // A server out of descriptors stops accepting: the connect would wait for the kernel's timeout.
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('connect timeout'));
+    }, PROBE_TIMEOUT_MS);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
 }
 
-/** Opens `count` raw sockets, `batch` at a time; failed connects are counted, not thrown. */
+/**
+ * Opens `count` raw sockets, `batch` at a time; failed connects are counted, not thrown. `held`
+ * collects how long (ms since the first connect) each socket lasted until closed by the server.
+ */
 async function openSockets(port: number, count: number, batch = 500) {
+  const started = performance.now();
   const sockets: Socket[] = [];
+  const held: number[] = [];
   let failed = 0;
   for (let opened = 0; opened < count; opened += batch) {
     const wave = Array.from({ length: Math.min(batch, count - opened) }, () =>
-      rawSocket(port).catch(() => undefined),
+      rawSocket(port).then(
+        (socket) => {
+          socket.on('error', () => undefined);
+          // Reading (and dropping) what arrives is what lets a close by the server be seen.
+          socket.resume();
+          socket.once('close', () => {
+            if (!closing.has(socket)) held.push(performance.now() - started);
+          });
+          return socket;
+        },
+        () => undefined,
+      ),
     );
     for (const socket of await Promise.all(wave)) {
       if (socket) sockets.push(socket);
       else failed += 1;
     }
   }
-  return { sockets, failed };
+  return { sockets, failed, held };
 }
 
-/** Watches sockets for a close by the server; returns how long each was held (ms). */
-function watchCloses(sockets: Socket[], since: number): { held: number[] } {
-  const held: number[] = [];
+/** Sockets this tool closes itself, so that their close is not counted as the server's. */
+const closing = new WeakSet<Socket>();
+
+function closeAll(sockets: Socket[]): void {
   for (const socket of sockets) {
-    socket.on('error', () => undefined);
-    socket.once('close', () => held.push(performance.now() - since));
+    closing.add(socket);
+    socket.destroy();
   }
-  return { held };
 }
 
 const percentile = (values: number[], p: number): number | undefined => {
@@ -268,10 +299,15 @@ const round = (value: number | undefined): number | null =>
 
 function summarizeProbes(tally: ProbeTally) {
   const ok = (values: (number | undefined)[]) => values.filter((v): v is number => v !== undefined);
-  return {
-    health: `${ok(tally.health).length}/${tally.health.length} answered, max ${round(Math.max(0, ...ok(tally.health)))} ms`,
-    chat: `${ok(tally.chat).length}/${tally.chat.length} round trips, max ${round(Math.max(0, ...ok(tally.chat)))} ms`,
+  const line = (values: (number | undefined)[], what: string): string => {
+    const answered = ok(values);
+    const slow = answered.filter((ms) => ms > 1_000).length;
+    return (
+      `${answered.length}/${values.length} ${what}, median ${round(percentile(answered, 50))} ms, ` +
+      `max ${round(percentile(answered, 100))} ms, ${slow} over 1 s`
+    );
   };
+  return { health: line(tally.health, 'answered'), chat: line(tally.chat, 'round trips') };
 }
 
 function summarizeServer(server: Server, exit: string) {
@@ -303,23 +339,21 @@ const commands: Record<string, (server: Server, options: Options) => Promise<obj
     const count = Number(options.sockets ?? 40);
     const requests = Number(options.requests ?? 20_000);
     return underProbes(server, Number(options.seconds ?? 30), async () => {
-      const { sockets, failed } = await openSockets(server.port, count);
-      const since = performance.now();
-      const closes = watchCloses(sockets, since);
+      const { sockets, failed, held } = await openSockets(server.port, count);
       const burst = 'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(requests);
       for (const socket of sockets) {
         socket.pause(); // never read
         socket.write(burst);
       }
       await delay(Number(options.seconds ?? 30) * 1_000 - 500);
-      const closedByServer = closes.held.length;
-      for (const socket of sockets) socket.destroy();
+      const closedByServer = held.length;
+      closeAll(sockets);
       return {
         sockets: sockets.length,
         failedToConnect: failed,
         requestsEach: requests,
         closedByServer,
-        closedWithinMs: round(percentile(closes.held, 100)),
+        closedWithinMs: round(percentile(held, 100)),
       };
     });
   },
@@ -328,9 +362,7 @@ const commands: Record<string, (server: Server, options: Options) => Promise<obj
     const count = Math.min(MAX_SOCKETS, Number(options.sockets ?? 19_000));
     const dripMs = options['drip-ms'] === undefined ? undefined : Number(options['drip-ms']);
     return underProbes(server, Number(options.seconds ?? 30), async (signal) => {
-      const started = performance.now();
-      const { sockets, failed } = await openSockets(server.port, count);
-      const closes = watchCloses(sockets, started);
+      const { sockets, failed, held } = await openSockets(server.port, count);
       let drip: NodeJS.Timeout | undefined;
       if (dripMs !== undefined) {
         for (const socket of sockets) socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n');
@@ -340,13 +372,13 @@ const commands: Record<string, (server: Server, options: Options) => Promise<obj
       }
       await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       clearInterval(drip);
-      const closedByServer = closes.held.length;
-      for (const socket of sockets) socket.destroy();
+      const closedByServer = held.length;
+      closeAll(sockets);
       return {
         opened: sockets.length,
         failedToConnect: failed,
         closedByServer,
-        heldMs: `median ${round(percentile(closes.held, 50))}, max ${round(percentile(closes.held, 100))}`,
+        heldMs: `median ${round(percentile(held, 50))}, max ${round(percentile(held, 100))}`,
       };
     });
   },
@@ -354,9 +386,7 @@ const commands: Record<string, (server: Server, options: Options) => Promise<obj
   async 'slow-body'(server, options) {
     const count = Number(options.sockets ?? 1);
     return underProbes(server, Number(options.seconds ?? 60), async (signal) => {
-      const { sockets } = await openSockets(server.port, count);
-      const started = performance.now();
-      const closes = watchCloses(sockets, started);
+      const { sockets, held } = await openSockets(server.port, count);
       const answers: string[] = [];
       for (const socket of sockets) {
         socket.on('data', (chunk: Buffer) =>
@@ -368,14 +398,13 @@ const commands: Record<string, (server: Server, options: Options) => Promise<obj
         );
       }
       await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-      const closedByServer = closes.held.length;
-      for (const socket of sockets) socket.destroy();
+      const closedByServer = held.length;
+      closeAll(sockets);
       return {
         sockets: sockets.length,
         answers: [...new Set(answers.filter((line) => line.startsWith('HTTP/')))],
         closedByServer,
-        heldMs:
-          closedByServer > 0 ? round(percentile(closes.held, 100)) : `> ${options.seconds ?? 60} s`,
+        heldMs: closedByServer > 0 ? round(percentile(held, 100)) : `> ${options.seconds ?? 60} s`,
       };
     });
   },
@@ -519,7 +548,8 @@ async function main(argv: string[]): Promise<number> {
         }
       : {};
   const heapMb = options['heap-mb'] === undefined ? undefined : Number(options['heap-mb']);
-  const server = await startServer(root, heapMb, env);
+  const fds = options['server-fds'] === undefined ? undefined : Number(options['server-fds']);
+  const server = await startServer(root, heapMb, fds, env);
   // Whatever happens, the run ends: the server and this process stop after the budget.
   const budget = setTimeout(
     () => {
