@@ -21,7 +21,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { Socket, connect } from 'node:net';
+import { AddressInfo, Socket, connect, createServer } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import readline from 'node:readline';
@@ -60,9 +60,11 @@ async function startServer(
   const node = [process.execPath, ...(heapMb ? [`--max-old-space-size=${heapMb}`] : []), main];
   // prlimit (util-linux) gives the server fewer descriptors than this process has.
   const [command, ...args] = fds ? ['prlimit', `--nofile=${fds}:${fds}`, ...node] : node;
+  // Chosen here rather than read from the "listening" line, which LOG_LEVEL=error hides.
+  const port = await freePort();
   const child = spawn(command, args, {
     cwd: root,
-    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1' },
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const server: Server = {
@@ -81,7 +83,7 @@ async function startServer(
     rssKb: [],
   };
   void server.exited.then((exit) => (server.exit = exit));
-  const listening = new Promise<number>((resolve, reject) => {
+  const listening = new Promise<void>((resolve, reject) => {
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       readline.createInterface({ input: stream }).on('line', (line) => {
@@ -89,19 +91,37 @@ async function startServer(
         if (/\bERROR\b|"level":"error"/.test(line)) server.errorLines += 1;
         if (/\bWARN\b|"level":"warn"/.test(line)) server.warnLines += 1;
         if (/heap out of memory/i.test(line)) server.outOfMemory = true;
-        const port = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line)?.[1];
-        if (port) resolve(Number(port));
       });
     }
     void server.exited.then((exit) => reject(new Error(`server ${exit} before listening`)));
+    const poll = async (): Promise<void> => {
+      for (let attempt = 0; attempt < 300 && !server.exit; attempt++) {
+        if (await probeHealth(port, '127.0.0.1')) return resolve();
+        await delay(100);
+      }
+      reject(new Error('the server did not answer /health/live within 30 s'));
+    };
+    void poll();
   });
-  server.port = await listening;
+  server.port = port;
+  await listening;
   const sampler = setInterval(() => {
     const kb = rssKb(child.pid);
     if (kb !== undefined) server.rssKb.push(kb);
   }, 250);
   void server.exited.then(() => clearInterval(sampler));
   return server;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 function rssKb(pid: number | undefined): number | undefined {
@@ -124,11 +144,11 @@ async function stopServer(server: Server): Promise<string> {
 }
 
 /** GET /health/live from the probe address on a fresh connection; its latency or undefined. */
-function probeHealth(port: number): Promise<number | undefined> {
+function probeHealth(port: number, localAddress = PROBE): Promise<number | undefined> {
   const started = performance.now();
   return new Promise((resolve) => {
     const request = get(
-      { host: '127.0.0.1', port, path: '/health/live', localAddress: PROBE, agent: false },
+      { host: '127.0.0.1', port, path: '/health/live', localAddress, agent: false },
       (response) => {
         response.resume();
         response.once('end', () =>
@@ -423,9 +443,11 @@ const commands: Record<string, (server: Server, options: Options) => Promise<obj
           const socket = await rawSocket(server.port).catch(() => undefined);
           if (!socket) continue;
           socket.on('error', () => undefined);
-          socket.end(request);
+          socket.write(request);
           sent += 1;
-          await new Promise((resolve) => socket.once('close', resolve));
+          // Gone before the body: whatever the server does with the request, it is aborted.
+          await Promise.race([new Promise((resolve) => socket.once('close', resolve)), delay(50)]);
+          socket.destroy();
         }
       };
       await Promise.all(Array.from({ length: concurrency }, worker));
