@@ -11,6 +11,8 @@ import { AppModule } from './app.module';
 import { ShutdownState } from './lifecycle/shutdown-state';
 import { ChatWsAdapter } from './transport/chat-ws.adapter';
 import { HandshakeGuard } from './transport/handshake-guard';
+import { HttpExceptionFilter } from './transport/http-exception.filter';
+import { HttpGuard } from './transport/http-guard';
 import { SessionRegistry } from './transport/session-registry';
 import { AppConfig, LOG_LEVELS } from './config/app-config';
 
@@ -46,12 +48,14 @@ export function appOptions(
     // Keep-alive HTTP connections must not hold up a shutdown.
     forceCloseConnections: true,
     abortOnError: false,
+    // No global body parser: a route that takes a body enables JsonBodyMiddleware for itself.
+    bodyParser: false,
   };
 }
 
 /**
- * What an application needs besides its modules before it listens: the WebSocket adapter with its
- * handshake guard and message parser. Shared by createApp and the tests' startApp, so that the
+ * What an application needs besides its modules before it listens: the HTTP guard and filter, and
+ * the WebSocket adapter with its handshake guard and session registry. Shared by createApp and the tests' startApp, so that the
  * app the tests run is set up like the one main.ts runs.
  */
 export function configureApp(
@@ -59,6 +63,7 @@ export function configureApp(
   config: AppConfig,
 ): NestExpressApplication {
   app.disable('x-powered-by');
+  guardHttp(app);
   app.useWebSocketAdapter(
     new ChatWsAdapter(app, {
       config,
@@ -68,6 +73,16 @@ export function configureApp(
     }),
   );
   return app;
+}
+
+/**
+ * The HTTP side's defences (see HttpGuard): in front of the request listeners before the app
+ * listens, and client errors (4xx) kept out of the log above debug. The app must be created
+ * with `bodyParser: false` and import TransportModule.
+ */
+export function guardHttp(app: NestExpressApplication): void {
+  app.get(HttpGuard).attach(app.getHttpServer());
+  app.useGlobalFilters(new HttpExceptionFilter(app.getHttpAdapter()));
 }
 
 export function createLogger(config: AppConfig): LoggerService {

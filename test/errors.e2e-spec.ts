@@ -772,15 +772,18 @@ describe('protocol errors', () => {
       await expectServerServes();
     });
 
-    it('delivers content with a lone surrogate as sent', async () => {
+    it('refuses content with a lone surrogate with invalid_message and relays nothing', async () => {
       const alice = await member('alice', 'lobby');
       const bob = await member('bob', 'lobby');
 
-      alice.send('{"type":"chat_message","userId":"alice","content":"half \\ud800 a pair"}');
-
-      expect(await bob.next('chat_message')).toEqual(
-        chatFrame('alice', 'lobby', 'half \ud800 a pair'),
+      // Valid JSON, but not well-formed Unicode: strict JSON parsers of other members would break.
+      const refusal = await alice.request(
+        '{"type":"chat_message","userId":"alice","content":"half \\ud800 a pair"}',
+        'error',
       );
+      expect(refusal).toMatchObject({ type: 'error', code: 'invalid_message' });
+      alice.send({ type: 'chat_message', userId: 'alice', content: 'after' });
+      expect(await bob.next('chat_message')).toEqual(chatFrame('alice', 'lobby', 'after'));
       await expectServerServes();
     });
 

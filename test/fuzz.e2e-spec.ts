@@ -118,6 +118,8 @@ interface Session {
 const isId = (value: unknown): value is string =>
   typeof value === 'string' && ID_PATTERN.test(value);
 const codePoints = (value: string): number => [...value].length;
+/** No lone surrogate: every UTF-16 surrogate is half of a pair (String#isWellFormed, written out). */
+const isWellFormed = (value: string): boolean => !/[\uD800-\uDFFF]/u.test(value);
 const error = (code: ErrorCode): Outcome => ({ kind: 'error', code });
 
 function predict(frame: FuzzFrame, session: Session): { outcome: Outcome; session: Session } {
@@ -144,6 +146,10 @@ function predict(frame: FuzzFrame, session: Session): { outcome: Outcome; sessio
   if (typeof type !== 'string') return same(error('invalid_message'));
   if (!(KNOWN_TYPES as readonly string[]).includes(type)) return same(error('unknown_type'));
   if (RESERVED_KEYS.some((key) => fields.has(key))) return same(error('invalid_message'));
+  // Any string field with a lone surrogate (`"\ud800"`, valid JSON) is refused, known or not.
+  if ([...fields.values()].some((field) => typeof field === 'string' && !isWellFormed(field))) {
+    return same(error('invalid_message'));
+  }
 
   const userId = fields.get('userId');
   const roomId = fields.get('roomId');

@@ -1,4 +1,15 @@
-import { IsBoolean, IsIn, IsInt, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateBy,
+} from 'class-validator';
+import * as ipaddr from 'ipaddr.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
@@ -110,9 +121,52 @@ export class AppConfig {
   @Max(10_000_000)
   MAX_CONNECTIONS_PER_IP = 1_000;
 
+  /** Open TCP connections on the port, of every kind (HTTP requests, handshakes, WebSockets); a
+   * connection over it is closed as soon as it is accepted. Unset: 2 × MAX_CONNECTIONS, so that
+   * health checks still get through when the WebSocket cap is full. Keep it below `ulimit -n`. */
+  @IsInt()
+  @Min(1)
+  @Max(20_000_000)
+  MAX_HTTP_CONNECTIONS = 40_000;
+
+  /** Requests one socket may have in flight (received, response not yet sent); one more closes
+   * the socket. Bounds what a client that pipelines requests and never reads can make us hold. */
+  @IsInt()
+  @Min(1)
+  @Max(1_000)
+  HTTP_MAX_PIPELINED = 8;
+
+  /** A socket that has not sent complete request headers within this (from its accept, or from
+   * its previous response) is closed. Covers sockets that never send a byte. */
+  @IsInt()
+  @Min(50)
+  @Max(600_000)
+  HTTP_HEADERS_TIMEOUT_MS = 10_000;
+
+  /** A request whose body has not arrived in full within this of its headers is answered 408 and
+   * its socket closed. */
+  @IsInt()
+  @Min(50)
+  @Max(600_000)
+  HTTP_REQUEST_TIMEOUT_MS = 10_000;
+
   /** Take the client IP from Fly-Client-IP / X-Forwarded-For (set it behind Fly's proxy only). */
   @IsBoolean()
   TRUST_PROXY = false;
+
+  /** With TRUST_PROXY: comma-separated addresses and CIDR ranges of the proxies whose headers are
+   * believed (Fly's private network and loopback by default). `Fly-Client-IP` is read only from a
+   * socket whose peer is one of them; `X-Forwarded-For` is read right to left, skipping them. */
+  @IsString()
+  @ValidateBy({
+    name: 'isIpList',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && isIpList(value),
+      defaultMessage: () =>
+        'TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDR ranges',
+    },
+  })
+  TRUSTED_PROXIES = '127.0.0.0/8,::1,fdaa::/16';
 
   /** Comma-separated origins allowed to open WebSockets from a browser; empty allows any. */
   @IsString()
@@ -255,6 +309,14 @@ export class AppConfig {
 
 /** Settings whose value a validation message must not show. */
 export const SECRET_KEYS: ReadonlySet<keyof AppConfig> = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY']);
+
+/** A non-empty comma-separated list of IP addresses and CIDR ranges (`10.0.0.0/8`, `fdaa::/16`). */
+function isIpList(value: string): boolean {
+  const entries = value.split(',').map((entry) => entry.trim());
+  return entries.every((entry) =>
+    entry.includes('/') ? ipaddr.isValidCIDR(entry) : ipaddr.isValid(entry),
+  );
+}
 
 /** Names of the settings, in the order the README lists them. */
 export const CONFIG_KEYS = Object.keys(new AppConfig()) as (keyof AppConfig)[];

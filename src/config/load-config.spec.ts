@@ -50,11 +50,21 @@ describe('loadConfig', () => {
       MAX_INBOUND_QUEUE: 64,
       MAX_CONNECTIONS: 20000,
       MAX_CONNECTIONS_PER_IP: 1000,
+      MAX_HTTP_CONNECTIONS: 40000,
+      HTTP_MAX_PIPELINED: 8,
+      HTTP_HEADERS_TIMEOUT_MS: 10000,
+      HTTP_REQUEST_TIMEOUT_MS: 10000,
       TRUST_PROXY: false,
+      TRUSTED_PROXIES: '127.0.0.0/8,::1,fdaa::/16',
       ALLOWED_ORIGINS: '',
       REDIS_URL: '',
       REDIS_KEY_PREFIX: 'chat:',
       PRESENCE_TTL_MS: 30000,
+      HISTORY_SIZE: 100,
+      HISTORY_TTL_MS: 86400000,
+      HISTORY_MAX_LIMIT: 300,
+      RECOVERY_MAX: 300,
+      HISTORY_MAX_ROOMS: 10000,
       AUTH_MODE: 'none',
       JWT_SECRET: '',
       JWT_PUBLIC_KEY: '',
@@ -103,6 +113,18 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ PORT: 9000, MAX_PAYLOAD_BYTES: 4096, LOG_FORMAT: 'json' });
   });
 
+  it('defaults MAX_HTTP_CONNECTIONS to twice MAX_CONNECTIONS', () => {
+    expect(loadConfig({ MAX_CONNECTIONS: '300' }).MAX_HTTP_CONNECTIONS).toBe(600);
+    expect(
+      loadConfig({ MAX_CONNECTIONS: '300', MAX_HTTP_CONNECTIONS: '450' }).MAX_HTTP_CONNECTIONS,
+    ).toBe(450);
+  });
+
+  it('accepts addresses and CIDR ranges of either family as TRUSTED_PROXIES', () => {
+    const proxies = '10.0.0.0/8, fdaa::/16,::1, 192.0.2.7';
+    expect(loadConfig({ TRUSTED_PROXIES: proxies }).TRUSTED_PROXIES).toBe(proxies);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
   });
@@ -141,6 +163,13 @@ describe('loadConfig', () => {
     ['AUTH_DEFAULT_ROOMS', 'team 1'],
     ['AUTH_REFRESH_GRACE_MS', 'long'],
     ['MAX_CONNECTIONS_PER_USER', '0'],
+    ['MAX_HTTP_CONNECTIONS', '0'],
+    ['HTTP_MAX_PIPELINED', '0'],
+    ['HTTP_HEADERS_TIMEOUT_MS', '10'],
+    ['HTTP_REQUEST_TIMEOUT_MS', 'never'],
+    ['TRUSTED_PROXIES', 'fly'],
+    ['TRUSTED_PROXIES', '10.0.0.0/33'],
+    ['TRUSTED_PROXIES', '10.0.0.1,,::1'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

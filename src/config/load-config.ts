@@ -31,6 +31,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     raw[key] = coerce(typeof defaults[key], value);
   }
   const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
+  // Derived default: room for as many plain HTTP connections as WebSockets.
+  if (raw.MAX_HTTP_CONNECTIONS === undefined) {
+    config.MAX_HTTP_CONNECTIONS = 2 * config.MAX_CONNECTIONS;
+  }
   const errors = validateSync(config, { forbidUnknownValues: true });
   if (errors.length > 0) {
     const lines = errors.map((error) => {

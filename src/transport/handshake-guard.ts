@@ -1,19 +1,29 @@
 import { Injectable } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { AppConfig } from '../config/app-config';
-import { clientIp } from './client-ip';
+import { clientIp, ipKey, isTrustedProxy } from './client-ip';
 
 export type Admission =
   { admitted: true; ip: string } | { admitted: false; status: 403 | 429 | 503 };
 
+/** What `admitSocket` decided: counted under `ip` (undefined for a trusted proxy), or refused. */
+export type SocketAdmission = { admitted: true; ip?: string } | { admitted: false };
+
 /**
- * Decides at the HTTP upgrade, before any WebSocket exists, whether a connection may open: the
- * Origin allowlist (403), the instance cap (503) and the per-IP cap (429). Counts what it admitted
- * until `release`.
+ * Decides whether a connection may open, at two moments:
+ * - `admitSocket`, when a TCP connection is accepted (HttpGuard): a socket that is not yet a
+ *   WebSocket counts toward MAX_CONNECTIONS_PER_IP under its peer address, so idle or slow HTTP
+ *   sockets cannot add to what one address holds (a trusted proxy's sockets are many clients
+ *   and are counted by the client address at the upgrade instead);
+ * - `admit`, at the HTTP upgrade, before any WebSocket exists: the Origin allowlist (403), the
+ *   instance cap (503) and the per-IP cap (429).
+ * Counts what it admitted until `release` / `releaseSocket`. IPv6 clients count per /64.
  */
 @Injectable()
 export class HandshakeGuard {
   private open = 0;
+  /** WebSockets and not-yet-upgraded sockets per client key (ipKey). */
   private readonly perIp = new Map<string, number>();
   private readonly origins: ReadonlySet<string>;
 
@@ -33,28 +43,50 @@ export class HandshakeGuard {
       return { admitted: false, status: 403 };
     }
     if (this.open >= this.config.MAX_CONNECTIONS) return { admitted: false, status: 503 };
-    const ip = clientIp(request, this.config.TRUST_PROXY);
-    const fromIp = this.perIp.get(ip) ?? 0;
-    if (fromIp >= this.config.MAX_CONNECTIONS_PER_IP) return { admitted: false, status: 429 };
+    const ip = ipKey(clientIp(request, this.config));
+    if (!this.take(ip)) return { admitted: false, status: 429 };
     this.open += 1;
-    this.perIp.set(ip, fromIp + 1);
     return { admitted: true, ip };
   }
 
   /** Forgets one admitted connection of `ip` (closed, or its handshake failed). */
   release(ip: string): void {
     this.open = Math.max(0, this.open - 1);
-    const fromIp = (this.perIp.get(ip) ?? 1) - 1;
-    if (fromIp > 0) this.perIp.set(ip, fromIp);
-    else this.perIp.delete(ip);
+    this.give(ip);
+  }
+
+  /** Counts a freshly accepted TCP socket toward its peer's per-IP cap; refuses it over the cap. */
+  admitSocket(socket: Socket): SocketAdmission {
+    const peer = socket.remoteAddress;
+    if (peer === undefined || isTrustedProxy(peer, this.config)) return { admitted: true };
+    const ip = ipKey(peer);
+    return this.take(ip) ? { admitted: true, ip } : { admitted: false };
+  }
+
+  /** Forgets a socket counted by `admitSocket` (closed, or handed over to `admit` at the upgrade). */
+  releaseSocket(ip: string): void {
+    this.give(ip);
   }
 
   get openCount(): number {
     return this.open;
   }
 
-  /** Number of client IPs with at least one open connection. */
+  /** Number of client IPs (IPv6: /64s) holding at least one WebSocket or not-yet-upgraded socket. */
   get ipCount(): number {
     return this.perIp.size;
+  }
+
+  private take(ip: string): boolean {
+    const held = this.perIp.get(ip) ?? 0;
+    if (held >= this.config.MAX_CONNECTIONS_PER_IP) return false;
+    this.perIp.set(ip, held + 1);
+    return true;
+  }
+
+  private give(ip: string): void {
+    const held = (this.perIp.get(ip) ?? 1) - 1;
+    if (held > 0) this.perIp.set(ip, held);
+    else this.perIp.delete(ip);
   }
 }

@@ -48,6 +48,24 @@ describe('message parser', () => {
     );
   });
 
+  it.each([
+    ['{"type":"chat_message","userId":"a","content":"x\\ud800y"}', 'content'],
+    ['{"type":"chat_message","userId":"a","content":"\\udfff"}', 'content'],
+    ['{"type":"join","userId":"a\\ud83d"}', 'userId'],
+  ])('refuses %s (a lone surrogate) as invalid_message naming %s', (raw, field) => {
+    const parsed = parse(raw);
+    expect(parsed).toBeInstanceOf(ChatError);
+    expect((parsed as ChatError).code).toBe(ErrorCode.InvalidMessage);
+    expect((parsed as ChatError).message).toContain(field);
+  });
+
+  it('accepts surrogate pairs (characters beyond the BMP)', () => {
+    expect(parse('{"type":"chat_message","userId":"a","content":"\\ud83d\\ude00 ok"}')).toEqual({
+      event: 'chat_message',
+      data: { userId: 'a', content: '\u{1F600} ok' },
+    });
+  });
+
   it('refuses binary frames as unsupported', () => {
     expect(errorCode(Buffer.from('{"type":"join"}'))).toBe(ErrorCode.Unsupported);
   });

@@ -49,7 +49,21 @@ export function parseFrame(
     if (RESERVED_KEYS.has(key)) {
       return new ChatError(ErrorCode.InvalidMessage, `${key} is not an allowed field`);
     }
-    if (key !== 'type') data[key] = fields[key];
+    const field = fields[key];
+    // A lone surrogate (`"\ud800"`) parses, but would be relayed to every member and breaks
+    // strict JSON parsers there.
+    if (typeof field === 'string' && !isWellFormed(field)) {
+      return new ChatError(
+        ErrorCode.InvalidMessage,
+        `${key.slice(0, MAX_ECHOED_TYPE)} must be well-formed Unicode (no lone surrogates)`,
+      );
+    }
+    if (key !== 'type') data[key] = field;
   }
   return { event: type, data };
+}
+
+/** `String.prototype.isWellFormed` (Node 20; ES2024, beyond the ES2022 lib we compile against). */
+function isWellFormed(value: string): boolean {
+  return (value as string & { isWellFormed(): boolean }).isWellFormed();
 }

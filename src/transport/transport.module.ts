@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
 import { HandshakeGuard } from './handshake-guard';
+import { HttpGuard } from './http-guard';
 import { SessionRegistry } from './session-registry';
 
 @Module({
-  providers: [SessionRegistry, HandshakeGuard],
-  exports: [SessionRegistry, HandshakeGuard],
+  providers: [SessionRegistry, HandshakeGuard, HttpGuard],
+  exports: [SessionRegistry, HandshakeGuard, HttpGuard],
 })
 export class TransportModule {}
