@@ -340,14 +340,15 @@ describeWithRedis('Redis room ports', () => {
       const a = await instance();
       await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
       await eventually('the first resync', () => !a.store.needsResync);
-      // Redis is busy (a slow script elsewhere): A's resync waits behind it. Meanwhile A's
-      // subscriber connection drops, so A's next change cannot reach Redis and must be resynced.
-      await admin.call('CLIENT', 'KILL', 'ID', String(await a.redis.subscriber.client('ID')));
-      await eventually('A to notice the drop', () => a.redis.subscriber.status !== 'ready');
+      // Redis is busy (a slow script elsewhere): A's resync, sent now, waits behind it. Meanwhile
+      // A's subscriber connection drops, so A's next change cannot reach Redis and must be
+      // resynced later.
       const busy = admin.duplicate();
       const sleeping = busy.call('DEBUG', 'SLEEP', '0.5');
       await new Promise((resolve) => setTimeout(resolve, 20));
       const resync = a.store.resync();
+      a.redis.subscriber.disconnect(true);
+      await eventually('A to notice the drop', () => !a.redis.ready);
       await a.store.add('lobby', { userId: 'bob', connectionId: 'a2' });
       await resync;
       await sleeping;

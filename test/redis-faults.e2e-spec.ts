@@ -594,6 +594,41 @@ describeWithRedis('Redis faults', () => {
     expect(userIds(await presence(bob))).toEqual(['alice', 'bob', 'carol']);
   }, 40_000);
 
+  it('shows a change made during an outage once to its own instance’s members, and to the others after it', async () => {
+    const redis = await redisServer();
+    const a = await instance(redis.url);
+    const b = await instance(redis.url);
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const dave = await join(a.wsUrl, 'dave', 'r');
+    await alice.next(isUserJoined('dave'));
+    const bob = await join(b.wsUrl, 'bob', 'r');
+    await alice.next(isUserJoined('bob'));
+    await dave.next(isUserJoined('bob'));
+    const pauser = inspector(redis);
+    await pauser.connect();
+    // Redis accepts connections but answers nothing for 4 s (a paused VM, a failover).
+    await pauser.call('CLIENT', 'PAUSE', '4000', 'ALL');
+    await eventually(
+      'A reports Redis down',
+      async () => (await httpStatus(a.httpUrl, '/health/ready')) === 503,
+    );
+    const carol = await join(a.wsUrl, 'carol', 'r');
+    await dave.close();
+    // A's members see both changes at once, during the outage.
+    await alice.next(isUserJoined('carol'));
+    await alice.next(isUserLeft('dave'));
+    // B's members are told once Redis answers again.
+    await bob.next(isUserJoined('carol'), RECOVERY_MS);
+    await bob.next(isUserLeft('dave'), RECOVERY_MS);
+    await probeUntilDelivered(carol, 'carol', bob, 'probe');
+    await delay(2 * PRESENCE_TTL_MS);
+    expect({
+      atAlice: [...alice.unread('user_joined'), ...alice.unread('user_left')],
+      atBob: [...bob.unread('user_joined'), ...bob.unread('user_left')],
+      present: userIds(await presence(bob)),
+    }).toEqual({ atAlice: [], atBob: [], present: ['alice', 'bob', 'carol'] });
+  }, 40_000);
+
   it('never closes a connection that keeps switching rooms for not having joined', async () => {
     const redis = await redisServer();
     const app = await startApp({

@@ -37,6 +37,9 @@ export class RedisConnections implements OnApplicationShutdown {
   private readonly baseOptions: RedisOptions;
   private unresponsive = false;
   private shuttingDown = false;
+  /** Since when the shared connections have been unusable (undefined: they are fine). */
+  private sharedDownSince: number | undefined;
+  private sharedEverReady = false;
 
   constructor(private readonly config: AppConfig) {
     this.keys = new RedisKeys(config.REDIS_KEY_PREFIX);
@@ -111,7 +114,7 @@ export class RedisConnections implements OnApplicationShutdown {
     }
     if (this.unresponsive) return;
     this.unresponsive = true;
-    this.logger.warn(`Redis does not answer (${message}); serving local members until it does`);
+    this.outage(`Redis does not answer (${message}); serving local members until it does`);
     this.command.disconnect(true);
     this.subscriber.disconnect(true);
   }
@@ -133,19 +136,30 @@ export class RedisConnections implements OnApplicationShutdown {
     }
   }
 
+  /** Logs the start of an outage of the shared connections, once however many drop. */
+  private outage(line: string): void {
+    if (this.sharedDownSince !== undefined || !this.sharedEverReady || this.shuttingDown) return;
+    this.sharedDownSince = Date.now();
+    this.logger.warn(line);
+  }
+
   /**
-   * Logs an outage once when it starts (warn) and once when it ends (log), not each retry: the
-   * shared connections' state is what operators need to see at the default level.
+   * Logs an outage once when it starts (warn) and once when it ends (log), not each retry or each
+   * connection: the shared pair is one dependency to an operator; a dedicated connection is its
+   * own.
    */
   private connection(name: string, options: RedisOptions, shared: boolean): Redis {
     const client = new Redis(this.config.REDIS_URL, { ...options, connectionName: `chat-${name}` });
     let downSince: number | undefined;
     let everReady = false;
     const lost = (why: string): void => {
+      if (shared) {
+        this.outage(`Redis connection lost (${why}); serving local members until it returns`);
+        return;
+      }
       if (downSince !== undefined || !everReady || this.shuttingDown) return;
       downSince = Date.now();
-      const effect = shared ? '; serving local members until it returns' : '';
-      this.logger.warn(`Redis ${name} connection lost (${why})${effect}`);
+      this.logger.warn(`Redis ${name} connection lost (${why})`);
     };
     client.on('error', (error: Error) => {
       this.logger.debug(`Redis ${name}: ${error.message}`);
@@ -153,18 +167,29 @@ export class RedisConnections implements OnApplicationShutdown {
     });
     client.on('close', () => lost('connection closed'));
     client.on('ready', () => {
-      if (shared && this.command.status === 'ready' && this.subscriber.status === 'ready') {
-        this.unresponsive = false;
-      }
+      if (shared) return this.sharedReady();
       if (downSince !== undefined) {
-        const seconds = ((Date.now() - downSince) / 1000).toFixed(1);
-        this.logger.log(`Redis ${name} connection restored after ${seconds} s`);
-      } else if (!everReady) {
-        this.logger.log(`Redis ${name} connection ready`);
+        this.logger.log(`Redis ${name} connection restored after ${secondsSince(downSince)} s`);
       }
       everReady = true;
       downSince = undefined;
     });
     return client;
   }
+
+  private sharedReady(): void {
+    if (this.command.status !== 'ready' || this.subscriber.status !== 'ready') return;
+    this.unresponsive = false;
+    if (this.sharedDownSince !== undefined) {
+      this.logger.log(`Redis connection restored after ${secondsSince(this.sharedDownSince)} s`);
+    } else if (!this.sharedEverReady) {
+      this.logger.log('Redis connected');
+    }
+    this.sharedEverReady = true;
+    this.sharedDownSince = undefined;
+  }
+}
+
+function secondsSince(since: number): string {
+  return ((Date.now() - since) / 1000).toFixed(1);
 }

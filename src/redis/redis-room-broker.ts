@@ -12,6 +12,9 @@ import { decodePublication, decodeStored, encodeData } from './channel-codec';
 import { RedisConnections } from './redis-connections';
 import { defineScripts, runScript } from './redis-scripts';
 
+/** Longest wait for the rooms to be subscribed again after a subscriber reconnect. */
+const SUBSCRIBE_WAIT_MS = 2_000;
+
 /**
  * Cross-instance positioned publish-subscribe over Redis, one channel per room: an instance
  * subscribes only to the rooms it has local subscribers in. A publication is numbered and
@@ -32,6 +35,8 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   /** Open from a subscriber disconnect (or a start without Redis) until the re-SUBSCRIBE that
    * follows the reconnect is acknowledged: publishing waits on it. */
   private gate: { opened: Promise<void>; open: () => void } | undefined;
+  /** Subscriber disconnects so far: a re-SUBSCRIBE opens the gate only if none came after it. */
+  private disconnects = 0;
 
   constructor(private readonly redis: RedisConnections) {
     defineScripts(redis.command);
@@ -41,7 +46,10 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     const { subscriber } = this.redis;
     subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
     if (subscriber.status !== 'ready') this.closeGate();
-    subscriber.on('close', () => this.closeGate());
+    subscriber.on('close', () => {
+      this.disconnects += 1;
+      this.closeGate();
+    });
     subscriber.on('ready', () => void this.resubscribe());
   }
 
@@ -51,7 +59,7 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
    * Redis, so it is neither delivered locally nor retried: at most once, never twice.
    */
   async publish(roomId: string, data: PublicationData): Promise<StreamPosition> {
-    if (this.gate && this.redis.ready) await this.gate.opened;
+    if (this.gate && this.redis.ready) await this.whenSubscribed();
     if (!this.redis.ready) {
       this.deliverLocally(roomId, data);
       return UNPOSITIONED;
@@ -141,6 +149,20 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     if (this.refs.has(roomId)) this.dispatch({ roomId, ...UNPOSITIONED, data });
   }
 
+  /**
+   * Resolves once the rooms are subscribed again after a subscriber reconnect (at once when they
+   * are), or after `timeoutMs` at most: a Redis that accepts the connection and never answers the
+   * SUBSCRIBE must not hold up the caller (a session's queue) for ever.
+   */
+  async whenSubscribed(timeoutMs = SUBSCRIBE_WAIT_MS): Promise<void> {
+    const gate = this.gate;
+    if (!gate) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([gate.opened, timeout]);
+    clearTimeout(timer);
+  }
+
   /** Rooms this instance receives. */
   get subscribedRooms(): number {
     return this.refs.size;
@@ -149,9 +171,14 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   private receive(channel: string, message: string): void {
     const roomId = this.redis.keys.roomOfChannel(channel);
     if (roomId === undefined) return;
-    const publication = decodePublication(roomId, message);
-    if (publication) this.dispatch(publication);
-    else this.logger.warn(`Dropped a malformed publication on the channel of ${roomId}`);
+    const decoded = decodePublication(roomId, message);
+    if (!decoded) {
+      this.logger.warn(`Dropped a malformed publication on the channel of ${roomId}`);
+      return;
+    }
+    // This instance's members were shown the change while Redis was away: not twice.
+    if (decoded.shownBy === this.redis.instanceId) return;
+    this.dispatch(decoded.publication);
   }
 
   private dispatch(publication: Publication): void {
@@ -177,20 +204,25 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   }
 
   /** Subscribes every room with local subscribers again (each reconnect, and the first connect
-   * after a start without Redis); publishing resumes when Redis acknowledged or refused. */
+   * after a start without Redis). The gate opens only if the subscriber is still connected and did
+   * not drop again meanwhile; otherwise the next reconnect's re-SUBSCRIBE opens it. */
   private async resubscribe(): Promise<void> {
+    const disconnects = this.disconnects;
     const channels = [...this.refs.keys()].map((roomId) => this.redis.keys.room(roomId, 'ch'));
+    let subscribed = true;
     try {
       if (channels.length > 0) await this.redis.subscriber.subscribe(...channels);
     } catch (error) {
+      subscribed = false;
       this.redis.failed(error);
       this.logger.warn(
         `Re-subscribing ${channels.length} room(s) failed: ${(error as Error).message}`,
       );
-    } finally {
-      const gate = this.gate;
-      this.gate = undefined;
-      gate?.open();
     }
+    if (!subscribed || disconnects !== this.disconnects) return;
+    if (this.redis.subscriber.status !== 'ready') return;
+    const gate = this.gate;
+    this.gate = undefined;
+    gate?.open();
   }
 }

@@ -9,6 +9,7 @@ import type {
   RoomPresence,
   RoomStore,
 } from '../rooms/room-store';
+import type { PublicationData } from '../rooms/publication';
 import { RECONNECT_MAX_DELAY_MS, RedisConnections } from './redis-connections';
 import { RedisRoomBroker } from './redis-room-broker';
 import { ScriptName, defineScripts, runScript } from './redis-scripts';
@@ -37,6 +38,11 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
    */
   private changed = 1;
   private synced = 0;
+  /**
+   * "<room>\n<user>" of joins and leaves shown to this instance's members while Redis was away:
+   * the resync that brings them to Redis marks their publications so they are not shown twice.
+   */
+  private readonly shownLocally = new Set<string>();
   /** Changes sent to Redis and not answered yet: the heartbeat compares counts only without. */
   private inFlight = 0;
   /** Since when the command connection has been up without a break (undefined: it is down). */
@@ -80,11 +86,11 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     if (!this.redis.ready) {
       // Not sent: Redis never sees this change, so announcing it here cannot double it.
       this.changed += 1;
-      if (local.firstOfUser)
-        this.broker.deliverLocally(roomId, { kind: 'join', userId: member.userId });
+      if (local.firstOfUser) this.showLocally(roomId, { kind: 'join', userId: member.userId });
       return local;
     }
     try {
+      await this.broker.whenSubscribed();
       const [first, unregistered] = (await this.change('chatAdd', roomId, member)) as [
         number,
         number,
@@ -103,11 +109,11 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     this.held.delete(`${roomId}\n${member.connectionId}`);
     if (!this.redis.ready) {
       this.changed += 1;
-      if (local.lastOfUser)
-        this.broker.deliverLocally(roomId, { kind: 'leave', userId: member.userId });
+      if (local.lastOfUser) this.showLocally(roomId, { kind: 'leave', userId: member.userId });
       return local;
     }
     try {
+      await this.broker.whenSubscribed();
       const [last, deleted] = (await this.change('chatRemove', roomId, member)) as [number, number];
       return { lastOfUser: last === 1, roomDeleted: deleted === 1 };
     } catch (error) {
@@ -156,14 +162,21 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
   }
 
   private async resyncOnce(): Promise<void> {
+    // Its publications must reach this instance's members too: wait for the room subscriptions.
+    await this.broker.whenSubscribed();
     const started = this.changed;
-    const args = [...this.held.values()].flatMap((m) => [m.roomId, m.connectionId, m.userId]);
+    const shown = [...this.shownLocally];
+    const held = [...this.held.values()].flatMap((m) => [m.roomId, m.connectionId, m.userId]);
+    const args = [
+      this.redis.instanceId,
+      String(shown.length),
+      ...shown.flatMap((key) => key.split('\n')),
+      ...held,
+    ];
     try {
-      const [left, joined] = (await this.run('chatResync', [this.redis.instanceId, ...args])) as [
-        string[],
-        string[],
-      ];
+      const [left, joined] = (await this.run('chatResync', args)) as [string[], string[]];
       this.synced = started;
+      for (const key of shown) this.shownLocally.delete(key);
       this.reportExpired(left);
       this.logger.log(
         `Membership of ${this.held.size} local connection(s) registered in Redis` +
@@ -212,6 +225,13 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     } catch {
       // Redis went away meanwhile: the survivors reap this instance.
     }
+  }
+
+  /** Redis is away: this instance's members are shown the change now; the resync tells the rest. */
+  private showLocally(roomId: string, data: PublicationData): void {
+    if (data.kind === 'frame') return;
+    this.shownLocally.add(`${roomId}\n${data.userId}`);
+    this.broker.deliverLocally(roomId, data);
   }
 
   private reportExpired(flat: unknown): void {

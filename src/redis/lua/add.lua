@@ -8,4 +8,4 @@ local k = {
   hist = KEYS[7],
 }
 local unregistered = ensure_registered(ARGV[5])
-return {add(k, ARGV[5], ARGV[6], ARGV[7], ARGV[8], true), unregistered}
+return {add(k, ARGV[5], ARGV[6], ARGV[7], ARGV[8], true, false), unregistered}

@@ -30,7 +30,9 @@ local function now_ms()
 end
 
 -- The one writer of the channel format: "<offset>:<epoch>:<kind><body>", kind 'f' (a serialized
--- frame), 'j' or 'l' (a user joined or left; the body is the user id). Read by channel-codec.ts.
+-- frame), 'j' or 'l' (a user joined or left; the body is the user id), 'J' or 'L' (the same, already
+-- delivered to its own members by the instance named first: body "<instance>\n<user>"). Read by
+-- channel-codec.ts.
 -- Assigns the next offset of the room (a new epoch when the room has none), appends the
 -- publication to the room's history and publishes it, in one step: a room's publications are
 -- numbered, kept and delivered in the order Redis runs them.
@@ -69,9 +71,16 @@ end
 
 local function entry_of(room, conn, user) return room .. '\n' .. conn .. '\n' .. user end
 
+-- The kind and body of a membership publication; `shown` is true when this instance already
+-- showed the change to its own members (while Redis was away).
+local function membership(kind, instance, user, shown)
+  if shown then return string.upper(kind), instance .. '\n' .. user end
+  return kind, user
+end
+
 -- Adds a connection; when the user is new in the room and `announce` is set, publishes 'j'.
 -- Returns 1 when the user is new in the room.
-local function add(k, instance, room, conn, user, announce)
+local function add(k, instance, room, conn, user, announce, shown)
   if redis.call('HSETNX', k.conns, instance .. ':' .. conn, user) == 0 then return 0 end
   redis.call('SADD', k.held, entry_of(room, conn, user))
   redis.call('SADD', k.rooms, room)
@@ -82,14 +91,17 @@ local function add(k, instance, room, conn, user, announce)
     return 0
   end
   redis.call('HSET', k.members, user, '1:' .. now_ms())
-  if announce then publish(k.meta, k.channel, k.hist, 'j', user) end
+  if announce then
+    local kind, body = membership('j', instance, user, shown)
+    publish(k.meta, k.channel, k.hist, kind, body)
+  end
   return 1
 end
 
 -- Removes a connection; when it was the user's last in the room, publishes 'l'. Returns last
 -- (the user's last connection left) and deleted (the room is now empty). The instance's own
 -- entry goes in every case, so no orphan outlives a mismatch.
-local function remove(k, instance, room, conn, user)
+local function remove(k, instance, room, conn, user, shown)
   redis.call('SREM', k.held, entry_of(room, conn, user))
   if redis.call('HGET', k.conns, instance .. ':' .. conn) ~= user then return 0, 0 end
   redis.call('HDEL', k.conns, instance .. ':' .. conn)
@@ -100,7 +112,8 @@ local function remove(k, instance, room, conn, user)
     redis.call('HSET', k.members, user, (tonumber(count) - 1) .. ':' .. since)
   else
     redis.call('HDEL', k.members, user)
-    publish(k.meta, k.channel, k.hist, 'l', user)
+    local kind, body = membership('l', instance, user, shown)
+    publish(k.meta, k.channel, k.hist, kind, body)
     last = 1
   end
   if redis.call('HLEN', k.conns) == 0 then
@@ -118,12 +131,14 @@ local function split(entry)
 end
 
 -- Removes every entry of an instance not in keep; returns {room, user, ...} of users who left.
-local function prune(instance, keep)
+-- `shown` (optional): "<room>\n<user>" of changes the instance already showed its members.
+local function prune(instance, keep, shown)
   local left = {}
   for _, entry in ipairs(redis.call('SMEMBERS', instance_key(instance, 'conns'))) do
     if not keep[entry] then
       local room, conn, user = split(entry)
-      if remove(membership_keys(room, instance), instance, room, conn, user) == 1 then
+      local was_shown = shown ~= nil and shown[room .. '\n' .. user] == true
+      if remove(membership_keys(room, instance), instance, room, conn, user, was_shown) == 1 then
         table.insert(left, room)
         table.insert(left, user)
       end

@@ -5,5 +5,5 @@ local k = {
   conns = KEYS[1], members = KEYS[2], meta = KEYS[3], channel = KEYS[4], rooms = KEYS[5], held = KEYS[6],
   hist = KEYS[7],
 }
-local last, deleted = remove(k, ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+local last, deleted = remove(k, ARGV[5], ARGV[6], ARGV[7], ARGV[8], false)
 return {last, deleted}
