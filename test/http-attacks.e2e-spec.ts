@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { RecordingLogger } from './support/recording-logger';
 import { get } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ClientOptions } from 'ws';
@@ -63,34 +64,6 @@ function httpGet(port: number, path: string, localAddress = '127.0.0.1'): Promis
 
 const pipelined = (count: number): string =>
   'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(count);
-
-interface LogLine {
-  level: string;
-  message: string;
-}
-
-/** Records every line the app logs, at every level. */
-class RecordingLogger implements LoggerService {
-  readonly lines: LogLine[] = [];
-  log = (message: unknown) => this.record('log', message);
-  error = (message: unknown) => this.record('error', message);
-  warn = (message: unknown) => this.record('warn', message);
-  debug = (message: unknown) => this.record('debug', message);
-  verbose = (message: unknown) => this.record('verbose', message);
-  fatal = (message: unknown) => this.record('fatal', message);
-
-  /** Lines logged above debug (log, warn, error, fatal). */
-  aboveDebug(): LogLine[] {
-    return this.lines.filter((line) => line.level !== 'debug' && line.level !== 'verbose');
-  }
-
-  private record(level: string, message: unknown): void {
-    this.lines.push({
-      level,
-      message: message instanceof Error ? (message.stack ?? '') : String(message),
-    });
-  }
-}
 
 describe('attacks inside the limits', () => {
   let server: RunningApp | undefined;

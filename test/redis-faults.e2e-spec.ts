@@ -8,6 +8,7 @@ import { ServerProcess, spawnServer } from './support/server-process';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient, joinedClient } from './support/test-client';
 import { isChat } from './support/expected-frames';
+import { RecordingLogger } from './support/recording-logger';
 import { eventually } from './support/eventually';
 
 /*
@@ -628,6 +629,33 @@ describeWithRedis('Redis faults', () => {
       present: userIds(await presence(bob)),
     }).toEqual({ atAlice: [], atBob: [], present: ['alice', 'bob', 'carol'] });
   }, 40_000);
+
+  it('logs Redis refusing commands at warn, once per kind and interval, and answers each sender', async () => {
+    const redis = await redisServer();
+    const logger = new RecordingLogger();
+    const app = await startApp(
+      { ...PROTOCOL_TEST_LIMITS, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix },
+      { logger },
+    );
+    apps.push(app);
+    const alice = await join(app.wsUrl, 'alice', 'r');
+    const admin = inspector(redis);
+    await admin.connect();
+    // The room's position key holds the wrong type: Redis refuses every publish (WRONGTYPE).
+    await admin.set(`${prefix}{r}:meta`, 'not a hash');
+    const refusals = 30;
+    for (let i = 0; i < refusals; i++) {
+      alice.send({ type: 'chat_message', userId: 'alice', content: `refused ${i}` });
+    }
+    for (let i = 0; i < refusals; i++) {
+      expect(await alice.next('error')).toMatchObject({ code: 'unavailable', retryable: true });
+    }
+    const warned = logger.lines.filter(
+      (line) => line.level === 'warn' && line.message.includes('WRONGTYPE'),
+    );
+    expect(warned).toHaveLength(1);
+    expect(alice.unread('chat_message')).toEqual([]);
+  }, 20_000);
 
   it('never closes a connection that keeps switching rooms for not having joined', async () => {
     const redis = await redisServer();

@@ -1,6 +1,7 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import Redis, { RedisOptions } from 'ioredis';
+import { LogThrottle } from '../common/log-throttle';
 import { AppConfig } from '../config/app-config';
 import { RedisKeys } from './redis-keys';
 import type { ScriptContext } from './redis-scripts';
@@ -25,6 +26,8 @@ export interface ConnectionOptions {
  */
 export class RedisConnections implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
+  /** Refusals (OOM, WRONGTYPE…) can come with every command: one line per kind and interval. */
+  private readonly refusals = new LogThrottle(this.logger);
   readonly command: Redis;
   readonly subscriber: Redis;
   /** This process in the cluster; its membership entries are tagged with it. */
@@ -109,7 +112,8 @@ export class RedisConnections implements OnApplicationShutdown {
   failed(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     if (!/timed out|timeout/i.test(message)) {
-      if (this.command.status === 'ready') this.logger.warn(`Redis refused a command: ${message}`);
+      const kind = /^[A-Z]+/.exec(message)?.[0] ?? 'error';
+      this.refusals.warn(kind, `Redis refused a command: ${message}`);
       return;
     }
     if (this.unresponsive) return;
