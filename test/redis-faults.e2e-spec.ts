@@ -657,6 +657,25 @@ describeWithRedis('Redis faults', () => {
     expect(alice.unread('chat_message')).toEqual([]);
   }, 20_000);
 
+  it('announces a user who left right after Redis lost its data, once the instances registered again', async () => {
+    const redis = await redisServer();
+    const a = await instance(redis.url);
+    const b = await instance(redis.url);
+    const alice = await join(a.wsUrl, 'alice', 'r');
+    const bob = await join(b.wsUrl, 'bob', 'r');
+    await alice.next(isUserJoined('bob'));
+    const admin = inspector(redis);
+    await admin.connect();
+    // Redis loses everything (FLUSHALL, a restart without persistence); bob leaves at once,
+    // before B has registered its connections again: Redis does not know he was there.
+    await admin.flushall();
+    await bob.close();
+    await alice.next(isUserLeft('bob'), RECOVERY_MS);
+    await delay(2 * PRESENCE_TTL_MS);
+    expect(alice.unread('user_left')).toEqual([]);
+    expect(userIds(await presence(alice))).toEqual(['alice']);
+  }, 30_000);
+
   it('never closes a connection that keeps switching rooms for not having joined', async () => {
     const redis = await redisServer();
     const app = await startApp({

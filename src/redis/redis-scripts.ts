@@ -13,6 +13,7 @@ const SCRIPTS = {
   chatReap: { file: 'reap.lua', keys: 0 },
   chatResync: { file: 'resync.lua', keys: 0 },
   chatLeaveCluster: { file: 'leave-cluster.lua', keys: 0 },
+  chatLeaveIfAbsent: { file: 'leave-if-absent.lua', keys: 4 },
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
