@@ -11,6 +11,7 @@ import { AppModule } from './app.module';
 import { ShutdownState } from './lifecycle/shutdown-state';
 import { ChatWsAdapter } from './transport/chat-ws.adapter';
 import { HandshakeGuard } from './transport/handshake-guard';
+import { SessionAuthenticator } from './transport/session-authenticator';
 import { SessionRegistry } from './transport/session-registry';
 import { AppConfig, LOG_LEVELS } from './config/app-config';
 
@@ -65,6 +66,7 @@ export function configureApp(
       shutdown: app.get(ShutdownState),
       guard: app.get(HandshakeGuard),
       registry: app.get(SessionRegistry),
+      auth: app.get(SessionAuthenticator),
     }),
   );
   return app;

@@ -12,6 +12,9 @@ const SCRIPTS = {
   chatReap: { file: 'reap.lua', keys: 0 },
   chatResync: { file: 'resync.lua', keys: 0 },
   chatLeaveCluster: { file: 'leave-cluster.lua', keys: 0 },
+  chatUserAcquire: { file: 'user-acquire.lua', keys: 0 },
+  chatUserRelease: { file: 'user-release.lua', keys: 0 },
+  chatUserCount: { file: 'user-count.lua', keys: 0 },
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

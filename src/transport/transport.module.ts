@@ -1,9 +1,14 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { HandshakeGuard } from './handshake-guard';
+import { SessionAuthenticator } from './session-authenticator';
 import { SessionRegistry } from './session-registry';
 
+/** Sessions and their admission; authentication uses AuthModule's verifier and the per-user
+ * count (UserConnections) of the rooms backend. */
 @Module({
-  providers: [SessionRegistry, HandshakeGuard],
-  exports: [SessionRegistry, HandshakeGuard],
+  imports: [AuthModule],
+  providers: [SessionRegistry, HandshakeGuard, SessionAuthenticator],
+  exports: [SessionRegistry, HandshakeGuard, SessionAuthenticator, AuthModule],
 })
 export class TransportModule {}
