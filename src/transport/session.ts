@@ -65,7 +65,6 @@ export interface SessionAuthHooks {
   refresh(session: Session, data: unknown): Promise<void>;
 }
 
-
 /** How full a session's inbound queue is, for tests and metrics. */
 export interface InboundState {
   queued: number;
