@@ -122,7 +122,9 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
       : [this.joinDeadline];
     // Deadlines are kept within a quarter of the shortest timeout that applies.
     const timeouts = [config.JOIN_TIMEOUT_MS];
-    if (auth.required) timeouts.push(config.AUTH_TIMEOUT_MS, config.AUTH_REFRESH_GRACE_MS || 40);
+    if (auth.required) timeouts.push(config.AUTH_TIMEOUT_MS);
+    if (auth.required && config.AUTH_REFRESH_GRACE_MS > 0)
+      timeouts.push(config.AUTH_REFRESH_GRACE_MS);
     const every = Math.max(10, Math.floor(Math.min(...timeouts) / 4));
     this.sweep = setInterval(() => this.sweepDeadlines(Date.now()), every);
     this.sweep.unref();
