@@ -29,10 +29,13 @@ function awaitingSession(accept: boolean) {
       isAckHandledManually: false,
       callback: (data: unknown) => {
         handled.push(data);
+        return Promise.resolve();
       },
     },
   ]);
-  session.bind([{ message: 'refresh', isAckHandledManually: false, callback: () => undefined }]);
+  session.bind([
+    { message: 'refresh', isAckHandledManually: false, callback: () => Promise.resolve() },
+  ]);
   session.awaitingAuth = true;
   return { session, socket, firstFrames, refreshes, handled };
 }
