@@ -148,9 +148,13 @@ export class ChatWsAdapter extends AbstractWsAdapter {
     this.options.auth.handshake(request).then(
       (outcome) => {
         if (!outcome.ok) return refuse(socket, outcome.status);
+        // The client may have gone while the token was checked: the slot's close listener ran
+        // without the identity, so its per-user count is given back here.
+        if (socket.destroyed) {
+          if (outcome.identity) this.options.auth.abandon(outcome.identity);
+          return;
+        }
         slot.identity = outcome.identity;
-        // The client may have gone while the token was checked: ws then destroys the socket
-        // without calling back, and the slot's close listener gives everything back.
         complete();
       },
       (error: unknown) => {
