@@ -132,6 +132,26 @@ describe('AUTH_MODE=jwt with an RSA public key', () => {
     expect(status).toBe(401);
   });
 
+  it('refuses an unusable credential at the handshake with HTTP 401', async () => {
+    for (const authorization of ['Bearer', 'Bearer a b']) {
+      expect(await refusedUpgradeStatus(server.wsUrl, { headers: { authorization } })).toBe(401);
+    }
+    const status = await new Promise<number>((resolve, reject) => {
+      const socket = TestClient.open(server.wsUrl, { protocols: ['bearer'] });
+      socket.ready.then(
+        () => reject(new Error('accepted')),
+        (error: Error) => resolve(Number(/HTTP (\d+)/.exec(error.message)?.[1] ?? 0)),
+      );
+    });
+    expect(status).toBe(401);
+  });
+
+  it('closes with 1008 on a binary first frame, even one holding a valid `Bearer <jwt>`', async () => {
+    const client = track(await TestClient.connect(server.wsUrl));
+    client.send(Buffer.from(`Bearer ${await good('alice')}`));
+    expect(await client.closed).toEqual(authFailed);
+  });
+
   it('closes with 1008 on a first frame other than `Bearer <jwt>`', async () => {
     expect(
       await firstFrameClose(server.wsUrl, JSON.stringify({ type: 'join', userId: 'alice' })),
