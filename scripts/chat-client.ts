@@ -6,10 +6,12 @@ import { ID_PATTERN, ID_PATTERN_TEXT } from '../src/protocol/ids';
 import { closeCodeName } from './lib/close-code-names';
 import { Frame, healthUrlOf, parseFrame, rawToString } from './lib/frames';
 
-const USAGE = `Usage: npm run -s client -- <ws://host:port | wss://host> [--user ID] [--room ID]
+const USAGE = `Usage: npm run -s client -- <ws://host:port | wss://host> [--user ID] [--room ID] [--token JWT]
 
-  --user ID   who you are (default: a generated user_xxxxxx)
+  --user ID   who you are (default: the token's user, or a generated user_xxxxxx)
   --room ID   the room to join (default: your own room, named like your user)
+  --token JWT a token for a server with AUTH_MODE=jwt (default: TOKEN from the environment),
+              sent as Authorization: Bearer
 IDs are ${ID_PATTERN_TEXT}.`;
 
 const HELP = `Type a line and press Enter to send it to the room. Commands:
@@ -25,6 +27,7 @@ interface Options {
   url: string;
   userId: string;
   roomId: string;
+  token?: string;
 }
 
 /** The options, or the reason the arguments are wrong. */
@@ -33,7 +36,7 @@ function parseArgs(argv: string[]): Options | string {
   const named = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--user' || arg === '--room') {
+    if (arg === '--user' || arg === '--room' || arg === '--token') {
       const value = argv[++i];
       if (value === undefined) return `${arg} needs a value`;
       named.set(arg, value);
@@ -50,7 +53,11 @@ function parseArgs(argv: string[]): Options | string {
   } catch {
     return `not a ws:// or wss:// URL: ${url}`;
   }
-  const userId = named.get('--user') ?? `user_${randomBytes(3).toString('hex')}`;
+  const token = named.get('--token') ?? (process.env.TOKEN || undefined);
+  const userId =
+    named.get('--user') ??
+    (token !== undefined ? userOfToken(token) : undefined) ??
+    `user_${randomBytes(3).toString('hex')}`;
   const roomId = named.get('--room') ?? userId;
   for (const [what, id] of [
     ['--user', userId],
@@ -58,7 +65,24 @@ function parseArgs(argv: string[]): Options | string {
   ]) {
     if (!ID_PATTERN.test(id)) return `${what} must be ${ID_PATTERN_TEXT}`;
   }
-  return { url, userId, roomId };
+  return { url, userId, roomId, token };
+}
+
+/**
+ * The user a token names (`sub`, else seed 003's `user_id`), read without verifying: the server
+ * verifies; the client only needs the name to know its own messages. Undefined if unreadable.
+ */
+function userOfToken(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      sub?: unknown;
+      user_id?: unknown;
+    };
+    const user = payload.sub ?? payload.user_id;
+    return typeof user === 'string' ? user : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -124,7 +148,7 @@ function main(argv: string[]): void {
     console.error(`client: ${options}\n\n${USAGE}`);
     process.exit(2);
   }
-  const { url, userId, roomId } = options;
+  const { url, userId, roomId, token } = options;
   const screen = new Screen();
   let rl: readline.Interface | undefined;
   let opened = false;
@@ -198,7 +222,10 @@ function main(argv: string[]): void {
   };
 
   screen.print(`Connecting to ${url} as ${userId}...`);
-  const socket = new WebSocket(url, { handshakeTimeout: 10_000 });
+  const socket = new WebSocket(url, {
+    handshakeTimeout: 10_000,
+    ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
+  });
 
   socket.on('open', () => {
     opened = true;
@@ -265,6 +292,10 @@ function describe(frame: Frame): string {
       return `${time} ! error (${text(frame.code)}): ${text(frame.message)}`;
     case ServerMessageType.Presence:
       return `${time} * in ${text(frame.roomId)}: ${describeUsers(frame.users)}`;
+    case ServerMessageType.Auth:
+      return `${time} * authenticated${frame.userId === undefined ? '' : ` as ${text(frame.userId)}`}`;
+    case ServerMessageType.Refreshed:
+      return `${time} * token refreshed`;
     default:
       return `${time} ? ${clean(JSON.stringify(frame))}`;
   }

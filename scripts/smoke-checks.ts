@@ -16,6 +16,12 @@ export interface SmokeOptions {
   stepTimeoutMs?: number;
   /** Bound on the whole run, so that it never hangs. */
   overallTimeoutMs?: number;
+  /**
+   * A token for a server with AUTH_MODE=jwt: the run then checks authentication (by header and by
+   * first frame, `auth`, userId from the token, `user_mismatch`, `refresh`) as the token's user
+   * instead of the checks that need several users.
+   */
+  token?: string;
 }
 
 export interface SmokeResult {
@@ -56,7 +62,7 @@ export async function runSmoke(
 ): Promise<SmokeResult> {
   const stepTimeoutMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
   const overallTimeoutMs = options.overallTimeoutMs ?? DEFAULT_OVERALL_TIMEOUT_MS;
-  const ctx = new SmokeContext(url, stepTimeoutMs);
+  const ctx = new SmokeContext(url, stepTimeoutMs, options.token);
   const result: SmokeResult = { passed: 0, failed: 0, skipped: 0 };
   const started = Date.now();
   log(`Smoke test of ${url} (run ${ctx.run})`);
@@ -115,6 +121,7 @@ class SmokeContext {
   constructor(
     readonly wsUrl: string,
     readonly timeoutMs: number,
+    readonly token?: string,
   ) {
     this.healthUrl = healthUrlOf(wsUrl);
   }
@@ -124,12 +131,19 @@ class SmokeContext {
     return `smoke_${this.run}_${name}`;
   }
 
-  async connect(query: Record<string, string> = {}): Promise<FrameSocket> {
+  /** A connection; with a token, it is sent as `Authorization: Bearer` unless `anonymous`. */
+  async connect(
+    query: Record<string, string> = {},
+    { path = '', anonymous = false } = {},
+  ): Promise<FrameSocket> {
     const url = new URL(this.wsUrl);
+    if (path !== '') url.pathname = path;
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
     if (this.stopped) throw new Error('the smoke test is over');
+    const headers: Record<string, string> =
+      this.token !== undefined && !anonymous ? { authorization: `Bearer ${this.token}` } : {};
     // Registered before it opens, so that closeAll also ends a connection that is still opening.
-    const socket = FrameSocket.open(url.toString(), this.timeoutMs);
+    const socket = FrameSocket.open(url.toString(), { timeoutMs: this.timeoutMs, headers });
     this.sockets.push(socket);
     await socket.ready;
     return socket;
@@ -145,6 +159,9 @@ class SmokeContext {
 }
 
 function scenarios(ctx: SmokeContext): Scenario[] {
+  if (ctx.token !== undefined) {
+    return [[healthCheck(ctx, '/')], [healthCheck(ctx, '/health')], tokenChecks(ctx, ctx.token)];
+  }
   return [
     [healthCheck(ctx, '/')],
     [healthCheck(ctx, '/health')],
@@ -365,6 +382,71 @@ function errorChecks(ctx: SmokeContext): Scenario[] {
         },
       },
     ],
+  ];
+}
+
+/** AUTH_MODE=jwt, as the token's user: the one user a single token can prove. */
+function tokenChecks(ctx: SmokeContext, token: string): Scenario {
+  let userId = '';
+  return [
+    {
+      name: 'auth: /ws greets a connection with a token at the handshake with `auth`',
+      run: async () => {
+        const socket = await ctx.connect({}, { path: '/ws' });
+        const frame = await socket.next(T.Auth);
+        expectFrame(frame, {
+          type: T.Auth,
+          status: 'ok',
+          userId: isNonEmptyString,
+          expiresAt: isCount,
+          server_version: isNonEmptyString,
+        });
+        userId = String(frame.userId);
+        await socket.close(1000, CLOSE_REASON);
+      },
+    },
+    {
+      name: 'auth: the first frame `Bearer <jwt>` authenticates; userId comes from the token',
+      run: async () => {
+        const socket = await ctx.connect({}, { anonymous: true });
+        socket.send(`Bearer ${token}`);
+        expectFrame(await socket.next(T.Auth), {
+          type: T.Auth,
+          status: 'ok',
+          userId,
+          expiresAt: isCount,
+          server_version: isNonEmptyString,
+        });
+        const room = userId;
+        expectFrame(
+          await socket.request({ type: ClientMessageType.Join }, T.Joined),
+          joinedFrame(userId, room),
+        );
+        const content = `smoke ${ctx.run}`;
+        socket.send({ type: ClientMessageType.ChatMessage, content });
+        expectFrame(await nextChat(socket, userId, content), {
+          type: T.ChatMessage,
+          userId,
+          roomId: room,
+          content,
+          timestamp: isIsoTimestamp,
+        });
+        const spoof = chat(`${userId}_not`, 'not mine');
+        expectError(await socket.request(spoof, T.Error), ErrorCode.UserMismatch);
+        const refreshed = await socket.request({ type: ClientMessageType.Refresh, token });
+        expectFrame(refreshed, { type: T.Refreshed, expiresAt: isCount });
+        await socket.close(1000, CLOSE_REASON);
+      },
+    },
+    {
+      name: 'auth: a socket without a token whose first frame is a message is closed with 1008',
+      run: async () => {
+        const socket = await ctx.connect({}, { anonymous: true });
+        socket.send(join(ctx.id('anon')));
+        const closed = await withTimeout(socket.closed, ctx.timeoutMs, 'the close');
+        if (closed.code !== 1008) throw new Error(`closed with ${closed.code}, expected 1008`);
+      },
+    },
   ];
 }
 

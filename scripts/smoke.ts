@@ -1,24 +1,31 @@
 import { healthUrlOf } from './lib/frames';
 import { runSmoke } from './smoke-checks';
 
-const USAGE = `Usage: npm run smoke -- <ws://host:port | wss://host> [--timeout MS]
+const USAGE = `Usage: npm run smoke -- <ws://host:port | wss://host> [--timeout MS] [--token JWT]
 
 Checks a running PixIDE chat server: health, join, chat, switch, leave and every error code.
   --timeout MS   longest wait for one step (default 5000)
+  --token JWT    for AUTH_MODE=jwt (or TOKEN in the environment): checks authentication as the
+                 token's user instead of the checks that need several users
 Exit status: 0 when every check passed, 1 when one failed, 2 on bad arguments.`;
 
 interface Args {
   url: string;
   stepTimeoutMs?: number;
+  token?: string;
 }
 
 /** The arguments, or the reason they are wrong. */
 function parseArgs(argv: string[]): Args | string {
   const positional: string[] = [];
   let stepTimeoutMs: number | undefined;
+  let token = process.env.TOKEN || undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--timeout') {
+    if (arg === '--token') {
+      token = argv[++i];
+      if (!token) return '--token needs a value';
+    } else if (arg === '--timeout') {
       stepTimeoutMs = Number(argv[++i]);
       if (!Number.isInteger(stepTimeoutMs) || stepTimeoutMs <= 0) {
         return '--timeout needs a positive number of milliseconds';
@@ -36,7 +43,7 @@ function parseArgs(argv: string[]): Args | string {
   } catch {
     return `not a ws:// or wss:// URL: ${url}`;
   }
-  return { url, stepTimeoutMs };
+  return { url, stepTimeoutMs, token };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -52,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
   const stepTimeoutMs = args.stepTimeoutMs;
   const result = await runSmoke(args.url, (line) => console.log(line), {
     stepTimeoutMs,
+    token: args.token,
     // Generous for a slow link, but bounded: a smoke test must never hang a deploy pipeline.
     overallTimeoutMs: Math.max(60_000, 15 * (stepTimeoutMs ?? 0)),
   });

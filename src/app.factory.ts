@@ -13,6 +13,7 @@ import { ChatWsAdapter } from './transport/chat-ws.adapter';
 import { HandshakeGuard } from './transport/handshake-guard';
 import { HttpExceptionFilter } from './transport/http-exception.filter';
 import { HttpGuard } from './transport/http-guard';
+import { SessionAuthenticator } from './transport/session-authenticator';
 import { SessionRegistry } from './transport/session-registry';
 import { AppConfig, LOG_LEVELS } from './config/app-config';
 
@@ -70,6 +71,7 @@ export function configureApp(
       shutdown: app.get(ShutdownState),
       guard: app.get(HandshakeGuard),
       registry: app.get(SessionRegistry),
+      auth: app.get(SessionAuthenticator),
     }),
   );
   return app;

@@ -1,6 +1,7 @@
 import { INestApplication, Logger } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory';
+import { openAccessWarning } from './auth/open-access-warning';
 import { AppConfig } from './config/app-config';
 import { ConfigError, loadConfig } from './config/load-config';
 
@@ -14,6 +15,8 @@ async function bootstrap(): Promise<void> {
     `PixIDE chat server listening on http://${config.HOST}:${port} (WebSocket at / and /ws), ` +
       roomsMode(config),
   );
+  const warning = openAccessWarning(config);
+  if (warning) logger.warn(warning);
   stopOnSignals(app, config, logger);
   process.on('unhandledRejection', (reason) =>
     logger.error(`Unhandled rejection: ${String(reason)}`),

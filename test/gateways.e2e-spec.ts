@@ -44,6 +44,8 @@ describe('gateways', () => {
   async function connect(path = '/'): Promise<TestClient> {
     const client = await TestClient.connect(`${server.wsUrl}${path}`);
     clients.push(client);
+    // `/ws` greets every authenticated connection (AUTH_MODE=none: at once) with `auth`.
+    if (path === '/ws') await client.next('auth');
     return client;
   }
 

@@ -1,3 +1,5 @@
+import { InMemoryRoomsModule } from '../src/rooms/in-memory-rooms.module';
+import { RoomsModule } from '../src/rooms/rooms.module';
 import {
   Body,
   Controller,
@@ -44,7 +46,13 @@ class EchoModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: EchoModule,
-      imports: [AppConfigModule.forRoot(config), LifecycleModule, TransportModule],
+      // The transport needs the rooms backend (the per-user connection count comes from it).
+      imports: [
+        AppConfigModule.forRoot(config),
+        LifecycleModule,
+        RoomsModule.forRoot(InMemoryRoomsModule),
+        TransportModule,
+      ],
       controllers: [EchoController],
     };
   }

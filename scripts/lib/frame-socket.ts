@@ -19,6 +19,8 @@ export interface CloseInfo {
 export interface FrameSocketOptions extends ClientOptions {
   /** How long `next` waits by default, and how long `close` waits for the closing handshake. */
   timeoutMs?: number;
+  /** Subprotocols to offer (`['bearer', token]`, as a browser passes its token). */
+  protocols?: string[];
 }
 
 const DEFAULT_WAIT_MS = 3000;
@@ -85,9 +87,14 @@ export class FrameSocket {
    * open or has failed. A number is the timeout, used for the handshake as well.
    */
   static open(url: string, options: number | FrameSocketOptions = {}): FrameSocket {
-    const { timeoutMs = DEFAULT_WAIT_MS, ...clientOptions } =
-      typeof options === 'number' ? { timeoutMs: options, handshakeTimeout: options } : options;
-    return new FrameSocket(new WebSocket(url, clientOptions), timeoutMs);
+    const {
+      timeoutMs = DEFAULT_WAIT_MS,
+      protocols,
+      ...clientOptions
+    }: FrameSocketOptions = typeof options === 'number'
+      ? { timeoutMs: options, handshakeTimeout: options }
+      : options;
+    return new FrameSocket(new WebSocket(url, protocols, clientOptions), timeoutMs);
   }
 
   /** Opens a connection and waits until it is open. */

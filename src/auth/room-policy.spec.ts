@@ -1,6 +1,6 @@
 import type { AppConfig } from '../config/app-config';
 import { configWith } from '../config/load-config';
-import type { Principal } from './principal';
+import type { Principal } from '../protocol/principal';
 import { RoomPatternSet } from './room-patterns';
 import { RoomPolicy } from './room-policy';
 

@@ -1,6 +1,6 @@
 import { AppConfig } from '../config/app-config';
 import { defaultRoomPatterns } from '../config/jwt-settings';
-import type { Principal } from './principal';
+import type { Principal } from '../protocol/principal';
 import { isPatternList, RoomPatternSet } from './room-patterns';
 
 interface Grants {

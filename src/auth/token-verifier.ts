@@ -4,7 +4,7 @@ import { acceptedAlgorithms } from '../config/jwt-settings';
 import { ID_PATTERN } from '../protocol/ids';
 import { AuthError, AuthFailureReason } from './auth-error';
 import { createVerificationKey, KeySourceOptions, VerificationKey } from './key-source';
-import type { Principal } from './principal';
+import type { Principal } from '../protocol/principal';
 import { isPatternList } from './room-patterns';
 import { MAX_TOKEN_LENGTH } from './token-sources';
 

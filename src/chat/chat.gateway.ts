@@ -51,6 +51,14 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.logger.debug(`session ${session.id} opened from ${session.remoteAddress}`);
     const userId = new URLSearchParams(request.url?.split('?')[1] ?? '').get('userId');
     if (userId === null) return;
+    // Under AUTH_MODE=jwt the auto-join needs a token from the upgrade; a first-frame session
+    // joins with a `join` message once authenticated.
+    if (session.awaitingAuth) return;
+    if (session.principal && userId !== session.principal.userId) {
+      const error = new ChatError(ErrorCode.UserMismatch, 'userId differs from the token’s user');
+      session.sendError(toErrorFrame(error, this.logger));
+      return;
+    }
     if (!ID_PATTERN.test(userId)) {
       const error = new ChatError(ErrorCode.InvalidMessage, `userId must be ${ID_PATTERN_TEXT}`);
       session.sendError(toErrorFrame(error, this.logger));

@@ -9,6 +9,8 @@ export const ClientMessageType = {
   ChatMessage: 'chat_message',
   SwitchRoom: 'switch_room',
   Presence: 'presence',
+  /** `{type:"refresh", token}` under AUTH_MODE=jwt: handled by the transport on every path. */
+  Refresh: 'refresh',
 } as const;
 export type ClientMessageType = (typeof ClientMessageType)[keyof typeof ClientMessageType];
 

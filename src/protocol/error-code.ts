@@ -22,6 +22,6 @@ export enum ErrorCode {
   Forbidden = 'forbidden',
   /** The token reached its `exp`: send `refresh` within AUTH_REFRESH_GRACE_MS or be closed with 4001. */
   TokenExpired = 'token_expired',
-  /** A token (at connect or in `refresh`) failed verification; why is only in the server's debug log. */
+  /** The token of a `refresh` failed verification or names another user; why is only in the debug log. */
   InvalidToken = 'invalid_token',
 }

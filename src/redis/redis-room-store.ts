@@ -114,7 +114,12 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     }
     try {
       await this.broker.whenSubscribed();
-      const [last, deleted] = (await this.change('chatRemove', roomId, member)) as [number, number];
+      const [last, deleted, missing] = (await this.change('chatRemove', roomId, member)) as [
+        number,
+        number,
+        number,
+      ];
+      if (missing === 1 && local.lastOfUser) this.settleLeave(roomId, member.userId);
       return { lastOfUser: last === 1, roomDeleted: deleted === 1 };
     } catch (error) {
       this.degraded('remove', error);
@@ -225,6 +230,28 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     } catch {
       // Redis went away meanwhile: the survivors reap this instance.
     }
+  }
+
+  /**
+   * The user's last local connection left, but Redis had lost it (its data was flushed or lost):
+   * nobody was told. Once every instance had the time to register its connections again (their
+   * heartbeats resync within half the presence TTL), the leave is published if no instance holds
+   * the user in the room.
+   */
+  private settleLeave(roomId: string, userId: string): void {
+    const timer = setTimeout(() => {
+      const { keys } = this.redis;
+      const scriptKeys = [
+        keys.room(roomId, 'members'),
+        keys.room(roomId, 'meta'),
+        keys.room(roomId, 'ch'),
+        keys.room(roomId, 'hist'),
+      ];
+      runScript(this.redis.command, this.redis.scripts, 'chatLeaveIfAbsent', scriptKeys, [
+        userId,
+      ]).catch((error: unknown) => this.degraded('leave', error));
+    }, this.config.PRESENCE_TTL_MS / 2);
+    timer.unref();
   }
 
   /** Redis is away: this instance's members are shown the change now; the resync tells the rest. */

@@ -8,6 +8,8 @@ import { RedisHealth } from './redis-health';
 import { RedisRoomBroker } from './redis-room-broker';
 import { RedisRoomStore } from './redis-room-store';
 import { RedisModule } from './redis.module';
+import { RedisUserConnections } from './redis-user-connections';
+import { UserConnections } from '../auth/user-connections';
 
 /** The cluster backend of the room ports: membership and fan-out shared through Redis. */
 @Module({
@@ -26,11 +28,16 @@ import { RedisModule } from './redis.module';
         new RedisRoomStore(redis, config, broker),
     },
     {
+      provide: UserConnections,
+      inject: [RedisConnections],
+      useFactory: (redis: RedisConnections) => new RedisUserConnections(redis),
+    },
+    {
       provide: DEPENDENCY_HEALTH,
       inject: [RedisConnections],
       useFactory: (redis: RedisConnections) => [new RedisHealth(redis)],
     },
   ],
-  exports: [RoomBroker, RoomStore, DEPENDENCY_HEALTH, RedisModule],
+  exports: [RoomBroker, RoomStore, UserConnections, DEPENDENCY_HEALTH, RedisModule],
 })
 export class RedisRoomsModule {}

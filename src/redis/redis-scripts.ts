@@ -14,6 +14,9 @@ const SCRIPTS = {
   chatResync: { file: 'resync.lua', keys: 0 },
   chatLeaveCluster: { file: 'leave-cluster.lua', keys: 0 },
   chatLeaveIfAbsent: { file: 'leave-if-absent.lua', keys: 4 },
+  chatUserAcquire: { file: 'user-acquire.lua', keys: 0 },
+  chatUserRelease: { file: 'user-release.lua', keys: 0 },
+  chatUserCount: { file: 'user-count.lua', keys: 0 },
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

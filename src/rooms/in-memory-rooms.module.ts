@@ -5,6 +5,8 @@ import { InMemoryRoomStore } from './in-memory-room-store';
 import { RoomBroker } from './room-broker';
 import { RoomStore } from './room-store';
 import { DEPENDENCY_HEALTH } from '../lifecycle/dependency-health';
+import { InMemoryUserConnections } from '../auth/in-memory-user-connections';
+import { UserConnections } from '../auth/user-connections';
 
 /** The single-instance backend of the room ports: nothing outside the process. */
 @Module({
@@ -25,8 +27,9 @@ import { DEPENDENCY_HEALTH } from '../lifecycle/dependency-health';
       inject: [InMemoryRoomBroker],
       useFactory: (broker: InMemoryRoomBroker): RoomStore => new InMemoryRoomStore(broker),
     },
+    { provide: UserConnections, useFactory: () => new InMemoryUserConnections() },
     { provide: DEPENDENCY_HEALTH, useValue: [] },
   ],
-  exports: [RoomBroker, RoomStore, DEPENDENCY_HEALTH],
+  exports: [RoomBroker, RoomStore, UserConnections, DEPENDENCY_HEALTH],
 })
 export class InMemoryRoomsModule {}

@@ -1,4 +1,5 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { RoomHub } from './room-hub';
 import { RoomsService } from './rooms.service';
 
@@ -14,7 +15,7 @@ export class RoomsModule {
     return {
       global: true,
       module: RoomsModule,
-      imports: [backend],
+      imports: [backend, AuthModule],
       providers: [RoomsService, RoomHub],
       exports: [RoomsService, RoomHub, backend],
     };

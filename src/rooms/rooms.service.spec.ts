@@ -1,3 +1,4 @@
+import { RoomPolicy } from '../auth/room-policy';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
 import { configWith } from '../config/load-config';
@@ -33,7 +34,8 @@ describe('RoomsService', () => {
     const broker = new InMemoryRoomBroker();
     hub = new RoomHub(broker);
     store = new InMemoryRoomStore(broker);
-    rooms = new RoomsService(store, broker, hub, configWith({ MAX_MESSAGE_LENGTH: 10 }));
+    const config = configWith({ MAX_MESSAGE_LENGTH: 10 });
+    rooms = new RoomsService(store, broker, hub, config, new RoomPolicy(config));
   });
 
   it('joins the user’s own room when no roomId is given', async () => {

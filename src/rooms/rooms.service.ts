@@ -5,6 +5,7 @@ import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
 import type { Session } from '../transport/session';
 import { BrokerUnavailableError, RoomBroker } from './room-broker';
+import { RoomPolicy } from '../auth/room-policy';
 import { RoomHub } from './room-hub';
 import { RoomStore } from './room-store';
 
@@ -22,6 +23,7 @@ export class RoomsService {
     @Inject(RoomBroker) private readonly broker: RoomBroker,
     private readonly hub: RoomHub,
     private readonly config: AppConfig,
+    private readonly policy: RoomPolicy,
   ) {}
 
   /**
@@ -30,6 +32,7 @@ export class RoomsService {
    */
   async join(session: Session, userId: string, roomId: string = userId): Promise<void> {
     this.assertUser(session, userId);
+    this.assertMayEnter(session, roomId);
     if (session.roomId === roomId) {
       session.sendFrame(frames.joined(userId, roomId));
       return;
@@ -66,6 +69,7 @@ export class RoomsService {
     if (room === undefined) {
       throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
     }
+    this.assertMayEnter(session, room);
     const members = await this.store.members(room);
     const users = members.map((m) => ({ ...m, since: m.since.toISOString() }));
     session.sendFrame(frames.presence(room, users));
@@ -86,6 +90,13 @@ export class RoomsService {
       throw new ChatError(ErrorCode.Unavailable, 'the message could not be delivered; retry', {
         retryable: true,
       });
+    }
+  }
+
+  /** The token's `rooms` claim (or AUTH_DEFAULT_ROOMS) decides; without a token, every room. */
+  private assertMayEnter(session: Session, roomId: string): void {
+    if (!this.policy.canEnter(session.principal, roomId)) {
+      throw new ChatError(ErrorCode.Forbidden, 'the token does not allow this room');
     }
   }
 

@@ -9,7 +9,9 @@ import { ShutdownState } from '../lifecycle/shutdown-state';
 import { CloseCode } from '../protocol/close-codes';
 import { logUnexpected } from '../protocol/error-frame';
 import { HandshakeGuard } from './handshake-guard';
+import { selectSubprotocol } from '../auth/token-sources';
 import type { Session } from './session';
+import { HandshakeIdentity, SessionAuthenticator } from './session-authenticator';
 import { SessionRegistry } from './session-registry';
 
 /** Paths served by a gateway that names none (`@WebSocketGateway()`). */
@@ -20,7 +22,11 @@ export interface ChatWsAdapterOptions {
   shutdown: ShutdownState;
   guard: HandshakeGuard;
   registry: SessionRegistry;
+  auth: SessionAuthenticator;
 }
+
+/** The path on which an authenticated connection is greeted with an `auth` frame at once. */
+const GREETED_PATH = '/ws';
 
 /** Gateway options the adapter reads (`@WebSocketGateway({ path })`). */
 export interface GatewayServerOptions {
@@ -117,6 +123,8 @@ export class ChatWsAdapter extends AbstractWsAdapter {
       maxPayload: this.options.config.MAX_PAYLOAD_BYTES,
       perMessageDeflate: false,
       closeTimeout: this.options.config.CLOSE_TIMEOUT_MS,
+      // `bearer` when a browser offers `bearer, <jwt>`: the token itself is never echoed.
+      handleProtocols: (offered) => selectSubprotocol(offered),
     };
     const server = new WebSocketServer(options);
     server.on('error', (error: Error) => this.log.error(error));
@@ -131,15 +139,45 @@ export class ChatWsAdapter extends AbstractWsAdapter {
     const admission = this.options.guard.admit(request);
     if (!admission.admitted) return refuse(socket, admission.status);
     const slot = this.holdSlot(socket, admission.ip);
-    route.server.handleUpgrade(request, socket, head, (ws) =>
-      this.accept(route, ws, slot, request),
+    const path = pathOf(request.url);
+    const complete = (): void =>
+      route.server.handleUpgrade(request, socket, head, (ws) =>
+        this.accept(route, ws, slot, request, path),
+      );
+    if (!this.options.auth.required) return complete();
+    this.options.auth.handshake(request).then(
+      (outcome) => {
+        if (!outcome.ok) return refuse(socket, outcome.status);
+        // The client may have gone while the token was checked: the slot's close listener ran
+        // without the identity, so its per-user count is given back here.
+        if (socket.destroyed) {
+          if (outcome.identity) this.options.auth.abandon(outcome.identity);
+          return;
+        }
+        slot.identity = outcome.identity;
+        complete();
+      },
+      (error: unknown) => {
+        logUnexpected(error, this.log);
+        refuse(socket, 500);
+      },
     );
   }
 
   /** The socket is upgraded: its session takes over the admission slot, then gateways see it. */
-  private accept(route: Route, ws: WebSocket, slot: HeldSlot, request: IncomingMessage): void {
+  private accept(
+    route: Route,
+    ws: WebSocket,
+    slot: HeldSlot,
+    request: IncomingMessage,
+    path: string,
+  ): void {
     slot.upgraded = true;
-    const session = this.options.registry.open(ws, slot.ip, route.messageTypes);
+    const session = this.options.registry.open(ws, slot.ip, route.messageTypes, slot.identity);
+    // Before the gateways' connection hooks, so that it precedes an auto-join's `joined`.
+    if (path === GREETED_PATH && !session.awaitingAuth) {
+      session.sendFrame(this.options.auth.authFrame(session));
+    }
     try {
       route.server.emit('connection', session, request);
     } catch (error) {
@@ -158,7 +196,9 @@ export class ChatWsAdapter extends AbstractWsAdapter {
   private holdSlot(socket: Duplex, ip: string): HeldSlot {
     const slot: HeldSlot = { ip, upgraded: false };
     socket.once('close', () => {
-      if (!slot.upgraded) this.options.guard.release(ip);
+      if (slot.upgraded) return;
+      this.options.guard.release(ip);
+      if (slot.identity) this.options.auth.abandon(slot.identity);
     });
     return slot;
   }
@@ -176,6 +216,8 @@ export class ChatWsAdapter extends AbstractWsAdapter {
 interface HeldSlot {
   readonly ip: string;
   upgraded: boolean;
+  /** The identity of a token verified at the handshake, with its per-user count. */
+  identity?: HandshakeIdentity;
 }
 
 /** `/x/` and `x` name the same path as `/x`. */

@@ -5,23 +5,35 @@ import { AppConfig } from '../config/app-config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 import { ChatError } from '../protocol/chat-error';
 import { ClientMessageType } from '../protocol/chat.protocol';
-import { CloseCode } from '../protocol/close-codes';
+import { AuthCloseReason, CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
+import { toErrorFrame } from '../protocol/error-frame';
 import { HandshakeGuard } from './handshake-guard';
 import { Session, SessionContext, SessionOwner } from './session';
+import { HandshakeIdentity, SessionAuthenticator } from './session-authenticator';
 
 /** Called when the server decides to close a session, before its socket has finished closing. */
 export type EvictionListener = (session: Session) => void;
 
 /**
- * A deadline the registry's one sweep enforces. Token expiry will be a second one:
- * `{ dueAt: (s) => s.principal?.expiresAt, ... }`, plus `watch(session)` when a principal arrives.
+ * A deadline the registry's one sweep enforces: the join, the first-frame authentication, the
+ * token's expiry notice and the close after the refresh grace. A new principal (first frame,
+ * refresh) is put under watch again (`watch`).
  */
 interface Deadline {
   /** Epoch ms at which `session` is due, or undefined while (or once) it does not apply. */
   dueAt(session: Session): number | undefined;
-  readonly code: CloseCode;
-  readonly reason: string;
+  /** What happens when it is due; a rule whose `fire` does not close must stop being due. */
+  fire(session: Session): void;
+}
+
+/** A deadline that closes the session. */
+function closing(
+  dueAt: (session: Session) => number | undefined,
+  code: CloseCode,
+  reason: string,
+): Deadline {
+  return { dueAt, fire: (session) => session.evict(code, reason) };
 }
 
 /** The live sessions of this instance, the deadlines on them and the drain at shutdown. */
@@ -41,6 +53,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
     private readonly config: AppConfig,
     private readonly shutdown: ShutdownState,
     guard: HandshakeGuard,
+    private readonly auth: SessionAuthenticator,
   ) {
     this.context = {
       limits: {
@@ -57,21 +70,62 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
         ErrorCode.RateLimited,
         `rate limit exceeded: at most ${config.RATE_LIMIT_PER_SECOND} messages per second`,
       ),
+      ...(auth.required && {
+        auth: {
+          firstFrame: async (session, text) => {
+            if (await auth.firstFrame(session, text)) this.watch(session);
+          },
+          refresh: async (session, data) => {
+            if (await auth.refresh(session, data)) this.watch(session);
+          },
+        },
+      }),
     };
     // Joined means bound to a user, which a session stays: a room switch in flight (roomId
     // briefly unset) must not look like a session that never joined. A path whose gateways have
     // no `join` (an extension's own path) has nothing to join, so no join deadline.
-    this.joinDeadline = {
-      dueAt: (s) =>
+    this.joinDeadline = closing(
+      (s) =>
         s.userId === undefined && s.handles(ClientMessageType.Join)
           ? s.connectedAt + config.JOIN_TIMEOUT_MS
           : undefined,
-      code: CloseCode.PolicyViolation,
-      reason: 'join timeout',
+      CloseCode.PolicyViolation,
+      'join timeout',
+    );
+    const authDeadline = closing(
+      (s) => (s.awaitingAuth ? s.connectedAt + config.AUTH_TIMEOUT_MS : undefined),
+      CloseCode.PolicyViolation,
+      AuthCloseReason.AuthenticationTimeout,
+    );
+    // At `exp` the client is told once (per token) and has the grace to refresh.
+    const expiryNotice: Deadline = {
+      dueAt: (s) => {
+        const at = s.principal?.expiresAt;
+        return at !== undefined && s.expiryNoticeSentFor !== at ? at : undefined;
+      },
+      fire: (s) => {
+        s.expiryNoticeSentFor = s.principal?.expiresAt;
+        const error = new ChatError(ErrorCode.TokenExpired, 'the token expired: send refresh');
+        s.sendError(toErrorFrame(error, this.logger));
+      },
     };
-    this.deadlines = [this.joinDeadline];
-    // Deadlines are kept within a quarter of the join timeout.
-    const every = Math.max(10, Math.floor(config.JOIN_TIMEOUT_MS / 4));
+    const expiryClose = closing(
+      (s) => {
+        const at = s.principal?.expiresAt;
+        return at === undefined ? undefined : at + config.AUTH_REFRESH_GRACE_MS;
+      },
+      CloseCode.TokenExpired,
+      AuthCloseReason.TokenExpired,
+    );
+    this.deadlines = auth.required
+      ? [this.joinDeadline, authDeadline, expiryNotice, expiryClose]
+      : [this.joinDeadline];
+    // Deadlines are kept within a quarter of the shortest timeout that applies.
+    const timeouts = [config.JOIN_TIMEOUT_MS];
+    if (auth.required) timeouts.push(config.AUTH_TIMEOUT_MS);
+    if (auth.required && config.AUTH_REFRESH_GRACE_MS > 0)
+      timeouts.push(config.AUTH_REFRESH_GRACE_MS);
+    const every = Math.max(10, Math.floor(Math.min(...timeouts) / 4));
     this.sweep = setInterval(() => this.sweepDeadlines(Date.now()), every);
     this.sweep.unref();
   }
@@ -102,17 +156,31 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
    * Creates the session of a socket just upgraded, holding the admission slot HandshakeGuard
    * counted for `ip` (released when the socket closes). `messageTypes` is its path's known set.
    */
-  open(socket: WebSocket, ip: string, messageTypes: Set<string>): Session {
+  open(
+    socket: WebSocket,
+    ip: string,
+    messageTypes: Set<string>,
+    identity?: HandshakeIdentity,
+  ): Session {
+    if (this.auth.required) messageTypes.add(ClientMessageType.Refresh);
     const session = new Session(socket, ip, messageTypes, this.context);
+    if (identity) this.auth.attach(session, identity);
+    else session.awaitingAuth = this.auth.required;
     this.sessions.add(session);
     this.watched.add(session);
     return session;
+  }
+
+  /** Puts `session` under the sweep again: it has a new principal, so a new expiry. */
+  watch(session: Session): void {
+    if (this.sessions.has(session)) this.watched.add(session);
   }
 
   /** SessionOwner: the socket closed; what is still queued on the session runs on without us. */
   closed(session: Session): void {
     this.sessions.delete(session);
     this.watched.delete(session);
+    this.auth.closed(session);
   }
 
   /** SessionOwner: the server is closing `session`; its rooms are left now. */
@@ -151,9 +219,11 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
           pending = true;
           continue;
         }
-        this.watched.delete(session);
-        session.evict(deadline.code, deadline.reason);
-        break;
+        deadline.fire(session);
+        if (!session.isOpen) {
+          pending = false;
+          break;
+        }
       }
       if (!pending) this.watched.delete(session);
     }

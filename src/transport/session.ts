@@ -4,13 +4,13 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
-import type { ErrorFrame, ServerFrame } from '../protocol/chat.protocol';
+import { ClientMessageType, ErrorFrame, ServerFrame } from '../protocol/chat.protocol';
 import { ChatError } from '../protocol/chat-error';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { logUnexpected, toErrorFrame } from '../protocol/error-frame';
 import { ParsedMessage, parseFrame } from './message-parser';
-import type { Principal } from './principal';
+import type { Principal } from '../protocol/principal';
 import { SerialQueue } from './serial-queue';
 import { TokenBucket } from './token-bucket';
 
@@ -53,6 +53,16 @@ export interface SessionContext {
   readonly owner: SessionOwner;
   /** The answer to a frame over the rate limit. */
   readonly rateLimited: ChatError;
+  /** Authentication by first frame and `refresh` (AUTH_MODE=jwt); absent without it. */
+  readonly auth?: SessionAuthHooks;
+}
+
+/** What a session hands to authentication: its first frame while unauthenticated, and `refresh`. */
+export interface SessionAuthHooks {
+  /** The first frame of a session opened without a token (`undefined`: it was binary). */
+  firstFrame(session: Session, text: string | undefined): Promise<void>;
+  /** A `{type:"refresh", ...}` frame's fields. */
+  refresh(session: Session, data: unknown): Promise<void>;
 }
 
 /** How full a session's inbound queue is, for tests and metrics. */
@@ -77,8 +87,15 @@ export class Session {
   readonly id = randomUUID();
   /** Epoch ms of the upgrade; the join deadline counts from here. */
   readonly connectedAt = Date.now();
-  /** The verified identity, once there is one (filled by the identity issue). */
+  /** The verified identity (AUTH_MODE=jwt), from the upgrade, the first frame or a refresh. */
   principal: Principal | undefined = undefined;
+  /**
+   * Opened under AUTH_MODE=jwt without a token: its first frame is its `Bearer <jwt>`, handed to
+   * authentication instead of a handler; nothing it sends is handled before that succeeds.
+   */
+  awaitingAuth = false;
+  /** The `expiresAt` whose `token_expired` was sent; a refresh's new expiry arms a new notice. */
+  expiryNoticeSentFor: number | undefined = undefined;
   /** Bound by the first successful join; later messages must name the same user. */
   userId: string | undefined = undefined;
   /**
@@ -239,6 +256,15 @@ export class Session {
    */
   private receive(data: RawData, isBinary: boolean): void {
     if (!this.heard) return;
+    const auth = this.context.auth;
+    if (this.awaitingAuth && auth) {
+      // Whatever follows the first frame waits in the queue behind its verification and is
+      // dropped unhandled if that fails (the session is no longer heard then).
+      this.awaitingAuth = false;
+      const text = isBinary ? undefined : (data as Buffer).toString();
+      this.queue.push(() => auth.firstFrame(this, text));
+      return;
+    }
     const message = this.bucket.take(performance.now())
       ? parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes)
       : this.context.rateLimited;
@@ -250,6 +276,13 @@ export class Session {
   private async dispatch(message: ParsedMessage | ChatError): Promise<void> {
     if (!this.heard) return;
     if (message instanceof ChatError) return this.sendError(toErrorFrame(message, log));
+    if (message.event === ClientMessageType.Refresh && this.context.auth) {
+      return this.context.auth.refresh(this, message.data);
+    }
+    if (this.principal && !actsForPrincipal(message, this.principal.userId)) {
+      const error = new ChatError(ErrorCode.UserMismatch, 'userId differs from the token’s user');
+      return this.sendError(toErrorFrame(error, log));
+    }
     // A few handlers: scanning them costs less than a Map per session.
     const handler = this.handlers.find((h) => h.message === message.event);
     if (!handler) {
@@ -273,6 +306,20 @@ export class Session {
     this.heard = false;
     if (this.queue.isPaused) this.socket.resume();
   }
+}
+
+/**
+ * An authenticated session's messages act for its token's user: one that leaves `userId` out gets
+ * it filled in, one that names another user is refused (false). The parser made `data` a fresh
+ * plain object, so filling it in changes nothing the client holds.
+ */
+function actsForPrincipal(message: ParsedMessage, userId: string): boolean {
+  const data = message.data as Record<string, unknown>;
+  if (!('userId' in data)) {
+    data.userId = userId;
+    return true;
+  }
+  return data.userId === userId;
 }
 
 /** Socket errors are the client's (oversized frame, invalid UTF-8, reset): one debug line, no

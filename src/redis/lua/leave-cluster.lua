@@ -3,5 +3,6 @@
 local instance = ARGV[5]
 local left = prune(instance, {})
 redis.call('DEL', instance_key(instance, 'conns'), instance_key(instance, 'reaped'), instance_key(instance, 'lost'))
+drop_user_counts(instance)
 redis.call('ZREM', global_key('instances'), instance)
 return left

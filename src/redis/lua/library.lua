@@ -158,3 +158,26 @@ local function ensure_registered(instance)
   end
   return 0
 end
+
+-- Per-user connection counts (MAX_CONNECTIONS_PER_USER), each instance counting its own:
+--   P{#i:<id>}:users      set     users with connections counted on that instance
+--   P{#i:<id>}:u:<user>   set     that user's connection slots on that instance
+-- A user's count is the sum over the registered instances, so an instance that is reaped or
+-- leaves takes its counts with it (drop_user_counts).
+local function user_count(instance, user)
+  local total = redis.call('SCARD', instance_key(instance, 'u:' .. user))
+  for _, other in ipairs(redis.call('ZRANGE', global_key('instances'), 0, -1)) do
+    if other ~= instance then
+      total = total + redis.call('SCARD', instance_key(other, 'u:' .. user))
+    end
+  end
+  return total
+end
+
+local function drop_user_counts(instance)
+  local users = instance_key(instance, 'users')
+  for _, user in ipairs(redis.call('SMEMBERS', users)) do
+    redis.call('DEL', instance_key(instance, 'u:' .. user))
+  end
+  redis.call('DEL', users)
+end

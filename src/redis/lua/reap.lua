@@ -7,6 +7,7 @@ local left = {}
 for _, instance in ipairs(redis.call('ZRANGEBYSCORE', global_key('instances'), '-inf', cutoff)) do
   for _, value in ipairs(prune(instance, {})) do table.insert(left, value) end
   redis.call('DEL', instance_key(instance, 'conns'), instance_key(instance, 'lost'))
+  drop_user_counts(instance)
   redis.call('ZREM', global_key('instances'), instance)
   redis.call('SET', instance_key(instance, 'reaped'), 1, 'PX', ARGV[6])
 end
