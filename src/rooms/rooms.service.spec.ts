@@ -31,9 +31,10 @@ describe('RoomsService', () => {
 
   beforeEach(() => {
     const broker = new InMemoryRoomBroker();
-    hub = new RoomHub(broker);
+    const config = configWith({ MAX_MESSAGE_LENGTH: 10 });
     store = new InMemoryRoomStore(broker);
-    rooms = new RoomsService(store, broker, hub, configWith({ MAX_MESSAGE_LENGTH: 10 }));
+    hub = new RoomHub(broker, store, config);
+    rooms = new RoomsService(store, broker, hub, config);
   });
 
   it('joins the user’s own room when no roomId is given', async () => {

@@ -8,6 +8,7 @@ import { ClientMessageType } from '../protocol/chat.protocol';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { HandshakeGuard } from './handshake-guard';
+import { LoopStallMeter } from './loop-stall-meter';
 import { Session, SessionContext, SessionOwner } from './session';
 
 /** Called when the server decides to close a session, before its socket has finished closing. */
@@ -36,6 +37,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
   private readonly sweep: NodeJS.Timeout;
   private readonly context: SessionContext;
   private readonly evictionListeners: EvictionListener[] = [];
+  private readonly stallMeter = new LoopStallMeter().start();
 
   constructor(
     private readonly config: AppConfig,
@@ -50,6 +52,12 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
         maxInboundQueue: config.MAX_INBOUND_QUEUE,
         ratePerSecond: config.RATE_LIMIT_PER_SECOND,
         rateBurst: config.RATE_LIMIT_BURST,
+        costs: new Map<string, number>([
+          [ClientMessageType.Presence, config.PRESENCE_COST],
+          [ClientMessageType.SwitchRoom, config.SWITCH_COST],
+          // A join to another room is a switch, so it must not be the cheap way to switch.
+          [ClientMessageType.Join, config.SWITCH_COST],
+        ]),
       },
       slots: guard,
       owner: this,
@@ -57,6 +65,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
         ErrorCode.RateLimited,
         `rate limit exceeded: at most ${config.RATE_LIMIT_PER_SECOND} messages per second`,
       ),
+      stalls: this.stallMeter,
     };
     // Joined means bound to a user, which a session stays: a room switch in flight (roomId
     // briefly unset) must not look like a session that never joined. A path whose gateways have
@@ -127,6 +136,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
    */
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.sweep);
+    this.stallMeter.stop();
     this.shutdown.beginDrain();
     const open = [...this.sessions];
     if (open.length === 0) return;
