@@ -23,6 +23,8 @@ interface LocalRoom {
   /** Joins (true) and leaves (false) since the last presence_diff, netted per user. */
   pending: Map<string, boolean> | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** A diff is waiting for the room's count: the next one is scheduled once it is sent. */
+  flushing: boolean;
 }
 
 /**
@@ -62,6 +64,7 @@ export class RoomHub implements OnModuleDestroy {
       count: 1,
       pending: undefined,
       timer: undefined,
+      flushing: false,
     };
     this.rooms.set(roomId, created);
     this.readCount(roomId, created);
@@ -124,29 +127,43 @@ export class RoomHub implements OnModuleDestroy {
   private collect(roomId: string, room: LocalRoom, userId: string, joined: boolean): void {
     if (!room.pending) {
       room.pending = new Map();
-      room.timer = setTimeout(
-        () => this.flush(roomId, room),
-        this.config.PRESENCE_DIFF_INTERVAL_MS,
-      );
+      if (!room.flushing) this.schedule(roomId, room);
     }
     // A join and a leave of one user within the interval cancel out.
     if (room.pending.get(userId) === !joined) room.pending.delete(userId);
     else room.pending.set(userId, joined);
   }
 
-  /** Sends the room's diff (none when everything cancelled out) and reads its count afresh. */
+  private schedule(roomId: string, room: LocalRoom): void {
+    room.timer = setTimeout(() => this.flush(roomId, room), this.config.PRESENCE_DIFF_INTERVAL_MS);
+  }
+
+  /**
+   * Sends the room's diff (none when everything cancelled out) with the room's count read from
+   * the store after the interval, so the last diff of a burst carries the count as it settled;
+   * changes that arrive meanwhile wait for the next diff, scheduled once this one is sent.
+   */
   private flush(roomId: string, room: LocalRoom): void {
     const pending = room.pending ?? new Map<string, boolean>();
     room.pending = undefined;
     room.timer = undefined;
-    if (this.rooms.get(roomId) !== room) return;
-    const joined: string[] = [];
-    const left: string[] = [];
-    for (const [userId, join] of pending) (join ? joined : left).push(userId);
-    if (joined.length + left.length > 0) {
-      this.broadcast(room, JSON.stringify(frames.presenceDiff(roomId, joined, left, room.count)));
-    }
-    this.readCount(roomId, room);
+    room.flushing = true;
+    const send = (count: number): void => {
+      room.flushing = false;
+      if (this.rooms.get(roomId) !== room) return;
+      room.count = count;
+      const joined: string[] = [];
+      const left: string[] = [];
+      for (const [userId, join] of pending) (join ? joined : left).push(userId);
+      if (joined.length + left.length > 0) {
+        this.broadcast(room, JSON.stringify(frames.presenceDiff(roomId, joined, left, count)));
+      }
+      if (room.pending && !room.timer) this.schedule(roomId, room);
+    };
+    this.store.count(roomId).then(send, (error: unknown) => {
+      this.logger.debug(`Reading the size of ${roomId} failed: ${(error as Error).message}`);
+      send(room.count);
+    });
   }
 
   /** Corrects the room's count from the store (one O(1) read); a failed read keeps the estimate. */
