@@ -113,6 +113,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
   });
 
+  it('refuses a message cost above RATE_LIMIT_BURST, which could never be paid', () => {
+    expect(() => loadConfig({ RATE_LIMIT_BURST: '4' })).toThrow(
+      /PRESENCE_COST=5: must not exceed RATE_LIMIT_BURST \(4\)/,
+    );
+    expect(() =>
+      loadConfig({ RATE_LIMIT_BURST: '4', PRESENCE_COST: '4', SWITCH_COST: '1' }),
+    ).not.toThrow();
+  });
+
   it.each([
     ['PORT', 'abc'],
     ['PORT', '70000'],
