@@ -97,7 +97,14 @@ describeWithRedis('two instances on one Redis', () => {
   });
 
   const instance = (): Promise<RunningApp> =>
-    startApp({ ...PROTOCOL_TEST_LIMITS, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix });
+    // No presence cache: these tests read presence as the membership changes under it (the
+    // cache has its own tests in presence.e2e-spec.ts).
+    startApp({
+      ...PROTOCOL_TEST_LIMITS,
+      PRESENCE_CACHE_MS: 0,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+    });
 
   beforeEach(async () => {
     prefix = `cluster-${process.pid}-${++prefixes}:`;
@@ -354,6 +361,8 @@ describeWithRedis('two instances on one Redis', () => {
         { userId: 'alice', connections: 2, since: expect.any(String) },
         { userId: 'bob', connections: 1, since: expect.any(String) },
       ],
+      count: 2,
+      truncated: false,
     });
     const [aliceSince, bobSince] = (lobby.users as { since: string }[]).map((u) =>
       Date.parse(u.since),
@@ -370,11 +379,15 @@ describeWithRedis('two instances on one Redis', () => {
       type: 'presence',
       roomId: 'kitchen',
       users: [{ userId: 'carol', connections: 1, since: expect.any(String) }],
+      count: 1,
+      truncated: false,
     });
     expect(await bob.request({ type: 'presence', roomId: 'empty' }, 'presence')).toEqual({
       type: 'presence',
       roomId: 'empty',
       users: [],
+      count: 0,
+      truncated: false,
     });
     expect(await stranger.request({ type: 'presence' }, 'error')).toEqual(errorFrame('not_joined'));
 

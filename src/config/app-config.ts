@@ -109,6 +109,48 @@ export class AppConfig {
   @Max(100_000)
   MAX_INBOUND_QUEUE = 64;
 
+  /** Users listed in a `presence` answer at most (the oldest first); `count` gives the total. */
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  PRESENCE_MAX_USERS = 100;
+
+  /**
+   * A room's `presence` answer is served from a per-instance cache for this long, so a flood of
+   * `presence` reads the store once per room per period; 0 reads it for every request.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  PRESENCE_CACHE_MS = 1_000;
+
+  /** Tokens of the rate bucket a `presence` message takes (a chat message takes one). */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  PRESENCE_COST = 5;
+
+  /** Tokens of the rate bucket a `switch_room` (and a `join`, which can switch too) takes. */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  SWITCH_COST = 5;
+
+  /**
+   * Rooms with more members than this (cluster-wide users) announce joins and leaves as one
+   * `presence_diff` per PRESENCE_DIFF_INTERVAL_MS instead of one `user_joined` / `user_left` each.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  JOIN_LEAVE_MAX_MEMBERS = 200;
+
+  /** Least time between two `presence_diff` frames of one room. */
+  @IsInt()
+  @Min(10)
+  @Max(600_000)
+  PRESENCE_DIFF_INTERVAL_MS = 1_000;
+
   /** Open WebSocket connections on this instance; more are refused with HTTP 503. */
   @IsInt()
   @Min(1)

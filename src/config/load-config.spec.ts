@@ -48,6 +48,12 @@ describe('loadConfig', () => {
       ABUSE_WINDOW_MS: 5000,
       MAX_BUFFERED_BYTES: 1048576,
       MAX_INBOUND_QUEUE: 64,
+      PRESENCE_MAX_USERS: 100,
+      PRESENCE_CACHE_MS: 1000,
+      PRESENCE_COST: 5,
+      SWITCH_COST: 5,
+      JOIN_LEAVE_MAX_MEMBERS: 200,
+      PRESENCE_DIFF_INTERVAL_MS: 1000,
       MAX_CONNECTIONS: 20000,
       MAX_CONNECTIONS_PER_IP: 1000,
       MAX_HTTP_CONNECTIONS: 40000,
@@ -129,6 +135,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
   });
 
+  it('refuses a message cost above RATE_LIMIT_BURST, which could never be paid', () => {
+    expect(() => loadConfig({ RATE_LIMIT_BURST: '4' })).toThrow(
+      /PRESENCE_COST=5: must not exceed RATE_LIMIT_BURST \(4\)/,
+    );
+    expect(() =>
+      loadConfig({ RATE_LIMIT_BURST: '4', PRESENCE_COST: '4', SWITCH_COST: '1' }),
+    ).not.toThrow();
+  });
+
   it.each([
     ['PORT', 'abc'],
     ['PORT', '70000'],
@@ -155,6 +170,12 @@ describe('loadConfig', () => {
     ['REDIS_KEY_PREFIX', 'has space'],
     ['REDIS_KEY_PREFIX', 'chat:{tag}:'],
     ['PRESENCE_TTL_MS', '10'],
+    ['PRESENCE_MAX_USERS', '0'],
+    ['PRESENCE_CACHE_MS', '-1'],
+    ['PRESENCE_COST', '0'],
+    ['SWITCH_COST', '1.5'],
+    ['JOIN_LEAVE_MAX_MEMBERS', '0'],
+    ['PRESENCE_DIFF_INTERVAL_MS', '5'],
     ['AUTH_MODE', 'oauth'],
     ['JWT_JWKS_URL', 'ftp://id.example.com/jwks'],
     ['AUTH_CLOCK_TOLERANCE_MS', '-1'],

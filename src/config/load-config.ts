@@ -43,11 +43,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     });
     throw new ConfigError(`Invalid configuration: ${lines.join(', ')}`);
   }
-  const crossErrors = authConfigErrors(config);
+  const crossErrors = [...authConfigErrors(config), ...costErrors(config)];
   if (crossErrors.length > 0) {
     throw new ConfigError(`Invalid configuration: ${crossErrors.join(', ')}`);
   }
   return config;
+}
+
+/** A message costing more than the bucket holds could never be sent. */
+function costErrors(config: AppConfig): string[] {
+  const costs = ['PRESENCE_COST', 'SWITCH_COST'] as const;
+  return costs
+    .filter((key) => config[key] > config.RATE_LIMIT_BURST)
+    .map(
+      (key) =>
+        `${key}=${config[key]}: must not exceed RATE_LIMIT_BURST (${config.RATE_LIMIT_BURST}), or the message could never be sent`,
+    );
 }
 
 function shown(key: string, value: unknown): string {

@@ -20,6 +20,7 @@ export const ServerMessageType = {
   UserJoined: 'user_joined',
   UserLeft: 'user_left',
   Presence: 'presence',
+  PresenceDiff: 'presence_diff',
   Error: 'error',
   Auth: 'auth',
   Refreshed: 'refreshed',
@@ -63,11 +64,32 @@ export interface PresenceUser {
   since: string;
 }
 
-/** Answer to `{type:"presence", roomId?}`: who is in the room, cluster-wide. */
+/**
+ * Answer to `{type:"presence", roomId?}`: who is in the room, cluster-wide, at most
+ * PRESENCE_MAX_USERS of them (the oldest first).
+ */
 export interface PresenceFrame {
   type: typeof ServerMessageType.Presence;
   roomId: string;
   users: PresenceUser[];
+  /** Users in the room, listed or not. */
+  count: number;
+  /** True when `users` leaves some of them out. */
+  truncated: boolean;
+}
+
+/**
+ * Joins and leaves of a large room (more than JOIN_LEAVE_MAX_MEMBERS members) since the previous
+ * diff, at most one per PRESENCE_DIFF_INTERVAL_MS, instead of `user_joined` / `user_left` each. A
+ * user who joined and left within one interval is in neither list.
+ */
+export interface PresenceDiffFrame {
+  type: typeof ServerMessageType.PresenceDiff;
+  roomId: string;
+  joined: string[];
+  left: string[];
+  /** Users in the room after these changes, cluster-wide. */
+  count: number;
 }
 
 export interface ErrorFrame {
@@ -97,7 +119,7 @@ export interface RefreshedFrame {
 }
 
 /** Frames broadcast to every member of a room. */
-export type RoomFrame = ChatMessageFrame | UserJoinedFrame | UserLeftFrame;
+export type RoomFrame = ChatMessageFrame | UserJoinedFrame | UserLeftFrame | PresenceDiffFrame;
 export type ServerFrame =
   JoinedFrame | RoomFrame | PresenceFrame | ErrorFrame | AuthFrame | RefreshedFrame;
 
@@ -127,10 +149,24 @@ export const frames = {
     content,
     timestamp: at.toISOString(),
   }),
-  presence: (roomId: string, users: PresenceUser[]): PresenceFrame => ({
+  presence: (roomId: string, users: PresenceUser[], count: number): PresenceFrame => ({
     type: ServerMessageType.Presence,
     roomId,
     users,
+    count,
+    truncated: users.length < count,
+  }),
+  presenceDiff: (
+    roomId: string,
+    joined: string[],
+    left: string[],
+    count: number,
+  ): PresenceDiffFrame => ({
+    type: ServerMessageType.PresenceDiff,
+    roomId,
+    joined,
+    left,
+    count,
   }),
   /** `identity` is undefined with AUTH_MODE=none; then the frame carries neither field. */
   auth: (serverVersion: string, identity?: { userId: string; expiresAt?: number }): AuthFrame => ({

@@ -143,6 +143,15 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     }
   }
 
+  async count(roomId: string): Promise<number> {
+    try {
+      return await this.redis.command.hlen(this.redis.keys.room(roomId, 'members'));
+    } catch (error) {
+      this.degraded('count', error);
+      return this.local.count(roomId);
+    }
+  }
+
   async roomCount(): Promise<number> {
     try {
       return await this.redis.command.scard(this.redis.keys.global('rooms'));

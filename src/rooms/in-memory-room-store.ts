@@ -77,6 +77,10 @@ export class InMemoryRoomStore implements RoomStore {
     return Promise.resolve(presence);
   }
 
+  count(roomId: string): Promise<number> {
+    return Promise.resolve(this.rooms.get(roomId)?.size ?? 0);
+  }
+
   roomCount(): Promise<number> {
     return Promise.resolve(this.rooms.size);
   }

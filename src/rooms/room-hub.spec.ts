@@ -1,4 +1,6 @@
+import { configWith } from '../config/load-config';
 import { InMemoryRoomBroker } from './in-memory-room-broker';
+import { InMemoryRoomStore } from './in-memory-room-store';
 import type { PublicationData } from './publication';
 import { RoomHub, RoomMember } from './room-hub';
 
@@ -14,7 +16,7 @@ describe('RoomHub', () => {
 
   beforeEach(async () => {
     broker = new InMemoryRoomBroker();
-    hub = new RoomHub(broker);
+    hub = new RoomHub(broker, new InMemoryRoomStore(), configWith({}));
     await broker.subscribe('lobby');
   });
 
@@ -60,5 +62,78 @@ describe('RoomHub', () => {
     expect(staying.frames).toEqual(['after you left']);
     hub.remove('lobby', staying);
     expect(hub.roomCount).toBe(0);
+  });
+
+  describe('in a room over JOIN_LEAVE_MAX_MEMBERS', () => {
+    const INTERVAL = 1000;
+    let store: InMemoryRoomStore;
+    let watcher: ReturnType<typeof member>;
+
+    beforeEach(async () => {
+      jest.useFakeTimers();
+      broker.onModuleDestroy();
+      broker = new InMemoryRoomBroker();
+      store = new InMemoryRoomStore(broker);
+      hub = new RoomHub(
+        broker,
+        store,
+        configWith({ JOIN_LEAVE_MAX_MEMBERS: 3, PRESENCE_DIFF_INTERVAL_MS: INTERVAL }),
+      );
+      await broker.subscribe('lobby');
+      watcher = member('watcher');
+      await store.add('lobby', { userId: 'watcher', connectionId: 'w' });
+      hub.add('lobby', watcher);
+      await jest.advanceTimersByTimeAsync(0); // the hub reads the room's size
+    });
+
+    afterEach(() => jest.useRealTimers());
+
+    const join = (userId: string) => store.add('lobby', { userId, connectionId: userId });
+    const leave = (userId: string) => store.remove('lobby', { userId, connectionId: userId });
+
+    it('sends one presence_diff per interval instead of a frame per join and leave', async () => {
+      await join('u1');
+      await join('u2'); // 3 users: still one frame each
+      expect(watcher.frames.map((f) => (f as { type: string }).type)).toEqual([
+        'user_joined',
+        'user_joined',
+      ]);
+      watcher.frames.length = 0;
+      for (const u of ['u3', 'u4', 'u5']) await join(u);
+      await leave('u1');
+      expect(watcher.frames).toEqual([]);
+      await jest.advanceTimersByTimeAsync(INTERVAL);
+      expect(watcher.frames).toEqual([
+        {
+          type: 'presence_diff',
+          roomId: 'lobby',
+          joined: ['u3', 'u4', 'u5'],
+          left: ['u1'],
+          count: 5,
+        },
+      ]);
+    });
+
+    it('leaves out a user who joined and left within one interval, and sends nothing if that is all', async () => {
+      for (const u of ['u1', 'u2', 'u3']) await join(u);
+      await jest.advanceTimersByTimeAsync(INTERVAL);
+      watcher.frames.length = 0;
+      await join('passing');
+      await leave('passing');
+      await jest.advanceTimersByTimeAsync(INTERVAL * 3);
+      expect(watcher.frames).toEqual([]);
+    });
+
+    it('goes back to user_joined and user_left once the room is small again', async () => {
+      for (const u of ['u1', 'u2', 'u3']) await join(u);
+      await leave('u3');
+      await leave('u2');
+      await jest.advanceTimersByTimeAsync(INTERVAL);
+      watcher.frames.length = 0;
+      await leave('u1');
+      expect(watcher.frames).toEqual([
+        { type: 'user_left', userId: 'u1', roomId: 'lobby', message: 'u1 left the room' },
+      ]);
+    });
   });
 });

@@ -48,6 +48,10 @@ export interface RoomStore {
    * atomically: a user is never seen half added. */
   members(roomId: string): Promise<RoomPresence[]>;
 
+  /** The number of users present in a room (as `members(roomId).length`, without reading them);
+   * 0 for an unknown room. */
+  count(roomId: string): Promise<number>;
+
   /** Number of rooms that currently have at least one member. */
   roomCount(): Promise<number>;
 

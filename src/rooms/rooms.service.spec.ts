@@ -32,9 +32,9 @@ describe('RoomsService', () => {
 
   beforeEach(() => {
     const broker = new InMemoryRoomBroker();
-    hub = new RoomHub(broker);
-    store = new InMemoryRoomStore(broker);
     const config = configWith({ MAX_MESSAGE_LENGTH: 10 });
+    store = new InMemoryRoomStore(broker);
+    hub = new RoomHub(broker, store, config);
     rooms = new RoomsService(store, broker, hub, config, new RoomPolicy(config));
   });
 

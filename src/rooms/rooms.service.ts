@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { frames } from '../protocol/chat.protocol';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
@@ -9,6 +10,9 @@ import { RoomPolicy } from '../auth/room-policy';
 import { RoomHub } from './room-hub';
 import { RoomStore } from './room-store';
 
+/** Bytes of cached presence answers kept at most (the least recently used go first). */
+const PRESENCE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+
 /**
  * Room membership and messaging for sessions. A session is in at most one chat room; a user may
  * have many sessions. Does not order calls itself: its callers run them in the session's queue
@@ -17,6 +21,8 @@ import { RoomStore } from './room-store';
 @Injectable()
 export class RoomsService {
   private readonly logger = new Logger(RoomsService.name);
+  /** Serialized presence answers by room; undefined with PRESENCE_CACHE_MS=0. */
+  private readonly presenceCache: LRUCache<string, string> | undefined;
 
   constructor(
     @Inject(RoomStore) private readonly store: RoomStore,
@@ -24,7 +30,18 @@ export class RoomsService {
     private readonly hub: RoomHub,
     private readonly config: AppConfig,
     private readonly policy: RoomPolicy,
-  ) {}
+  ) {
+    this.presenceCache =
+      config.PRESENCE_CACHE_MS > 0
+        ? new LRUCache<string, string>({
+            ttl: config.PRESENCE_CACHE_MS,
+            // Bounded in bytes: asking about many rooms must not grow memory without end.
+            maxSize: PRESENCE_CACHE_MAX_BYTES,
+            sizeCalculation: (answer) => answer.length,
+            fetchMethod: (roomId) => this.renderPresence(roomId),
+          })
+        : undefined;
+  }
 
   /**
    * Joins `roomId` (default: the user's own room). Binds the session to `userId` on first use.
@@ -63,22 +80,36 @@ export class RoomsService {
     await this.publish(roomId, JSON.stringify(frame));
   }
 
-  /** Answers who is in `roomId` (default: the current room), from the store's cluster-wide view. */
+  /**
+   * Answers who is in `roomId` (default: the current room), from the store's cluster-wide view:
+   * at most PRESENCE_MAX_USERS users, the oldest first. The serialized answer is cached per room
+   * for PRESENCE_CACHE_MS, so however many ask, the store is read (and the frame built) once per
+   * room per period; concurrent askers share the read in flight.
+   */
   async presence(session: Session, roomId: string | undefined): Promise<void> {
     const room = roomId ?? session.roomId;
     if (room === undefined) {
       throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
     }
     this.assertMayEnter(session, room);
-    const members = await this.store.members(room);
-    const users = members.map((m) => ({ ...m, since: m.since.toISOString() }));
-    session.sendFrame(frames.presence(room, users));
+    const answer = this.presenceCache
+      ? await this.presenceCache.fetch(room)
+      : await this.renderPresence(room);
+    if (answer !== undefined) session.send(answer);
   }
 
   /** A closed or evicted session leaves its room as `switch_room` would. Safe to call more than
    * once. */
   async disconnect(session: Session): Promise<void> {
     if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
+  }
+
+  private async renderPresence(roomId: string): Promise<string> {
+    const members = await this.store.members(roomId);
+    const users = members
+      .slice(0, this.config.PRESENCE_MAX_USERS)
+      .map((m) => ({ ...m, since: m.since.toISOString() }));
+    return JSON.stringify(frames.presence(roomId, users, members.length));
   }
 
   /** Publishes a serialized room frame; a broker that cannot is the sender's to retry. */

@@ -9,6 +9,7 @@ import { AuthCloseReason, CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { toErrorFrame } from '../protocol/error-frame';
 import { HandshakeGuard } from './handshake-guard';
+import { LoopStallMeter } from './loop-stall-meter';
 import { Session, SessionContext, SessionOwner } from './session';
 import { HandshakeIdentity, SessionAuthenticator } from './session-authenticator';
 
@@ -48,6 +49,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
   private readonly sweep: NodeJS.Timeout;
   private readonly context: SessionContext;
   private readonly evictionListeners: EvictionListener[] = [];
+  private readonly stallMeter = new LoopStallMeter().start();
 
   constructor(
     private readonly config: AppConfig,
@@ -63,6 +65,12 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
         maxInboundQueue: config.MAX_INBOUND_QUEUE,
         ratePerSecond: config.RATE_LIMIT_PER_SECOND,
         rateBurst: config.RATE_LIMIT_BURST,
+        costs: new Map<string, number>([
+          [ClientMessageType.Presence, config.PRESENCE_COST],
+          [ClientMessageType.SwitchRoom, config.SWITCH_COST],
+          // A join to another room is a switch, so it must not be the cheap way to switch.
+          [ClientMessageType.Join, config.SWITCH_COST],
+        ]),
       },
       slots: guard,
       owner: this,
@@ -80,6 +88,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
           },
         },
       }),
+      stalls: this.stallMeter,
     };
     // Joined means bound to a user, which a session stays: a room switch in flight (roomId
     // briefly unset) must not look like a session that never joined. A path whose gateways have
@@ -195,6 +204,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
    */
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.sweep);
+    this.stallMeter.stop();
     this.shutdown.beginDrain();
     const open = [...this.sessions];
     if (open.length === 0) return;

@@ -89,4 +89,46 @@ describe('Session', () => {
     await settled(session);
     expect(socket.sent.map((frame) => frame.code)).toEqual(['invalid_json', 'unknown_type']);
   });
+
+  describe('rate limit', () => {
+    /** Limits of 1 token/s and a burst of 5, `work` costing `cost`, one error allowed. */
+    const limits = (cost: number) => ({
+      maxBufferedBytes: 1 << 20,
+      abuseErrorsMax: 1,
+      abuseWindowMs: 5000,
+      maxInboundQueue: 64,
+      ratePerSecond: 1,
+      rateBurst: 5,
+      costs: new Map([['work', cost]]),
+    });
+
+    it('takes the cost of a message type from the bucket', async () => {
+      const { session, socket, handled, open } = sessionWithHandler({ limits: limits(2) });
+      for (let n = 0; n < 3; n++) socket.receive(work(n));
+      open();
+      await settled(session);
+      expect(handled).toEqual([0, 1]);
+      expect(socket.sent.map((frame) => frame.code)).toEqual(['rate_limited']);
+    });
+
+    it('answers refusals within the abuse window’s allowance without counting them as errors', async () => {
+      // Window allowance: 5 + 1 × 5 s = 10 tokens; 8 frames of cost 1 are within it.
+      const evicted: Session[] = [];
+      const owner = { evicted: (s: Session) => evicted.push(s), closed: () => undefined };
+      const { session, socket, open } = sessionWithHandler({ limits: limits(1), owner });
+      for (let n = 0; n < 8; n++) socket.receive(work(n));
+      open();
+      await settled(session);
+      expect(socket.sent.map((frame) => frame.code)).toEqual([
+        'rate_limited',
+        'rate_limited',
+        'rate_limited',
+      ]);
+      expect(evicted).toEqual([]);
+      // Past the allowance the refusals count: the second counted one evicts.
+      for (let n = 0; n < 4; n++) socket.receive(work(n));
+      await settled(session);
+      expect(evicted).toEqual([session]);
+    });
+  });
 });

@@ -12,6 +12,7 @@ import { logUnexpected, toErrorFrame } from '../protocol/error-frame';
 import { ParsedMessage, parseFrame } from './message-parser';
 import type { Principal } from '../protocol/principal';
 import { SerialQueue } from './serial-queue';
+import type { StallClock } from './loop-stall-meter';
 import { TokenBucket } from './token-bucket';
 
 const OPEN = 1;
@@ -31,6 +32,8 @@ export interface SessionLimits {
   maxInboundQueue: number;
   ratePerSecond: number;
   rateBurst: number;
+  /** Tokens a message of a type takes (PRESENCE_COST, SWITCH_COST); other types take one. */
+  costs: ReadonlyMap<string, number>;
 }
 
 /** What a session reports to whoever keeps it (the SessionRegistry). */
@@ -53,6 +56,8 @@ export interface SessionContext {
   readonly owner: SessionOwner;
   /** The answer to a frame over the rate limit. */
   readonly rateLimited: ChatError;
+  /** The event loop's stalls, credited to the rate buckets (see TokenBucket). */
+  readonly stalls: StallClock;
   /** Authentication by first frame and `refresh` (AUTH_MODE=jwt); absent without it. */
   readonly auth?: SessionAuthHooks;
 }
@@ -110,6 +115,15 @@ export class Session {
   private evicted = false;
   private handlers: readonly WsMessageHandler[] = NO_HANDLERS;
   private readonly bucket: TokenBucket;
+  /**
+   * The client's rate over the whole abuse window: RATE_LIMIT_PER_SECOND for ABUSE_WINDOW_MS on
+   * top of the burst, taken by every frame, accepted or refused. A refusal counts toward
+   * ABUSE_ERRORS_MAX only once this is empty too, i.e. when the client's average rate over the
+   * window is over the limit, not when one bunch of frames was.
+   */
+  private readonly sustained: TokenBucket;
+  /** performance.now() of the previous frame: the stalls since are credited to the buckets. */
+  private lastArrival: number;
   private readonly queue: SerialQueue;
   /** Times of recent error frames; created by the first one (most sessions never err). */
   private errorTimes: number[] | undefined;
@@ -125,7 +139,14 @@ export class Session {
     private readonly context: SessionContext,
   ) {
     const { limits } = context;
-    this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst, performance.now());
+    this.lastArrival = performance.now();
+    this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst, this.lastArrival);
+    const windowAllowance = (limits.ratePerSecond * limits.abuseWindowMs) / 1000;
+    this.sustained = new TokenBucket(
+      limits.ratePerSecond,
+      limits.rateBurst + windowAllowance,
+      this.lastArrival,
+    );
     this.queue = new SerialQueue(limits.maxInboundQueue, socket, (error) =>
       logUnexpected(error, log),
     );
@@ -199,6 +220,10 @@ export class Session {
   /** Sends an error frame; a client that causes too many in the window is closed with 1008. */
   sendError(frame: ErrorFrame, now = Date.now()): void {
     this.sendFrame(frame);
+    this.countError(now);
+  }
+
+  private countError(now: number): void {
     const { abuseWindowMs, abuseErrorsMax } = this.context.limits;
     const times = (this.errorTimes ??= []);
     times.push(now);
@@ -251,8 +276,9 @@ export class Session {
 
   /**
    * One listener per socket, no per-connection RxJS pipeline. The rate is taken at arrival, before
-   * any queueing, so a flood costs a counter each; then the frame waits its turn in the queue.
-   * Text arrives as one Buffer (ws' default binaryType 'nodebuffer').
+   * any queueing, so a flood costs a counter each (a frame is parsed only while the bucket holds a
+   * token: the cost depends on its type); then the frame waits its turn in the queue. Text
+   * arrives as one Buffer (ws' default binaryType 'nodebuffer').
    */
   private receive(data: RawData, isBinary: boolean): void {
     if (!this.heard) return;
@@ -265,10 +291,34 @@ export class Session {
       this.queue.push(() => auth.firstFrame(this, text));
       return;
     }
-    const message = this.bucket.take(performance.now())
-      ? parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes)
-      : this.context.rateLimited;
-    this.queue.push(() => this.dispatch(message));
+    const now = performance.now();
+    const stalled = this.context.stalls.stalledBetween(this.lastArrival, now);
+    this.lastArrival = now;
+    this.bucket.refill(now, stalled);
+    this.sustained.refill(now, stalled);
+    const message =
+      this.bucket.available >= 1
+        ? parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes)
+        : undefined;
+    const cost = message && !(message instanceof ChatError) ? this.costOf(message.event) : 1;
+    const withinWindow = this.sustained.take(cost);
+    if (message !== undefined && this.bucket.take(cost)) {
+      this.queue.push(() => this.dispatch(message));
+    } else {
+      this.queue.push(() => this.refuse(!withinWindow));
+    }
+  }
+
+  private costOf(type: string): number {
+    return this.context.limits.costs.get(type) ?? 1;
+  }
+
+  /** Answers a frame over the rate limit; `counted`: the client's rate is really over it. */
+  private refuse(counted: boolean): void {
+    if (!this.heard) return;
+    const frame = toErrorFrame(this.context.rateLimited, log);
+    if (counted) this.sendError(frame);
+    else this.sendFrame(frame);
   }
 
   /** Runs the handler of one frame, or answers a bad frame; a handler's non-empty result is sent

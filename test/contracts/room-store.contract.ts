@@ -123,6 +123,19 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
       expect(await store.roomCount()).toBe(1);
     });
 
+    it('counts the users of a room, each once however many connections they have', async () => {
+      expect(await store.count('lobby')).toBe(0);
+      await store.add('lobby', alice1);
+      await store.add('lobby', alice2);
+      await store.add('lobby', bob);
+      expect(await store.count('lobby')).toBe(2);
+      await store.remove('lobby', alice1);
+      expect(await store.count('lobby')).toBe(2);
+      await store.remove('lobby', alice2);
+      expect(await store.count('lobby')).toBe(1);
+      expect(await store.count('elsewhere')).toBe(0);
+    });
+
     it('keeps rooms apart', async () => {
       await store.add('a', alice1);
       await store.add('b', bob);

@@ -71,8 +71,21 @@ export function withFaults<T extends object>(target: T, plan: FaultPlan, name: s
  */
 export function faultyProvider(token: InjectionToken, plan: FaultPlan): AppOverride {
   const name = tokenName(token);
+  return wrappedProvider(token, (instance) => withFaults(instance, plan, name));
+}
+
+/**
+ * An override for `startApp`: the provider of `token`, built as the app would build it, handed
+ * to `wrap` (a Proxy that counts calls, or fails them as `faultyProvider` does); the app gets
+ * what `wrap` returns.
+ */
+export function wrappedProvider(
+  token: InjectionToken,
+  wrapObject: <T extends object>(instance: T) => T,
+): AppOverride {
+  const name = tokenName(token);
   const wrap = <T>(instance: T): T =>
-    typeof instance === 'object' && instance !== null ? withFaults(instance, plan, name) : instance;
+    typeof instance === 'object' && instance !== null ? wrapObject(instance) : instance;
   return (builder: TestingModuleBuilder, root: DynamicModule): TestingModuleBuilder => {
     const provider = findProvider(root, token);
     if (!provider) throw new Error(`no provider of ${name} in the app's modules`);

@@ -46,10 +46,12 @@ const CONTEXT: SessionContext = {
     maxInboundQueue: 64,
     ratePerSecond: 1000,
     rateBurst: 1000,
+    costs: new Map(),
   },
   slots: { release: () => undefined },
   owner: { evicted: () => undefined, closed: () => undefined },
   rateLimited: new ChatError(ErrorCode.RateLimited, 'rate limit exceeded'),
+  stalls: { stalledBetween: () => 0 },
 };
 
 /** A real Session over a RecordingSocket, optionally already bound to a user. */
