@@ -228,15 +228,7 @@ describeWithRedis('Redis room ports', () => {
       const context = { prefix, ttlMs: 60_000, historySize: 100 };
       if (name === 'chatHeartbeat') return runScript(admin, context, name, [], [ghost, '-1']);
       const [roomId, connectionId, userId] = args;
-      const scriptKeys = [
-        keys.room(roomId, 'conns'),
-        keys.room(roomId, 'members'),
-        keys.room(roomId, 'meta'),
-        keys.room(roomId, 'ch'),
-        keys.global('rooms'),
-        keys.instance(ghost, 'conns'),
-        keys.room(roomId, 'hist'),
-      ];
+      const scriptKeys = keys.membership(roomId, ghost);
       return runScript(admin, context, name, scriptKeys, [ghost, roomId, connectionId, userId]);
     }
 

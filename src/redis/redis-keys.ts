@@ -19,6 +19,20 @@ export class RedisKeys {
     return `${this.prefix}{#i:${instanceId}}:${part}`;
   }
 
+  /** The KEYS of add.lua and remove.lua, in their order: one room's membership, seen from one
+   * instance. */
+  membership(roomId: string, instanceId: string): string[] {
+    return [
+      this.room(roomId, 'conns'),
+      this.room(roomId, 'members'),
+      this.room(roomId, 'meta'),
+      this.room(roomId, 'ch'),
+      this.global('rooms'),
+      this.instance(instanceId, 'conns'),
+      this.room(roomId, 'hist'),
+    ];
+  }
+
   /** The room a channel name belongs to, or undefined for a channel not of this layout. */
   roomOfChannel(channel: string): string | undefined {
     const open = this.prefix.length;

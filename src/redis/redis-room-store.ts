@@ -278,15 +278,7 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
 
   private async change(name: 'chatAdd' | 'chatRemove', roomId: string, member: RoomMemberRef) {
     const { keys, instanceId } = this.redis;
-    const scriptKeys = [
-      keys.room(roomId, 'conns'),
-      keys.room(roomId, 'members'),
-      keys.room(roomId, 'meta'),
-      keys.room(roomId, 'ch'),
-      keys.global('rooms'),
-      keys.instance(instanceId, 'conns'),
-      keys.room(roomId, 'hist'),
-    ];
+    const scriptKeys = keys.membership(roomId, instanceId);
     this.inFlight += 1;
     try {
       return await runScript(this.redis.command, this.redis.scripts, name, scriptKeys, [
