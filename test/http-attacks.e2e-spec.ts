@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
+import { eventually, within } from './support/eventually';
 import { RecordingLogger } from './support/recording-logger';
 import { get } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { ClientOptions } from 'ws';
 import type { AppConfig } from '../src/config/app-config';
 import { HandshakeGuard } from '../src/transport/handshake-guard';
@@ -20,32 +20,6 @@ import { TestClient, refusedUpgradeStatus } from './support/test-client';
  */
 
 const WAIT_MS = 5_000;
-
-/** Polls `read` until it returns `expected`; fails with the last value seen. */
-async function eventually<T>(what: string, read: () => T | Promise<T>, expected: T) {
-  const deadline = Date.now() + WAIT_MS;
-  let value = await read();
-  while (value !== expected) {
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: expected ${String(expected)}, still ${String(value)}`);
-    }
-    await delay(10);
-    value = await read();
-  }
-}
-
-/** `promise`, or a failure naming `what` if it has not settled in time. */
-async function within<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen in time`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** GET on a fresh connection (no keep-alive pool) from `localAddress`. */
 function httpGet(port: number, path: string, localAddress = '127.0.0.1'): Promise<number> {
@@ -120,8 +94,12 @@ describe('attacks inside the limits', () => {
     await Promise.all(open.map((client) => client.closed));
     try {
       if (server) {
-        await eventually('sockets watched by the HTTP guard', () => httpGuard().socketCount, 0);
-        await eventually('client IPs (guard)', () => guard().ipCount, 0);
+        await eventually('sockets watched by the HTTP guard', () => httpGuard().socketCount, {
+          done: (value) => value === 0,
+        });
+        await eventually('client IPs (guard)', () => guard().ipCount, {
+          done: (value) => value === 0,
+        });
       }
     } finally {
       await server?.close();
@@ -150,7 +128,9 @@ describe('attacks inside the limits', () => {
       expect(await httpGet(running().port, '/health/live', '127.0.0.3')).toBe(200);
       await expectChatFlows('127.0.0.3', 'alice');
       // Every attacking socket is closed by the server although none of them reads.
-      await eventually('server connections', serverConnections, baseline + 1);
+      await eventually('server connections', serverConnections, {
+        done: (value) => value === baseline + 1,
+      });
     });
   });
 
@@ -173,7 +153,9 @@ describe('attacks inside the limits', () => {
 
       // A slot frees as an idle socket goes.
       held[0].socket.destroy();
-      await eventually('idle sockets watched', () => httpGuard().socketCount, 4);
+      await eventually('idle sockets watched', () => httpGuard().socketCount, {
+        done: (value) => value === 4,
+      });
       await expectChatFlows('127.0.0.2', 'bob');
     });
 
@@ -201,7 +183,9 @@ describe('attacks inside the limits', () => {
       await start({ HTTP_HEADERS_TIMEOUT_MS });
       const client = await raw();
       client.socket.write(pipelined(1));
-      await eventually('the first response', () => countResponses(client.received(), 200), 1);
+      await eventually('the first response', () => countResponses(client.received(), 200), {
+        done: (value) => value === 1,
+      });
       await within(client.closed, 'the quiet keep-alive socket being closed');
     });
 
@@ -220,7 +204,7 @@ describe('attacks inside the limits', () => {
       const logger = new RecordingLogger();
       await start({ MAX_HTTP_CONNECTIONS: 3, HTTP_HEADERS_TIMEOUT_MS: 60_000 }, logger);
       const held = [await raw('127.0.0.2'), await raw('127.0.0.3'), await raw('127.0.0.4')];
-      await eventually('server connections', serverConnections, 3);
+      await eventually('server connections', serverConnections, { done: (value) => value === 3 });
       const dropped = await Promise.all(
         Array.from({ length: 20 }, (_, i) => raw(`127.0.1.${i + 1}`)),
       );
@@ -229,7 +213,7 @@ describe('attacks inside the limits', () => {
       expect(warnings).toEqual([{ level: 'warn', message: expect.stringContaining('reached') }]);
 
       for (const socket of held) socket.socket.destroy();
-      await eventually('server connections', serverConnections, 0);
+      await eventually('server connections', serverConnections, { done: (value) => value === 0 });
       expect(await httpGet(running().port, '/health/live', '127.0.0.5')).toBe(200);
     });
   });

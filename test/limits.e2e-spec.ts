@@ -9,7 +9,7 @@ import type { Session } from '../src/transport/session';
 import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RunningApp, startApp } from './support/test-app';
-import { eventually } from './support/eventually';
+import { eventually, within } from './support/eventually';
 import { chatFrame, errorFrame, isChat, userLeftFrame } from './support/expected-frames';
 import {
   CloseInfo,
@@ -32,8 +32,6 @@ const NO_RATE_LIMIT: Partial<AppConfig> = {
   ABUSE_ERRORS_MAX: 1_000_000,
 };
 
-const WAIT_MS = 5_000;
-
 const chat = (userId: string, content: string) => ({ type: 'chat_message', userId, content });
 
 const isUserLeft =
@@ -47,19 +45,6 @@ const isUserJoined =
     frame.type === 'user_joined' && frame.userId === userId;
 
 const range = (count: number, from = 0) => Array.from({ length: count }, (_, i) => from + i);
-
-/** `promise`, or a failure naming `what` if it has not settled in time. */
-async function within<T>(promise: Promise<T>, what: string, timeoutMs = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen in time`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Takes the next `count` frames of `client`, in arrival order. */
 async function take(client: TestClient, count: number): Promise<Frame[]> {

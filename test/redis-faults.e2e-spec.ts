@@ -44,6 +44,20 @@ async function httpStatus(baseUrl: string, path: string): Promise<number> {
   return response.status;
 }
 
+/** Waits until every server's `/health/ready` answers `status`. */
+async function readinessOf(servers: RunningApp[], status: number, what: string): Promise<void> {
+  await eventually(
+    what,
+    async () => {
+      const statuses = await Promise.all(
+        servers.map((s) => httpStatus(s.httpUrl, '/health/ready')),
+      );
+      return statuses.every((answered) => answered === status);
+    },
+    RECOVERY_MS,
+  );
+}
+
 async function healthBody(baseUrl: string, path: string): Promise<Record<string, unknown>> {
   const response = await fetch(`${baseUrl}${path}`);
   return (await response.json()) as Record<string, unknown>;
@@ -260,16 +274,7 @@ describeWithRedis('Redis faults', () => {
     await chat(bob, 'bob', 'bob before the outage', [alice, carol, bob]);
 
     await redis.stop();
-    await eventually(
-      'A and B notice that Redis is gone',
-      async () => {
-        const statuses = await Promise.all(
-          [a, b].map((s) => httpStatus(s.httpUrl, '/health/ready')),
-        );
-        return statuses.every((status) => status === 503);
-      },
-      RECOVERY_MS,
-    );
+    await readinessOf([a, b], 503, 'A and B notice that Redis is gone');
 
     // Health: readiness (and the seed's GET /) down on the redis indicator, liveness up.
     for (const path of ['/health/ready', '/', '/health']) {
@@ -346,16 +351,7 @@ describeWithRedis('Redis faults', () => {
       await carol.next(isChat(content));
     }
 
-    await eventually(
-      'readiness returns to 200 on A and B',
-      async () => {
-        const statuses = await Promise.all(
-          [a, b].map((s) => httpStatus(s.httpUrl, '/health/ready')),
-        );
-        return statuses.every((status) => status === 200);
-      },
-      RECOVERY_MS,
-    );
+    await readinessOf([a, b], 200, 'readiness returns to 200 on A and B');
     expect(await healthBody(a.httpUrl, '/')).toMatchObject({
       status: 'ok',
       details: { redis: { status: 'up' } },
