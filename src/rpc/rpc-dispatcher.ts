@@ -1,0 +1,26 @@
+import type { Principal } from '../protocol/principal';
+import type { Session } from '../transport/session';
+
+/**
+ * Who makes a call. Backends (the Redis Streams bridge, the HTTP API) may call every method; a
+ * socket calls as its session, under its token's claims (`principal` undefined with AUTH_MODE=none).
+ */
+export type RpcCaller =
+  | { readonly kind: 'backend'; readonly via: 'redis' | 'http' }
+  | {
+      readonly kind: 'socket';
+      readonly session: Session;
+      readonly principal: Principal | undefined;
+    };
+
+/**
+ * Runs one call: looks the method up, validates `params` against its DTO, checks the caller's
+ * permission, executes it, and resolves with its result (a JSON value). Rejects with an RpcError
+ * the caller may act on; any other rejection is a server fault (answered `internal_error`).
+ */
+export interface RpcDispatcher {
+  call(method: string, params: unknown, caller: RpcCaller): Promise<unknown>;
+}
+
+/** Injection token of the RpcDispatcher port. */
+export const RpcDispatcher = Symbol('RpcDispatcher');
