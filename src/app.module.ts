@@ -7,6 +7,7 @@ import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { RedisRoomsModule } from './redis/redis-rooms.module';
 import { InMemoryRoomsModule } from './rooms/in-memory-rooms.module';
 import { RoomsModule } from './rooms/rooms.module';
+import { RpcModule } from './rpc/rpc.module';
 
 /**
  * The composition root: the one place that reads which backend runs. Without REDIS_URL the
@@ -24,6 +25,7 @@ export class AppModule {
         AppConfigModule.forRoot(config),
         LifecycleModule,
         RoomsModule.forRoot(backend),
+        RpcModule,
         ChatModule,
         HealthModule,
         ...extensions,
