@@ -11,13 +11,21 @@ import { performance } from 'node:perf_hooks';
 import { BenchOptions, USAGE, UsageError, parseArgs } from './lib/args';
 import { Pinning, detectPinning } from './lib/children';
 import { CoreTicks, busyPercentBetween, readCoreTicks } from './lib/core-usage';
-import { CpuSample, MarkName, MemorySample, Setup } from './lib/ipc';
+import { CpuSample, MarkName, MemorySample } from './lib/ipc';
 import { LoadProcess } from './lib/load-process';
 import { ensureProductBuilt } from './lib/product-build';
 import { RedisProcess, findRedisServer } from './lib/redis-process';
-import { RunRecord, formatNumber, formatTable, summarize, writeResults } from './lib/report';
-import { Scenario, comparisonOf, scenarioNamed } from './lib/scenarios';
+import {
+  RunRecord,
+  formatNumber,
+  formatTable,
+  formatVerdicts,
+  summarize,
+  writeResults,
+} from './lib/report';
+import { Scenario, comparisonOf, roundOrder, scenarioNamed } from './lib/scenarios';
 import { ServerProcess, cpuPercentBetween } from './lib/server-process';
+import { SETUPS, Setup } from './lib/setups';
 
 const ROOT = path.resolve(__dirname, '..');
 const PRODUCT_ENTRY = path.join(ROOT, 'dist', 'main.js');
@@ -113,12 +121,13 @@ class Deployment {
     context: RunContext,
     nodeArgs: (instance: string) => string[],
   ): Promise<Deployment> {
-    const env = { ...process.env, ...PRODUCT_ENV };
+    const { kind, redis: needsRedis, env: settings } = SETUPS[setup];
+    const env = { ...process.env, ...PRODUCT_ENV, ...settings };
     const options = { productEntry: PRODUCT_ENTRY, pinning: context.pinning, cwd: ROOT };
-    if (setup !== 'cluster') {
+    if (!needsRedis) {
       const server = await ServerProcess.start({
         ...options,
-        kind: setup,
+        kind,
         env,
         nodeArgs: nodeArgs(setup),
       });
@@ -136,9 +145,9 @@ class Deployment {
       ['a', 'b'].map((instance) =>
         ServerProcess.start({
           ...options,
-          kind: 'product',
+          kind,
           env: clusterEnv,
-          nodeArgs: nodeArgs(`cluster-${instance}`),
+          nodeArgs: nodeArgs(`${setup}-${instance}`),
         }),
       ),
     );
@@ -335,10 +344,8 @@ async function main(): Promise<number> {
   const records: RunRecord[] = [];
   for (const scenario of scenarios) {
     console.log(`\n${scenario.name}: ${scenario.title}`);
-    const { baseline, subject } = comparisonOf(scenario);
-    // The reference scenarios keep their order (product first); the cluster ones start with
-    // the in-memory baseline.
-    const order = scenario.compare ? [baseline, subject] : [subject, baseline];
+    // Alternating (A B A B ...): a neighbour's burst hits both setups alike.
+    const order = roundOrder(scenario);
     for (let run = 1; run <= options.runs; run++) {
       for (const setup of order) {
         const record = await runOnce(scenario, setup, run, context);
@@ -348,7 +355,10 @@ async function main(): Promise<number> {
     }
   }
   const rows = summarize(scenarios, records);
-  if (scenarios.length > 0) console.log(`\n${formatTable(rows, scenarios)}\n`);
+  if (scenarios.length > 0) {
+    console.log(`\n${formatTable(rows, scenarios)}\n`);
+    console.log(`${formatVerdicts(rows)}\n`);
+  }
   const file = writeResults(options.outDir, startedAt, {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),

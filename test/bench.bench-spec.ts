@@ -8,7 +8,23 @@ const ROOT = join(__dirname, '..');
 const REFERENCE_SCENARIOS = ['fan-out', 'latency', 'idle', 'churn', 'large-room'];
 /** Two product instances on a redis-server against one in-memory; skipped without redis-server. */
 const CLUSTER_SCENARIOS = ['cluster-fan-out', 'cluster-latency'];
-const SCENARIOS = [...REFERENCE_SCENARIOS, ...(redisServerPath ? CLUSTER_SCENARIOS : [])];
+/** History on against off: in memory, and on two instances and Redis (needs redis-server). */
+const HISTORY_SCENARIO = 'history-fan-out';
+const CLUSTER_HISTORY_SCENARIO = 'cluster-history-fan-out';
+const NEEDS_REDIS = [...CLUSTER_SCENARIOS, CLUSTER_HISTORY_SCENARIO];
+const SCENARIOS = [
+  ...REFERENCE_SCENARIOS,
+  ...(redisServerPath ? CLUSTER_SCENARIOS : []),
+  HISTORY_SCENARIO,
+  ...(redisServerPath ? [CLUSTER_HISTORY_SCENARIO] : []),
+];
+/** The setups of one round of each scenario, in the order they run. */
+const ROUND: Readonly<Record<string, string[]>> = {
+  ...Object.fromEntries(REFERENCE_SCENARIOS.map((name) => [name, ['product', 'reference']])),
+  ...Object.fromEntries(CLUSTER_SCENARIOS.map((name) => [name, ['product', 'cluster']])),
+  [HISTORY_SCENARIO]: ['history-on', 'history-off'],
+  [CLUSTER_HISTORY_SCENARIO]: ['cluster-history-on', 'cluster-history-off'],
+};
 /**
  * Generous, as this runs apart from npm test: a stale dist/ is rebuilt first, and other runs may
  * share the two cores.
@@ -71,23 +87,36 @@ describe('npm run bench (harness smoke run)', () => {
       expect(result.stdout).toMatch(
         /product median \(min–max\)\s+reference median \(min–max\)\s+ratio/,
       );
+      expect(result.stdout).toMatch(
+        /history on \(HISTORY_SIZE 100\) median \(min–max\)\s+history off \(HISTORY_SIZE 0\) median \(min–max\)\s+ratio/,
+      );
       if (redisServerPath) {
         expect(result.stdout).toMatch(
           /2 instances \+ Redis median \(min–max\)\s+1 instance in-memory median \(min–max\)\s+ratio/,
         );
       } else {
-        expect(result.stdout).toContain(`SKIPPED ${CLUSTER_SCENARIOS.join(', ')}`);
+        expect(result.stdout).toContain(`SKIPPED ${NEEDS_REDIS.join(', ')}`);
       }
       for (const scenario of SCENARIOS) {
         expect(result.stdout).toMatch(new RegExp(`^${scenario}\\s+\\S`, 'm'));
+      }
+      // The history target is judged, with a verdict, for each backend that ran.
+      for (const scenario of [
+        HISTORY_SCENARIO,
+        ...(redisServerPath ? [CLUSTER_HISTORY_SCENARIO] : []),
+      ]) {
+        expect(result.stdout).toMatch(
+          new RegExp(
+            `^(ok|MISS)\\s+${scenario}\\s+delivered frames/s\\s+ratio \\S+\\s+>= 0\\.9`,
+            'm',
+          ),
+        );
       }
       const files = readdirSync(outDir).filter((name) => name.endsWith('.json'));
       expect(files).toHaveLength(1);
       const written = JSON.parse(readFileSync(join(outDir, files[0]), 'utf8')) as WrittenResults;
       expect(written.runs.map((run) => run.server)).toEqual(
-        SCENARIOS.flatMap((scenario) =>
-          CLUSTER_SCENARIOS.includes(scenario) ? ['product', 'cluster'] : ['product', 'reference'],
-        ),
+        SCENARIOS.flatMap((scenario) => ROUND[scenario]),
       );
       expect(written.runs.filter((run) => run.failure)).toEqual([]);
       expect(new Set(written.summary.map((row) => row.scenario))).toEqual(new Set(SCENARIOS));

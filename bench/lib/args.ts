@@ -22,7 +22,10 @@ fresh server and a fresh load generator per run. Prints medians with min-max and
 product/reference, and writes the runs and the table to DIR/<timestamp>.json.
 The cluster-* scenarios instead alternate the product alone (in-memory) with two product
 instances on a redis-server the harness starts (clients split between them), ratio
-cluster/in-memory; they are skipped when redis-server is not on PATH.
+cluster/in-memory; they are skipped when redis-server is not on PATH. The history scenarios
+(--scenario history) alternate the product with room history on (HISTORY_SIZE 100) and off
+(HISTORY_SIZE 0), in memory and on two instances and Redis, ratio on/off (target >= 0.9).
+Every judged figure ends in a verdict line (ok or MISS) after the tables.
 
   --quick          tiny sizes and one run (a few seconds; a smoke test of the harness)
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIOS.map((s) => s.name).join(', ')};

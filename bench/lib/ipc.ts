@@ -7,12 +7,6 @@
 export type ServerKind = 'product' | 'reference';
 export const SERVER_KINDS: readonly ServerKind[] = ['product', 'reference'];
 
-/**
- * What one run measures: a single server process, or `cluster`, two product instances sharing
- * a redis-server (the clients split between them).
- */
-export type Setup = ServerKind | 'cluster';
-
 export interface MemorySample {
   rss: number;
   heapUsed: number;

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Setup } from './ipc';
+import type { Setup } from './setups';
 import { Comparison, MetricDef, Scenario, Target, comparisonOf } from './scenarios';
 import { Spread, spread } from './stats';
 
@@ -31,7 +31,14 @@ export interface SummaryRow {
   reference: Spread;
   /** Subject median over baseline median. */
   ratio: number;
+  /**
+   * Subject over baseline within each round (run n of the one against run n of the other, taken
+   * one after the other): a spread of these shows how much of the ratio is machine noise.
+   */
+  roundRatios: Spread;
   target?: string;
+  /** What the verdict was reached on: the ratio, or the worst run's count. */
+  judgedOn?: string;
   verdict?: 'ok' | 'MISS';
 }
 
@@ -52,7 +59,17 @@ function row(scenario: Scenario, metric: MetricDef, runs: readonly RunRecord[]):
   const product = spread(values(compare.subject));
   const reference = spread(values(compare.baseline));
   const ratio = product.median / reference.median;
-  const judged = metric.target ? judge(metric.target, ratio, product, compare) : undefined;
+  const roundRatios = spread(
+    runs
+      .filter((r) => r.server === compare.subject)
+      .map((subject) => {
+        const baseline = runs.find((r) => r.server === compare.baseline && r.run === subject.run);
+        return (subject.metrics[metric.key] ?? NaN) / (baseline?.metrics[metric.key] ?? NaN);
+      }),
+  );
+  const judged = metric.target
+    ? judge(metric.target, ratio, product, reference, compare)
+    : undefined;
   return {
     scenario: scenario.name,
     metric: metric.key,
@@ -62,6 +79,7 @@ function row(scenario: Scenario, metric: MetricDef, runs: readonly RunRecord[]):
     product,
     reference,
     ratio,
+    roundRatios,
     ...judged,
   };
 }
@@ -70,17 +88,37 @@ function judge(
   target: Target,
   ratio: number,
   subject: Spread,
+  baseline: Spread,
   compare: Comparison,
-): Pick<SummaryRow, 'target' | 'verdict'> {
+): Pick<SummaryRow, 'target' | 'judgedOn' | 'verdict'> {
+  const onRatio = `ratio ${Number.isFinite(ratio) ? ratio.toFixed(2) : '-'}`;
   switch (target.kind) {
     case 'ratio-at-least':
-      return { target: `>= ${target.ratio}`, verdict: ratio >= target.ratio ? 'ok' : 'MISS' };
+      return {
+        target: `>= ${target.ratio}`,
+        judgedOn: onRatio,
+        verdict: ratio >= target.ratio ? 'ok' : 'MISS',
+      };
     case 'ratio-at-most':
-      return { target: `<= ${target.ratio}`, verdict: ratio <= target.ratio ? 'ok' : 'MISS' };
+      return {
+        target: `<= ${target.ratio}`,
+        judgedOn: onRatio,
+        verdict: ratio <= target.ratio ? 'ok' : 'MISS',
+      };
     case 'ratio-below':
-      return { target: `< ${target.ratio}`, verdict: ratio < target.ratio ? 'ok' : 'MISS' };
-    case 'zero':
-      return { target: `${compare.subject} 0`, verdict: subject.max === 0 ? 'ok' : 'MISS' };
+      return {
+        target: `< ${target.ratio}`,
+        judgedOn: onRatio,
+        verdict: ratio < target.ratio ? 'ok' : 'MISS',
+      };
+    case 'zero': {
+      const worst = target.both ? Math.max(subject.max, baseline.max) : subject.max;
+      return {
+        target: target.both ? 'both 0' : `${compare.subject} 0`,
+        judgedOn: `max ${worst}`,
+        verdict: worst === 0 ? 'ok' : 'MISS',
+      };
+    }
   }
 }
 
@@ -100,26 +138,56 @@ function formatSpread(s: Spread): string {
 }
 
 /**
- * The side-by-side tables: one per comparison (product vs reference, cluster vs in-memory), one
- * line per scenario and metric.
+ * The side-by-side tables: one per pair of labels (product vs reference, cluster vs in-memory,
+ * history on vs off), one line per scenario and metric.
  */
 export function formatTable(rows: readonly SummaryRow[], scenarios: readonly Scenario[]): string {
-  const comparisons: Comparison[] = [];
+  const tables = new Map<string, { compare: Comparison; names: Set<string> }>();
   for (const scenario of scenarios) {
     const compare = comparisonOf(scenario);
-    if (!comparisons.includes(compare)) comparisons.push(compare);
+    const key = `${compare.subjectLabel}\n${compare.baselineLabel}`;
+    const table = tables.get(key) ?? { compare, names: new Set<string>() };
+    table.names.add(scenario.name);
+    tables.set(key, table);
   }
-  return comparisons
-    .map((compare) => {
-      const names = new Set(
-        scenarios.filter((s) => comparisonOf(s) === compare).map((s) => s.name),
-      );
-      return formatOneTable(
+  return [...tables.values()]
+    .map(({ compare, names }) =>
+      formatOneTable(
         rows.filter((r) => names.has(r.scenario)),
         compare,
-      );
-    })
+      ),
+    )
     .join('\n\n');
+}
+
+/**
+ * One line per judged figure: the verdict, what it is judged on (the ratio of the medians, or the
+ * worst run's count) and the target, with the spread of the per-round ratios beside a ratio: when
+ * the rounds disagree about the target, the verdict is the machine's more than the code's.
+ */
+export function formatVerdicts(rows: readonly SummaryRow[]): string {
+  const lines = rows.flatMap((r) => {
+    if (r.verdict === undefined) return [];
+    const rounds =
+      r.judgedOn?.startsWith('ratio') && Number.isFinite(r.roundRatios.median)
+        ? `per round ${formatRatios(r.roundRatios)}`
+        : '';
+    return [[r.verdict, r.scenario, r.label, r.judgedOn ?? '', r.target ?? '', rounds]];
+  });
+  const widths = lines.reduce(
+    (w, line) => w.map((width, i) => Math.max(width, line[i].length)),
+    [0, 0, 0, 0, 0, 0],
+  );
+  const render = (cells: string[]): string =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return ['verdicts:', ...lines.map(render)].join('\n');
+}
+
+function formatRatios(s: Spread): string {
+  return `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
 }
 
 function formatOneTable(rows: readonly SummaryRow[], compare: Comparison): string {

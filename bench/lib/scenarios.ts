@@ -1,12 +1,14 @@
-import type { Setup } from './ipc';
-import type { LoadSpec } from './load-specs';
+import type { Setup } from './setups';
+import type { ClosedLoopSpec, LoadSpec } from './load-specs';
+import { HISTORY_ON_SIZE } from './setups';
 
 /** How a ratio product/reference is judged against the issue's targets. */
 export type Target =
   | { kind: 'ratio-at-least'; ratio: number }
   | { kind: 'ratio-at-most'; ratio: number }
   | { kind: 'ratio-below'; ratio: number }
-  | { kind: 'zero' };
+  /** No run of the subject (or, with `both`, of either setup) counted any. */
+  | { kind: 'zero'; both?: boolean };
 
 export interface MetricDef {
   key: string;
@@ -21,14 +23,16 @@ export interface SizeOptions {
 }
 
 /**
- * The two setups a scenario alternates between (baseline first in each round) and how the table
- * names them; the ratio is subject/baseline.
+ * The two setups a scenario alternates between, which of them goes first in each round, and how
+ * the table names them; the ratio is subject/baseline. Scenarios whose comparisons share both
+ * labels share a table.
  */
 export interface Comparison {
   subject: Setup;
   baseline: Setup;
   subjectLabel: string;
   baselineLabel: string;
+  first: 'subject' | 'baseline';
 }
 
 export const PRODUCT_VS_REFERENCE: Comparison = {
@@ -36,6 +40,7 @@ export const PRODUCT_VS_REFERENCE: Comparison = {
   baseline: 'reference',
   subjectLabel: 'product',
   baselineLabel: 'reference',
+  first: 'subject',
 };
 
 export const CLUSTER_VS_IN_MEMORY: Comparison = {
@@ -43,6 +48,28 @@ export const CLUSTER_VS_IN_MEMORY: Comparison = {
   baseline: 'product',
   subjectLabel: '2 instances + Redis',
   baselineLabel: '1 instance in-memory',
+  first: 'baseline',
+};
+
+const HISTORY_ON_LABEL = `history on (HISTORY_SIZE ${HISTORY_ON_SIZE})`;
+const HISTORY_OFF_LABEL = 'history off (HISTORY_SIZE 0)';
+
+/** The product with and without room history, in memory. */
+export const HISTORY_IN_MEMORY: Comparison = {
+  subject: 'history-on',
+  baseline: 'history-off',
+  subjectLabel: HISTORY_ON_LABEL,
+  baselineLabel: HISTORY_OFF_LABEL,
+  first: 'subject',
+};
+
+/** Two instances on one Redis with and without room history (the stream beside the pub/sub). */
+export const HISTORY_ON_REDIS: Comparison = {
+  subject: 'cluster-history-on',
+  baseline: 'cluster-history-off',
+  subjectLabel: HISTORY_ON_LABEL,
+  baselineLabel: HISTORY_OFF_LABEL,
+  first: 'subject',
 };
 
 export interface Scenario {
@@ -63,6 +90,12 @@ const ERRORS: MetricDef = {
   key: 'errors',
   label: 'errors (all runs: 0)',
   target: { kind: 'zero' },
+};
+/** Both setups are the product here, so an error on either side spoils the comparison. */
+const ERRORS_EITHER: MetricDef = {
+  key: 'errors',
+  label: 'errors (all runs of both: 0)',
+  target: { kind: 'zero', both: true },
 };
 const SERVER_CPU: MetricDef = { key: 'serverCpuPercent', label: 'server CPU %' };
 const GENERATOR_CPU: MetricDef = { key: 'generatorCpuPercent', label: 'generator CPU %' };
@@ -85,34 +118,61 @@ const CONTENT_LENGTH = 64;
 const duration = (options: SizeOptions, full: number): number =>
   options.durationMs ?? (options.quick ? 300 : full);
 
+/** 1,000 clients in 10 rooms of 100, 100 closed-loop senders (--quick: 2 rooms of 10). */
+const fanOut = (o: SizeOptions): ClosedLoopSpec => ({
+  kind: 'closed-loop',
+  rooms: o.quick ? 2 : 10,
+  membersPerRoom: o.quick ? 10 : 100,
+  sendersPerRoom: o.quick ? 2 : 10,
+  inFlight: 3,
+  contentLength: CONTENT_LENGTH,
+  warmupMs: o.quick ? 100 : 2_000,
+  durationMs: duration(o, 10_000),
+});
+
+/** Delivered frames/s, the fan-out figure, judged against `ratio` of the baseline. */
+const framesAtLeast = (ratio: number): MetricDef => ({
+  key: 'framesPerSecond',
+  label: 'delivered frames/s',
+  target: { kind: 'ratio-at-least', ratio },
+});
+
+/** The rows of a fan-out scenario on one server. */
+const fanOutMetrics = (frames: MetricDef, errors = ERRORS): MetricDef[] => [
+  frames,
+  { key: 'messagesPerSecond', label: 'messages/s (own copy back)' },
+  SERVER_CPU,
+  { key: 'framesPerCpuSecond', label: 'frames per server CPU-second' },
+  GENERATOR_CPU,
+  OTHERS,
+  errors,
+];
+const perServerCpuSecond = (m: Record<string, number>): Record<string, number> => ({
+  framesPerCpuSecond: m.framesPerSecond / (m.serverCpuPercent / 100),
+});
+
+/** The rows of a fan-out scenario on two instances and Redis (Redis' CPU counted with theirs). */
+const clusterFanOutMetrics = (frames: MetricDef, errors = ERRORS): MetricDef[] => [
+  frames,
+  { key: 'messagesPerSecond', label: 'messages/s (own copy back)' },
+  { key: 'serverCpuPercent', label: 'server CPU % (instances together)' },
+  REDIS_CPU,
+  { key: 'framesPerCpuSecond', label: 'frames per CPU-second (instances + Redis)' },
+  GENERATOR_CPU,
+  OTHERS,
+  errors,
+];
+const perClusterCpuSecond = (m: Record<string, number>): Record<string, number> => ({
+  framesPerCpuSecond: m.framesPerSecond / ((m.serverCpuPercent + (m.redisCpuPercent ?? 0)) / 100),
+});
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'fan-out',
     title: '1,000 clients in 10 rooms of 100; 100 senders, closed loop, 3 in flight each',
-    spec: (o) => ({
-      kind: 'closed-loop',
-      rooms: o.quick ? 2 : 10,
-      membersPerRoom: o.quick ? 10 : 100,
-      sendersPerRoom: o.quick ? 2 : 10,
-      inFlight: 3,
-      contentLength: CONTENT_LENGTH,
-      warmupMs: o.quick ? 100 : 2_000,
-      durationMs: duration(o, 10_000),
-    }),
-    metrics: [
-      {
-        key: 'framesPerSecond',
-        label: 'delivered frames/s',
-        target: { kind: 'ratio-at-least', ratio: 0.95 },
-      },
-      { key: 'messagesPerSecond', label: 'messages/s (own copy back)' },
-      SERVER_CPU,
-      { key: 'framesPerCpuSecond', label: 'frames per server CPU-second' },
-      GENERATOR_CPU,
-      OTHERS,
-      ERRORS,
-    ],
-    derive: (m) => ({ framesPerCpuSecond: m.framesPerSecond / (m.serverCpuPercent / 100) }),
+    spec: fanOut,
+    metrics: fanOutMetrics(framesAtLeast(0.95)),
+    derive: perServerCpuSecond,
   },
   {
     name: 'latency',
@@ -224,34 +284,9 @@ export const SCENARIOS: readonly Scenario[] = [
       'half on either instance; 100 senders (half on each), closed loop, 3 in flight each',
     compare: CLUSTER_VS_IN_MEMORY,
     needsRedis: true,
-    spec: (o) => ({
-      kind: 'closed-loop',
-      rooms: o.quick ? 2 : 10,
-      membersPerRoom: o.quick ? 10 : 100,
-      sendersPerRoom: o.quick ? 2 : 10,
-      inFlight: 3,
-      contentLength: CONTENT_LENGTH,
-      warmupMs: o.quick ? 100 : 2_000,
-      durationMs: duration(o, 10_000),
-    }),
-    metrics: [
-      {
-        key: 'framesPerSecond',
-        label: 'delivered frames/s',
-        target: { kind: 'ratio-at-least', ratio: 0.5 },
-      },
-      { key: 'messagesPerSecond', label: 'messages/s (own copy back)' },
-      { key: 'serverCpuPercent', label: 'server CPU % (instances together)' },
-      REDIS_CPU,
-      { key: 'framesPerCpuSecond', label: 'frames per CPU-second (instances + Redis)' },
-      GENERATOR_CPU,
-      OTHERS,
-      ERRORS,
-    ],
-    derive: (m) => ({
-      framesPerCpuSecond:
-        m.framesPerSecond / ((m.serverCpuPercent + (m.redisCpuPercent ?? 0)) / 100),
-    }),
+    spec: fanOut,
+    metrics: clusterFanOutMetrics(framesAtLeast(0.5)),
+    derive: perClusterCpuSecond,
   },
   {
     name: 'cluster-latency',
@@ -286,15 +321,44 @@ export const SCENARIOS: readonly Scenario[] = [
       ERRORS,
     ],
   },
+  {
+    name: 'history-fan-out',
+    title:
+      'fan-out in memory with room history on against off: 1,000 clients in 10 rooms of 100; ' +
+      '100 senders, closed loop, 3 in flight each',
+    compare: HISTORY_IN_MEMORY,
+    spec: fanOut,
+    // The issue's target: history on costs at most 10% of fan-out throughput.
+    metrics: fanOutMetrics(framesAtLeast(0.9), ERRORS_EITHER),
+    derive: perServerCpuSecond,
+  },
+  {
+    name: 'cluster-history-fan-out',
+    title:
+      'fan-out across two instances on one Redis with room history on against off: 1,000 ' +
+      'clients in 10 rooms of 100, each room half on either instance; 100 senders, closed loop',
+    compare: HISTORY_ON_REDIS,
+    needsRedis: true,
+    spec: fanOut,
+    metrics: clusterFanOutMetrics(framesAtLeast(0.9), ERRORS_EITHER),
+    derive: perClusterCpuSecond,
+  },
 ];
 
 /** Names that stand for several scenarios on the command line. */
 export const SCENARIO_GROUPS: Readonly<Record<string, readonly string[]>> = {
   cluster: ['cluster-fan-out', 'cluster-latency'],
+  history: ['history-fan-out', 'cluster-history-fan-out'],
 };
 
 export function comparisonOf(scenario: Scenario): Comparison {
   return scenario.compare ?? PRODUCT_VS_REFERENCE;
+}
+
+/** The setups of one round of `scenario`, in the order they run. */
+export function roundOrder(scenario: Scenario): Setup[] {
+  const { subject, baseline, first } = comparisonOf(scenario);
+  return first === 'subject' ? [subject, baseline] : [baseline, subject];
 }
 
 export function scenarioNamed(name: string): Scenario | undefined {
