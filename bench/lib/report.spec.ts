@@ -9,8 +9,9 @@ function scenario(name: string): Scenario {
   return found;
 }
 
+/** A run whose server had its core to itself: frames per CPU-second equal frames per second. */
 function record(name: string, server: Setup, run: number, framesPerSecond: number): RunRecord {
-  const metrics = { framesPerSecond, errors: 0 };
+  const metrics = { framesPerSecond, framesPerCpuSecond: framesPerSecond, errors: 0 };
   return { scenario: name, server, run, metrics, errorSamples: [], seconds: 1 };
 }
 
@@ -58,6 +59,17 @@ describe('the history on/off comparison of the bench', () => {
       [redis.name, 0.85, '>= 0.9', 'MISS'],
     ]);
     expect(frames[0].roundRatios).toEqual({ median: 0.95, min: 0.8, max: 1.1 });
+  });
+
+  it('judges frames per CPU-second on/off against 0.90 too, for a core shared with others', () => {
+    const records = historyRuns(inMemory.name, 'history-on', 'history-off', [[85, 100]]);
+    records[0].metrics.framesPerCpuSecond = 95;
+
+    const perCpu = summarize([inMemory], records).find(
+      (row) => row.metric === 'framesPerCpuSecond',
+    );
+
+    expect(perCpu).toMatchObject({ ratio: 0.95, target: '>= 0.9', verdict: 'ok' });
   });
 
   it('fails the errors row when either setup had an error', () => {

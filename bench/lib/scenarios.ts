@@ -137,12 +137,16 @@ const framesAtLeast = (ratio: number): MetricDef => ({
   target: { kind: 'ratio-at-least', ratio },
 });
 
-/** The rows of a fan-out scenario on one server. */
-const fanOutMetrics = (frames: MetricDef, errors = ERRORS): MetricDef[] => [
+/**
+ * The rows of a fan-out scenario on one server. `perCpu` judges frames per server CPU-second
+ * too: the work a CPU-second buys, which a neighbour taking the server's core (others on the
+ * server's CPU) does not change the way it changes frames/s.
+ */
+const fanOutMetrics = (frames: MetricDef, errors = ERRORS, perCpu?: Target): MetricDef[] => [
   frames,
   { key: 'messagesPerSecond', label: 'messages/s (own copy back)' },
   SERVER_CPU,
-  { key: 'framesPerCpuSecond', label: 'frames per server CPU-second' },
+  { key: 'framesPerCpuSecond', label: 'frames per server CPU-second', target: perCpu },
   GENERATOR_CPU,
   OTHERS,
   errors,
@@ -152,12 +156,16 @@ const perServerCpuSecond = (m: Record<string, number>): Record<string, number> =
 });
 
 /** The rows of a fan-out scenario on two instances and Redis (Redis' CPU counted with theirs). */
-const clusterFanOutMetrics = (frames: MetricDef, errors = ERRORS): MetricDef[] => [
+const clusterFanOutMetrics = (frames: MetricDef, errors = ERRORS, perCpu?: Target): MetricDef[] => [
   frames,
   { key: 'messagesPerSecond', label: 'messages/s (own copy back)' },
   { key: 'serverCpuPercent', label: 'server CPU % (instances together)' },
   REDIS_CPU,
-  { key: 'framesPerCpuSecond', label: 'frames per CPU-second (instances + Redis)' },
+  {
+    key: 'framesPerCpuSecond',
+    label: 'frames per CPU-second (instances + Redis)',
+    target: perCpu,
+  },
   GENERATOR_CPU,
   OTHERS,
   errors,
@@ -165,6 +173,10 @@ const clusterFanOutMetrics = (frames: MetricDef, errors = ERRORS): MetricDef[] =
 const perClusterCpuSecond = (m: Record<string, number>): Record<string, number> => ({
   framesPerCpuSecond: m.framesPerSecond / ((m.serverCpuPercent + (m.redisCpuPercent ?? 0)) / 100),
 });
+
+/** The issue's target: history on costs at most 10% of fan-out throughput. */
+const HISTORY_RATIO = 0.9;
+const HISTORY_TARGET: Target = { kind: 'ratio-at-least', ratio: HISTORY_RATIO };
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -328,8 +340,7 @@ export const SCENARIOS: readonly Scenario[] = [
       '100 senders, closed loop, 3 in flight each',
     compare: HISTORY_IN_MEMORY,
     spec: fanOut,
-    // The issue's target: history on costs at most 10% of fan-out throughput.
-    metrics: fanOutMetrics(framesAtLeast(0.9), ERRORS_EITHER),
+    metrics: fanOutMetrics(framesAtLeast(HISTORY_RATIO), ERRORS_EITHER, HISTORY_TARGET),
     derive: perServerCpuSecond,
   },
   {
@@ -340,7 +351,7 @@ export const SCENARIOS: readonly Scenario[] = [
     compare: HISTORY_ON_REDIS,
     needsRedis: true,
     spec: fanOut,
-    metrics: clusterFanOutMetrics(framesAtLeast(0.9), ERRORS_EITHER),
+    metrics: clusterFanOutMetrics(framesAtLeast(HISTORY_RATIO), ERRORS_EITHER, HISTORY_TARGET),
     derive: perClusterCpuSecond,
   },
 ];
