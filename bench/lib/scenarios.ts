@@ -161,6 +161,9 @@ const clusterFanOutMetrics = (frames: MetricDef, errors = ERRORS, perCpu?: Targe
   { key: 'messagesPerSecond', label: 'messages/s (own copy back)' },
   { key: 'serverCpuPercent', label: 'server CPU % (instances together)' },
   REDIS_CPU,
+  // What Redis spends per message (the script, the PUBLISH, with history the stream): the
+  // history's share of Redis, apart from the instances' share of the core.
+  { key: 'redisCpuUsPerMessage', label: 'redis-server CPU µs per message' },
   {
     key: 'framesPerCpuSecond',
     label: 'frames per CPU-second (instances + Redis)',
@@ -172,6 +175,7 @@ const clusterFanOutMetrics = (frames: MetricDef, errors = ERRORS, perCpu?: Targe
 ];
 const perClusterCpuSecond = (m: Record<string, number>): Record<string, number> => ({
   framesPerCpuSecond: m.framesPerSecond / ((m.serverCpuPercent + (m.redisCpuPercent ?? 0)) / 100),
+  redisCpuUsPerMessage: ((m.redisCpuPercent ?? NaN) * 10_000) / m.messagesPerSecond,
 });
 
 /** The issue's target: history on costs at most 10% of fan-out throughput. */
