@@ -39,7 +39,7 @@ type Since = { offset: number; epoch: string };
 function recorded(url: string): { client: TestClient; log: Frame[] } {
   const client = TestClient.open(url);
   const log: Frame[] = [];
-  client.socket.on('message', (data) => log.push(JSON.parse(String(data)) as Frame));
+  client.socket.on('message', (data) => log.push(JSON.parse((data as Buffer).toString()) as Frame));
   return { client, log };
 }
 
