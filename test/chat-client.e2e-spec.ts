@@ -2,13 +2,18 @@ import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { eventually } from './support/eventually';
 import { isChat } from './support/expected-frames';
+import { TcpProxy } from './support/tcp-proxy';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
 
 /*
  * The terminal client (`npm run client`, scripts/chat-client.ts) as a process against the real
  * app: fed by a pipe, as `printf 'hi\n' | npm run -s client -- URL` feeds it, or line by line.
+ * Drops come from a TCP proxy between the client and the app (test/support/tcp-proxy.ts).
  */
+
+/** Long enough for a few reconnect attempts of the client's backoff (0.5 s doubling). */
+const RECONNECT_WAIT_MS = 20_000;
 
 const ROOT = join(__dirname, '..');
 
@@ -47,6 +52,7 @@ describe('the terminal client', () => {
   let server: RunningApp;
   const clients: TestClient[] = [];
   const processes: ClientProcess[] = [];
+  const proxies: TcpProxy[] = [];
 
   beforeEach(async () => {
     server = await startApp({ ABUSE_ERRORS_MAX: 1 });
@@ -58,8 +64,15 @@ describe('the terminal client', () => {
       await process.exited;
     }
     await Promise.all(clients.splice(0).map((client) => client.close()));
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
     await server.close();
   });
+
+  async function proxyTo(port: number): Promise<TcpProxy> {
+    const proxy = await TcpProxy.start(port);
+    proxies.push(proxy);
+    return proxy;
+  }
 
   async function listener(userId: string, roomId: string): Promise<TestClient> {
     const client = await joinedClient(server.wsUrl, userId, roomId);
@@ -67,18 +80,37 @@ describe('the terminal client', () => {
     return client;
   }
 
-  function client(userId: string, roomId: string): ClientProcess {
-    const started = startClient(server.wsUrl, userId, roomId);
+  function client(userId: string, roomId: string, url = server.wsUrl): ClientProcess {
+    const started = startClient(url, userId, roomId);
     processes.push(started);
     return started;
   }
 
-  /** Resolves once the client has printed a line containing `text`. */
-  function printed(process: ClientProcess, text: string): Promise<string> {
+  /** Resolves once the client has printed a line containing `text` (or matching it). */
+  function printed(
+    process: ClientProcess,
+    text: string | RegExp,
+    timeoutMs?: number,
+  ): Promise<string> {
     return eventually(
-      () => `the client to print "${text}"; it printed:\n${process.stdout()}`,
-      () => process.stdout().includes(text),
+      () => `the client to print "${String(text)}"; it printed:\n${process.stdout()}`,
+      () =>
+        typeof text === 'string' ? process.stdout().includes(text) : text.test(process.stdout()),
+      timeoutMs,
     ).then(() => process.stdout());
+  }
+
+  /** Sends chat lines from `sender` one after another, each once the server has echoed it. */
+  async function say(sender: TestClient, userId: string, lines: string[]): Promise<void> {
+    for (const content of lines) {
+      await sender.request({ type: 'chat_message', userId, content }, isChat(content));
+    }
+  }
+
+  /** The chat lines of `userId` the client printed, in order (`HH:MM:SS [room] user: content`). */
+  function chatLines(output: string, userId: string): string[] {
+    const line = new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\[[^\\]]+\\] ${userId}: (.*)$`);
+    return output.split('\n').flatMap((text) => line.exec(text)?.[1] ?? []);
   }
 
   it.each([1, 2, 3, 4, 5])(
@@ -123,5 +155,86 @@ describe('the terminal client', () => {
 
     await printed(alice, '* connection closed: 1008 policy violation');
     expect(await alice.exited).toBe(1);
+  });
+
+  it('after a dropped connection, reconnects, rejoins with since and prints each message sent meanwhile once', async () => {
+    const proxy = await proxyTo(server.port);
+    const bob = await listener('bob', 'lobby');
+    const alice = client('alice', 'lobby', proxy.wsUrl);
+    await printed(alice, 'Joined room: lobby');
+    await bob.next('user_joined', 10_000);
+    await say(bob, 'bob', ['before the drop']);
+    await printed(alice, 'bob: before the drop');
+
+    proxy.refuse();
+    proxy.cut();
+    await printed(alice, '* connection closed: 1006 connection lost');
+    // The server has seen alice go: what follows is sent while she is away.
+    await bob.next('user_left', 10_000);
+    const missed = Array.from({ length: 20 }, (_, i) => `missed ${i + 1}`);
+    await say(bob, 'bob', missed);
+    proxy.accept();
+
+    await printed(alice, /\* recovered \d+ missed messages in lobby/, RECONNECT_WAIT_MS);
+    await say(bob, 'bob', ['after the rejoin']);
+    const output = await printed(alice, 'bob: after the rejoin');
+
+    expect(output).toContain('* reconnecting in ');
+    expect(chatLines(output, 'bob')).toEqual(['before the drop', ...missed, 'after the rejoin']);
+    alice.child.stdin.end();
+    expect(await alice.exited).toBe(0);
+  });
+
+  it('after a restart that lost the history (1012, new epoch), says it could not recover and prints the last messages', async () => {
+    const proxy = await proxyTo(server.port);
+    const alice = client('alice', 'lobby', proxy.wsUrl);
+    await printed(alice, 'Joined room: lobby');
+
+    proxy.refuse();
+    await server.close();
+    await printed(alice, '* connection closed: 1012 service restart');
+    server = await startApp({ ABUSE_ERRORS_MAX: 1 });
+    proxy.target(server.port);
+    const bob = await listener('bob', 'lobby');
+    await say(bob, 'bob', ['fresh 1', 'fresh 2']);
+    proxy.accept();
+
+    const output = await printed(alice, '* end of history', RECONNECT_WAIT_MS);
+    const after = output.slice(output.indexOf('* could not recover what was missed in lobby'));
+    expect(after).toContain('* history of lobby');
+    expect(chatLines(after, 'bob')).toEqual(['fresh 1', 'fresh 2']);
+    alice.child.stdin.end();
+    expect(await alice.exited).toBe(0);
+  });
+
+  it('/history N prints the last N messages of the room, oldest first, as live ones', async () => {
+    const alice = client('alice', 'lobby');
+    await printed(alice, 'Joined room: lobby');
+    const bob = await listener('bob', 'lobby');
+    const lines = ['old 1', 'old 2', 'old 3', 'old 4', 'old 5'];
+    await say(bob, 'bob', lines);
+    const live = await printed(alice, 'bob: old 5');
+
+    alice.child.stdin.write('/history 3\n');
+
+    const output = await printed(alice, '* end of history');
+    const history = output.slice(live.length);
+    expect(history).toMatch(/\* history of lobby, 3 oldest first:/);
+    expect(chatLines(history, 'bob')).toEqual(['old 3', 'old 4', 'old 5']);
+    alice.child.stdin.end();
+    expect(await alice.exited).toBe(0);
+  });
+
+  it('leaves at once on /quit while it waits to reconnect, and exits 0', async () => {
+    const proxy = await proxyTo(server.port);
+    const alice = client('alice', 'lobby', proxy.wsUrl);
+    await printed(alice, 'Joined room: lobby');
+
+    proxy.refuse();
+    proxy.cut();
+    await printed(alice, '* reconnecting in ');
+    alice.child.stdin.write('/quit\n');
+
+    expect(await alice.exited).toBe(0);
   });
 });

@@ -9,6 +9,8 @@ export const ClientMessageType = {
   ChatMessage: 'chat_message',
   SwitchRoom: 'switch_room',
   Presence: 'presence',
+  /** `{type:"history", roomId?, limit?, before?}`: a room's retained publications. */
+  History: 'history',
   /** `{type:"refresh", token}` under AUTH_MODE=jwt: handled by the transport on every path. */
   Refresh: 'refresh',
 } as const;
@@ -21,6 +23,7 @@ export const ServerMessageType = {
   UserLeft: 'user_left',
   Presence: 'presence',
   PresenceDiff: 'presence_diff',
+  History: 'history',
   Error: 'error',
   Auth: 'auth',
   Refreshed: 'refreshed',
