@@ -2,6 +2,7 @@ import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { eventually } from './support/eventually';
 import { isChat } from './support/expected-frames';
+import { TEST_SECRET, signToken } from './support/jwt-fixtures';
 import { TcpProxy } from './support/tcp-proxy';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
@@ -23,8 +24,13 @@ interface ClientProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `npm run client -- URL --user USER --room ROOM` with its stdin a pipe. */
-function startClient(url: string, userId: string, roomId: string): ClientProcess {
+/** Starts `npm run client -- URL --user USER --room ROOM [...more]` with its stdin a pipe. */
+function startClient(
+  url: string,
+  userId: string,
+  roomId: string,
+  more: string[] = [],
+): ClientProcess {
   const child = spawn(
     process.execPath,
     [
@@ -36,6 +42,7 @@ function startClient(url: string, userId: string, roomId: string): ClientProcess
       userId,
       '--room',
       roomId,
+      ...more,
     ],
     { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } },
   );
@@ -46,6 +53,33 @@ function startClient(url: string, userId: string, roomId: string): ClientProcess
   child.stdin.on('error', () => undefined);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, stdout: () => stdout, exited };
+}
+
+/** Resolves once the client has printed a line containing `text` (or matching it). */
+function printed(
+  process: ClientProcess,
+  text: string | RegExp,
+  timeoutMs?: number,
+): Promise<string> {
+  return eventually(
+    () => `the client to print "${String(text)}"; it printed:\n${process.stdout()}`,
+    () =>
+      typeof text === 'string' ? process.stdout().includes(text) : text.test(process.stdout()),
+    timeoutMs,
+  ).then(() => process.stdout());
+}
+
+/** Sends chat lines from `sender` one after another, each once the server has echoed it. */
+async function say(sender: TestClient, userId: string, lines: string[]): Promise<void> {
+  for (const content of lines) {
+    await sender.request({ type: 'chat_message', userId, content }, isChat(content));
+  }
+}
+
+/** The chat lines of `userId` the client printed, in order (`HH:MM:SS [room] user: content`). */
+function chatLines(output: string, userId: string): string[] {
+  const line = new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\[[^\\]]+\\] ${userId}: (.*)$`);
+  return output.split('\n').flatMap((text) => line.exec(text)?.[1] ?? []);
 }
 
 describe('the terminal client', () => {
@@ -84,33 +118,6 @@ describe('the terminal client', () => {
     const started = startClient(url, userId, roomId);
     processes.push(started);
     return started;
-  }
-
-  /** Resolves once the client has printed a line containing `text` (or matching it). */
-  function printed(
-    process: ClientProcess,
-    text: string | RegExp,
-    timeoutMs?: number,
-  ): Promise<string> {
-    return eventually(
-      () => `the client to print "${String(text)}"; it printed:\n${process.stdout()}`,
-      () =>
-        typeof text === 'string' ? process.stdout().includes(text) : text.test(process.stdout()),
-      timeoutMs,
-    ).then(() => process.stdout());
-  }
-
-  /** Sends chat lines from `sender` one after another, each once the server has echoed it. */
-  async function say(sender: TestClient, userId: string, lines: string[]): Promise<void> {
-    for (const content of lines) {
-      await sender.request({ type: 'chat_message', userId, content }, isChat(content));
-    }
-  }
-
-  /** The chat lines of `userId` the client printed, in order (`HH:MM:SS [room] user: content`). */
-  function chatLines(output: string, userId: string): string[] {
-    const line = new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\[[^\\]]+\\] ${userId}: (.*)$`);
-    return output.split('\n').flatMap((text) => line.exec(text)?.[1] ?? []);
   }
 
   it.each([1, 2, 3, 4, 5])(
@@ -236,5 +243,47 @@ describe('the terminal client', () => {
     alice.child.stdin.write('/quit\n');
 
     expect(await alice.exited).toBe(0);
+  });
+});
+
+describe('the terminal client with AUTH_MODE=jwt', () => {
+  let server: RunningApp;
+  let proxy: TcpProxy;
+  let alice: ClientProcess | undefined;
+  const listeners: TestClient[] = [];
+
+  beforeEach(async () => {
+    server = await startApp({ AUTH_MODE: 'jwt', JWT_SECRET: TEST_SECRET });
+    proxy = await TcpProxy.start(server.port);
+  });
+
+  afterEach(async () => {
+    if (alice && alice.child.exitCode === null) alice.child.kill('SIGKILL');
+    await alice?.exited;
+    await Promise.all(listeners.splice(0).map((listener) => listener.close()));
+    await proxy.close();
+    await server.close();
+  });
+
+  it('reconnects with the token it started with, and is the same user in the room again', async () => {
+    const bob = await TestClient.connect(server.wsUrl, {
+      headers: { authorization: `Bearer ${await signToken({ sub: 'bob' }, TEST_SECRET)}` },
+    });
+    listeners.push(bob);
+    await bob.request({ type: 'join', roomId: 'lobby' }, 'joined');
+    const token = await signToken({ sub: 'alice' }, TEST_SECRET);
+    alice = startClient(proxy.wsUrl, 'alice', 'lobby', ['--token', token]);
+    await printed(alice, 'Joined room: lobby');
+    expect(await bob.next('user_joined', 10_000)).toMatchObject({ userId: 'alice' });
+
+    proxy.cut();
+    await printed(alice, '* connection closed: 1006 connection lost');
+    expect(await bob.next('user_left', 10_000)).toMatchObject({ userId: 'alice' });
+
+    expect(await bob.next('user_joined', RECONNECT_WAIT_MS)).toMatchObject({ userId: 'alice' });
+    await printed(alice, 'Reconnected.');
+    alice.child.stdin.write('back again\n');
+    expect(await bob.next(isChat('back again'), 10_000)).toMatchObject({ userId: 'alice' });
+    expect(alice.stdout()).not.toContain(token);
   });
 });
