@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import * as readline from 'node:readline';
 import WebSocket, { RawData } from 'ws';
-import type { IncomingMessage } from 'node:http';
 import { ClientMessageType, ServerMessageType } from '../src/protocol/chat.protocol';
 import { CloseCode } from '../src/protocol/close-codes';
 import { ID_PATTERN, ID_PATTERN_TEXT } from '../src/protocol/ids';
@@ -26,9 +26,11 @@ IDs are ${ID_PATTERN_TEXT}.`;
 const HELP = `Type a line and press Enter to send it to the room. Commands:
   /switch ROOM   leave this room and join ROOM
   /who           who is in this room
-  /history [N]   the last N messages of this room (default 20; the server allows up to 300)
+  /history [N]   the last N messages of this room (default 20; the server caps N)
   /help          this list
-  /quit          leave (Ctrl-D and Ctrl-C too)`;
+  /quit          leave (Ctrl-D and Ctrl-C too)
+After a dropped connection the client reconnects by itself and rejoins the room with what it
+missed (README, "Clients").`;
 
 /** How long leaving waits for the server to answer what was sent (piped input ends at once). */
 const ANSWER_TIMEOUT_MS = 5000;
