@@ -249,6 +249,7 @@ function roomChecks(ctx: SmokeContext): Scenario {
           roomId: lobby,
           content,
           timestamp: isIsoTimestamp,
+          ...POSITION,
         };
         expectFrame(toA, expected);
         expectFrame(toB, expected);
@@ -377,6 +378,7 @@ function errorChecks(ctx: SmokeContext): Scenario[] {
             roomId: carol,
             content,
             timestamp: isIsoTimestamp,
+            ...POSITION,
           });
           await c.close(1000, CLOSE_REASON);
         },
@@ -430,6 +432,7 @@ function tokenChecks(ctx: SmokeContext, token: string): Scenario {
           roomId: room,
           content,
           timestamp: isIsoTimestamp,
+          ...POSITION,
         });
         const spoof = chat(`${userId}_not`, 'not mine');
         expectError(await socket.request(spoof, T.Error), ErrorCode.UserMismatch);
@@ -479,8 +482,14 @@ type Matcher = (value: unknown) => boolean;
 /** The exact fields of an expected frame: a literal value or a test for each. */
 type Expected = Record<string, string | Matcher>;
 
+/** Every frame broadcast to a room, and `joined`, carries the room's stream position. */
+const POSITION: Expected = {
+  offset: (value) => Number.isSafeInteger(value) && (value as number) >= 0,
+  epoch: (value) => typeof value === 'string',
+};
+
 function joinedFrame(userId: string, roomId: string): Expected {
-  return { type: T.Joined, roomId, userId, message: `Joined room: ${roomId}` };
+  return { type: T.Joined, roomId, userId, message: `Joined room: ${roomId}`, ...POSITION };
 }
 
 function userEvent(
@@ -489,7 +498,7 @@ function userEvent(
   roomId: string,
 ): Expected {
   const verb = type === T.UserJoined ? 'joined' : 'left';
-  return { type, userId, roomId, message: `${userId} ${verb} the room` };
+  return { type, userId, roomId, message: `${userId} ${verb} the room`, ...POSITION };
 }
 
 const isChat =

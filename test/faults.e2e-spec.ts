@@ -6,7 +6,7 @@ import { RoomHub } from '../src/rooms/room-hub';
 import { RoomStore } from '../src/rooms/room-store';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
-import { errorFrame, isChat } from './support/expected-frames';
+import { errorFrame, isChat, POSITIONED } from './support/expected-frames';
 import { eventually } from './support/eventually';
 import { FaultKind, FaultPlan, faultyProvider } from './support/faults';
 
@@ -153,6 +153,7 @@ describe('fault containment', () => {
           roomId: 'lobby',
           userId: 'alice',
           message: 'Joined room: lobby',
+          ...POSITIONED,
         });
         await Promise.all(
           [bob, carol].map(async (client) =>

@@ -10,7 +10,13 @@ import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
 import { RunningApp, startApp } from './support/test-app';
 import { eventually, within } from './support/eventually';
-import { chatFrame, errorFrame, isChat, userLeftFrame } from './support/expected-frames';
+import {
+  chatFrame,
+  errorFrame,
+  isChat,
+  userLeftFrame,
+  POSITIONED,
+} from './support/expected-frames';
 import {
   CloseInfo,
   Frame,
@@ -309,6 +315,7 @@ describe('limits', () => {
         userId: 'alice',
         roomId: 'lobby',
         message: 'Joined room: lobby',
+        ...POSITIONED,
       });
       expect(await client.request(chat('alice', 'still here'))).toEqual(
         chatFrame('alice', 'lobby', 'still here'),

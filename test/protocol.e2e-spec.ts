@@ -6,6 +6,7 @@ import {
   joinedFrame,
   userJoinedFrame,
   userLeftFrame,
+  POSITIONED,
 } from './support/expected-frames';
 import { eventually } from './support/eventually';
 
@@ -297,6 +298,7 @@ describe('chat protocol', () => {
           userId: 'alice',
           content: 'spoofed?',
           timestamp: '2000-01-01T00:00:00.000Z',
+          ...POSITIONED,
           roomId: 'elsewhere',
         },
         'chat_message',

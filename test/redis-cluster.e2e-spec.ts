@@ -7,7 +7,7 @@ import { RoomHub } from '../src/rooms/room-hub';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
-import { errorFrame, isChat } from './support/expected-frames';
+import { errorFrame, isChat, POSITIONED } from './support/expected-frames';
 import { eventually } from './support/eventually';
 
 /*
@@ -32,18 +32,21 @@ const joined = (userId: string, roomId: string) => ({
   userId,
   roomId,
   message: `Joined room: ${roomId}`,
+  ...POSITIONED,
 });
 const userJoined = (userId: string, roomId: string) => ({
   type: 'user_joined',
   userId,
   roomId,
   message: `${userId} joined the room`,
+  ...POSITIONED,
 });
 const userLeft = (userId: string, roomId: string) => ({
   type: 'user_left',
   userId,
   roomId,
   message: `${userId} left the room`,
+  ...POSITIONED,
 });
 const chat = (userId: string, roomId: string, content: string) => ({
   type: 'chat_message',
@@ -51,6 +54,7 @@ const chat = (userId: string, roomId: string, content: string) => ({
   roomId,
   content,
   timestamp: expect.any(String) as string,
+  ...POSITIONED,
 });
 const chatContents = (client: TestClient): unknown[] =>
   client.inbox.filter((frame) => frame.type === 'chat_message').map((frame) => frame.content);

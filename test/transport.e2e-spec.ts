@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket, { ClientOptions } from 'ws';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
+import { POSITIONED } from './support/expected-frames';
 
 /** The outcome of an upgrade attempt: the 101 response, or the HTTP status it was refused with. */
 type UpgradeOutcome =
@@ -107,6 +108,7 @@ describe('WebSocket transport', () => {
           roomId: 'alice',
           userId: 'alice',
           message: 'Joined room: alice',
+          ...POSITIONED,
         });
       },
     );
@@ -120,6 +122,7 @@ describe('WebSocket transport', () => {
           roomId: 'alice',
           userId: 'alice',
           message: 'Joined room: alice',
+          ...POSITIONED,
         });
       },
     );
@@ -192,6 +195,7 @@ describe('WebSocket transport', () => {
         userId: 'bob',
         roomId: 'lobby',
         message: 'bob left the room',
+        ...POSITIONED,
       });
     });
   });
@@ -214,6 +218,7 @@ describe('WebSocket transport', () => {
         userId: 'mute',
         roomId: 'lobby',
         message: 'mute left the room',
+        ...POSITIONED,
       });
     });
 

@@ -20,6 +20,8 @@ import { SessionRegistry } from '../transport/session-registry';
 import { RoomsService } from '../rooms/rooms.service';
 import { ClientMessageType } from '../protocol/chat.protocol';
 import { ChatMessageDto } from './dto/chat-message.dto';
+import { HistoryDto } from './dto/history.dto';
+import { positionOf } from './dto/stream-position.validator';
 import { JoinDto } from './dto/join.dto';
 import { PresenceDto } from './dto/presence.dto';
 import { SwitchRoomDto } from './dto/switch-room.dto';
@@ -79,7 +81,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   @SubscribeMessage(ClientMessageType.Join)
   join(@MessageBody() dto: JoinDto, @ConnectedSocket() session: Session): Promise<void> {
-    return this.rooms.join(session, dto.userId, dto.roomId ?? undefined);
+    return this.rooms.join(session, dto.userId, dto.roomId ?? undefined, positionOf(dto.since));
   }
 
   @SubscribeMessage(ClientMessageType.ChatMessage)
@@ -92,12 +94,21 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     @MessageBody() dto: SwitchRoomDto,
     @ConnectedSocket() session: Session,
   ): Promise<void> {
-    return this.rooms.switchRoom(session, dto.userId, dto.roomId);
+    return this.rooms.switchRoom(session, dto.userId, dto.roomId, positionOf(dto.since));
   }
 
   @SubscribeMessage(ClientMessageType.Presence)
   presence(@MessageBody() dto: PresenceDto, @ConnectedSocket() session: Session): Promise<void> {
     return this.rooms.presence(session, dto.roomId ?? undefined);
+  }
+
+  @SubscribeMessage(ClientMessageType.History)
+  history(@MessageBody() dto: HistoryDto, @ConnectedSocket() session: Session): Promise<void> {
+    return this.rooms.history(session, {
+      roomId: dto.roomId ?? undefined,
+      limit: dto.limit ?? undefined,
+      before: dto.before ?? undefined,
+    });
   }
 
   private leave(session: Session): void {

@@ -29,14 +29,35 @@ export const ServerMessageType = {
   Refreshed: 'refreshed',
 } as const;
 
+/**
+ * Where a frame stands in its room's stream: `offset` increases by one per publication in the room,
+ * `epoch` names the stream (offsets of two epochs never compare). Frames delivered while the shared
+ * broker was unreachable (degraded) carry neither: they were never in the stream.
+ */
+export interface Positioned {
+  offset?: number;
+  epoch?: string;
+}
+
 export interface JoinedFrame {
   type: typeof ServerMessageType.Joined;
   roomId: string;
   userId: string;
   message: string;
+  /** The room's stream: everything after `offset` reaches the joiner after this frame. */
+  epoch: string;
+  offset: number;
+  /** Only when the join asked for recovery (`since`): whether the missed frames were replayed. */
+  recovered?: boolean;
 }
 
-export interface ChatMessageFrame {
+/** A position a client saw, sent back in `join` / `switch_room` as `since` to recover from it. */
+export interface StreamPositionFields {
+  offset: number;
+  epoch: string;
+}
+
+export interface ChatMessageFrame extends Positioned {
   type: typeof ServerMessageType.ChatMessage;
   userId: string;
   roomId: string;
@@ -45,14 +66,14 @@ export interface ChatMessageFrame {
   timestamp: string;
 }
 
-export interface UserJoinedFrame {
+export interface UserJoinedFrame extends Positioned {
   type: typeof ServerMessageType.UserJoined;
   userId: string;
   roomId: string;
   message: string;
 }
 
-export interface UserLeftFrame {
+export interface UserLeftFrame extends Positioned {
   type: typeof ServerMessageType.UserLeft;
   userId: string;
   roomId: string;
@@ -95,6 +116,19 @@ export interface PresenceDiffFrame {
   count: number;
 }
 
+/**
+ * Answer to `{type:"history", roomId?, limit?, before?}`: at most `limit` of the room's retained
+ * frames, oldest first, with offsets below `before` (default: up to the newest), each as it was
+ * broadcast (with its offset and epoch); `offset` and `epoch` are the room's current position.
+ */
+export interface HistoryFrame {
+  type: typeof ServerMessageType.History;
+  roomId: string;
+  epoch: string;
+  offset: number;
+  messages: unknown[];
+}
+
 export interface ErrorFrame {
   type: typeof ServerMessageType.Error;
   message: string;
@@ -124,14 +158,22 @@ export interface RefreshedFrame {
 /** Frames broadcast to every member of a room. */
 export type RoomFrame = ChatMessageFrame | UserJoinedFrame | UserLeftFrame | PresenceDiffFrame;
 export type ServerFrame =
-  JoinedFrame | RoomFrame | PresenceFrame | ErrorFrame | AuthFrame | RefreshedFrame;
+  JoinedFrame | RoomFrame | PresenceFrame | HistoryFrame | ErrorFrame | AuthFrame | RefreshedFrame;
 
 export const frames = {
-  joined: (userId: string, roomId: string): JoinedFrame => ({
+  joined: (
+    userId: string,
+    roomId: string,
+    position: StreamPositionFields,
+    recovered?: boolean,
+  ): JoinedFrame => ({
     type: ServerMessageType.Joined,
     roomId,
     userId,
     message: `Joined room: ${roomId}`,
+    epoch: position.epoch,
+    offset: position.offset,
+    ...(recovered !== undefined && { recovered }),
   }),
   userJoined: (userId: string, roomId: string): UserJoinedFrame => ({
     type: ServerMessageType.UserJoined,
@@ -171,6 +213,10 @@ export const frames = {
     left,
     count,
   }),
+  /** `messages` are serialized frames (JSON text): spliced in as they are, not parsed again. */
+  history: (roomId: string, position: StreamPositionFields, messages: readonly string[]): string =>
+    `{"type":"history","roomId":${JSON.stringify(roomId)},"epoch":${JSON.stringify(position.epoch)},` +
+    `"offset":${position.offset},"messages":[${messages.join(',')}]}`,
   /** `identity` is undefined with AUTH_MODE=none; then the frame carries neither field. */
   auth: (serverVersion: string, identity?: { userId: string; expiresAt?: number }): AuthFrame => ({
     type: ServerMessageType.Auth,
@@ -190,3 +236,11 @@ export const frames = {
     ...(retryable ? { retryable: true as const } : {}),
   }),
 };
+
+/**
+ * Appends `offset` and `epoch` to a serialized frame object (`{…}`) without parsing it again: a
+ * room frame is serialized once by its publisher and positioned once per delivery.
+ */
+export function withPosition(frame: string, position: StreamPositionFields): string {
+  return `${frame.slice(0, -1)},"offset":${position.offset},"epoch":${JSON.stringify(position.epoch)}}`;
+}

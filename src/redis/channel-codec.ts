@@ -54,9 +54,15 @@ function decodeData(kind: string | undefined, body: string): PublicationData | u
   }
 }
 
-/** The data of a history entry (`<kind><body>`, the channel format without its position). */
-export function decodeStored(entry: string): PublicationData | undefined {
-  return decodeEntry(entry)?.data;
+/** A history entry (`<kind><body>`, the channel format without its position) at its position. */
+export function decodeStored(
+  roomId: string,
+  position: { offset: number; epoch: string },
+  entry: string,
+): DecodedPublication | undefined {
+  const decoded = decodeEntry(entry);
+  if (!decoded) return undefined;
+  return { publication: { roomId, ...position, data: decoded.data }, shownBy: decoded.shownBy };
 }
 
 /** The `kind` and `body` arguments of the publish script for `data`. */

@@ -8,12 +8,36 @@ import {
   type PublicationHandler,
   type StreamPosition,
 } from '../rooms/publication';
-import { decodePublication, decodeStored, encodeData } from './channel-codec';
+import {
+  type DecodedPublication,
+  decodePublication,
+  decodeStored,
+  encodeData,
+} from './channel-codec';
 import { RedisConnections } from './redis-connections';
 import { defineScripts, runScript } from './redis-scripts';
 
 /** Longest wait for the rooms to be subscribed again after a subscriber reconnect. */
 const SUBSCRIBE_WAIT_MS = 2_000;
+
+/** Rooms read back from their streams at once after a reconnect. */
+const RESYNC_CONCURRENCY = 32;
+
+/**
+ * Where this instance stands in one subscribed room's stream: the last publication it handed to
+ * its consumers; while a resync reads the stream, what arrives meanwhile waits.
+ */
+interface RoomCursor {
+  offset: number;
+  epoch: string;
+  waiting: DecodedPublication[] | undefined;
+}
+
+/** A history read: the position and the retained entries, with who already showed them. */
+interface StreamRead {
+  position: StreamPosition;
+  entries: DecodedPublication[];
+}
 
 /**
  * Cross-instance positioned publish-subscribe over Redis, one channel per room: an instance
@@ -24,6 +48,13 @@ const SUBSCRIBE_WAIT_MS = 2_000;
  * handlers only, unpositioned (degraded), and the rooms are subscribed again when it returns;
  * publishing waits until those subscriptions are confirmed, so an instance never misses its own
  * publications (the sender's echo) after a reconnect.
+ *
+ * Pub/sub may lose messages (a connection that blinks); the stream does not. Each subscribed room
+ * keeps a cursor: a publication whose offset skips ahead of it makes the broker read the missing
+ * ones from the room's stream before handing on the rest (waiting meanwhile), and every room is
+ * read back from its cursor after a subscriber reconnect. So a room's publications reach the
+ * consumers once each, in offset order, as long as the stream still holds them
+ * (HISTORY_SIZE, HISTORY_TTL_MS); what it no longer holds is skipped and logged.
  */
 export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   private readonly logger = new Logger(RedisRoomBroker.name);
@@ -37,6 +68,8 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   private gate: { opened: Promise<void>; open: () => void } | undefined;
   /** Subscriber disconnects so far: a re-SUBSCRIBE opens the gate only if none came after it. */
   private disconnects = 0;
+  /** Per subscribed room, from its first publication received on. */
+  private readonly cursors = new Map<string, RoomCursor>();
 
   constructor(private readonly redis: RedisConnections) {
     defineScripts(redis.command);
@@ -86,33 +119,9 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   }
 
   /** The position and the retained publications, read by one script (lua/history.lua). */
-  async history(roomId: string, { since, before, limit }: HistoryOptions): Promise<HistoryResult> {
-    const { keys } = this.redis;
-    const mode = since ? 'since' : before !== undefined ? 'before' : 'newest';
-    const args = [
-      mode,
-      String(since?.offset ?? before ?? 0),
-      since?.epoch ?? '',
-      String(Math.max(0, limit)),
-    ];
-    try {
-      const [offset, epoch, flat] = (await runScript(
-        this.redis.command,
-        this.redis.scripts,
-        'chatHistory',
-        [keys.room(roomId, 'meta'), keys.room(roomId, 'hist')],
-        args,
-      )) as [number, string, (number | string)[]];
-      const publications: Publication[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const data = decodeStored(String(flat[i + 1]));
-        if (data) publications.push({ roomId, offset: Number(flat[i]), epoch, data });
-      }
-      return { publications, position: { offset: Number(offset), epoch } };
-    } catch (error) {
-      this.redis.failed(error);
-      throw new BrokerUnavailableError(`history of ${roomId} failed: ${(error as Error).message}`);
-    }
+  async history(roomId: string, options: HistoryOptions): Promise<HistoryResult> {
+    const { position, entries } = await this.read(roomId, options);
+    return { position, publications: entries.map((entry) => entry.publication) };
   }
 
   async subscribe(roomId: string): Promise<void> {
@@ -134,6 +143,7 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
       return;
     }
     this.refs.delete(roomId);
+    this.cursors.delete(roomId);
     await this.command('unsubscribe', roomId);
   }
 
@@ -176,9 +186,108 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
       this.logger.warn(`Dropped a malformed publication on the channel of ${roomId}`);
       return;
     }
+    this.sequence(decoded);
+  }
+
+  /**
+   * Hands on a room's publications in offset order, once each. A skip ahead of the cursor starts
+   * a resync (unless `force`d: the resync itself hands on what it read and what waited, skipping
+   * what the stream no longer holds).
+   */
+  private sequence(decoded: DecodedPublication, force = false): void {
+    const { publication } = decoded;
+    const { roomId, offset, epoch } = publication;
+    const cursor = this.refs.has(roomId) ? this.cursors.get(roomId) : undefined;
+    if (cursor?.waiting && !force) {
+      cursor.waiting.push(decoded);
+      return;
+    }
+    if (cursor && cursor.epoch === epoch) {
+      if (offset <= cursor.offset) return; // handed on already, by a resync
+      if (offset > cursor.offset + 1) {
+        if (!force && this.redis.scripts.historySize > 0) {
+          cursor.waiting = [decoded];
+          void this.resync(roomId, cursor);
+          return;
+        }
+        this.logger.warn(`Skipped ${offset - cursor.offset - 1} lost publication(s) of ${roomId}`);
+      }
+    }
+    if (cursor) {
+      cursor.offset = offset;
+      cursor.epoch = epoch;
+    } else if (this.refs.has(roomId)) {
+      this.cursors.set(roomId, { offset, epoch, waiting: undefined });
+    }
     // This instance's members were shown the change while Redis was away: not twice.
-    if (decoded.shownBy === this.redis.instanceId) return;
-    this.dispatch(decoded.publication);
+    if (decoded.shownBy !== this.redis.instanceId) this.dispatch(publication);
+  }
+
+  /** Reads what the room's stream holds after the cursor, then hands it on with what waited. */
+  private async resync(roomId: string, cursor: RoomCursor): Promise<void> {
+    let entries: DecodedPublication[] = [];
+    try {
+      const since = { offset: cursor.offset, epoch: cursor.epoch };
+      ({ entries } = await this.read(roomId, { since, limit: this.redis.scripts.historySize }));
+    } catch (error) {
+      this.logger.warn(
+        `Reading ${roomId} back from its stream failed: ${(error as Error).message}`,
+      );
+    }
+    if (this.cursors.get(roomId) !== cursor) return; // unsubscribed meanwhile
+    const waiting = cursor.waiting ?? [];
+    cursor.waiting = undefined;
+    for (const entry of entries) this.sequence(entry, true);
+    for (const entry of waiting) this.sequence(entry, true);
+  }
+
+  /** After a reconnect: every room is read back from its cursor, a few at a time. */
+  private async resyncAll(): Promise<void> {
+    if (this.redis.scripts.historySize === 0) return;
+    const rooms = [...this.cursors].filter(([, cursor]) => cursor.waiting === undefined);
+    const next = async (): Promise<void> => {
+      for (let room = rooms.shift(); room; room = rooms.shift()) {
+        const [roomId, cursor] = room;
+        if (this.cursors.get(roomId) !== cursor || cursor.waiting) continue;
+        cursor.waiting = [];
+        await this.resync(roomId, cursor);
+      }
+    };
+    await Promise.all(Array.from({ length: RESYNC_CONCURRENCY }, next));
+  }
+
+  private async read(
+    roomId: string,
+    { since, before, limit }: HistoryOptions,
+  ): Promise<StreamRead> {
+    const { keys } = this.redis;
+    const mode = since ? 'since' : before !== undefined ? 'before' : 'newest';
+    const args = [
+      mode,
+      String(since?.offset ?? before ?? 0),
+      since?.epoch ?? '',
+      String(Math.max(0, limit)),
+      this.refs.has(roomId) ? '1' : '0',
+    ];
+    try {
+      const [offset, epoch, flat] = (await runScript(
+        this.redis.command,
+        this.redis.scripts,
+        'chatHistory',
+        [keys.room(roomId, 'meta'), keys.room(roomId, 'hist')],
+        args,
+      )) as [number, string, (number | string)[]];
+      const entries: DecodedPublication[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const position = { offset: Number(flat[i]), epoch };
+        const entry = decodeStored(roomId, position, String(flat[i + 1]));
+        if (entry) entries.push(entry);
+      }
+      return { entries, position: { offset: Number(offset), epoch } };
+    } catch (error) {
+      this.redis.failed(error);
+      throw new BrokerUnavailableError(`history of ${roomId} failed: ${(error as Error).message}`);
+    }
   }
 
   private dispatch(publication: Publication): void {
@@ -224,5 +333,6 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     const gate = this.gate;
     this.gate = undefined;
     gate?.open();
+    void this.resyncAll();
   }
 }

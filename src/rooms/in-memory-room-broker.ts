@@ -72,7 +72,15 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
     return Promise.resolve({ offset: stream.offset, epoch: stream.epoch });
   }
 
+  /**
+   * A room that has neither a stream nor a subscriber is not created by reading it (asking
+   * about random rooms must not evict real ones): it answers offset 0 of an epoch of its own,
+   * which no later stream of the room will match.
+   */
   history(roomId: string, options: HistoryOptions): Promise<HistoryResult> {
+    if (!this.streams.has(roomId) && !this.refs.has(roomId)) {
+      return Promise.resolve({ publications: [], position: { offset: 0, epoch: newEpoch() } });
+    }
     const stream = this.stream(roomId);
     const retained = [...stream.ring.slice(stream.start), ...stream.ring.slice(0, stream.start)];
     return Promise.resolve({

@@ -2,13 +2,22 @@ import { configWith } from '../config/load-config';
 import { InMemoryRoomBroker } from './in-memory-room-broker';
 import { InMemoryRoomStore } from './in-memory-room-store';
 import type { PublicationData } from './publication';
-import { RoomHub, RoomMember } from './room-hub';
+import { HOLD_MAX_PUBLICATIONS, RoomHub, RoomMember } from './room-hub';
 
 /** A local member that records what the hub writes to it. */
-function member(userId: string): RoomMember & { frames: unknown[] } {
+function member(userId: string): RoomMember & { frames: unknown[]; overflowed: boolean } {
   const frames: unknown[] = [];
-  return { userId, frames, send: (payload) => frames.push(JSON.parse(payload.toString())) };
+  const recorded = {
+    userId,
+    frames,
+    overflowed: false,
+    send: (payload: string | Buffer) => frames.push(JSON.parse(payload.toString())),
+    overflow: () => (recorded.overflowed = true),
+  };
+  return recorded;
 }
+
+const at = (offset: number) => ({ offset, epoch: expect.any(String) as string });
 
 describe('RoomHub', () => {
   let broker: InMemoryRoomBroker;
@@ -24,12 +33,17 @@ describe('RoomHub', () => {
 
   const publish = (data: PublicationData) => broker.publish('lobby', data);
 
-  it('writes a published frame as it is to every member of the room', async () => {
+  it('writes a published frame to every member of the room, with its offset and epoch', async () => {
     const [a, b] = [member('alice'), member('bob')];
     hub.add('lobby', a);
     hub.add('lobby', b);
-    await publish({ kind: 'frame', frame: '{"type":"chat_message","content":"hi"}' });
-    for (const m of [a, b]) expect(m.frames).toEqual([{ type: 'chat_message', content: 'hi' }]);
+    const position = await publish({
+      kind: 'frame',
+      frame: '{"type":"chat_message","content":"hi"}',
+    });
+    for (const m of [a, b]) {
+      expect(m.frames).toEqual([{ type: 'chat_message', content: 'hi', ...position }]);
+    }
   });
 
   it('renders a join as user_joined for everyone but the user who joined, on every connection', async () => {
@@ -37,7 +51,13 @@ describe('RoomHub', () => {
     for (const m of [a, b, b2]) hub.add('lobby', m);
     await publish({ kind: 'join', userId: 'bob' });
     expect(a.frames).toEqual([
-      { type: 'user_joined', userId: 'bob', roomId: 'lobby', message: 'bob joined the room' },
+      {
+        type: 'user_joined',
+        userId: 'bob',
+        roomId: 'lobby',
+        message: 'bob joined the room',
+        ...at(1),
+      },
     ]);
     expect(b.frames).toEqual([]);
     expect(b2.frames).toEqual([]);
@@ -48,7 +68,7 @@ describe('RoomHub', () => {
     hub.add('lobby', a);
     await publish({ kind: 'leave', userId: 'bob' });
     expect(a.frames).toEqual([
-      { type: 'user_left', userId: 'bob', roomId: 'lobby', message: 'bob left the room' },
+      { type: 'user_left', userId: 'bob', roomId: 'lobby', message: 'bob left the room', ...at(1) },
     ]);
   });
 
@@ -57,11 +77,79 @@ describe('RoomHub', () => {
     hub.add('lobby', leaving);
     hub.add('lobby', staying);
     hub.remove('lobby', leaving);
-    await publish({ kind: 'frame', frame: '"after you left"' });
+    await publish({ kind: 'frame', frame: '{"text":"after you left"}' });
     expect(leaving.frames).toEqual([]);
-    expect(staying.frames).toEqual(['after you left']);
+    expect(staying.frames).toEqual([{ text: 'after you left', ...at(1) }]);
     hub.remove('lobby', staying);
     expect(hub.roomCount).toBe(0);
+  });
+
+  describe('holding a joining member', () => {
+    const chat = (n: number) => publish({ kind: 'frame', frame: `{"n":${n}}` });
+
+    it('sends what it was held from after the position it was released at, in order', async () => {
+      const [joiner, other] = [member('alice'), member('bob')];
+      hub.add('lobby', other);
+      hub.add('lobby', joiner);
+      hub.hold('lobby', joiner);
+      await chat(1);
+      const position = await chat(2);
+      await chat(3);
+      await publish({ kind: 'join', userId: 'alice' }); // its own join: never sent to it
+      await chat(4);
+      expect(joiner.frames).toEqual([]);
+      expect(other.frames).toHaveLength(5);
+      hub.release('lobby', joiner, position);
+      expect(joiner.frames).toEqual([
+        { n: 3, ...at(3) },
+        { n: 4, ...at(5) },
+      ]);
+      await chat(5);
+      expect(joiner.frames).toHaveLength(3);
+    });
+
+    it('sends everything held when released at another epoch (the stream started over)', async () => {
+      const joiner = member('alice');
+      hub.add('lobby', joiner);
+      hub.hold('lobby', joiner);
+      await chat(1);
+      await chat(2);
+      hub.release('lobby', joiner, { offset: 5, epoch: 'another' });
+      expect(joiner.frames).toEqual([
+        { n: 1, ...at(1) },
+        { n: 2, ...at(2) },
+      ]);
+    });
+
+    it('closes a held member as too slow past HOLD_MAX_PUBLICATIONS', async () => {
+      const joiner = member('alice');
+      hub.add('lobby', joiner);
+      hub.hold('lobby', joiner);
+      for (let n = 0; n <= HOLD_MAX_PUBLICATIONS; n++) await chat(n);
+      expect(joiner.overflowed).toBe(true);
+    });
+
+    it('renders a publication for a replay, leaving out the recipient’s own join and leave', () => {
+      const position = { offset: 7, epoch: 'e1' };
+      const of = (data: PublicationData) => ({ roomId: 'lobby', ...position, data });
+      expect(hub.render(of({ kind: 'join', userId: 'alice' }), 'alice')).toBeUndefined();
+      expect(hub.render(of({ kind: 'leave', userId: 'alice' }), 'alice')).toBeUndefined();
+      expect(JSON.parse(hub.render(of({ kind: 'leave', userId: 'bob' }), 'alice') ?? '')).toEqual({
+        type: 'user_left',
+        userId: 'bob',
+        roomId: 'lobby',
+        message: 'bob left the room',
+        ...position,
+      });
+      // Degraded (never in the stream): no position.
+      const degraded = {
+        roomId: 'lobby',
+        offset: 0,
+        epoch: '',
+        data: { kind: 'frame', frame: '{"n":1}' },
+      } as const;
+      expect(JSON.parse(hub.render(degraded) ?? '')).toEqual({ n: 1 });
+    });
   });
 
   describe('in a room over JOIN_LEAVE_MAX_MEMBERS', () => {
@@ -132,7 +220,7 @@ describe('RoomHub', () => {
       watcher.frames.length = 0;
       await leave('u1');
       expect(watcher.frames).toEqual([
-        { type: 'user_left', userId: 'u1', roomId: 'lobby', message: 'u1 left the room' },
+        { type: 'user_left', userId: 'u1', roomId: 'lobby', message: 'u1 left the room', ...at(7) },
       ]);
     });
   });

@@ -1,20 +1,36 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { frames } from '../protocol/chat.protocol';
+import { frames, withPosition } from '../protocol/chat.protocol';
 import { RoomBroker } from './room-broker';
 import { RoomStore } from './room-store';
-import type { Publication } from './publication';
+import type { Publication, StreamPosition } from './publication';
+
+/** Publications one held member may collect; past it the member is closed as too slow. */
+export const HOLD_MAX_PUBLICATIONS = 10_000;
 
 /** A local connection as the hub sees it: who it belongs to and how to write to it. */
 export interface RoomMember {
   readonly userId: string | undefined;
   /** Writes an already serialized frame (a Buffer goes as text); never throws, never blocks. */
   send(payload: string | Buffer): void;
+  /** Closes the member's connection as a consumer that cannot keep up. */
+  overflow(): void;
+}
+
+/** What a held member was sent meanwhile: rendered frames with the position of each. */
+interface HeldFrame {
+  position: StreamPosition;
+  payload: string | Buffer;
 }
 
 /** One room as this instance holds it. */
 interface LocalRoom {
   readonly members: Set<RoomMember>;
+  /**
+   * Members whose live frames wait until the join that holds them has read the room's position
+   * (and replayed what they missed): then those after the position are sent, in order.
+   */
+  held: Map<RoomMember, HeldFrame[]> | undefined;
   /**
    * Users in the room, cluster-wide: read from the store when the room gets its first local
    * member and again after each diff, moved by the join/leave publications in between.
@@ -61,6 +77,7 @@ export class RoomHub implements OnModuleDestroy {
     }
     const created: LocalRoom = {
       members: new Set([member]),
+      held: undefined,
       count: 1,
       pending: undefined,
       timer: undefined,
@@ -70,11 +87,57 @@ export class RoomHub implements OnModuleDestroy {
     this.readCount(roomId, created);
   }
 
+  /**
+   * From now on the member's frames of the room wait (a join reading the room's position and
+   * replaying what the member missed) until `release`. The member must have been added.
+   */
+  hold(roomId: string, member: RoomMember): void {
+    const room = this.rooms.get(roomId);
+    if (!room?.members.has(member)) return;
+    (room.held ??= new Map()).set(member, []);
+  }
+
+  /**
+   * Ends the hold: sends what the member was held from that comes after `position` (the position
+   * the join read, so everything up to it was replayed or deliberately not), then goes live. A
+   * frame of another epoch (the stream started over) or unpositioned (degraded) always goes.
+   */
+  release(roomId: string, member: RoomMember, position: StreamPosition): void {
+    const room = this.rooms.get(roomId);
+    const frames = room?.held?.get(member);
+    if (!room || !frames) return;
+    room.held?.delete(member);
+    if (room.held?.size === 0) room.held = undefined;
+    for (const frame of frames) {
+      const { offset, epoch } = frame.position;
+      if (epoch !== position.epoch || offset > position.offset) member.send(frame.payload);
+    }
+  }
+
+  /**
+   * The frame a member gets for a publication, serialized with its position; undefined for the
+   * member's own join or leave (a user is not told that they joined). Used for replays too.
+   */
+  render(publication: Publication, recipient?: string): string | undefined {
+    const { data, roomId } = publication;
+    switch (data.kind) {
+      case 'frame':
+        return this.position(data.frame, publication);
+      case 'join':
+        if (data.userId === recipient) return undefined;
+        return this.position(JSON.stringify(frames.userJoined(data.userId, roomId)), publication);
+      case 'leave':
+        if (data.userId === recipient) return undefined;
+        return this.position(JSON.stringify(frames.userLeft(data.userId, roomId)), publication);
+    }
+  }
+
   /** Removes the member; a room without local members is forgotten (with its pending diff). */
   remove(roomId: string, member: RoomMember): void {
     const room = this.rooms.get(roomId);
     if (!room) return;
     room.members.delete(member);
+    room.held?.delete(member);
     if (room.members.size > 0) return;
     clearTimeout(room.timer);
     this.rooms.delete(roomId);
@@ -84,27 +147,28 @@ export class RoomHub implements OnModuleDestroy {
    * Writes one publication to every local member of its room: serialized and UTF-8 encoded once
    * for all of them. A user is not told that they joined.
    */
-  deliver({ roomId, data }: Publication): void {
+  deliver(publication: Publication): void {
+    const { roomId, data } = publication;
     const room = this.rooms.get(roomId);
     if (!room) return;
     switch (data.kind) {
       case 'frame':
-        return this.broadcast(room, data.frame);
+        break;
       case 'join':
         room.count += 1;
         if (this.aggregates(room, room.count)) return this.collect(roomId, room, data.userId, true);
-        return this.broadcast(
-          room,
-          JSON.stringify(frames.userJoined(data.userId, roomId)),
-          data.userId,
-        );
+        break;
       case 'leave':
         room.count = Math.max(0, room.count - 1);
         if (this.aggregates(room, room.count + 1)) {
           return this.collect(roomId, room, data.userId, false);
         }
-        return this.broadcast(room, JSON.stringify(frames.userLeft(data.userId, roomId)));
+        break;
     }
+    const payload = this.render(publication);
+    if (payload === undefined) return;
+    const except = data.kind === 'join' ? data.userId : undefined;
+    this.broadcast(room, payload, except, publication);
   }
 
   get roomCount(): number {
@@ -177,11 +241,35 @@ export class RoomHub implements OnModuleDestroy {
     );
   }
 
-  private broadcast(room: LocalRoom, payload: string, except?: string): void {
+  /** Splices the publication's position into its frame; a degraded one (never in the stream)
+   * goes without. */
+  private position(frame: string, position: StreamPosition): string {
+    return position.epoch === '' ? frame : withPosition(frame, position);
+  }
+
+  /**
+   * Sends `payload` to the room's members (but the user `except`); a held member collects it
+   * with the publication's position instead. A frame that is no publication (a presence_diff)
+   * skips held members: what they missed is theirs to ask for.
+   */
+  private broadcast(
+    room: LocalRoom,
+    payload: string,
+    except?: string,
+    position?: StreamPosition,
+  ): void {
     // Encoded once: ws would otherwise encode the string again for every receiver.
     const encoded = room.members.size > 1 ? Buffer.from(payload) : payload;
     for (const member of room.members) {
-      if (except === undefined || member.userId !== except) member.send(encoded);
+      if (except !== undefined && member.userId === except) continue;
+      const held = room.held?.get(member);
+      if (held === undefined) member.send(encoded);
+      else if (position) this.collectHeld(member, held, { position, payload: encoded });
     }
+  }
+
+  private collectHeld(member: RoomMember, held: HeldFrame[], frame: HeldFrame): void {
+    if (held.length >= HOLD_MAX_PUBLICATIONS) return member.overflow();
+    held.push(frame);
   }
 }

@@ -25,6 +25,8 @@ async function rejection(promise: Promise<unknown>): Promise<ChatError> {
   throw new Error('expected a ChatError');
 }
 
+const POSITIONED = { offset: expect.any(Number) as number, epoch: expect.any(String) as string };
+
 describe('RoomsService', () => {
   let store: InMemoryRoomStore;
   let hub: RoomHub;
@@ -42,7 +44,13 @@ describe('RoomsService', () => {
     const a = connect();
     await rooms.join(a.session, 'alice');
     expect(a.socket.sent).toEqual([
-      { type: 'joined', roomId: 'alice', userId: 'alice', message: 'Joined room: alice' },
+      {
+        type: 'joined',
+        roomId: 'alice',
+        userId: 'alice',
+        message: 'Joined room: alice',
+        ...POSITIONED,
+      },
     ]);
     expect(await store.members('alice')).toHaveLength(1);
   });
@@ -58,6 +66,7 @@ describe('RoomsService', () => {
       userId: 'bob',
       roomId: 'lobby',
       message: 'bob joined the room',
+      ...POSITIONED,
     });
   });
 
@@ -74,6 +83,7 @@ describe('RoomsService', () => {
         userId: 'bob',
         roomId: 'lobby',
         content: 'hello',
+        ...POSITIONED,
         timestamp: expect.any(String),
       });
       expect(new Date(frame?.timestamp as string).toISOString()).toBe(frame?.timestamp);
@@ -119,6 +129,7 @@ describe('RoomsService', () => {
       userId: 'bob',
       roomId: 'one',
       message: 'bob left the room',
+      ...POSITIONED,
     });
     expect(b.socket.sent.at(-1)).toMatchObject({ type: 'joined', roomId: 'two' });
     await rooms.switchRoom(a.session, 'alice', 'two');

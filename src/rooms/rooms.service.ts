@@ -5,13 +5,25 @@ import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
 import type { Session } from '../transport/session';
-import { BrokerUnavailableError, RoomBroker } from './room-broker';
+import { BrokerUnavailableError, HistoryResult, RoomBroker } from './room-broker';
+import { UNPOSITIONED, type StreamPosition } from './publication';
+import { recoverable } from './recovery';
 import { RoomPolicy } from '../auth/room-policy';
 import { RoomHub } from './room-hub';
 import { RoomStore } from './room-store';
 
 /** Bytes of cached presence answers kept at most (the least recently used go first). */
 const PRESENCE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Frames a `history` request gets when it names no `limit`. */
+export const HISTORY_DEFAULT_LIMIT = 50;
+
+/** A `history` request: the room (default: the current one), how many, and before which offset. */
+export interface HistoryQuery {
+  roomId?: string;
+  limit?: number;
+  before?: number;
+}
 
 /**
  * Room membership and messaging for sessions. A session is in at most one chat room; a user may
@@ -46,21 +58,57 @@ export class RoomsService {
   /**
    * Joins `roomId` (default: the user's own room). Binds the session to `userId` on first use.
    * Joining the current room again only repeats `joined`; joining another room switches to it.
+   * With `since` (a position the client saw), what the client missed is replayed first when it
+   * can be whole (see `recoverable`), and `joined` says whether it was.
    */
-  async join(session: Session, userId: string, roomId: string = userId): Promise<void> {
+  async join(
+    session: Session,
+    userId: string,
+    roomId: string = userId,
+    since?: StreamPosition,
+  ): Promise<void> {
     this.assertUser(session, userId);
     this.assertMayEnter(session, roomId);
     if (session.roomId === roomId) {
-      session.sendFrame(frames.joined(userId, roomId));
+      this.hub.hold(roomId, session);
+      await this.catchUp(session, userId, roomId, since);
       return;
     }
     if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
-    await this.enter(session, userId, roomId);
+    await this.enter(session, userId, roomId, since);
   }
 
   /** Leaves the current room (if any) and joins `roomId`, exactly as `join` does. */
-  switchRoom(session: Session, userId: string, roomId: string): Promise<void> {
-    return this.join(session, userId, roomId);
+  switchRoom(
+    session: Session,
+    userId: string,
+    roomId: string,
+    since?: StreamPosition,
+  ): Promise<void> {
+    return this.join(session, userId, roomId, since);
+  }
+
+  /**
+   * Answers a room's retained frames (default: the current room's), oldest first: at most
+   * `limit` (default HISTORY_DEFAULT_LIMIT, at most HISTORY_MAX_LIMIT) with offsets below
+   * `before` (default: up to the newest). Whoever may see the room's presence may read it.
+   */
+  async history(session: Session, query: HistoryQuery): Promise<void> {
+    const room = query.roomId ?? session.roomId;
+    if (room === undefined) {
+      throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
+    }
+    this.assertMayEnter(session, room);
+    const limit = Math.min(query.limit ?? HISTORY_DEFAULT_LIMIT, this.config.HISTORY_MAX_LIMIT);
+    const read = await this.unavailableAsChatError(() =>
+      this.broker.history(room, { before: query.before, limit }),
+    );
+    const messages: string[] = [];
+    for (const publication of read.publications) {
+      const frame = this.hub.render(publication);
+      if (frame !== undefined) messages.push(frame);
+    }
+    session.send(frames.history(room, read.position, messages));
   }
 
   /** Broadcasts `content` to every session in the sender's room, the sender's included. */
@@ -114,13 +162,22 @@ export class RoomsService {
 
   /** Publishes a serialized room frame; a broker that cannot is the sender's to retry. */
   private async publish(roomId: string, frame: string): Promise<void> {
+    await this.unavailableAsChatError(
+      () => this.broker.publish(roomId, { kind: 'frame', frame }),
+      'the message could not be delivered; retry',
+    );
+  }
+
+  /** Runs a broker call; a broker that cannot answer becomes the client's `unavailable`. */
+  private async unavailableAsChatError<T>(
+    call: () => Promise<T>,
+    message = 'the room’s history could not be read; retry',
+  ): Promise<T> {
     try {
-      await this.broker.publish(roomId, { kind: 'frame', frame });
+      return await call();
     } catch (error) {
       if (!(error instanceof BrokerUnavailableError)) throw error;
-      throw new ChatError(ErrorCode.Unavailable, 'the message could not be delivered; retry', {
-        retryable: true,
-      });
+      throw new ChatError(ErrorCode.Unavailable, message, { retryable: true });
     }
   }
 
@@ -140,22 +197,66 @@ export class RoomsService {
     }
   }
 
-  private async enter(session: Session, userId: string, roomId: string): Promise<void> {
+  private async enter(
+    session: Session,
+    userId: string,
+    roomId: string,
+    since: StreamPosition | undefined,
+  ): Promise<void> {
     const member = { userId, connectionId: session.id };
-    // Subscribed before the membership is visible, so no frame of the room can be missed.
+    // Subscribed and held before the membership is visible, so no frame of the room can be
+    // missed, and those published from here on reach the joiner after `joined`.
     await this.broker.subscribe(roomId);
+    this.hub.add(roomId, session);
+    this.hub.hold(roomId, session);
     try {
       // The store announces user_joined to the others when this is the user's first connection.
       await this.store.add(roomId, member);
     } catch (error) {
+      this.hub.remove(roomId, session);
       await this.broker.unsubscribe(roomId);
       throw error;
     }
     session.userId = userId;
     session.roomId = roomId;
-    this.hub.add(roomId, session);
-    session.sendFrame(frames.joined(userId, roomId));
+    await this.catchUp(session, userId, roomId, since);
     this.logger.debug(`session ${session.id} (${userId}) joined ${roomId}`);
+  }
+
+  /**
+   * The end of a join, the session held in the hub: reads the room's position (with what came
+   * after `since`) in one step, replays what was missed when it can be whole, sends `joined`,
+   * then releases the hold, which sends what was published after the position read. Every
+   * publication thus reaches the joiner once, in order: up to the position by the replay (or
+   * not at all: the client reloads through `history`), after it live. With the broker away the
+   * position is unknown (offset 0 of no epoch) and nothing is recovered.
+   */
+  private async catchUp(
+    session: Session,
+    userId: string,
+    roomId: string,
+    since: StreamPosition | undefined,
+  ): Promise<void> {
+    let read: HistoryResult = { publications: [], position: UNPOSITIONED };
+    try {
+      read = await this.broker.history(
+        roomId,
+        since ? { since, limit: this.config.RECOVERY_MAX } : { limit: 0 },
+      );
+    } catch (error) {
+      if (!(error instanceof BrokerUnavailableError)) {
+        this.hub.release(roomId, session, UNPOSITIONED);
+        throw error;
+      }
+    }
+    const replay = since && recoverable(since, read, this.config.RECOVERY_MAX);
+    for (const publication of replay ?? []) {
+      const frame = this.hub.render(publication, userId);
+      if (frame !== undefined) session.send(frame);
+    }
+    const recovered = since === undefined ? undefined : replay !== undefined;
+    session.sendFrame(frames.joined(userId, roomId, read.position, recovered));
+    this.hub.release(roomId, session, read.position);
   }
 
   private async leaveCurrentRoom(session: Session): Promise<void> {

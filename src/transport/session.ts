@@ -213,6 +213,11 @@ export class Session {
     }
   }
 
+  /** Closes the session as a consumer that cannot keep up (its frames piled up unsent). */
+  overflow(): void {
+    this.evict(CloseCode.TryAgainLater, 'slow consumer');
+  }
+
   sendFrame(frame: ServerFrame): void {
     this.send(JSON.stringify(frame));
   }

@@ -244,10 +244,23 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
         ]);
       });
 
-      it('keeps one epoch for an unknown room between its first read and its first publication', async () => {
+      it('keeps one epoch for a subscribed room between its first read and its first publication', async () => {
+        await broker.subscribe('new-room');
         const before = await broker.history('new-room', { limit: 0 });
         const first = await broker.publish('new-room', frame('first'));
         expect(first).toEqual({ offset: 1, epoch: before.position.epoch });
+        await broker.unsubscribe('new-room');
+      });
+
+      it('does not create a room nobody subscribed to by reading it', async () => {
+        const read = await broker.history('read-only-room', { limit: 0 });
+        expect(read.position.offset).toBe(0);
+        // Offset 0 of an epoch of its own: no stream the room gets later matches it.
+        const again = await broker.history('read-only-room', { limit: 0 });
+        expect(again.position.epoch).not.toBe(read.position.epoch);
+        const first = await broker.publish('read-only-room', frame('first'));
+        expect(first.offset).toBe(1);
+        expect([read.position.epoch, again.position.epoch]).not.toContain(first.epoch);
       });
     });
   });

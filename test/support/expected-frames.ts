@@ -3,11 +3,18 @@ import type { Frame } from './test-client';
 // Server frames as the README specifies them, written from its text rather than from the
 // server's own builders, so a change of shape on the server fails the tests.
 
+/** The position every frame broadcast to a room carries (and `joined`): any offset, any epoch. */
+export const POSITIONED = {
+  offset: expect.any(Number) as number,
+  epoch: expect.any(String) as string,
+};
+
 export const joinedFrame = (userId: string, roomId: string) => ({
   type: 'joined',
   roomId,
   userId,
   message: `Joined room: ${roomId}`,
+  ...POSITIONED,
 });
 
 export const userJoinedFrame = (userId: string, roomId: string) => ({
@@ -15,6 +22,7 @@ export const userJoinedFrame = (userId: string, roomId: string) => ({
   userId,
   roomId,
   message: `${userId} joined the room`,
+  ...POSITIONED,
 });
 
 export const userLeftFrame = (userId: string, roomId: string) => ({
@@ -22,6 +30,7 @@ export const userLeftFrame = (userId: string, roomId: string) => ({
   userId,
   roomId,
   message: `${userId} left the room`,
+  ...POSITIONED,
 });
 
 export const chatFrame = (userId: string, roomId: string, content: string) => ({
@@ -30,6 +39,7 @@ export const chatFrame = (userId: string, roomId: string, content: string) => ({
   roomId,
   content,
   timestamp: expect.any(String),
+  ...POSITIONED,
 });
 
 export const isChat =

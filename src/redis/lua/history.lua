@@ -1,11 +1,14 @@
 -- KEYS: [1] the room's meta hash, [2] its history stream. ARGV (after the common four): [5] mode
 -- ('since', 'before' or 'newest'), [6] the offset of `since` / `before` (0 otherwise), [7] the
--- epoch of `since` ('' otherwise), [8] limit. Reads the position and the retained publications in
--- one step (the position is created, with a new epoch, for a room that has none). Returns
+-- epoch of `since` ('' otherwise), [8] limit, [9] '1' to create a missing position. Reads the
+-- position and the retained publications in one step. Returns
 -- {offset, epoch, {offset, "<kind><body>", ...}}, publications oldest first.
+local mode, at, since_epoch, limit = ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
+-- A room without a position is created only for a subscriber ([9] = '1'): reading random rooms
+-- must not fill Redis with positions; others get offset 0 of an epoch no later stream matches.
+if ARGV[9] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0 then return {0, new_epoch, {}} end
 local offset = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
 local epoch = epoch_of(KEYS[1])
-local mode, at, since_epoch, limit = ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 local out = {}
 if history_size == 0 or limit <= 0 or offset == 0 then return {offset, epoch, out} end
 local oldest = math.max(1, offset - history_size + 1)
