@@ -72,4 +72,11 @@ describe('RoomPositions', () => {
     positions.joined('lobby', { type: 'joined' });
     expect(positions.get('lobby')).toEqual({ offset: 50, epoch: 'e1' });
   });
+
+  it('keeps its position through the joined of a server whose broker is away (offset 0, no epoch)', () => {
+    const positions = new RoomPositions();
+    positions.observe('lobby', at(50));
+    positions.joined('lobby', { type: 'joined', recovered: false, offset: 0, epoch: '' });
+    expect(positions.get('lobby')).toEqual({ offset: 50, epoch: 'e1' });
+  });
 });
