@@ -1,4 +1,5 @@
 import { ErrorCode } from './error-code';
+import type { RpcErrorFrame, RpcResponseFrame } from './rpc.protocol';
 
 /**
  * The wire contract: flat JSON objects with a `type` field, as existing PixIDE clients speak it.
@@ -121,7 +122,14 @@ export interface RefreshedFrame {
 /** Frames broadcast to every member of a room. */
 export type RoomFrame = ChatMessageFrame | UserJoinedFrame | UserLeftFrame | PresenceDiffFrame;
 export type ServerFrame =
-  JoinedFrame | RoomFrame | PresenceFrame | ErrorFrame | AuthFrame | RefreshedFrame;
+  | JoinedFrame
+  | RoomFrame
+  | PresenceFrame
+  | ErrorFrame
+  | AuthFrame
+  | RefreshedFrame
+  | RpcResponseFrame
+  | RpcErrorFrame;
 
 export const frames = {
   joined: (userId: string, roomId: string): JoinedFrame => ({
