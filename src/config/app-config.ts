@@ -340,6 +340,16 @@ export class AppConfig {
   @Max(10_000_000)
   MAX_CONNECTIONS_PER_USER = 100;
 
+  /**
+   * Bearer key of the HTTP API (`POST /api/rpc`, for backends): 16 to 512 printable ASCII
+   * characters without spaces. Unset: the API is off (404, as if absent).
+   */
+  @IsString()
+  @Matches(/^$|^[\x21-\x7e]{16,512}$/, {
+    message: 'API_KEY must be 16 to 512 printable ASCII characters without spaces, or empty',
+  })
+  API_KEY = '';
+
   /** Most verbose level that is logged. */
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevelName = 'log';
@@ -350,7 +360,11 @@ export class AppConfig {
 }
 
 /** Settings whose value a validation message must not show. */
-export const SECRET_KEYS: ReadonlySet<keyof AppConfig> = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY']);
+export const SECRET_KEYS: ReadonlySet<keyof AppConfig> = new Set([
+  'JWT_SECRET',
+  'JWT_PUBLIC_KEY',
+  'API_KEY',
+]);
 
 /** A non-empty comma-separated list of IP addresses and CIDR ranges (`10.0.0.0/8`, `fdaa::/16`). */
 function isIpList(value: string): boolean {

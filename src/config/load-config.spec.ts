@@ -84,6 +84,7 @@ describe('loadConfig', () => {
       AUTH_DEFAULT_ROOMS: '*',
       AUTH_REFRESH_GRACE_MS: 25000,
       MAX_CONNECTIONS_PER_USER: 100,
+      API_KEY: '',
       LOG_LEVEL: 'log',
       LOG_FORMAT: 'text',
     });
@@ -323,5 +324,20 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://x.example/jwks' }).AUTH_MODE,
     ).toBe('none');
+  });
+
+  it('accepts an API_KEY of 16 or more printable characters', () => {
+    const key = 'k3y_0f-sixteen+chars/=';
+    expect(loadConfig({ API_KEY: key }).API_KEY).toBe(key);
+  });
+
+  it.each([
+    ['too short', 'short-key-15char'.slice(0, 15)],
+    ['with a space', 'an api key with spaces'],
+    ['with a non-ASCII character', 'schlüssel-0123456789'],
+  ])('refuses an API_KEY %s without showing it', (_what, key) => {
+    const message = refusal({ API_KEY: key });
+    expect(message).toContain('API_KEY=(not shown): API_KEY must be 16 to 512 printable ASCII');
+    expect(message).not.toContain(key);
   });
 });
