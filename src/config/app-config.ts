@@ -271,6 +271,16 @@ export class AppConfig {
   HISTORY_MAX_ROOMS = 10_000;
 
   /**
+   * In memory: bytes of history kept at most, all rooms together (frames counted at two bytes a
+   * character, plus a fixed overhead per publication); past it the least recently published rooms
+   * lose their history (their next publication starts a new epoch).
+   */
+  @IsInt()
+  @Min(1_048_576)
+  @Max(Number.MAX_SAFE_INTEGER)
+  HISTORY_MAX_BYTES = 268_435_456;
+
+  /**
    * `none`: clients say who they are (the seed-000 protocol). `jwt`: every socket authenticates
    * with a signed token; production wants this.
    */
