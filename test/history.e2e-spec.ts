@@ -5,6 +5,7 @@ import { RedisConnections } from '../src/redis/redis-connections';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
+import { TEST_SECRET, signToken } from './support/jwt-fixtures';
 import { POSITIONED, chatFrame, errorFrame, isChat, joinedFrame } from './support/expected-frames';
 
 /*
@@ -486,5 +487,33 @@ describeWithRedis('history and recovery: two instances on one Redis', () => {
       await watcher.client.next(isChat('while-29'), 10_000);
       expect(contents(watcher.log)).toEqual(['first', ...sent]);
     });
+  });
+});
+
+describe('history under AUTH_MODE=jwt', () => {
+  let server: RunningApp;
+
+  beforeAll(async () => {
+    server = await startApp({ ...PROTOCOL_TEST_LIMITS, AUTH_MODE: 'jwt', JWT_SECRET: TEST_SECRET });
+  });
+
+  afterAll(() => server.close());
+
+  it('reads the rooms the token allows and refuses the others with forbidden', async () => {
+    const token = await signToken({ sub: 'alice', rooms: ['lobby'] }, TEST_SECRET);
+    const client = await TestClient.connect(server.wsUrl, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    try {
+      await client.request({ type: 'join', userId: 'alice', roomId: 'lobby' }, 'joined');
+      await say(client, 'alice', 'allowed');
+      const lobby = await client.request({ type: 'history' }, 'history');
+      expect(contents(lobby.messages as Frame[])).toEqual(['allowed']);
+      expect(await client.request({ type: 'history', roomId: 'secret' })).toEqual(
+        errorFrame('forbidden'),
+      );
+    } finally {
+      await client.close();
+    }
   });
 });
