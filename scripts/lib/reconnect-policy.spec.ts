@@ -15,7 +15,7 @@ describe('reconnect policy', () => {
     },
   );
 
-  it.each([1000, 1002, 1003, 1007, 1008, 1009, 1010, 1234, 3000, 4001, 4500, 4503, 4999])(
+  it.each([1000, 1002, 1003, 1007, 1008, 1009, 1010, 1234, 3000, 4001, 4403, 4500, 4503, 4999])(
     'does not reconnect after %i',
     (code) => {
       expect(reconnectsAfterClose(code)).toBe(false);

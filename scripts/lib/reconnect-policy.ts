@@ -14,6 +14,7 @@ export const SERVICE_RESTART_FIRST_RETRY_MS = 2000;
  * 1000 is a normal end; 1002, 1007, 1008 and 1009 are "after fixing the cause" in the README
  * (abuse, a join or auth timeout, a bad frame: the same client would earn them again); 4001 is a
  * token that expired without a refresh, and the client has no other token to come back with;
+ * 4403 is a backend disconnecting the user (`user.disconnect`);
  * 4500–4999 say "do not reconnect"; a code nobody documents is not guessed at.
  */
 export function reconnectsAfterClose(code: number): boolean {
@@ -27,6 +28,7 @@ export function reconnectsAfterClose(code: number): boolean {
     case 1014: // bad gateway: a proxy in front of the server
       return true;
     case CloseCode.TokenExpired:
+    case CloseCode.DisconnectedByBackend: // 4403: a backend said do not come back
       return false;
     default:
       // 4500–4999 (NO_RECONNECT_RANGE) and undocumented codes fall outside.

@@ -264,6 +264,12 @@ export class AppConfig {
   @Max(10_000)
   RECOVERY_MAX = 300;
 
+  /** Event rooms one connection may follow with `join_room`, besides its chat room. */
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  MAX_ROOMS_PER_CONNECTION = 128;
+
   /** In memory: rooms whose history is kept at most; past it the least recently published goes. */
   @IsInt()
   @Min(1)

@@ -115,6 +115,11 @@ export class Session {
    * beside it as a set created on first use, and a leave then leaves them all.
    */
   roomId: string | undefined = undefined;
+  /**
+   * Event rooms the session follows besides its chat room (`join_room`), each with the user id
+   * its membership is under; created on first use.
+   */
+  eventRooms: Map<string, string> | undefined = undefined;
   /** A ping went out and its pong has not come back yet. */
   private awaitingPong = false;
   /** False once the server decided to close it: later frames are dropped unhandled. */
