@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import * as readline from 'node:readline';
 import WebSocket, { RawData } from 'ws';
 import { ClientMessageType, ServerMessageType } from '../src/protocol/chat.protocol';
+import { CloseCode } from '../src/protocol/close-codes';
 import { ID_PATTERN, ID_PATTERN_TEXT } from '../src/protocol/ids';
 import { closeCodeName } from './lib/close-code-names';
-import { Frame, healthUrlOf, parseFrame, rawToString } from './lib/frames';
+import { clean, clock, describeFrame, text } from './lib/frame-lines';
+import { Frame, healthUrlOf, isRecord, parseFrame, rawToString } from './lib/frames';
+import {
+  reconnectDelay,
+  reconnectsAfterClose,
+  reconnectsAfterRefusal,
+} from './lib/reconnect-policy';
+import { RoomPositions, StreamPosition } from './lib/room-positions';
 
 const USAGE = `Usage: npm run -s client -- <ws://host:port | wss://host> [--user ID] [--room ID] [--token JWT]
 
@@ -17,11 +26,17 @@ IDs are ${ID_PATTERN_TEXT}.`;
 const HELP = `Type a line and press Enter to send it to the room. Commands:
   /switch ROOM   leave this room and join ROOM
   /who           who is in this room
+  /history [N]   the last N messages of this room (default 20; the server caps N)
   /help          this list
-  /quit          leave (Ctrl-D and Ctrl-C too)`;
+  /quit          leave (Ctrl-D and Ctrl-C too)
+After a dropped connection the client reconnects by itself and rejoins the room with what it
+missed (README, "Clients").`;
 
 /** How long leaving waits for the server to answer what was sent (piped input ends at once). */
 const ANSWER_TIMEOUT_MS = 5000;
+
+/** Messages `/history` asks for without N, and the ones shown after a rejoin that could not recover. */
+const HISTORY_DEFAULT_LIMIT = 20;
 
 interface Options {
   url: string;
@@ -138,6 +153,293 @@ class Screen {
   }
 }
 
+/** A join (or switch) sent and not yet answered with `joined`. */
+interface PendingJoin {
+  /** The position it asked to recover from, if any. */
+  since?: StreamPosition;
+  /** Frames of the room received before its `joined`: the replay of what was missed. */
+  replayed: number;
+}
+
+/**
+ * One person's chat session, across connections: the first connection, and after an unexpected
+ * drop (`reconnectsAfterClose`) the next ones, opened with jittered exponential backoff,
+ * authenticated with the same token, rejoining the current room with `since` (the last position
+ * seen there) so that the server replays what was missed, or says it could not (`recovered:false`),
+ * in which case the last messages are read back through `history`.
+ */
+class TerminalClient {
+  private readonly screen = new Screen();
+  private readonly positions = new RoomPositions();
+  private socket: WebSocket | undefined;
+  private rl: readline.Interface | undefined;
+  /** The room this session is in: the one asked for at start, then the last one joined. */
+  private roomId: string;
+  private readonly joining = new Map<string, PendingJoin>();
+  /** Whether any connection has opened: a first connection that fails ends the client instead. */
+  private connectedOnce = false;
+  /** Retries since the last successful join (the backoff's attempt number). */
+  private attempt = 0;
+  /** The close code that ended the last open connection (for the delay of the first retry). */
+  private dropCode = 1006;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private quitting = false;
+  private closeSent = false;
+  private exiting = false;
+  /**
+   * Requests sent on this connection and not yet answered. Each one the server answers once (join
+   * and switch_room with joined, chat_message with its echo, presence with presence, history with
+   * history, any of them with error), in order, so leaving waits for this to reach 0: a close sent
+   * right behind the last line of a pipe must not overtake it.
+   */
+  private unanswered = 0;
+  private onAllAnswered: (() => void) | undefined;
+
+  constructor(private readonly options: Options) {
+    this.roomId = options.roomId;
+  }
+
+  start(): void {
+    this.screen.print(`Connecting to ${this.options.url} as ${this.options.userId}...`);
+    this.connect();
+  }
+
+  private connect(): void {
+    const { url, token } = this.options;
+    const socket = new WebSocket(url, {
+      handshakeTimeout: 10_000,
+      ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
+    });
+    this.socket = socket;
+    let opened = false;
+    let refusedWith: number | undefined;
+
+    socket.on('unexpected-response', (_request, response: IncomingMessage) => {
+      refusedWith = response.statusCode;
+      socket.terminate(); // ends the handshake: 'error' and 'close' follow
+    });
+    socket.on('open', () => {
+      opened = true;
+      this.onOpen();
+    });
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      const raw = rawToString(data);
+      const frame = isBinary ? undefined : parseFrame(raw);
+      if (!frame) return this.screen.print(`? ${clean(raw)}`);
+      this.onFrame(frame);
+    });
+    socket.on('error', (error: Error) => {
+      const why = refusedWith === undefined ? error.message : `HTTP ${refusedWith}`;
+      if (!this.connectedOnce) this.screen.print(`! cannot connect to ${url}: ${why}`);
+      else if (!opened) this.screen.print(`* reconnecting failed: ${why}`);
+    });
+    socket.on('close', (code: number, reason: Buffer) =>
+      this.onClose(opened, code, reason, refusedWith),
+    );
+  }
+
+  private onOpen(): void {
+    const reconnected = this.connectedOnce;
+    this.connectedOnce = true;
+    this.screen.print(reconnected ? 'Reconnected.' : 'Connected. Type /help for commands.');
+    this.sendJoin(ClientMessageType.Join, this.roomId);
+    if (reconnected) return;
+    // Input is read only from here on: piped lines wait for the connection instead of failing.
+    const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+    this.rl = rl;
+    rl.on('line', (line) => this.handleLine(line));
+    rl.on('SIGINT', () => this.quit()); // Ctrl-C
+    rl.on('close', () => this.quit()); // Ctrl-D, or the end of piped input
+    this.screen.attach(rl);
+  }
+
+  private onFrame(frame: Frame): void {
+    const roomId = typeof frame.roomId === 'string' ? frame.roomId : undefined;
+    if (frame.type === ServerMessageType.Joined && roomId !== undefined) {
+      return this.onJoined(roomId, frame);
+    }
+    if (frame.type === ServerMessageType.History) {
+      this.answered();
+      return this.printHistory(frame);
+    }
+    let replayed = false;
+    if (roomId !== undefined && isBroadcast(frame)) {
+      // Printed once each: a frame already seen (a replay overlapping the live stream) is not.
+      if (this.positions.observe(roomId, frame) === 'duplicate') return;
+      const pending = this.joining.get(roomId);
+      if (pending) {
+        pending.replayed += 1;
+        replayed = true;
+      }
+    }
+    // A replayed message of ours answers nothing sent on this connection.
+    if (!replayed && isAnswer(frame, this.options.userId)) this.answered();
+    this.screen.print(describeFrame(frame));
+  }
+
+  private onJoined(roomId: string, frame: Frame): void {
+    const pending = this.joining.get(roomId);
+    this.joining.delete(roomId);
+    this.positions.joined(roomId, frame);
+    this.roomId = roomId;
+    this.attempt = 0;
+    this.screen.setPrompt(`${this.options.userId}@${clean(roomId)}> `);
+    this.answered();
+    this.screen.print(describeFrame(frame));
+    if (!pending?.since) return;
+    if (frame.recovered === true) {
+      const missed =
+        pending.replayed === 1 ? '1 missed message' : `${pending.replayed} missed messages`;
+      this.screen.print(`${clock()} * recovered ${missed} in ${clean(roomId)}`);
+    } else {
+      this.screen.print(
+        `${clock()} * could not recover what was missed in ${clean(roomId)}; its last messages:`,
+      );
+      this.send({
+        type: ClientMessageType.History,
+        roomId,
+        limit: HISTORY_DEFAULT_LIMIT,
+      });
+    }
+  }
+
+  private printHistory(frame: Frame): void {
+    const messages = Array.isArray(frame.messages) ? frame.messages.filter(isRecord) : [];
+    const room = text(frame.roomId);
+    if (messages.length === 0) return this.screen.print(`${clock()} * history of ${room}: empty`);
+    this.screen.print(`${clock()} * history of ${room}, ${messages.length} oldest first:`);
+    for (const message of messages) this.screen.print(describeFrame(message));
+    this.screen.print(`${clock()} * end of history`);
+  }
+
+  private onClose(opened: boolean, code: number, reason: Buffer, refusedWith?: number): void {
+    this.socket = undefined;
+    this.unanswered = 0;
+    this.joining.clear();
+    if (this.closeSent) return this.exit(0);
+    // Leaving while requests were in flight: they are lost with the connection.
+    if (this.quitting) return this.exit(1);
+    if (!this.connectedOnce) return this.exit(1); // the error said why
+    let retry: boolean;
+    if (opened) {
+      const known = closeCodeName(code);
+      const name = known ? ` ${known}` : '';
+      const why = reason.length > 0 ? ` (${clean(reason.toString())})` : '';
+      this.screen.print(`* connection closed: ${code}${name}${why}`);
+      this.dropCode = code;
+      retry = reconnectsAfterClose(code);
+      if (code === CloseCode.TokenExpired) {
+        this.screen.print('* the token expired: start again with a new one');
+      }
+    } else {
+      retry = refusedWith === undefined || reconnectsAfterRefusal(refusedWith);
+    }
+    // Only a normal closure is a normal end; anything else is worth a retry by whoever runs us.
+    if (!retry) return this.exit(opened && code === 1000 ? 0 : 1);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const delay = reconnectDelay(this.attempt, this.dropCode);
+    this.attempt += 1;
+    this.screen.setPrompt(`${this.options.userId} (reconnecting)> `);
+    this.screen.print(`* reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${this.attempt})`);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect();
+    }, delay);
+  }
+
+  /** Joins `roomId` with `type` (join, or switch_room), asking to recover from its last position. */
+  private sendJoin(
+    type: typeof ClientMessageType.Join | typeof ClientMessageType.SwitchRoom,
+    roomId: string,
+  ): void {
+    const since = this.positions.get(roomId);
+    if (!this.send({ type, userId: this.options.userId, roomId, ...(since && { since }) })) return;
+    this.joining.set(roomId, { since, replayed: 0 });
+  }
+
+  /** Sends `message` if connected (true), or says it cannot (false). */
+  private send(message: object): boolean {
+    const socket = this.socket;
+    if (socket?.readyState !== WebSocket.OPEN) {
+      this.screen.print(this.retryTimer ? '! not connected: reconnecting' : '! not connected');
+      return false;
+    }
+    this.unanswered += 1;
+    socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  private answered(): void {
+    this.unanswered = Math.max(0, this.unanswered - 1);
+    if (this.unanswered === 0) this.onAllAnswered?.();
+  }
+
+  private handleLine(line: string): void {
+    this.screen.eraseEntered(line);
+    const [command, ...args] = line.trim().split(/\s+/);
+    const { userId } = this.options;
+    if (command === '') {
+      // Nothing to send: an empty chat_message would only earn an error.
+    } else if (!command.startsWith('/')) {
+      this.send({ type: ClientMessageType.ChatMessage, userId, content: line });
+    } else if (command === '/switch' && args.length === 1) {
+      this.sendJoin(ClientMessageType.SwitchRoom, args[0]);
+    } else if (command === '/switch') {
+      this.screen.print('! usage: /switch ROOM');
+    } else if (command === '/who') {
+      this.send({ type: ClientMessageType.Presence });
+    } else if (command === '/history' && args.length <= 1) {
+      const limit = args.length === 0 ? HISTORY_DEFAULT_LIMIT : Number(args[0]);
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        this.screen.print('! usage: /history [N], N a whole number from 1');
+      } else {
+        this.send({ type: ClientMessageType.History, roomId: this.roomId, limit });
+      }
+    } else if (command === '/history') {
+      this.screen.print('! usage: /history [N]');
+    } else if (command === '/help') {
+      this.screen.print(HELP);
+    } else if (command === '/quit') {
+      this.quit();
+    } else {
+      this.screen.print(`! unknown command ${command}; /help lists them`);
+    }
+    this.screen.redraw();
+  }
+
+  /**
+   * Once the server has answered everything sent (or ANSWER_TIMEOUT_MS passed), closes with 1000
+   * and exits when the server has answered the close. Between two connections, exits at once.
+   */
+  private quit(): void {
+    if (this.quitting || this.exiting) return;
+    this.quitting = true;
+    clearTimeout(this.retryTimer);
+    const close = (): void => {
+      this.onAllAnswered = undefined;
+      const socket = this.socket;
+      if (socket?.readyState !== WebSocket.OPEN) return this.exit(0);
+      this.closeSent = true;
+      socket.close(1000, 'bye');
+      // A server that does not answer the close handshake must not keep us here.
+      setTimeout(() => socket.terminate(), 2000).unref();
+    };
+    if (this.unanswered === 0 || this.socket?.readyState !== WebSocket.OPEN) return close();
+    this.onAllAnswered = close;
+    setTimeout(close, ANSWER_TIMEOUT_MS).unref();
+  }
+
+  private exit(code: number): void {
+    this.exiting = true;
+    this.screen.detach();
+    this.rl?.close();
+    process.exit(code);
+  }
+}
+
 function main(argv: string[]): void {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(`${USAGE}\n\n${HELP}`);
@@ -148,126 +450,28 @@ function main(argv: string[]): void {
     console.error(`client: ${options}\n\n${USAGE}`);
     process.exit(2);
   }
-  const { url, userId, roomId, token } = options;
-  const screen = new Screen();
-  let rl: readline.Interface | undefined;
-  let opened = false;
-  let quitting = false;
-  let closeSent = false;
-  let exiting = false;
-  /**
-   * Requests sent and not yet answered. Each one the server answers once (join and switch_room
-   * with joined, chat_message with its echo, presence with presence, any of them with error), in
-   * order, so leaving waits for this to reach 0: a close sent right behind the last line of a
-   * pipe must not overtake it.
-   */
-  let unanswered = 0;
-  let onAllAnswered: (() => void) | undefined;
+  new TerminalClient(options).start();
+}
 
-  const exit = (code: number): void => {
-    exiting = true;
-    screen.detach();
-    rl?.close();
-    process.exit(code);
-  };
-  const send = (message: object): void => {
-    if (socket.readyState !== WebSocket.OPEN) return screen.print('! not connected');
-    unanswered += 1;
-    socket.send(JSON.stringify(message));
-  };
-  const answered = (): void => {
-    unanswered = Math.max(0, unanswered - 1);
-    if (unanswered === 0) onAllAnswered?.();
-  };
-  /**
-   * Once the server has answered everything sent (or ANSWER_TIMEOUT_MS passed), closes with 1000
-   * and exits when the server has answered the close.
-   */
-  const quit = (): void => {
-    if (quitting || exiting) return;
-    quitting = true;
-    const close = (): void => {
-      onAllAnswered = undefined;
-      if (socket.readyState !== WebSocket.OPEN) return exit(0);
-      closeSent = true;
-      socket.close(1000, 'bye');
-      // A server that does not answer the close handshake must not keep us here.
-      setTimeout(() => socket.terminate(), 2000).unref();
-    };
-    if (unanswered === 0 || socket.readyState !== WebSocket.OPEN) return close();
-    onAllAnswered = close;
-    setTimeout(close, ANSWER_TIMEOUT_MS).unref();
-  };
-  const handleLine = (line: string): void => {
-    screen.eraseEntered(line);
-    const [command, ...args] = line.trim().split(/\s+/);
-    if (command === '') {
-      // Nothing to send: an empty chat_message would only earn an error.
-    } else if (!command.startsWith('/')) {
-      send({ type: ClientMessageType.ChatMessage, userId, content: line });
-    } else if (command === '/switch' && args.length === 1) {
-      send({ type: ClientMessageType.SwitchRoom, userId, roomId: args[0] });
-    } else if (command === '/switch') {
-      screen.print('! usage: /switch ROOM');
-    } else if (command === '/who') {
-      send({ type: ClientMessageType.Presence });
-    } else if (command === '/help') {
-      screen.print(HELP);
-    } else if (command === '/quit') {
-      quit();
-    } else {
-      screen.print(`! unknown command ${command}; /help lists them`);
-    }
-    screen.redraw();
-  };
-
-  screen.print(`Connecting to ${url} as ${userId}...`);
-  const socket = new WebSocket(url, {
-    handshakeTimeout: 10_000,
-    ...(token !== undefined && { headers: { authorization: `Bearer ${token}` } }),
-  });
-
-  socket.on('open', () => {
-    opened = true;
-    screen.print('Connected. Type /help for commands.');
-    send({ type: ClientMessageType.Join, userId, roomId });
-    // Input is read only from here on: piped lines wait for the connection instead of failing.
-    rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-    rl.on('line', handleLine);
-    rl.on('SIGINT', quit); // Ctrl-C
-    rl.on('close', quit); // Ctrl-D, or the end of piped input
-    screen.attach(rl);
-  });
-  socket.on('message', (data: RawData, isBinary: boolean) => {
-    const raw = rawToString(data);
-    const frame = isBinary ? undefined : parseFrame(raw);
-    if (!frame) return screen.print(`? ${clean(raw)}`);
-    if (frame.type === ServerMessageType.Joined && typeof frame.roomId === 'string') {
-      screen.setPrompt(`${userId}@${clean(frame.roomId)}> `);
-    }
-    if (isAnswer(frame, userId)) answered();
-    screen.print(describe(frame));
-  });
-  socket.on('error', (error: Error) => {
-    if (!opened) screen.print(`! cannot connect to ${url}: ${error.message}`);
-  });
-  socket.on('close', (code: number, reason: Buffer) => {
-    if (closeSent) return exit(0);
-    if (opened) {
-      const known = closeCodeName(code);
-      const name = known ? ` ${known}` : '';
-      const why = reason.length > 0 ? ` (${clean(reason.toString())})` : '';
-      screen.print(`* connection closed: ${code}${name}${why}`);
-    }
-    // Only a normal closure is a normal end; anything else is worth a retry by whoever runs us.
-    exit(opened && code === 1000 ? 0 : 1);
-  });
+/**
+ * Whether `frame` is one broadcast to a room's members (the positioned frames of the stream):
+ * everything with a roomId except the answers to one connection.
+ */
+function isBroadcast(frame: Frame): boolean {
+  switch (frame.type) {
+    case ServerMessageType.Joined:
+    case ServerMessageType.Presence:
+    case ServerMessageType.History:
+    case ServerMessageType.Error:
+      return false;
+    default:
+      return true;
+  }
 }
 
 /** Whether `frame` answers a request of ours (see `unanswered`). */
 function isAnswer(frame: Frame, userId: string): boolean {
   switch (frame.type) {
-    case ServerMessageType.Joined:
     case ServerMessageType.Presence:
     case ServerMessageType.Error:
       return true;
@@ -276,62 +480,6 @@ function isAnswer(frame: Frame, userId: string): boolean {
     default:
       return false;
   }
-}
-
-/** A frame as a line for people. */
-function describe(frame: Frame): string {
-  const time = clock(typeof frame.timestamp === 'string' ? new Date(frame.timestamp) : new Date());
-  switch (frame.type) {
-    case ServerMessageType.ChatMessage:
-      return `${time} [${text(frame.roomId)}] ${text(frame.userId)}: ${text(frame.content)}`;
-    case ServerMessageType.Joined:
-    case ServerMessageType.UserJoined:
-    case ServerMessageType.UserLeft:
-      return `${time} * ${text(frame.message)}`;
-    case ServerMessageType.Error:
-      return `${time} ! error (${text(frame.code)}): ${text(frame.message)}`;
-    case ServerMessageType.Presence:
-      return `${time} * in ${text(frame.roomId)}: ${describeUsers(frame.users)}`;
-    case ServerMessageType.Auth:
-      return `${time} * authenticated${frame.userId === undefined ? '' : ` as ${text(frame.userId)}`}`;
-    case ServerMessageType.Refreshed:
-      return `${time} * token refreshed`;
-    default:
-      return `${time} ? ${clean(JSON.stringify(frame))}`;
-  }
-}
-
-/** `alice, bob (2 connections)`: the users of a presence frame. */
-function describeUsers(users: unknown): string {
-  if (!Array.isArray(users)) return text(users);
-  if (users.length === 0) return 'nobody';
-  return users
-    .map((user: { userId?: unknown; connections?: unknown }) => {
-      const many = typeof user.connections === 'number' && user.connections > 1;
-      return `${text(user.userId)}${many ? ` (${String(user.connections)} connections)` : ''}`;
-    })
-    .join(', ');
-}
-
-function clock(date: Date): string {
-  const at = Number.isNaN(date.getTime()) ? new Date() : date;
-  return [at.getHours(), at.getMinutes(), at.getSeconds()]
-    .map((n) => String(n).padStart(2, '0'))
-    .join(':');
-}
-
-function text(value: unknown): string {
-  return clean(typeof value === 'string' ? value : JSON.stringify(value));
-}
-
-/**
- * Content comes from other people: control characters (escape sequences could move the cursor,
- * retitle or garble the terminal) are shown as `�`; line breaks are kept, indented.
- */
-function clean(value: string): string {
-  return value
-    .replace(/\r?\n/g, '\n    ')
-    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd'); // eslint-disable-line no-control-regex
 }
 
 main(process.argv.slice(2));

@@ -8,6 +8,7 @@ import { RedisRoomsModule } from './redis/redis-rooms.module';
 import { InMemoryRoomsModule } from './rooms/in-memory-rooms.module';
 import { RoomsModule } from './rooms/rooms.module';
 import { RpcModule } from './rpc/rpc.module';
+import { EventsModule } from './events/events.module';
 
 /**
  * The composition root: the one place that reads which backend runs. Without REDIS_URL the
@@ -27,6 +28,7 @@ export class AppModule {
         RoomsModule.forRoot(backend),
         RpcModule,
         ChatModule,
+        EventsModule,
         HealthModule,
         ...extensions,
       ],

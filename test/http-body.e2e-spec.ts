@@ -23,9 +23,9 @@ import { TransportModule } from '../src/transport/transport.module';
 import { countResponses, rawSocket } from './support/raw-socket';
 
 /*
- * No route takes a body yet (a later `POST /api/rpc` will). These tests mount two routes of their
- * own behind the same HTTP defences as the app (`guardHttp`, no global body parser): one that
- * enables JsonBodyMiddleware the documented way, one that does not.
+ * The middleware on its own (`POST /api/rpc` uses it: test/rpc-http.e2e-spec.ts). These tests
+ * mount two routes of their own behind the same HTTP defences as the app (`guardHttp`, no global
+ * body parser): one that enables JsonBodyMiddleware the documented way, one that does not.
  */
 
 @Controller('api')

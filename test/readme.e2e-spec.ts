@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLOSE_CODE_TABLE } from '../src/protocol/close-codes';
 import { ErrorCode } from '../src/protocol/error-code';
+import { RpcErrorCode } from '../src/protocol/rpc.protocol';
 import { AppConfig, CONFIG_KEYS } from '../src/config/app-config';
 
 // Prettier pads table cells; compare with runs of spaces collapsed.
@@ -24,6 +25,17 @@ describe('README', () => {
   it.each(Object.values(ErrorCode).map((code) => [code]))('documents error code %s', (code) => {
     expect(readme).toContain(`| \`${code}\` |`);
   });
+
+  it.each(Object.values(RpcErrorCode).map((code) => [code]))(
+    'documents RPC error code %s in the RPC section',
+    (code) => {
+      const rpcSection = readme.slice(
+        readme.indexOf('\n## RPC\n'),
+        readme.indexOf('\n## Configuration\n'),
+      );
+      expect(rpcSection).toContain(`| \`${code}\` |`);
+    },
+  );
 
   it('keeps the two set-up commands', () => {
     expect(readme).toContain('npm ci && npm start');

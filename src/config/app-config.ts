@@ -264,11 +264,27 @@ export class AppConfig {
   @Max(10_000)
   RECOVERY_MAX = 300;
 
+  /** Event rooms one connection may follow with `join_room`, besides its chat room. */
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  MAX_ROOMS_PER_CONNECTION = 128;
+
   /** In memory: rooms whose history is kept at most; past it the least recently published goes. */
   @IsInt()
   @Min(1)
   @Max(10_000_000)
   HISTORY_MAX_ROOMS = 10_000;
+
+  /**
+   * In memory: bytes of history kept at most, all rooms together (frames counted at two bytes a
+   * character, plus a fixed overhead per publication); past it the least recently published rooms
+   * lose their history (their next publication starts a new epoch).
+   */
+  @IsInt()
+  @Min(1_048_576)
+  @Max(Number.MAX_SAFE_INTEGER)
+  HISTORY_MAX_BYTES = 268_435_456;
 
   /**
    * `none`: clients say who they are (the seed-000 protocol). `jwt`: every socket authenticates
@@ -340,6 +356,16 @@ export class AppConfig {
   @Max(10_000_000)
   MAX_CONNECTIONS_PER_USER = 100;
 
+  /**
+   * Bearer key of the HTTP API (`POST /api/rpc`, for backends): 16 to 512 printable ASCII
+   * characters without spaces. Unset: the API is off (404, as if absent).
+   */
+  @IsString()
+  @Matches(/^$|^[\x21-\x7e]{16,512}$/, {
+    message: 'API_KEY must be 16 to 512 printable ASCII characters without spaces, or empty',
+  })
+  API_KEY = '';
+
   /** Most verbose level that is logged. */
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevelName = 'log';
@@ -350,7 +376,11 @@ export class AppConfig {
 }
 
 /** Settings whose value a validation message must not show. */
-export const SECRET_KEYS: ReadonlySet<keyof AppConfig> = new Set(['JWT_SECRET', 'JWT_PUBLIC_KEY']);
+export const SECRET_KEYS: ReadonlySet<keyof AppConfig> = new Set([
+  'JWT_SECRET',
+  'JWT_PUBLIC_KEY',
+  'API_KEY',
+]);
 
 /** A non-empty comma-separated list of IP addresses and CIDR ranges (`10.0.0.0/8`, `fdaa::/16`). */
 function isIpList(value: string): boolean {

@@ -70,7 +70,9 @@ describe('loadConfig', () => {
       HISTORY_TTL_MS: 86400000,
       HISTORY_MAX_LIMIT: 300,
       RECOVERY_MAX: 300,
+      MAX_ROOMS_PER_CONNECTION: 128,
       HISTORY_MAX_ROOMS: 10000,
+      HISTORY_MAX_BYTES: 268435456,
       AUTH_MODE: 'none',
       JWT_SECRET: '',
       JWT_PUBLIC_KEY: '',
@@ -84,6 +86,7 @@ describe('loadConfig', () => {
       AUTH_DEFAULT_ROOMS: '*',
       AUTH_REFRESH_GRACE_MS: 25000,
       MAX_CONNECTIONS_PER_USER: 100,
+      API_KEY: '',
       LOG_LEVEL: 'log',
       LOG_FORMAT: 'text',
     });
@@ -323,5 +326,20 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://x.example/jwks' }).AUTH_MODE,
     ).toBe('none');
+  });
+
+  it('accepts an API_KEY of 16 or more printable characters', () => {
+    const key = 'k3y_0f-sixteen+chars/=';
+    expect(loadConfig({ API_KEY: key }).API_KEY).toBe(key);
+  });
+
+  it.each([
+    ['too short', 'short-key-15char'.slice(0, 15)],
+    ['with a space', 'an api key with spaces'],
+    ['with a non-ASCII character', 'schlüssel-0123456789'],
+  ])('refuses an API_KEY %s without showing it', (_what, key) => {
+    const message = refusal({ API_KEY: key });
+    expect(message).toContain('API_KEY=(not shown): API_KEY must be 16 to 512 printable ASCII');
+    expect(message).not.toContain(key);
   });
 });

@@ -1,4 +1,5 @@
 import { ErrorCode } from './error-code';
+import type { RpcErrorFrame, RpcResponseFrame } from './rpc.protocol';
 
 /**
  * The wire contract: flat JSON objects with a `type` field, as existing PixIDE clients speak it.
@@ -158,7 +159,15 @@ export interface RefreshedFrame {
 /** Frames broadcast to every member of a room. */
 export type RoomFrame = ChatMessageFrame | UserJoinedFrame | UserLeftFrame | PresenceDiffFrame;
 export type ServerFrame =
-  JoinedFrame | RoomFrame | PresenceFrame | HistoryFrame | ErrorFrame | AuthFrame | RefreshedFrame;
+  | JoinedFrame
+  | RoomFrame
+  | PresenceFrame
+  | HistoryFrame
+  | ErrorFrame
+  | AuthFrame
+  | RefreshedFrame
+  | RpcResponseFrame
+  | RpcErrorFrame;
 
 export const frames = {
   joined: (

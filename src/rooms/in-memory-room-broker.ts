@@ -16,24 +16,48 @@ export interface InMemoryHistoryOptions {
   ttlMs: number;
   /** Rooms kept at most (HISTORY_MAX_ROOMS); the least recently published goes first. */
   maxRooms: number;
+  /** Bytes of history kept at most, all rooms together (HISTORY_MAX_BYTES); see `sizeOf`. */
+  maxBytes: number;
 }
 
-const DEFAULTS: InMemoryHistoryOptions = { size: 0, ttlMs: POSITION_TTL_MS, maxRooms: 100_000 };
+const DEFAULTS: InMemoryHistoryOptions = {
+  size: 0,
+  ttlMs: POSITION_TTL_MS,
+  maxRooms: 100_000,
+  maxBytes: Number.MAX_SAFE_INTEGER,
+};
+
+/**
+ * What one retained publication is counted as: its text at two bytes a character (what V8 needs
+ * at worst) plus what holding it costs besides (its data object and ring slot, measured at
+ * under 100 bytes on Node 20; see docs/reliability.md).
+ */
+export const PUBLICATION_OVERHEAD_BYTES = 128;
+
+export function sizeOf(data: PublicationData): number {
+  const text = data.kind === 'frame' ? data.frame : data.userId;
+  return 2 * text.length + PUBLICATION_OVERHEAD_BYTES;
+}
 
 interface RoomStream extends StreamPosition {
   touchedAt: number;
-  /** The newest `size` publications, oldest first; a ring: `start` is the oldest's index. */
-  ring: Publication[];
+  /**
+   * The newest `size` publications' data, oldest first from index `start` (a ring): offsets are
+   * consecutive, so the newest is `offset` and no position is stored per publication.
+   */
+  ring: PublicationData[];
   start: number;
+  /** `sizeOf` of everything in the ring. */
+  bytes: number;
 }
 
 /**
  * Single-instance broker: every subscriber is local, so publishing is delivering, synchronously
  * and in call order. Each room's position and history live in memory: a restart starts every
  * room in a new epoch. Memory is bounded: a room's stream is dropped HISTORY_TTL_MS after its
- * newest publication, and past HISTORY_MAX_ROOMS rooms the least recently published one is (its
- * next publication starts a new epoch, which is what a client expects after losing track). Worst
- * case: HISTORY_MAX_ROOMS × HISTORY_SIZE publications of at most MAX_PAYLOAD_BYTES each.
+ * newest publication, and past HISTORY_MAX_ROOMS rooms or HISTORY_MAX_BYTES of history the least
+ * recently published rooms are (their next publication starts a new epoch, which is what a
+ * client expects after losing track).
  */
 @Injectable()
 export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
@@ -43,6 +67,8 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
   private readonly handlers: PublicationHandler[] = [];
   private readonly options: InMemoryHistoryOptions;
   private readonly sweep: NodeJS.Timeout;
+  /** `sizeOf` of every retained publication. */
+  private bytes = 0;
 
   constructor(
     options: Partial<InMemoryHistoryOptions> = {},
@@ -64,9 +90,9 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
     stream.touchedAt = this.now();
     this.streams.delete(roomId);
     this.streams.set(roomId, stream);
-    const publication: Publication = { roomId, offset: stream.offset, epoch: stream.epoch, data };
-    this.retain(stream, publication);
+    this.retain(roomId, stream, data);
     if (this.refs.has(roomId)) {
+      const publication: Publication = { roomId, offset: stream.offset, epoch: stream.epoch, data };
       for (const handler of this.handlers) handler(publication);
     }
     return Promise.resolve({ offset: stream.offset, epoch: stream.epoch });
@@ -82,9 +108,8 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
       return Promise.resolve({ publications: [], position: { offset: 0, epoch: newEpoch() } });
     }
     const stream = this.stream(roomId);
-    const retained = [...stream.ring.slice(stream.start), ...stream.ring.slice(0, stream.start)];
     return Promise.resolve({
-      publications: historyWindow(retained, stream.epoch, options),
+      publications: historyWindow(this.retained(roomId, stream), stream.epoch, options),
       position: { offset: stream.offset, epoch: stream.epoch },
     });
   }
@@ -110,35 +135,77 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
     return this.streams.size;
   }
 
-  private retain(stream: RoomStream, publication: Publication): void {
+  /** What the retained publications are counted as, all rooms together (see `sizeOf`). */
+  get retainedBytes(): number {
+    return this.bytes;
+  }
+
+  /** The ring as publications, oldest first. */
+  private retained(roomId: string, stream: RoomStream): Publication[] {
+    const { ring, start, epoch } = stream;
+    const oldest = stream.offset - ring.length + 1;
+    const publications: Publication[] = [];
+    for (let i = 0; i < ring.length; i++) {
+      const data = ring[(start + i) % ring.length];
+      publications.push({ roomId, offset: oldest + i, epoch, data });
+    }
+    return publications;
+  }
+
+  private retain(roomId: string, stream: RoomStream, data: PublicationData): void {
     const { size } = this.options;
     if (size === 0) return;
+    const added = sizeOf(data);
     if (stream.ring.length < size) {
-      stream.ring.push(publication);
-      return;
+      stream.ring.push(data);
+    } else {
+      const dropped = stream.ring[stream.start];
+      stream.bytes -= sizeOf(dropped);
+      this.bytes -= sizeOf(dropped);
+      stream.ring[stream.start] = data;
+      stream.start = (stream.start + 1) % size;
     }
-    stream.ring[stream.start] = publication;
-    stream.start = (stream.start + 1) % size;
+    stream.bytes += added;
+    this.bytes += added;
+    // The least recently published rooms go first; the room just published is the most recent.
+    for (const [oldest] of this.streams) {
+      if (this.bytes <= this.options.maxBytes || oldest === roomId) break;
+      this.forget(oldest);
+    }
   }
 
   private stream(roomId: string): RoomStream {
     let stream = this.streams.get(roomId);
     if (!stream) {
-      stream = { offset: 0, epoch: newEpoch(), touchedAt: this.now(), ring: [], start: 0 };
+      stream = {
+        offset: 0,
+        epoch: newEpoch(),
+        touchedAt: this.now(),
+        ring: [],
+        start: 0,
+        bytes: 0,
+      };
       this.streams.set(roomId, stream);
       if (this.streams.size > this.options.maxRooms) {
         const oldest = this.streams.keys().next().value;
-        if (oldest !== undefined) this.streams.delete(oldest);
+        if (oldest !== undefined) this.forget(oldest);
       }
     }
     return stream;
+  }
+
+  private forget(roomId: string): void {
+    const stream = this.streams.get(roomId);
+    if (!stream) return;
+    this.bytes -= stream.bytes;
+    this.streams.delete(roomId);
   }
 
   private forgetIdle(): void {
     const cutoff = this.now() - this.options.ttlMs;
     for (const [roomId, stream] of this.streams) {
       if (stream.touchedAt > cutoff) break;
-      this.streams.delete(roomId);
+      this.forget(roomId);
     }
   }
 }

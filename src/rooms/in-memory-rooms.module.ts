@@ -19,6 +19,7 @@ import { UserConnections } from '../auth/user-connections';
           size: config.HISTORY_SIZE,
           ttlMs: config.HISTORY_TTL_MS,
           maxRooms: config.HISTORY_MAX_ROOMS,
+          maxBytes: config.HISTORY_MAX_BYTES,
         }),
     },
     { provide: RoomBroker, useExisting: InMemoryRoomBroker },

@@ -17,6 +17,11 @@ export interface RoomMember {
   overflow(): void;
 }
 
+/** True when `position` comes after `floor`: a later offset, another epoch, or unpositioned. */
+function after(position: StreamPosition, floor: StreamPosition): boolean {
+  return position.epoch !== floor.epoch || position.offset > floor.offset;
+}
+
 /** What a held member was sent meanwhile: rendered frames with the position of each. */
 interface HeldFrame {
   position: StreamPosition;
@@ -31,6 +36,12 @@ interface LocalRoom {
    * (and replayed what they missed): then those after the position are sent, in order.
    */
   held: Map<RoomMember, HeldFrame[]> | undefined;
+  /**
+   * Released members and the position they were released at, until a later publication reaches
+   * them: with Redis the position is read on another connection than the one publications
+   * arrive on, so a publication up to it (replayed already) may still come after the release.
+   */
+  floors: Map<RoomMember, StreamPosition> | undefined;
   /**
    * Users in the room, cluster-wide: read from the store when the room gets its first local
    * member and again after each diff, moved by the join/leave publications in between.
@@ -78,6 +89,7 @@ export class RoomHub implements OnModuleDestroy {
     const created: LocalRoom = {
       members: new Set([member]),
       held: undefined,
+      floors: undefined,
       count: 1,
       pending: undefined,
       timer: undefined,
@@ -108,10 +120,13 @@ export class RoomHub implements OnModuleDestroy {
     if (!room || !frames) return;
     room.held?.delete(member);
     if (room.held?.size === 0) room.held = undefined;
+    let passed = false;
     for (const frame of frames) {
-      const { offset, epoch } = frame.position;
-      if (epoch !== position.epoch || offset > position.offset) member.send(frame.payload);
+      if (!after(frame.position, position)) continue;
+      passed ||= frame.position.epoch !== '';
+      member.send(frame.payload);
     }
+    if (!passed && position.epoch !== '') (room.floors ??= new Map()).set(member, position);
   }
 
   /**
@@ -138,6 +153,7 @@ export class RoomHub implements OnModuleDestroy {
     if (!room) return;
     room.members.delete(member);
     room.held?.delete(member);
+    room.floors?.delete(member);
     if (room.members.size > 0) return;
     clearTimeout(room.timer);
     this.rooms.delete(roomId);
@@ -263,9 +279,22 @@ export class RoomHub implements OnModuleDestroy {
     for (const member of room.members) {
       if (except !== undefined && member.userId === except) continue;
       const held = room.held?.get(member);
-      if (held === undefined) member.send(encoded);
-      else if (position) this.collectHeld(member, held, { position, payload: encoded });
+      if (held !== undefined) {
+        if (position) this.collectHeld(member, held, { position, payload: encoded });
+        continue;
+      }
+      const floor = room.floors?.get(member);
+      if (floor !== undefined && position) {
+        if (!after(position, floor)) continue;
+        if (position.epoch !== '') this.lift(room, member);
+      }
+      member.send(encoded);
     }
+  }
+
+  private lift(room: LocalRoom, member: RoomMember): void {
+    room.floors?.delete(member);
+    if (room.floors?.size === 0) room.floors = undefined;
   }
 
   private collectHeld(member: RoomMember, held: HeldFrame[], frame: HeldFrame): void {

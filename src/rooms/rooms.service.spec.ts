@@ -1,3 +1,4 @@
+import { InMemoryUserConnections } from '../auth/in-memory-user-connections';
 import { RoomPolicy } from '../auth/room-policy';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
@@ -37,7 +38,14 @@ describe('RoomsService', () => {
     const config = configWith({ MAX_MESSAGE_LENGTH: 10 });
     store = new InMemoryRoomStore(broker);
     hub = new RoomHub(broker, store, config);
-    rooms = new RoomsService(store, broker, hub, config, new RoomPolicy(config));
+    rooms = new RoomsService(
+      store,
+      broker,
+      hub,
+      config,
+      new RoomPolicy(config),
+      new InMemoryUserConnections(),
+    );
   });
 
   it('joins the user’s own room when no roomId is given', async () => {

@@ -9,6 +9,7 @@ import { BrokerUnavailableError, HistoryResult, RoomBroker } from './room-broker
 import { UNPOSITIONED, type StreamPosition } from './publication';
 import { recoverable } from './recovery';
 import { RoomPolicy } from '../auth/room-policy';
+import { UserConnections } from '../auth/user-connections';
 import { RoomHub } from './room-hub';
 import { RoomStore } from './room-store';
 
@@ -23,6 +24,17 @@ export interface HistoryQuery {
   roomId?: string;
   limit?: number;
   before?: number;
+}
+
+/** A room's history as read: its position and the frames, serialized, oldest first. */
+export interface RoomHistory extends StreamPosition {
+  roomId: string;
+  messages: string[];
+}
+
+/** Where a joiner entered a room: its position, and for a join with `since` whether it recovered. */
+export interface Entry extends StreamPosition {
+  recovered?: boolean;
 }
 
 /**
@@ -42,6 +54,7 @@ export class RoomsService {
     private readonly hub: RoomHub,
     private readonly config: AppConfig,
     private readonly policy: RoomPolicy,
+    @Inject(UserConnections) private readonly users: UserConnections,
   ) {
     this.presenceCache =
       config.PRESENCE_CACHE_MS > 0
@@ -69,13 +82,80 @@ export class RoomsService {
   ): Promise<void> {
     this.assertUser(session, userId);
     this.assertMayEnter(session, roomId);
+    const confirm = (entry: Entry): void =>
+      session.sendFrame(frames.joined(userId, roomId, entry, entry.recovered));
     if (session.roomId === roomId) {
       this.hub.hold(roomId, session);
-      await this.catchUp(session, userId, roomId, since);
+      await this.catchUp(session, userId, roomId, since, confirm);
       return;
     }
     if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
-    await this.enter(session, userId, roomId, since);
+    if (session.eventRooms?.get(roomId) === userId) {
+      // Followed already, as the same user: it becomes the chat room.
+      session.eventRooms.delete(roomId);
+      session.userId = userId;
+      session.roomId = roomId;
+      this.hub.hold(roomId, session);
+      await this.catchUp(session, userId, roomId, since, confirm);
+      return;
+    }
+    if (session.eventRooms?.has(roomId)) await this.unfollow(session, roomId);
+    await this.enter(session, userId, roomId, since, confirm, () => (session.roomId = roomId));
+  }
+
+  /**
+   * Follows an event room besides the chat room (`join_room`): the same membership, replay and
+   * hold as `join`, without a `joined` frame: resolves with where the session entered. At most
+   * MAX_ROOMS_PER_CONNECTION rooms; the rooms claim decides as for `join`.
+   */
+  async follow(
+    session: Session,
+    userId: string,
+    roomId: string,
+    since?: StreamPosition,
+  ): Promise<Entry> {
+    this.assertMayEnter(session, roomId);
+    let entered: Entry = { ...UNPOSITIONED };
+    const confirm = (entry: Entry): void => void (entered = entry);
+    if (session.roomId === roomId || session.eventRooms?.has(roomId)) {
+      this.hub.hold(roomId, session);
+      await this.catchUp(session, userId, roomId, since, confirm);
+      return entered;
+    }
+    const rooms = (session.eventRooms ??= new Map());
+    if (rooms.size >= this.config.MAX_ROOMS_PER_CONNECTION) {
+      throw new ChatError(
+        ErrorCode.InvalidMessage,
+        `a connection follows at most ${this.config.MAX_ROOMS_PER_CONNECTION} rooms`,
+      );
+    }
+    await this.enter(
+      session,
+      userId,
+      roomId,
+      since,
+      confirm,
+      () => rooms.set(roomId, userId),
+      false,
+    );
+    return entered;
+  }
+
+  /** Stops following an event room; false when the session did not follow it. */
+  async unfollow(session: Session, roomId: string): Promise<boolean> {
+    const userId = session.eventRooms?.get(roomId);
+    if (userId === undefined) return false;
+    session.eventRooms?.delete(roomId);
+    await this.leave(session, roomId, userId);
+    return true;
+  }
+
+  /** The rooms a session is in: its chat room first, then the event rooms it follows. */
+  roomsOf(session: Session): string[] {
+    return [
+      ...(session.roomId === undefined ? [] : [session.roomId]),
+      ...(session.eventRooms?.keys() ?? []),
+    ];
   }
 
   /** Leaves the current room (if any) and joins `roomId`, exactly as `join` does. */
@@ -99,16 +179,35 @@ export class RoomsService {
       throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
     }
     this.assertMayEnter(session, room);
+    const read = await this.historyOf(room, query);
+    session.send(frames.history(room, read, read.messages));
+  }
+
+  /** A room's history, rendered as it was broadcast; no authorization (the caller's part). */
+  async historyOf(roomId: string, query: Omit<HistoryQuery, 'roomId'>): Promise<RoomHistory> {
     const limit = Math.min(query.limit ?? HISTORY_DEFAULT_LIMIT, this.config.HISTORY_MAX_LIMIT);
     const read = await this.unavailableAsChatError(() =>
-      this.broker.history(room, { before: query.before, limit }),
+      this.broker.history(roomId, { before: query.before, limit }),
     );
     const messages: string[] = [];
     for (const publication of read.publications) {
       const frame = this.hub.render(publication);
       if (frame !== undefined) messages.push(frame);
     }
-    session.send(frames.history(room, read.position, messages));
+    return { roomId, ...read.position, messages };
+  }
+
+  /** Who is in a room, serialized as the `presence` frame (cached as `presence` is). */
+  async presenceOf(roomId: string): Promise<string> {
+    const answer = this.presenceCache
+      ? await this.presenceCache.fetch(roomId)
+      : await this.renderPresence(roomId);
+    return answer ?? (await this.renderPresence(roomId));
+  }
+
+  /** Whether the session's token lets it into `roomId` (the rooms claim). */
+  mayEnter(session: Session, roomId: string): boolean {
+    return this.policy.canEnter(session.principal, roomId);
   }
 
   /** Broadcasts `content` to every session in the sender's room, the sender's included. */
@@ -140,16 +239,19 @@ export class RoomsService {
       throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
     }
     this.assertMayEnter(session, room);
-    const answer = this.presenceCache
-      ? await this.presenceCache.fetch(room)
-      : await this.renderPresence(room);
-    if (answer !== undefined) session.send(answer);
+    session.send(await this.presenceOf(room));
   }
 
-  /** A closed or evicted session leaves its room as `switch_room` would. Safe to call more than
+  /** A closed or evicted session leaves its rooms as `switch_room` would. Safe to call more than
    * once. */
   async disconnect(session: Session): Promise<void> {
     if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
+    const followed = session.eventRooms;
+    session.eventRooms = undefined;
+    for (const [roomId, userId] of followed ?? []) await this.leave(session, roomId, userId);
+    if (session.principal === undefined && session.userId !== undefined) {
+      await this.users.release(session.userId, session.id).catch(() => undefined);
+    }
   }
 
   private async renderPresence(roomId: string): Promise<string> {
@@ -197,15 +299,22 @@ export class RoomsService {
     }
   }
 
+  /**
+   * Enters a room: subscribed and held before the membership is visible, so no frame of the room
+   * can be missed, and those published from here on reach the joiner after `confirm`. Binds the
+   * session to `userId`; `record` notes the room on the session (as its chat room or a followed
+   * one) once the membership exists, so that a leave finds it whatever fails afterwards.
+   */
   private async enter(
     session: Session,
     userId: string,
     roomId: string,
     since: StreamPosition | undefined,
+    confirm: (entry: Entry) => void,
+    record: () => void,
+    bind = true,
   ): Promise<void> {
     const member = { userId, connectionId: session.id };
-    // Subscribed and held before the membership is visible, so no frame of the room can be
-    // missed, and those published from here on reach the joiner after `joined`.
     await this.broker.subscribe(roomId);
     this.hub.add(roomId, session);
     this.hub.hold(roomId, session);
@@ -217,10 +326,15 @@ export class RoomsService {
       await this.broker.unsubscribe(roomId);
       throw error;
     }
-    session.userId = userId;
-    session.roomId = roomId;
-    await this.catchUp(session, userId, roomId, since);
-    this.logger.debug(`session ${session.id} (${userId}) joined ${roomId}`);
+    if (bind && session.userId === undefined && session.principal === undefined) {
+      // AUTH_MODE=none: the user a connection joins as is who it is; counted, as a token's user
+      // is, so that pushes to the user know how many connections they reach.
+      await this.users.acquire(userId, session.id, Number.MAX_SAFE_INTEGER).catch(() => false);
+    }
+    if (bind) session.userId = userId;
+    record();
+    await this.catchUp(session, userId, roomId, since, confirm);
+    this.logger.debug(`session ${session.id} (${userId}) entered ${roomId}`);
   }
 
   /**
@@ -236,6 +350,7 @@ export class RoomsService {
     userId: string,
     roomId: string,
     since: StreamPosition | undefined,
+    confirm: (entry: Entry) => void,
   ): Promise<void> {
     let read: HistoryResult = { publications: [], position: UNPOSITIONED };
     try {
@@ -255,19 +370,22 @@ export class RoomsService {
       if (frame !== undefined) session.send(frame);
     }
     const recovered = since === undefined ? undefined : replay !== undefined;
-    session.sendFrame(frames.joined(userId, roomId, read.position, recovered));
+    confirm({ ...read.position, ...(recovered !== undefined && { recovered }) });
     this.hub.release(roomId, session, read.position);
   }
 
   private async leaveCurrentRoom(session: Session): Promise<void> {
     const roomId = session.roomId;
-    const userId = session.userId;
-    if (roomId === undefined || userId === undefined) return;
+    if (roomId === undefined) return;
     session.roomId = undefined;
+    await this.leave(session, roomId, session.userId);
+  }
+
+  private async leave(session: Session, roomId: string, userId: string | undefined): Promise<void> {
+    if (userId === undefined) return;
     this.hub.remove(roomId, session);
     await this.broker.unsubscribe(roomId);
-    const member = { userId, connectionId: session.id };
-    await this.store.remove(roomId, member);
+    await this.store.remove(roomId, { userId, connectionId: session.id });
     this.logger.debug(`session ${session.id} (${userId}) left ${roomId}`);
   }
 }

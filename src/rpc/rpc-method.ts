@@ -12,16 +12,35 @@ export type RpcPermission = 'query' | 'publish' | 'backend';
 /** A params DTO: a class-validator decorated class, instantiated from the plain params. */
 export type ParamsClass<P extends object> = new () => P;
 
-/** One method as registered: what generates the clients and the AsyncAPI document later, too. */
-export interface RpcMethodDefinition<P extends object = object, R = unknown> {
-  /** Dotted snake_case, as seed 003 names them: `workspace.file_changed`. */
+/**
+ * The class describing a method's result, for the generated clients and docs only: results are
+ * not validated (they are the server's own values).
+ */
+export type ResultClass = new (...args: never[]) => object;
+
+/** What a method is, besides its handler: the options of `@RpcMethod`, too. */
+export interface RpcMethodOptions<P extends object = object> {
+  /** Dotted snake_case, as seed 003 names them: `workspace.file_changed` ([A-Za-z0-9_.], ≤ 100). */
   readonly name: string;
   readonly params: ParamsClass<P>;
   readonly permission: RpcPermission;
-  /** The room a `publish` method writes into, from its validated params. */
+  /** The room a `publish` method writes into, from its validated params (required for `publish`). */
   readonly room?: (params: P) => string;
   /** One line for the generated clients and docs. */
   readonly description?: string;
-  /** Runs the call with validated params; resolves with a JSON value. */
-  readonly handler: (params: P, caller: RpcCaller) => Promise<R>;
+  /** The shape of the result, for the generated clients and docs. */
+  readonly result?: ResultClass;
+}
+
+/** One method as registered: what generates the clients and the AsyncAPI document later, too. */
+export interface RpcMethodDefinition<
+  P extends object = object,
+  R = unknown,
+> extends RpcMethodOptions<P> {
+  /**
+   * Runs the call with the validated params (an instance of `params`, unknown properties
+   * stripped); resolves with a JSON value. An RpcError it throws reaches the caller as it is;
+   * anything else is logged and answered `internal_error`.
+   */
+  readonly handler: (params: P, caller: RpcCaller) => Promise<R> | R;
 }

@@ -1,11 +1,38 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { AuthModule } from '../auth/auth.module';
+import { JsonBodyMiddleware } from '../transport/json-body.middleware';
+import { ApiKeyMiddleware } from './api-key.middleware';
+import { RpcController } from './rpc.controller';
 import { RpcDispatcher } from './rpc-dispatcher';
+import { RpcExplorer } from './rpc-explorer';
+import { RpcHttpApi } from './rpc-http-api';
 import { RpcRegistry } from './rpc-registry';
+import { RpcGateway } from './rpc.gateway';
 
-/** The method registry, global: feature modules register their methods into it. */
+/**
+ * The method registry, global: feature modules register their methods into it (`register()` or
+ * `@RpcMethod`). Callers: the socket (RpcGateway, `{type:"rpc"}` on `/` and `/ws`), the HTTP
+ * API (`POST /api/rpc`) and the Redis bridge, all through RpcDispatcher.
+ */
 @Global()
 @Module({
-  providers: [RpcRegistry, { provide: RpcDispatcher, useExisting: RpcRegistry }],
+  imports: [DiscoveryModule, AuthModule],
+  controllers: [RpcController],
+  providers: [
+    RpcRegistry,
+    { provide: RpcDispatcher, useExisting: RpcRegistry },
+    RpcExplorer,
+    RpcGateway,
+    RpcHttpApi,
+  ],
   exports: [RpcRegistry, RpcDispatcher],
 })
-export class RpcModule {}
+export class RpcModule implements NestModule {
+  /** The key first: a caller without it gets 401 before its body is read. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer
+      .apply(ApiKeyMiddleware, JsonBodyMiddleware)
+      .forRoutes({ path: 'api/rpc', method: RequestMethod.POST });
+  }
+}

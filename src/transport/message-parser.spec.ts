@@ -1,6 +1,6 @@
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
-import { parseFrame } from './message-parser';
+import { parseFrame, rpcCorrelationIdOf, RefusedFrame } from './message-parser';
 
 const known = new Set(['join', 'chat_message']);
 const parse = (raw: unknown) => parseFrame(raw, known);
@@ -78,5 +78,55 @@ describe('message parser', () => {
   it('echoes at most a short prefix of an unknown type', () => {
     const parsed = parse(JSON.stringify({ type: 'x'.repeat(10000) }));
     expect((parsed as ChatError).message.length).toBeLessThan(100);
+  });
+
+  describe('rpc frames', () => {
+    const withRpc = new Set(['rpc', 'join']);
+
+    it('keeps the correlation id of an rpc frame beside its fields', () => {
+      expect(parseFrame('{"type":"rpc","method":"m","correlation_id":"c1"}', withRpc)).toEqual({
+        event: 'rpc',
+        data: { method: 'm', correlation_id: 'c1' },
+        correlationId: 'c1',
+      });
+    });
+
+    it.each([
+      ['{"type":"rpc","method":"m"}'],
+      ['{"type":"rpc","correlation_id":7}'],
+      ['{"type":"rpc","correlation_id":""}'],
+      [JSON.stringify({ type: 'rpc', correlation_id: 'c'.repeat(129) })],
+      ['{"type":"join","userId":"a","correlation_id":"c1"}'],
+    ])('keeps no correlation id the server could not echo: %s', (raw) => {
+      expect(parseFrame(raw, withRpc)).not.toHaveProperty('correlationId');
+    });
+
+    it('refuses a bad rpc frame with its correlation id and the field at fault', () => {
+      const refused = parseFrame(
+        '{"type":"rpc","correlation_id":"c1","__proto__":{"polluted":1}}',
+        withRpc,
+      );
+      expect(refused).toBeInstanceOf(RefusedFrame);
+      expect(refused).toMatchObject({
+        correlationId: 'c1',
+        field: '__proto__',
+        error: { code: ErrorCode.InvalidMessage },
+      });
+    });
+
+    it('refuses an rpc frame whose correlation id holds a lone surrogate without echoing it', () => {
+      expect(parseFrame('{"type":"rpc","correlation_id":"c\\ud800"}', withRpc)).toBeInstanceOf(
+        ChatError,
+      );
+    });
+
+    it.each([
+      ['{"type":"rpc","method":"m","correlation_id":"c1"}', 'c1'],
+      ['{"type":"chat_message","correlation_id":"c1"}', undefined],
+      ['Bearer abc', undefined],
+      ['[1]', undefined],
+    ])('reads the correlation id of a first frame %s: %s', (raw, expected) => {
+      expect(rpcCorrelationIdOf(raw)).toBe(expected);
+    });
   });
 });

@@ -12,7 +12,9 @@ import { AuthCloseReason, CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { toErrorFrame } from '../protocol/error-frame';
 import type { Principal } from '../protocol/principal';
+import { RpcError, RpcErrorCode, RpcMessageType, rpcFrames } from '../protocol/rpc.protocol';
 import { SERVER_VERSION } from '../server-version';
+import { rpcCorrelationIdOf } from './message-parser';
 import type { Session } from './session';
 
 /** A connection authenticated at the upgrade: its principal and the per-user slot it holds. */
@@ -88,6 +90,7 @@ export class SessionAuthenticator {
     const principal = token === undefined ? undefined : await this.verified(token, 'first frame');
     if (!session.isOpen) return false;
     if (!principal) {
+      if (token === undefined && text !== undefined) this.refuseCall(session, text);
       session.evict(CloseCode.PolicyViolation, AuthCloseReason.AuthenticationFailed);
       return false;
     }
@@ -132,6 +135,20 @@ export class SessionAuthenticator {
     session.principal = next;
     session.sendFrame(frames.refreshed(next.expiresAt));
     return true;
+  }
+
+  /**
+   * A first frame that is an `rpc` call instead of a token is answered `unauthenticated`, with its
+   * correlation id, before the close: the caller learns why its call failed.
+   */
+  private refuseCall(session: Session, text: string): void {
+    const correlationId = rpcCorrelationIdOf(text);
+    if (correlationId === undefined || !session.handles(RpcMessageType.Rpc)) return;
+    const error = new RpcError(
+      RpcErrorCode.Unauthenticated,
+      'authenticate first: send `Bearer <jwt>` as the first frame',
+    );
+    session.sendFrame(rpcFrames.error(correlationId, error));
   }
 
   /** The `auth` frame of an authenticated session (without identity under AUTH_MODE=none). */

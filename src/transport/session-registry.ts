@@ -92,10 +92,11 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
     };
     // Joined means bound to a user, which a session stays: a room switch in flight (roomId
     // briefly unset) must not look like a session that never joined. A path whose gateways have
-    // no `join` (an extension's own path) has nothing to join, so no join deadline.
+    // no `join` (an extension's own path) has nothing to join, so no join deadline; nor has a
+    // session that uses the server by RPC (`engaged`).
     this.joinDeadline = closing(
       (s) =>
-        s.userId === undefined && s.handles(ClientMessageType.Join)
+        s.userId === undefined && !s.engaged && s.handles(ClientMessageType.Join)
           ? s.connectedAt + config.JOIN_TIMEOUT_MS
           : undefined,
       CloseCode.PolicyViolation,

@@ -130,5 +130,73 @@ describe('Session', () => {
       await settled(session);
       expect(evicted).toEqual([session]);
     });
+
+    it('answers an rpc frame over the limit in the RPC shape, with its correlation id and retry_after', async () => {
+      const { session, socket, open } = sessionWithHandler({ limits: limits(1) });
+      session.bind([
+        { message: 'rpc', isAckHandledManually: false, callback: () => Promise.resolve() },
+      ]);
+      for (let n = 0; n < 5; n++) socket.receive(work(n));
+      socket.receive(JSON.stringify({ type: 'rpc', method: 'm', correlation_id: 'late' }));
+      socket.receive(JSON.stringify({ type: 'rpc', method: 'm' }));
+      open();
+      await settled(session);
+      expect(socket.sent).toEqual([
+        {
+          type: 'error',
+          correlation_id: 'late',
+          code: 'rate_limited',
+          message: 'rate limit exceeded',
+          error: {
+            code: 'rate_limited',
+            message: 'rate limit exceeded',
+            retryable: true,
+            retry_after: 1,
+          },
+        },
+        // Without a correlation id there is no call to answer: the error frame, as for any frame.
+        { type: 'error', code: 'rate_limited', message: 'rate limit exceeded' },
+      ]);
+    });
+  });
+
+  describe('rpc frames', () => {
+    it('answers an rpc frame the parser refused with its correlation id, naming the field', async () => {
+      const { session, socket } = recordedSession();
+      session.bind([
+        { message: 'rpc', isAckHandledManually: false, callback: () => Promise.resolve() },
+      ]);
+      socket.receive('{"type":"rpc","correlation_id":"c1","method":"a\\ud800"}');
+      await settled(session);
+      expect(socket.sent).toEqual([
+        {
+          type: 'error',
+          correlation_id: 'c1',
+          code: 'invalid_params',
+          message: expect.stringContaining('method must be well-formed'),
+          error: {
+            code: 'invalid_params',
+            message: expect.stringContaining('method must be well-formed'),
+            details: {
+              validation_errors: [{ field: 'method', error: expect.stringContaining('method') }],
+            },
+            retryable: false,
+          },
+        },
+      ]);
+    });
+
+    it('refuses an rpc frame for another user than the token’s as forbidden, with its correlation id', async () => {
+      const { session, socket } = recordedSession();
+      session.principal = { userId: 'alice', claims: {} };
+      session.bind([
+        { message: 'rpc', isAckHandledManually: false, callback: () => Promise.resolve() },
+      ]);
+      socket.receive(JSON.stringify({ type: 'rpc', correlation_id: 'c2', userId: 'mallory' }));
+      await settled(session);
+      expect(socket.sent).toMatchObject([
+        { type: 'error', correlation_id: 'c2', code: 'forbidden', error: { code: 'forbidden' } },
+      ]);
+    });
   });
 });

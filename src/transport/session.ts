@@ -8,8 +8,9 @@ import { ClientMessageType, ErrorFrame, ServerFrame } from '../protocol/chat.pro
 import { ChatError } from '../protocol/chat-error';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
-import { logUnexpected, toErrorFrame } from '../protocol/error-frame';
-import { ParsedMessage, parseFrame } from './message-parser';
+import { logUnexpected, refusalFrame, toErrorFrame } from '../protocol/error-frame';
+import type { RpcErrorFrame } from '../protocol/rpc.protocol';
+import { ParsedMessage, parseFrame, RefusedFrame } from './message-parser';
 import type { Principal } from '../protocol/principal';
 import { SerialQueue } from './serial-queue';
 import type { StallClock } from './loop-stall-meter';
@@ -101,6 +102,12 @@ export class Session {
   awaitingAuth = false;
   /** The `expiresAt` whose `token_expired` was sent; a refresh's new expiry arms a new notice. */
   expiryNoticeSentFor: number | undefined = undefined;
+  /**
+   * The connection uses the server otherwise than through a room: it made an RPC call. Such a
+   * connection (a tool, a backend-facing client of seed 003's protocol) need not join, so the
+   * join deadline no longer applies to it.
+   */
+  engaged = false;
   /** Bound by the first successful join; later messages must name the same user. */
   userId: string | undefined = undefined;
   /**
@@ -108,6 +115,11 @@ export class Session {
    * beside it as a set created on first use, and a leave then leaves them all.
    */
   roomId: string | undefined = undefined;
+  /**
+   * Event rooms the session follows besides its chat room (`join_room`), each with the user id
+   * its membership is under; created on first use.
+   */
+  eventRooms: Map<string, string> | undefined = undefined;
   /** A ping went out and its pong has not come back yet. */
   private awaitingPong = false;
   /** False once the server decided to close it: later frames are dropped unhandled. */
@@ -223,7 +235,7 @@ export class Session {
   }
 
   /** Sends an error frame; a client that causes too many in the window is closed with 1008. */
-  sendError(frame: ErrorFrame, now = Date.now()): void {
+  sendError(frame: ErrorFrame | RpcErrorFrame, now = Date.now()): void {
     this.sendFrame(frame);
     this.countError(now);
   }
@@ -281,9 +293,10 @@ export class Session {
 
   /**
    * One listener per socket, no per-connection RxJS pipeline. The rate is taken at arrival, before
-   * any queueing, so a flood costs a counter each (a frame is parsed only while the bucket holds a
-   * token: the cost depends on its type); then the frame waits its turn in the queue. Text
-   * arrives as one Buffer (ws' default binaryType 'nodebuffer').
+   * any queueing, so a flood costs a parse and a counter each (the frame is parsed even when the
+   * bucket is empty: its cost depends on its type, and the refusal of an `rpc` frame carries its
+   * correlation id); then the frame waits its turn in the queue. Text arrives as one Buffer (ws'
+   * default binaryType 'nodebuffer').
    */
   private receive(data: RawData, isBinary: boolean): void {
     if (!this.heard) return;
@@ -301,48 +314,63 @@ export class Session {
     this.lastArrival = now;
     this.bucket.refill(now, stalled);
     this.sustained.refill(now, stalled);
-    const message =
-      this.bucket.available >= 1
-        ? parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes)
-        : undefined;
-    const cost = message && !(message instanceof ChatError) ? this.costOf(message.event) : 1;
+    const message = parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes);
+    const parsed =
+      message instanceof ChatError || message instanceof RefusedFrame ? undefined : message;
+    const cost = parsed ? this.costOf(parsed.event) : 1;
     const withinWindow = this.sustained.take(cost);
-    if (message !== undefined && this.bucket.take(cost)) {
+    const retryAfter = this.secondsUntil(cost);
+    if (this.bucket.take(cost)) {
       this.queue.push(() => this.dispatch(message));
     } else {
-      this.queue.push(() => this.refuse(!withinWindow));
+      const correlationId =
+        message instanceof RefusedFrame ? message.correlationId : parsed?.correlationId;
+      this.queue.push(() => this.refuse(!withinWindow, correlationId, retryAfter));
     }
+  }
+
+  /** Whole seconds (at least one) until the bucket holds `cost` tokens, told to RPC callers. */
+  private secondsUntil(cost: number): number {
+    const missing = cost - this.bucket.available;
+    return Math.max(1, Math.ceil(missing / this.context.limits.ratePerSecond));
   }
 
   private costOf(type: string): number {
     return this.context.limits.costs.get(type) ?? 1;
   }
 
-  /** Answers a frame over the rate limit; `counted`: the client's rate is really over it. */
-  private refuse(counted: boolean): void {
+  /**
+   * Answers a frame over the rate limit; `counted`: the client's rate is really over it. An `rpc`
+   * frame's answer carries its correlation id and the seconds to wait.
+   */
+  private refuse(counted: boolean, correlationId: string | undefined, retryAfter: number): void {
     if (!this.heard) return;
-    const frame = toErrorFrame(this.context.rateLimited, log);
+    const frame = refusalFrame(this.context.rateLimited, correlationId, { retryAfter });
     if (counted) this.sendError(frame);
     else this.sendFrame(frame);
   }
 
   /** Runs the handler of one frame, or answers a bad frame; a handler's non-empty result is sent
    * back as JSON. Never rejects: handler errors were answered by the gateway's exception filter. */
-  private async dispatch(message: ParsedMessage | ChatError): Promise<void> {
+  private async dispatch(message: ParsedMessage | ChatError | RefusedFrame): Promise<void> {
     if (!this.heard) return;
     if (message instanceof ChatError) return this.sendError(toErrorFrame(message, log));
+    if (message instanceof RefusedFrame) {
+      const { error, correlationId, field } = message;
+      return this.sendError(refusalFrame(error, correlationId, { field }));
+    }
     if (message.event === ClientMessageType.Refresh && this.context.auth) {
       return this.context.auth.refresh(this, message.data);
     }
     if (this.principal && !actsForPrincipal(message, this.principal.userId)) {
       const error = new ChatError(ErrorCode.UserMismatch, 'userId differs from the token’s user');
-      return this.sendError(toErrorFrame(error, log));
+      return this.sendError(refusalFrame(error, message.correlationId, { field: 'userId' }));
     }
     // A few handlers: scanning them costs less than a Map per session.
     const handler = this.handlers.find((h) => h.message === message.event);
     if (!handler) {
       const error = new ChatError(ErrorCode.UnknownType, 'unknown message type');
-      return this.sendError(toErrorFrame(error, log));
+      return this.sendError(refusalFrame(error, message.correlationId));
     }
     try {
       const returned: unknown = await handler.callback(message.data, message.event);

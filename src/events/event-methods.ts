@@ -1,0 +1,252 @@
+import { Injectable } from '@nestjs/common';
+import { ChatError } from '../protocol/chat-error';
+import { ErrorCode } from '../protocol/error-code';
+import { RpcError, RpcErrorCode } from '../protocol/rpc.protocol';
+import { RoomsService } from '../rooms/rooms.service';
+import type { RpcCaller } from '../rpc/rpc-dispatcher';
+import { RpcMethod } from '../rpc/rpc-method.decorator';
+import type { Session } from '../transport/session';
+import {
+  BroadcastParams,
+  DisconnectParams,
+  HistoryParams,
+  JoinRoomParams,
+  NoParams,
+  NotificationParams,
+  RoomParams,
+} from './dto/platform.dto';
+import { ContextUpdatedParams, SessionMessageParams, TaskStatusParams } from './dto/session.dto';
+import { FileChangedParams, SnapshotCreatedParams, StateChangedParams } from './dto/workspace.dto';
+import { EventsService, Published, userOf } from './events.service';
+
+const workspaceRoom = (p: { workspace_id: string }): string => `workspace:${p.workspace_id}`;
+const sessionRoom = (p: { session_id: string }): string => `session:${p.session_id}`;
+
+/**
+ * Seed 003's methods, with its parameter names (snake_case, as Django sends them). Room events
+ * are broadcast as `{type:"event", event:"<method>", roomId, offset, epoch, timestamp, data}`;
+ * the registry has validated the params and checked the caller's permission before these run.
+ */
+@Injectable()
+export class EventMethods {
+  constructor(
+    private readonly events: EventsService,
+    private readonly roomsService: RoomsService,
+  ) {}
+
+  @RpcMethod({
+    name: 'workspace.file_changed',
+    params: FileChangedParams,
+    permission: 'publish',
+    room: workspaceRoom,
+    description: 'A file of a workspace was created, modified, deleted or renamed.',
+  })
+  fileChanged(params: FileChangedParams): Promise<Published> {
+    return this.event('workspace.file_changed', workspaceRoom(params), params);
+  }
+
+  @RpcMethod({
+    name: 'workspace.snapshot_created',
+    params: SnapshotCreatedParams,
+    permission: 'publish',
+    room: workspaceRoom,
+    description: 'A snapshot of a workspace was taken.',
+  })
+  snapshotCreated(params: SnapshotCreatedParams): Promise<Published> {
+    return this.event('workspace.snapshot_created', workspaceRoom(params), params);
+  }
+
+  @RpcMethod({
+    name: 'workspace.state_changed',
+    params: StateChangedParams,
+    permission: 'publish',
+    room: workspaceRoom,
+    description: 'A workspace changed state (starting, running, stopped…).',
+  })
+  stateChanged(params: StateChangedParams): Promise<Published> {
+    return this.event('workspace.state_changed', workspaceRoom(params), params);
+  }
+
+  @RpcMethod({
+    name: 'session.message',
+    params: SessionMessageParams,
+    permission: 'publish',
+    room: sessionRoom,
+    description: 'A message of an AI session, or one chunk of a streamed one.',
+  })
+  sessionMessage(params: SessionMessageParams): Promise<Published> {
+    return this.event('session.message', sessionRoom(params), params);
+  }
+
+  @RpcMethod({
+    name: 'session.task_status',
+    params: TaskStatusParams,
+    permission: 'publish',
+    room: sessionRoom,
+    description: 'The status of a task of an AI session.',
+  })
+  taskStatus(params: TaskStatusParams): Promise<Published> {
+    return this.event('session.task_status', sessionRoom(params), params);
+  }
+
+  @RpcMethod({
+    name: 'session.context_updated',
+    params: ContextUpdatedParams,
+    permission: 'publish',
+    room: sessionRoom,
+    description: 'The context of an AI session changed.',
+  })
+  contextUpdated(params: ContextUpdatedParams): Promise<Published> {
+    return this.event('session.context_updated', sessionRoom(params), params);
+  }
+
+  @RpcMethod({
+    name: 'notification.send',
+    params: NotificationParams,
+    permission: 'backend',
+    description: 'A notification to every connection of one user, cluster-wide.',
+  })
+  async send(params: NotificationParams): Promise<{ delivered: number }> {
+    const { user_id, title, message, type, action_url } = params;
+    const data = { title, message, notification_type: type, ...(action_url && { action_url }) };
+    const delivered = await this.guard(() => this.events.notify(user_id, data));
+    return { delivered };
+  }
+
+  @RpcMethod({
+    name: 'notification.broadcast',
+    params: BroadcastParams,
+    permission: 'backend',
+    description: 'A notification to every connection.',
+  })
+  async broadcast({ title, message, type }: BroadcastParams): Promise<{ broadcast: true }> {
+    await this.guard(() => this.events.broadcast({ title, message, notification_type: type }));
+    return { broadcast: true };
+  }
+
+  @RpcMethod({
+    name: 'user.disconnect',
+    params: DisconnectParams,
+    permission: 'backend',
+    description: 'Closes every connection of one user, cluster-wide, with 4403 (do not reconnect).',
+  })
+  async disconnect({ user_id, reason }: DisconnectParams): Promise<{ disconnected: number }> {
+    const disconnected = await this.guard(() =>
+      this.events.disconnect(user_id, reason ?? 'disconnected'),
+    );
+    return { disconnected };
+  }
+
+  @RpcMethod({
+    name: 'join_room',
+    params: JoinRoomParams,
+    permission: 'query',
+    description: 'Follows an event room besides the chat room (with `since`, recovers first).',
+  })
+  async joinRoom(
+    { room, since }: JoinRoomParams,
+    caller: RpcCaller,
+  ): Promise<{ room: string; offset: number; epoch: string; recovered?: boolean }> {
+    const session = socketOf(caller, 'join_room');
+    const user = userOf(session) ?? `anon:${session.id}`;
+    const position = since && { offset: since.offset, epoch: since.epoch };
+    const entry = await this.guard(() => this.roomsService.follow(session, user, room, position));
+    return { room, ...entry };
+  }
+
+  @RpcMethod({
+    name: 'leave_room',
+    params: RoomParams,
+    permission: 'query',
+    description: 'Stops following an event room.',
+  })
+  async leaveRoom({ room }: RoomParams, caller: RpcCaller): Promise<{ left: boolean }> {
+    const session = socketOf(caller, 'leave_room');
+    return { left: await this.guard(() => this.roomsService.unfollow(session, room)) };
+  }
+
+  @RpcMethod({
+    name: 'presence',
+    params: RoomParams,
+    permission: 'query',
+    description: 'Who is in a room, cluster-wide.',
+  })
+  async presence({ room }: RoomParams, caller: RpcCaller): Promise<unknown> {
+    this.assertMayRead(caller, room);
+    const { type: _type, ...presence } = JSON.parse(
+      await this.guard(() => this.roomsService.presenceOf(room)),
+    ) as Record<string, unknown>;
+    return presence;
+  }
+
+  @RpcMethod({
+    name: 'history',
+    params: HistoryParams,
+    permission: 'query',
+    description: 'A room’s retained events and messages, oldest first.',
+  })
+  async history({ room, limit, before }: HistoryParams, caller: RpcCaller): Promise<unknown> {
+    this.assertMayRead(caller, room);
+    const read = await this.guard(() => this.roomsService.historyOf(room, { limit, before }));
+    return {
+      room,
+      offset: read.offset,
+      epoch: read.epoch,
+      messages: read.messages.map((frame) => JSON.parse(frame) as unknown),
+    };
+  }
+
+  @RpcMethod({
+    name: 'rooms',
+    params: NoParams,
+    permission: 'query',
+    description: 'The rooms the calling connection is in (a backend is in none).',
+  })
+  listRooms(_params: NoParams, caller: RpcCaller): { rooms: string[] } {
+    return { rooms: caller.kind === 'socket' ? this.roomsService.roomsOf(caller.session) : [] };
+  }
+
+  private event(name: string, room: string, params: object): Promise<Published> {
+    return this.guard(() => this.events.publish(name, room, { ...params }));
+  }
+
+  private assertMayRead(caller: RpcCaller, room: string): void {
+    if (caller.kind === 'socket' && !this.roomsService.mayEnter(caller.session, room)) {
+      throw new RpcError(RpcErrorCode.Forbidden, 'the token does not allow this room');
+    }
+  }
+
+  /** Runs a room operation; its ChatErrors become the RPC errors a caller acts on. */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw error instanceof ChatError ? asRpcError(error) : error;
+    }
+  }
+}
+
+function socketOf(caller: RpcCaller, method: string): Session {
+  if (caller.kind !== 'socket') {
+    throw new RpcError(
+      RpcErrorCode.InvalidParams,
+      `${method} is for sockets: a backend is in no room`,
+    );
+  }
+  return caller.session;
+}
+
+function asRpcError(error: ChatError): RpcError {
+  switch (error.code) {
+    case ErrorCode.Forbidden:
+      return new RpcError(RpcErrorCode.Forbidden, error.message);
+    case ErrorCode.InvalidMessage:
+    case ErrorCode.UserMismatch:
+    case ErrorCode.NotJoined:
+      return new RpcError(RpcErrorCode.InvalidParams, error.message);
+    default:
+      return new RpcError(RpcErrorCode.InternalError, error.message, {
+        retryable: error.retryable,
+      });
+  }
+}

@@ -1,0 +1,117 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { UserConnections } from '../auth/user-connections';
+import { CloseCode } from '../protocol/close-codes';
+import { eventFrames, type NotificationData } from '../protocol/event.protocol';
+import type { Publication, StreamPosition } from '../rooms/publication';
+import { RoomBroker } from '../rooms/room-broker';
+import type { Session } from '../transport/session';
+import { SessionRegistry } from '../transport/session-registry';
+
+/**
+ * Rooms no client can name (`#` is not an id character), that every instance follows: what is
+ * addressed to users, wherever their connections are, goes through them.
+ */
+export const USERS_ROOM = '#users';
+export const EVERYONE_ROOM = '#all';
+
+/** What goes to a user's connections on every instance: a frame, or a close. */
+type UserPush = { user: string; frame: string } | { user: string; close: string };
+
+/** Where an event landed in its room. */
+export interface Published extends StreamPosition {
+  room: string;
+}
+
+/**
+ * The IDE's events: room events published like chat (numbered, kept, recoverable), and pushes
+ * to users and to everyone, carried between instances by the broker through USERS_ROOM and
+ * EVERYONE_ROOM and written by each instance to its own connections.
+ */
+@Injectable()
+export class EventsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(EventsService.name);
+
+  constructor(
+    @Inject(RoomBroker) private readonly broker: RoomBroker,
+    @Inject(UserConnections) private readonly users: UserConnections,
+    private readonly registry: SessionRegistry,
+  ) {
+    broker.onPublication((publication) => this.receive(publication));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.broker.subscribe(USERS_ROOM);
+    await this.broker.subscribe(EVERYONE_ROOM);
+  }
+
+  /** Broadcasts `{type:"event", event, roomId, offset, epoch, timestamp, data}` to the room. */
+  async publish(event: string, room: string, data: object): Promise<Published> {
+    const frame = eventFrames.event(event, room, data, new Date());
+    const position = await this.broker.publish(room, { kind: 'frame', frame });
+    return { room, ...position };
+  }
+
+  /**
+   * Pushes a notification to every connection of `userId`, cluster-wide; resolves with how many
+   * connections the user holds (counted where the count is kept: the UserConnections port).
+   */
+  async notify(userId: string, data: NotificationData): Promise<number> {
+    const delivered = await this.users.count(userId);
+    await this.push({ user: userId, frame: eventFrames.notification(data, new Date()) });
+    return delivered;
+  }
+
+  /** Pushes a notification to every connection of every instance. */
+  async broadcast(data: NotificationData): Promise<void> {
+    const frame = eventFrames.notification(data, new Date());
+    await this.broker.publish(EVERYONE_ROOM, { kind: 'frame', frame });
+  }
+
+  /** Closes every connection of `userId`, cluster-wide, with 4403; resolves with how many. */
+  async disconnect(userId: string, reason: string): Promise<number> {
+    const count = await this.users.count(userId);
+    await this.push({ user: userId, close: reason });
+    return count;
+  }
+
+  private async push(push: UserPush): Promise<void> {
+    await this.broker.publish(USERS_ROOM, { kind: 'frame', frame: JSON.stringify(push) });
+  }
+
+  private receive({ roomId, data }: Publication): void {
+    if (data.kind !== 'frame') return;
+    if (roomId === EVERYONE_ROOM) {
+      const encoded = Buffer.from(data.frame);
+      for (const session of this.registry) session.send(encoded);
+      return;
+    }
+    if (roomId !== USERS_ROOM) return;
+    const push = parsePush(data.frame);
+    if (!push) {
+      this.logger.warn('Dropped a malformed push');
+      return;
+    }
+    for (const session of this.registry) {
+      if (userOf(session) !== push.user) continue;
+      if ('frame' in push) session.send(push.frame);
+      else session.evict(CloseCode.DisconnectedByBackend, push.close);
+    }
+  }
+}
+
+/** Who a connection is: its token's user, or the user it joined as (AUTH_MODE=none). */
+export function userOf(session: Session): string | undefined {
+  return session.principal?.userId ?? session.userId;
+}
+
+function parsePush(text: string): UserPush | undefined {
+  try {
+    const value = JSON.parse(text) as Record<string, unknown>;
+    if (typeof value.user !== 'string') return undefined;
+    if (typeof value.frame === 'string') return { user: value.user, frame: value.frame };
+    if (typeof value.close === 'string') return { user: value.user, close: value.close };
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,104 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { validateSync } from 'class-validator';
+import { logUnexpected } from '../protocol/error-frame';
+import {
+  invalidParams,
+  RpcError,
+  RpcErrorCode,
+  RpcReply,
+  rpcReplies,
+} from '../protocol/rpc.protocol';
+import { RpcCallDto } from './dto/rpc-call.dto';
+import { RpcCaller, RpcDispatcher } from './rpc-dispatcher';
+
+/** Calls one request of the HTTP API may hold; a larger batch is refused (400). */
+export const MAX_BATCH_CALLS = 100;
+
+/** What the HTTP API answers: the status and the JSON body. */
+export interface RpcHttpAnswer {
+  status: number;
+  body: RpcReply | RpcReply[];
+}
+
+/** The status of a single call that failed, by its code. */
+const STATUS_OF: Readonly<Record<RpcErrorCode, number>> = {
+  [RpcErrorCode.InvalidParams]: 400,
+  [RpcErrorCode.Unauthenticated]: 401,
+  [RpcErrorCode.Forbidden]: 403,
+  [RpcErrorCode.MethodNotFound]: 404,
+  [RpcErrorCode.UserNotConnected]: 404,
+  [RpcErrorCode.RateLimited]: 429,
+  [RpcErrorCode.InternalError]: 500,
+  [RpcErrorCode.Timeout]: 504,
+};
+
+const BACKEND: RpcCaller = { kind: 'backend', via: 'http' };
+
+/**
+ * `POST /api/rpc` once the key is checked and the JSON body read: one call `{method, params?,
+ * correlation_id?}` answered with its reply (200, or the status of its error code: 400 for
+ * `invalid_params`), or an array of 1 to MAX_BATCH_CALLS calls run one after another, in order,
+ * answered 200 with one reply per call in the same order (a failed call does not stop the others).
+ */
+@Injectable()
+export class RpcHttpApi {
+  private readonly logger = new Logger(RpcHttpApi.name);
+
+  constructor(@Inject(RpcDispatcher) private readonly rpc: RpcDispatcher) {}
+
+  async handle(body: unknown): Promise<RpcHttpAnswer> {
+    if (Array.isArray(body)) {
+      if (body.length === 0 || body.length > MAX_BATCH_CALLS) {
+        const reason = `a batch holds 1 to ${MAX_BATCH_CALLS} calls`;
+        return refused(invalidParams(reason, [{ field: '', error: reason }]));
+      }
+      const replies: RpcReply[] = [];
+      for (const call of body) replies.push(await this.run(call));
+      return { status: 200, body: replies };
+    }
+    if (typeof body !== 'object' || body === null) {
+      const reason = 'the body must be a JSON call object or an array of them';
+      return refused(invalidParams(reason, [{ field: '', error: reason }]));
+    }
+    const reply = await this.run(body);
+    return { status: reply.success ? 200 : STATUS_OF[reply.error_code], body: reply };
+  }
+
+  private async run(value: unknown): Promise<RpcReply> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      const reason = 'a call must be a JSON object';
+      return rpcReplies.failure(undefined, invalidParams(reason, [{ field: '', error: reason }]));
+    }
+    const call = RpcCallDto.from(value as Record<string, unknown>);
+    const errors = validateSync(call, {
+      stopAtFirstError: true,
+      validationError: { target: false, value: false },
+    });
+    const correlationId = errors.some((e) => e.property === 'correlation_id')
+      ? undefined
+      : call.correlation_id;
+    if (errors.length > 0) {
+      const items = errors.map((e) => ({
+        field: e.property,
+        error: Object.values(e.constraints ?? {})[0] ?? `${e.property} is invalid`,
+      }));
+      const message = items.map((item) => item.error).join('; ');
+      return rpcReplies.failure(correlationId, invalidParams(message, items));
+    }
+    try {
+      return rpcReplies.success(
+        correlationId,
+        await this.rpc.call(call.method, call.params, BACKEND),
+      );
+    } catch (error) {
+      if (error instanceof RpcError) return rpcReplies.failure(correlationId, error);
+      logUnexpected(error, this.logger);
+      const failure = new RpcError(RpcErrorCode.InternalError, 'internal server error');
+      return rpcReplies.failure(correlationId, failure);
+    }
+  }
+}
+
+function refused(error: RpcError): RpcHttpAnswer {
+  return { status: 400, body: rpcReplies.failure(undefined, error) };
+}
