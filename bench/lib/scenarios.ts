@@ -1,6 +1,5 @@
-import type { Setup } from './setups';
 import type { ClosedLoopSpec, LoadSpec } from './load-specs';
-import { HISTORY_ON_SIZE } from './setups';
+import { HISTORY_ON_SIZE, type Setup } from './setups';
 
 /** How a ratio product/reference is judged against the targets. */
 export type Target =
