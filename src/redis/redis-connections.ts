@@ -30,8 +30,6 @@ export class RedisConnections implements OnApplicationShutdown {
   private readonly refusals = new LogThrottle(this.logger);
   readonly command: Redis;
   readonly subscriber: Redis;
-  /** This process in the cluster; its membership entries are tagged with it. */
-  readonly instanceId = randomUUID();
   readonly keys: RedisKeys;
   /** What every Lua script is told: the key prefix and the history settings. */
   readonly scripts: ScriptContext;
@@ -44,7 +42,11 @@ export class RedisConnections implements OnApplicationShutdown {
   private sharedDownSince: number | undefined;
   private sharedEverReady = false;
 
-  constructor(private readonly config: AppConfig) {
+  /** `instanceId`: this process in the cluster; its membership entries are tagged with it. */
+  constructor(
+    private readonly config: AppConfig,
+    readonly instanceId: string = randomUUID(),
+  ) {
     this.keys = new RedisKeys(config.REDIS_KEY_PREFIX);
     this.scripts = {
       prefix: config.REDIS_KEY_PREFIX,
