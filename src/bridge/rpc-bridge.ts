@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LogThrottle } from '../common/log-throttle';
 import { AppConfig } from '../config/app-config';
@@ -169,19 +170,20 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     let failures = 0;
     while (this.running) {
       try {
+        // Connecting, or Redis away: RedisConnections logs the outage; wait without failing.
+        if (!(await this.connected())) continue;
         if (!this.groupReady) await this.createGroup();
         await this.freeSlot();
         if (!this.running) break;
         const count = this.config.RPC_CONCURRENCY - this.inFlight.size;
-        const answer = (await this.reader.call(
-          'XREADGROUP',
+        const answer = (await this.reader.xreadgroup(
           'GROUP',
           this.group,
           this.consumer,
           'COUNT',
-          String(count),
+          count,
           'BLOCK',
-          String(BLOCK_MS),
+          BLOCK_MS,
           'STREAMS',
           this.stream,
           '>',
@@ -198,6 +200,14 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       }
     }
+  }
+
+  /** Waits until both connections are ready; false if one is not yet (or at a stop). */
+  private async connected(): Promise<boolean> {
+    const waiting = [this.reader, this.client].find((client) => client.status !== 'ready');
+    if (!waiting) return true;
+    await once(waiting, 'ready', { signal: this.stopping.signal }).catch(() => undefined);
+    return false;
   }
 
   /**
