@@ -175,19 +175,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         if (!this.groupReady) await this.createGroup();
         await this.freeSlot();
         if (!this.running) break;
-        const count = this.config.RPC_CONCURRENCY - this.inFlight.size;
-        const answer = (await this.reader.xreadgroup(
-          'GROUP',
-          this.group,
-          this.consumer,
-          'COUNT',
-          count,
-          'BLOCK',
-          BLOCK_MS,
-          'STREAMS',
-          this.stream,
-          '>',
-        )) as [string, RawEntry[]][] | null;
+        const answer = await this.read(this.config.RPC_CONCURRENCY - this.inFlight.size);
         failures = 0;
         // Entries read are ours now, also after a stop: handled rather than left to be claimed.
         for (const entry of answer?.[0]?.[1] ?? []) this.start(entry, 1);
@@ -200,6 +188,33 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * One XREADGROUP of up to `count` new entries. ioredis forgets a command in flight when its
+   * connection drops (it is not re-sent, and never settles), so a close ends the read here; what
+   * Redis delivered to it, if anything, is claimed again after the visibility timeout.
+   */
+  private read(count: number): Promise<[string, RawEntry[]][] | null> {
+    return new Promise((resolve, reject) => {
+      const closed = (): void => reject(new Error('the connection closed during the read'));
+      this.reader.once('close', closed);
+      this.reader
+        .xreadgroup(
+          'GROUP',
+          this.group,
+          this.consumer,
+          'COUNT',
+          count,
+          'BLOCK',
+          BLOCK_MS,
+          'STREAMS',
+          this.stream,
+          '>',
+        )
+        .then((answer) => resolve(answer), reject)
+        .finally(() => this.reader.off('close', closed));
+    });
   }
 
   /** Waits until both connections are ready; false if one is not yet (or at a stop). */
