@@ -7,7 +7,7 @@
  */
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -60,6 +60,10 @@ function parse(argv: readonly string[]): BridgeBenchOptions {
 
 interface RunFigures {
   requestsPerSecond: number;
+  /** The server's CPU time per answered request: steadier than the rate on a shared machine. */
+  serverCpuUsPerRequest: number;
+  /** Its CPU use over the window, in % of one core. */
+  serverCpuPercent: number;
   answered: number;
   errors: number;
   p50Ms: number;
@@ -116,16 +120,23 @@ async function runOnce(redisServer: string, options: BridgeBenchOptions): Promis
     const counts = { answered: 0, errors: 0 };
     const from = performance.now() + options.warmupMs;
     const until = from + options.durationMs;
+    const pid = server.child.pid ?? 0;
+    let cpuAtStart = NaN;
+    const sample = setTimeout(() => (cpuAtStart = cpuMs(pid)), options.warmupMs);
     await Promise.all(
       Array.from({ length: options.workers }, () =>
         worker(redis.url, from, until, latencies, counts),
       ),
     );
+    clearTimeout(sample);
+    const cpuUsed = cpuMs(pid) - cpuAtStart;
     latencies.sort((a, b) => a - b);
     const at = (q: number): number =>
       latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
     return {
       requestsPerSecond: counts.answered / (options.durationMs / 1000),
+      serverCpuUsPerRequest: (cpuUsed * 1000) / counts.answered,
+      serverCpuPercent: (cpuUsed / options.durationMs) * 100,
       answered: counts.answered,
       errors: counts.errors,
       p50Ms: at(0.5),
@@ -135,6 +146,18 @@ async function runOnce(redisServer: string, options: BridgeBenchOptions): Promis
     server.child.kill('SIGTERM');
     await server.exited;
     await redis.stop();
+  }
+}
+
+/** CPU time (user + system) of process `pid` so far, in ms; NaN off Linux. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
   }
 }
 
@@ -158,6 +181,8 @@ export async function runBridgeBench(argv: readonly string[]): Promise<number> {
     runs.push(figures);
     console.log(
       `  run ${run}: ${figures.requestsPerSecond.toFixed(0)} req/s answered, ` +
+        `server CPU ${figures.serverCpuPercent.toFixed(0)}% = ` +
+        `${figures.serverCpuUsPerRequest.toFixed(0)} µs/request, ` +
         `p50 ${figures.p50Ms.toFixed(2)} ms, p99 ${figures.p99Ms.toFixed(2)} ms, errors ${figures.errors}`,
     );
   }

@@ -98,7 +98,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     this.consumer = redis.instanceId;
     this.keyPrefix = config.REDIS_KEY_PREFIX;
     this.reader = redis.create('bridge-reader', { blocking: true });
-    this.client = redis.create('bridge');
+    this.client = redis.create('bridge', { autoPipelining: true });
     // The reader's id in Redis, for CLIENT UNBLOCK at a stop; it changes with each connection.
     this.reader.on('ready', () => {
       this.reader.client('ID').then(

@@ -15,6 +15,11 @@ export interface ConnectionOptions {
    * that waits does not count as Redis stalling, and its failures never mark Redis unavailable.
    */
   blocking?: boolean;
+  /**
+   * Commands issued in one tick of the event loop go out in one write (ioredis'
+   * enableAutoPipelining): for a connection many concurrent tasks send small commands on.
+   */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -89,9 +94,11 @@ export class RedisConnections implements OnApplicationShutdown {
    * closed with the others at shutdown.
    */
   create(name: string, options: ConnectionOptions = {}): Redis {
-    const redisOptions: RedisOptions = options.blocking
-      ? { ...this.baseOptions, commandTimeout: undefined, socketTimeout: undefined }
-      : this.baseOptions;
+    const redisOptions: RedisOptions = {
+      ...this.baseOptions,
+      ...(options.blocking && { commandTimeout: undefined, socketTimeout: undefined }),
+      ...(options.autoPipelining && { enableAutoPipelining: true }),
+    };
     const client = this.connection(name, redisOptions, false);
     this.extra.push(client);
     client.connect().catch(() => undefined);
