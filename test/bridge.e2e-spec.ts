@@ -261,6 +261,28 @@ describeWithRedis('backend bridge on Redis Streams', () => {
     expect(second.app.get(BridgeGate).reached).toBe(0);
   });
 
+  it('forgets the consumers of instances gone for good, once nothing of theirs is pending', async () => {
+    const settings = setting({ RPC_VISIBILITY_TIMEOUT_MS: 100 });
+    const client = clientOf(settings);
+    await client.redis.xgroup('CREATE', client.stream, client.group, '0', 'MKSTREAM');
+    await client.redis.xgroup('CREATECONSUMER', client.stream, client.group, 'gone');
+    const app = await instance(settings);
+    const own = app.app.get(ServerIdentity).id;
+    // Redis creates a consumer when it first gets an entry.
+    await client.reply(await client.send({ method: 'test.echo' }));
+
+    const names = async (): Promise<string[]> => {
+      const consumers = (await client.redis.xinfo('CONSUMERS', client.stream, client.group)) as [
+        string,
+        string,
+      ][];
+      return consumers.map((consumer) => consumer[1]).sort();
+    };
+    await eventually('the dead consumer to be removed', names, {
+      done: (now) => now.length === 1 && now[0] === own,
+    });
+  });
+
   it('dead-letters a request delivered more than RPC_MAX_DELIVERIES times, and answers it', async () => {
     const settings = setting({ RPC_VISIBILITY_TIMEOUT_MS: 200, RPC_MAX_DELIVERIES: 2 });
     const client = clientOf(settings);

@@ -87,6 +87,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private ticking = false;
   /** Where the next XAUTOCLAIM scan of the pending entries starts. */
   private claimCursor = '0-0';
+  private lastSweep = Date.now();
 
   constructor(
     redis: RedisConnections,
@@ -482,6 +483,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     try {
       await this.keepAlive();
       await this.claimAbandoned();
+      await this.forgetDeadConsumers();
     } catch (error) {
       if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
       this.problem('claim', 'Claiming abandoned requests failed', error);
@@ -536,6 +538,27 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     }
   }
 
+  /**
+   * Removes from the group the consumers of instances gone for good: nothing pending (their
+   * entries were claimed) and silent for ten visibility timeouts, when a live instance touches the
+   * group every few seconds. Keeps XINFO (and the health answer's `consumers`) about live ones.
+   */
+  private async forgetDeadConsumers(): Promise<void> {
+    const now = Date.now();
+    const silence = 10 * this.config.RPC_VISIBILITY_TIMEOUT_MS;
+    if (now - this.lastSweep < Math.min(silence, 60_000)) return;
+    this.lastSweep = now;
+    const consumers = (await this.client.xinfo('CONSUMERS', this.stream, this.group)) as unknown[];
+    for (const consumer of consumers) {
+      const fields = fieldMap(consumer);
+      const name = String(fields.get('name'));
+      const dead = Number(fields.get('pending')) === 0 && Number(fields.get('idle')) > silence;
+      if (dead && name !== this.consumer) {
+        await this.client.xgroup('DELCONSUMER', this.stream, this.group, name);
+      }
+    }
+  }
+
   private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
     const pipeline = this.client.pipeline();
     for (const id of ids) pipeline.xpending(this.stream, this.group, id, id, 1);
@@ -567,6 +590,14 @@ function failed(): RpcError {
   return new RpcError(RpcErrorCode.InternalError, 'the request failed too many times');
 }
 
+/** A flat `[name, value, …]` reply (XINFO) as a map. */
+function fieldMap(reply: unknown): Map<string, unknown> {
+  const fields = new Map<string, unknown>();
+  if (!Array.isArray(reply)) return fields;
+  for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), reply[i + 1]);
+  return fields;
+}
+
 interface GroupInfo {
   consumers: number;
   pending: number;
@@ -577,9 +608,7 @@ interface GroupInfo {
 function groupInfo(groups: unknown, name: string): GroupInfo | undefined {
   if (!Array.isArray(groups)) return undefined;
   for (const group of groups) {
-    if (!Array.isArray(group)) continue;
-    const fields = new Map<string, unknown>();
-    for (let i = 0; i + 1 < group.length; i += 2) fields.set(String(group[i]), group[i + 1]);
+    const fields = fieldMap(group);
     if (fields.get('name') !== name) continue;
     const lag = fields.get('lag');
     return {
