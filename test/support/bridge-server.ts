@@ -7,7 +7,8 @@ import { BridgeTestMethodsModule } from './bridge-methods';
 /*
  * A server process for the bridge's fault tests: the real app, configured from the environment
  * like main.ts, with the test methods composed in (main.ts has no methods yet). Logs the same
- * "listening on" line that test/support/server-process.ts waits for.
+ * "listening on" line that test/support/server-process.ts waits for (at LOG_LEVEL log or above,
+ * which spawnServer sets unless told otherwise).
  */
 async function serve(): Promise<void> {
   const config = loadConfig(process.env);
