@@ -6,6 +6,7 @@ import { eventually } from './support/eventually';
 import { describeWithPythonRedis, pythonPath } from './support/python-redis';
 import { RedisServer } from './support/redis-server';
 import { RunningApp, startApp } from './support/test-app';
+import { TestClient } from './support/test-client';
 
 /*
  * The bridge driven the way seed 003's Django client drives it, from Python with Debian's
@@ -98,5 +99,53 @@ describeWithPythonRedis('bridge: seed 003’s Django client, in Python', () => {
     await client.settled();
     // The client deleted its reply lists; nothing of the calls is left but the dedup records.
     expect(await client.redis.keys('list:response:*')).toEqual([]);
+  });
+
+  it('calls notification.send and workspace.file_changed; the right browsers get them', async () => {
+    const browser = await TestClient.connect(app.wsUrl);
+    const outsider = await TestClient.connect(app.wsUrl);
+    try {
+      await browser.request({ type: 'join', userId: 'dana', roomId: 'lobby' }, 'joined');
+      await outsider.request({ type: 'join', userId: 'eli', roomId: 'lobby' }, 'joined');
+      browser.send({
+        type: 'rpc',
+        method: 'join_room',
+        params: { room: 'workspace:42' },
+        correlation_id: 'j',
+      });
+      expect(await browser.next('response')).toMatchObject({ result: { room: 'workspace:42' } });
+      const change = { workspace_id: '42', file_path: 'app/models.py', event_type: 'modify' };
+      const outcomes = await django(redis.url, 'stream:requests', [
+        {
+          method: 'notification.send',
+          params: { user_id: 'dana', title: 'Deploy', message: 'done', type: 'success' },
+          timeout: 10,
+        },
+        { method: 'workspace.file_changed', params: change, timeout: 10 },
+      ]);
+      expect(outcomes).toEqual([
+        expect.objectContaining({ outcome: 'result', result: { delivered: 1 } }),
+        expect.objectContaining({
+          outcome: 'result',
+          result: { room: 'workspace:42', offset: expect.any(Number), epoch: expect.any(String) },
+        }),
+      ]);
+      expect(await browser.next('notification')).toMatchObject({
+        data: { title: 'Deploy', message: 'done', notification_type: 'success' },
+      });
+      expect(await browser.next('event')).toMatchObject({
+        event: 'workspace.file_changed',
+        roomId: 'workspace:42',
+        data: change,
+      });
+      // Eli is in neither the workspace nor dana's connections: a marker reaches him alone.
+      await outsider.request(
+        { type: 'chat_message', userId: 'eli', content: 'marker' },
+        'chat_message',
+      );
+      expect(outsider.unread().filter((f) => f.type !== 'chat_message')).toEqual([]);
+    } finally {
+      await Promise.all([browser.close(), outsider.close()]);
+    }
   });
 });
