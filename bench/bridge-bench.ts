@@ -6,6 +6,7 @@
  * second and the round-trip percentiles; writes bench/results/bridge-<timestamp>.json.
  */
 import Redis from 'ioredis';
+import WebSocket from 'ws';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -22,6 +23,11 @@ const TARGET_PER_SECOND = 5_000;
 
 interface BridgeBenchOptions {
   workers: number;
+  /**
+   * 0: the requests call `test.echo` (the bridge alone). N > 0: they call
+   * `workspace.file_changed` into one workspace that N sockets follow (bridge plus event fan-out).
+   */
+  followers: number;
   durationMs: number;
   warmupMs: number;
   runs: number;
@@ -31,6 +37,8 @@ interface BridgeBenchOptions {
 export const BRIDGE_USAGE = `Usage: npm run bench -- bridge [--quick] [--workers N] [--duration S] [--runs N] [--out DIR]
 
   --workers N    concurrent requesters, each one Django worker (default 64)
+  --followers N  sockets following the workspace the requests publish workspace.file_changed
+                 into (default 0: the requests call test.echo)
   --duration S   measured seconds per run, after 2 s of warm-up (default 10; --quick: 2)
   --runs N       runs, each on a fresh redis-server and server (default 3; --quick: 1)`;
 
@@ -38,6 +46,7 @@ function parse(argv: readonly string[]): BridgeBenchOptions {
   const quick = argv.includes('--quick');
   const options: BridgeBenchOptions = {
     workers: 64,
+    followers: 0,
     durationMs: quick ? 2_000 : 10_000,
     warmupMs: quick ? 500 : 2_000,
     runs: quick ? 1 : 3,
@@ -47,9 +56,14 @@ function parse(argv: readonly string[]): BridgeBenchOptions {
     const flag = argv[i];
     const value = Number(argv[i + 1]);
     if (flag === '--quick') continue;
+    if (flag === '--followers' && argv[i + 1] === '0') {
+      i += 1;
+      continue;
+    }
     if (flag === '--out') options.outDir = path.resolve(argv[++i] ?? '.');
     else if (!Number.isFinite(value) || value <= 0) throw new Error(`${flag}: ${BRIDGE_USAGE}`);
     else if (flag === '--workers') options.workers = Math.floor(value);
+    else if (flag === '--followers') options.followers = Math.floor(value);
     else if (flag === '--duration') options.durationMs = value * 1000;
     else if (flag === '--runs') options.runs = Math.floor(value);
     else throw new Error(`unknown argument ${flag}\n${BRIDGE_USAGE}`);
@@ -68,6 +82,53 @@ interface RunFigures {
   errors: number;
   p50Ms: number;
   p99Ms: number;
+  /** Events the followers received per second (0 without followers). */
+  eventsPerSecond: number;
+}
+
+/** The call each request makes. */
+function request(followers: number): { method: string; params: object } {
+  return followers === 0
+    ? { method: 'test.echo', params: { key: 'bench' } }
+    : {
+        method: 'workspace.file_changed',
+        params: { workspace_id: 'bench', file_path: 'src/main.ts', event_type: 'modify' },
+      };
+}
+
+/** Opens `count` sockets following workspace:bench; counts the events they receive. */
+async function follow(
+  port: number,
+  count: number,
+  received: { events: number },
+): Promise<WebSocket[]> {
+  const sockets = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      });
+      const joined = new Promise<void>((resolve) =>
+        socket.on('message', (data: Buffer) => {
+          const text = data.toString();
+          if (text.startsWith('{"type":"event"')) received.events += 1;
+          else if (text.includes('"correlation_id":"follow"')) resolve();
+        }),
+      );
+      socket.send(
+        JSON.stringify({
+          type: 'rpc',
+          method: 'join_room',
+          params: { room: 'workspace:bench' },
+          correlation_id: 'follow',
+        }),
+      );
+      await joined;
+      return socket;
+    }),
+  );
+  return sockets;
 }
 
 /** One requester: calls in a loop until `until`, recording the round trips after `from`. */
@@ -77,6 +138,7 @@ async function worker(
   until: number,
   latencies: number[],
   counts: { answered: number; errors: number },
+  call: { method: string; params: object },
 ): Promise<void> {
   const redis = new Redis(url);
   try {
@@ -85,8 +147,7 @@ async function worker(
       const replyTo = `list:response:${cid}`;
       const payload = JSON.stringify({
         type: 'rpc',
-        method: 'test.echo',
-        params: { key: 'bench' },
+        ...call,
         correlation_id: cid,
         reply_to: replyTo,
         timeout: 30,
@@ -115,21 +176,30 @@ async function runOnce(redisServer: string, options: BridgeBenchOptions): Promis
     ENTRY,
   );
   try {
-    await server.port;
+    const port = await server.port;
+    const received = { events: 0 };
+    const sockets = await follow(port, options.followers, received);
     const latencies: number[] = [];
     const counts = { answered: 0, errors: 0 };
     const from = performance.now() + options.warmupMs;
     const until = from + options.durationMs;
     const pid = server.child.pid ?? 0;
     let cpuAtStart = NaN;
-    const sample = setTimeout(() => (cpuAtStart = cpuMs(pid)), options.warmupMs);
+    let eventsAtStart = 0;
+    const sample = setTimeout(() => {
+      cpuAtStart = cpuMs(pid);
+      eventsAtStart = received.events;
+    }, options.warmupMs);
+    const call = request(options.followers);
     await Promise.all(
       Array.from({ length: options.workers }, () =>
-        worker(redis.url, from, until, latencies, counts),
+        worker(redis.url, from, until, latencies, counts, call),
       ),
     );
     clearTimeout(sample);
     const cpuUsed = cpuMs(pid) - cpuAtStart;
+    const events = received.events - eventsAtStart;
+    for (const socket of sockets) socket.terminate();
     latencies.sort((a, b) => a - b);
     const at = (q: number): number =>
       latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
@@ -141,6 +211,7 @@ async function runOnce(redisServer: string, options: BridgeBenchOptions): Promis
       errors: counts.errors,
       p50Ms: at(0.5),
       p99Ms: at(0.99),
+      eventsPerSecond: events / (options.durationMs / 1000),
     };
   } finally {
     server.child.kill('SIGTERM');
@@ -173,6 +244,9 @@ export async function runBridgeBench(argv: readonly string[]): Promise<number> {
   }
   console.log(
     `\nbridge: ${options.workers} requesters (XADD, BLPOP, DEL each) against one instance, ` +
+      (options.followers > 0
+        ? `workspace.file_changed to ${options.followers} followers, `
+        : 'test.echo, ') +
       `${options.durationMs / 1000} s per run`,
   );
   const runs: RunFigures[] = [];
@@ -183,7 +257,8 @@ export async function runBridgeBench(argv: readonly string[]): Promise<number> {
       `  run ${run}: ${figures.requestsPerSecond.toFixed(0)} req/s answered, ` +
         `server CPU ${figures.serverCpuPercent.toFixed(0)}% = ` +
         `${figures.serverCpuUsPerRequest.toFixed(0)} µs/request, ` +
-        `p50 ${figures.p50Ms.toFixed(2)} ms, p99 ${figures.p99Ms.toFixed(2)} ms, errors ${figures.errors}`,
+        `p50 ${figures.p50Ms.toFixed(2)} ms, p99 ${figures.p99Ms.toFixed(2)} ms, errors ${figures.errors}` +
+        (options.followers > 0 ? `, ${figures.eventsPerSecond.toFixed(0)} events/s delivered` : ''),
     );
   }
   const rates = runs.map((r) => r.requestsPerSecond).sort((a, b) => a - b);
