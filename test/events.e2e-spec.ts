@@ -292,6 +292,11 @@ describe('the seed methods in memory', () => {
     expect(await rpc(client, 'join_room', { room: 'r4' })).toMatchObject({
       code: 'invalid_params',
       message: 'a connection follows at most 3 rooms',
+      error: {
+        details: {
+          validation_errors: [{ field: 'room', error: 'a connection follows at most 3 rooms' }],
+        },
+      },
     });
     expect(await rpc(client, 'rooms')).toMatchObject({
       result: { rooms: ['chat', 'r1', 'r2', 'r3'] },
@@ -304,7 +309,12 @@ describe('the seed methods in memory', () => {
     });
     expect(await rpc(client, 'join_room', { room: 'r4' })).toMatchObject({ type: 'response' });
     expect(await rpc(client, 'presence', { room: 'r1' })).toMatchObject({
-      result: { roomId: 'r1', count: 1, users: [{ userId: 'ann', connections: 1 }] },
+      result: {
+        room: 'r1',
+        count: 1,
+        users: [{ userId: 'ann', connections: 1 }],
+        truncated: false,
+      },
     });
     await rpc(client, 'workspace.state_changed', { workspace_id: 'x', state: 'up' });
     const history = await rpc(client, 'history', { room: 'workspace:x' });
@@ -319,7 +329,7 @@ describe('the seed methods in memory', () => {
     // A backend is in no room.
     expect(await backend(app, 'rooms', {})).toMatchObject({ result: { rooms: [] } });
     expect(await backend(app, 'join_room', { room: 'r9' })).toMatchObject({
-      error: { code: 'invalid_params' },
+      error: { code: 'invalid_params', details: { validation_errors: [{ field: 'room' }] } },
     });
   });
 
