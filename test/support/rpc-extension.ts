@@ -6,6 +6,8 @@ import { RpcError, RpcErrorCode } from '../../src/protocol/rpc.protocol';
 import type { RpcCaller } from '../../src/rpc/rpc-dispatcher';
 import { RpcMethod } from '../../src/rpc/rpc-method.decorator';
 import { RpcRegistry } from '../../src/rpc/rpc-registry';
+import { EventsModule } from '../../src/events/events.module';
+import { EventsService } from '../../src/events/events.service';
 
 /*
  * A test-only extension, written the way an enterprise team's module would add RPC methods: its
@@ -162,5 +164,24 @@ export class ProgrammaticMethods implements OnModuleInit {
   }
 }
 
-@Module({ providers: [RpcGate, DecoratedMethods, ProgrammaticMethods] })
+/** An enterprise team's own event: published through the core's EventsService, into its rooms. */
+@Injectable()
+export class TeamEvents {
+  constructor(private readonly events: EventsService) {}
+
+  @RpcMethod({
+    name: 'team.announce',
+    params: RoomParams,
+    permission: 'publish',
+    room: (params) => `team:${params.room}`,
+  })
+  announce(params: RoomParams): Promise<object> {
+    return this.events.publish('team.announce', `team:${params.room}`, { room: params.room });
+  }
+}
+
+@Module({
+  imports: [EventsModule],
+  providers: [RpcGate, DecoratedMethods, ProgrammaticMethods, TeamEvents],
+})
 export class RpcExtensionModule {}
