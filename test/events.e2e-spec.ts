@@ -397,6 +397,35 @@ describe('the seed methods under AUTH_MODE=jwt', () => {
 
   afterAll(() => app.close());
 
+  it.each(ROOM_METHODS)(
+    '%s from a socket: only into a room its publish claim matches',
+    async (method, params, room) => {
+      const token = await signToken({ sub: 'tool', rooms: ['*'], publish: [room] }, TEST_SECRET);
+      const other = await signToken(
+        { sub: 'tool', rooms: ['*'], publish: ['elsewhere:*'] },
+        TEST_SECRET,
+      );
+      const none = await signToken({ sub: 'tool', rooms: ['*'] }, TEST_SECRET);
+      for (const [bearer, allowed] of [
+        [token, true],
+        [other, false],
+        [none, false],
+      ] as const) {
+        const client = await TestClient.connect(app.wsUrl, {
+          headers: { authorization: `Bearer ${bearer}` },
+        });
+        try {
+          const answer = await rpc(client, method, params);
+          expect(answer).toMatchObject(
+            allowed ? { type: 'response', result: { room } } : { type: 'error', code: 'forbidden' },
+          );
+        } finally {
+          await client.close();
+        }
+      }
+    },
+  );
+
   it('lets a socket publish only into rooms its publish claim matches, and enter only its rooms', async () => {
     const token = await signToken(
       { sub: 'tool', rooms: ['workspace:*'], publish: ['workspace:w1'] },
