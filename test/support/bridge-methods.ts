@@ -1,4 +1,5 @@
 import { Injectable, Module, OnModuleInit } from '@nestjs/common';
+import { Gate } from './gate';
 import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ServerIdentity } from '../../src/lifecycle/server-identity';
@@ -31,25 +32,7 @@ export class SlowParams extends EchoParams {
 
 /** Holds `test.gated` calls while closed. */
 @Injectable()
-export class BridgeGate {
-  private opened: Promise<void> = Promise.resolve();
-  private release: () => void = () => undefined;
-  /** Calls that reached the gate. */
-  reached = 0;
-
-  close(): void {
-    this.opened = new Promise((resolve) => (this.release = resolve));
-  }
-
-  open(): void {
-    this.release();
-  }
-
-  pass(): Promise<void> {
-    this.reached += 1;
-    return this.opened;
-  }
-}
+export class BridgeGate extends Gate {}
 
 @Injectable()
 export class BridgeTestMethods implements OnModuleInit {

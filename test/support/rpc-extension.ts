@@ -1,4 +1,5 @@
 import { Injectable, Module, OnModuleInit } from '@nestjs/common';
+import { Gate } from './gate';
 import { Type } from 'class-transformer';
 import { IsArray, IsInt, IsOptional, IsString, Length, Min, ValidateNested } from 'class-validator';
 import { IsChatId } from '../../src/chat/dto/id.validators';
@@ -67,27 +68,9 @@ export class SumParams {
   b!: number;
 }
 
-/** Holds `test.wait` calls while closed: a call that is slow for as long as a test wants. */
+/** Holds `test.wait` calls while closed. */
 @Injectable()
-export class RpcGate {
-  private opened: Promise<void> = Promise.resolve();
-  private release: () => void = () => undefined;
-  /** `test.wait` calls that started (waiting at the gate or through it). */
-  reached = 0;
-
-  close(): void {
-    this.opened = new Promise((resolve) => (this.release = resolve));
-  }
-
-  open(): void {
-    this.release();
-  }
-
-  pass(): Promise<void> {
-    this.reached += 1;
-    return this.opened;
-  }
-}
+export class RpcGate extends Gate {}
 
 /** What `test.echo` answers: the params as the handler got them, and who called. */
 function describeCaller(caller: RpcCaller): object {
