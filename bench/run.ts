@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BenchOptions, USAGE, UsageError, parseArgs } from './lib/args';
+import { runBridgeBench } from './bridge-bench';
 import { Pinning, detectPinning } from './lib/children';
 import { CoreTicks, busyPercentBetween, readCoreTicks } from './lib/core-usage';
 import { CpuSample, MarkName, MemorySample } from './lib/ipc';
@@ -306,6 +307,8 @@ function progressLine(record: RunRecord, scenario: Scenario): string {
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
+  // `npm run bench -- bridge …`: the backend bridge's throughput (bench/bridge-bench.ts).
+  if (argv[0] === 'bridge') return runBridgeBench(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;

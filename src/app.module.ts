@@ -1,4 +1,5 @@
 import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
+import { BridgeModule } from './bridge/bridge.module';
 import { ChatModule } from './chat/chat.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
@@ -19,7 +20,8 @@ import { EventsModule } from './events/events.module';
 export class AppModule {
   /** `extensions`: feature modules beside the core ones (their gateways add message types). */
   static forRoot(config: AppConfig, extensions: ModuleMetadata['imports'] = []): DynamicModule {
-    const backend = config.REDIS_URL === '' ? InMemoryRoomsModule : RedisRoomsModule;
+    const redis = config.REDIS_URL !== '';
+    const backend = redis ? RedisRoomsModule : InMemoryRoomsModule;
     return {
       module: AppModule,
       imports: [
@@ -27,6 +29,8 @@ export class AppModule {
         LifecycleModule,
         RoomsModule.forRoot(backend),
         RpcModule,
+        // Backends call the methods through Redis Streams; without Redis, through the HTTP API.
+        ...(redis ? [BridgeModule] : []),
         ChatModule,
         EventsModule,
         HealthModule,

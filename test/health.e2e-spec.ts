@@ -47,11 +47,36 @@ describe('health endpoints', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       status: 'ok',
+      server_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      connections: 1,
+      authenticated: 1,
+      users: 1,
+      rooms: 1,
       info: { chat: { status: 'up', connections: 1, rooms: 1 } },
       error: {},
       details: { chat: { status: 'up', connections: 1, rooms: 1 } },
     });
     await client.close();
+  });
+
+  it('answers seed 003’s figures: connections, those with a known user, users and rooms', async () => {
+    const idle = await TestClient.connect(server.wsUrl);
+    const tabs = [
+      await joinedClient(server.wsUrl, 'alice', 'lobby'),
+      await joinedClient(server.wsUrl, 'alice', 'lobby'),
+      await joinedClient(server.wsUrl, 'bob', 'dev'),
+    ];
+    const live = await fetch(`${server.httpUrl}/health/live`);
+    const ready = await fetch(`${server.httpUrl}/health`);
+    const figures = { connections: 4, authenticated: 3, users: 2, rooms: 2 };
+    const liveBody = (await live.json()) as Record<string, unknown>;
+    const readyBody = (await ready.json()) as Record<string, unknown>;
+
+    expect(liveBody).toMatchObject({ status: 'ok', ...figures });
+    expect(readyBody).toMatchObject({ status: 'ok', ...figures });
+    // One id per process, the same in every answer.
+    expect(readyBody.server_id).toBe(liveBody.server_id);
+    await Promise.all([idle, ...tabs].map((client) => client.close()));
   });
 
   it('counts follow joins, switches and closes', async () => {

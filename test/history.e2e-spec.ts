@@ -273,6 +273,24 @@ function historySuite(deploy: Deploy): void {
     expect(old.joined.recovered).toBe(false);
   });
 
+  it('recovers exactly RECOVERY_MAX missed (its own leave and join not counted), not one more', async () => {
+    const { a, b } = await start({ RECOVERY_MAX: 5 });
+    const bob = await member(a.wsUrl, 'bob');
+    for (const [user, missed, recovered] of [
+      ['erin', 5, true],
+      ['fred', 6, false],
+    ] as const) {
+      const away = await member(a.wsUrl, user);
+      const seen = await say(bob.client, 'bob', `${user}-seen`);
+      await away.client.next(isChat(`${user}-seen`));
+      await away.client.close();
+      for (const content of range(missed, `${user}-`)) await say(bob.client, 'bob', content);
+      const back = await member(b.wsUrl, user, positionOf(seen));
+      expect(back.joined.recovered).toBe(recovered);
+      expect(contents(back.replay)).toEqual(recovered ? range(missed, `${user}-`) : []);
+    }
+  });
+
   it('with HISTORY_SIZE=0 keeps positions but no history: recovery only when nothing was missed', async () => {
     const { a, b } = await start({ HISTORY_SIZE: 0 });
     const bob = await member(a.wsUrl, 'bob');

@@ -11,9 +11,14 @@ interface JestRun {
 }
 
 /** Runs Jest on `files` as `npm test` would, with only `sh` on PATH (so no redis-server). */
-function jestWithoutRedis(files: string[], bin: string): Promise<JestRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin, NO_COLOR: '1' };
-  for (const key of ['CI', 'REQUIRE_REDIS', 'JEST_WORKER_ID']) delete env[key];
+function jestWithoutRedis(
+  files: string[],
+  bin: string,
+  extra: NodeJS.ProcessEnv = {},
+): Promise<JestRun> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin, NO_COLOR: '1', ...extra };
+  for (const key of ['CI', 'REQUIRE_REDIS', 'REQUIRE_PYTHON_REDIS', 'JEST_WORKER_ID'])
+    delete env[key];
   const child = spawn(
     process.execPath,
     [require.resolve('jest/bin/jest'), '--runInBand', ...files],
@@ -49,6 +54,21 @@ describe('npm test without redis-server on PATH', () => {
     expect(summary).toMatch(/Tests:\s+\d+ skipped/);
     expect(summary).toContain(
       'SKIPPED Redis suites (redis-server is not on PATH): test/redis-contract.e2e-spec.ts',
+    );
+  }, 60_000);
+
+  it('says so when the Python of the Django-side bridge suite cannot import redis', async () => {
+    const run = await jestWithoutRedis(['test/bridge-django.e2e-spec.ts'], bin, {
+      PIXIDE_PYTHON: join(bin, 'no-python3'),
+    });
+
+    expect(run.code).toBe(0);
+    const summary = run.stderr.trimEnd().split('\n').slice(-14).join('\n');
+    expect(summary).toMatch(/Tests:\s+\d+ skipped/);
+    expect(summary).toContain(
+      'SKIPPED Python suites (' +
+        join(bin, 'no-python3') +
+        ' cannot import redis): test/bridge-django.e2e-spec.ts',
     );
   }, 60_000);
 });

@@ -86,6 +86,37 @@ describe('RPC over the socket (AUTH_MODE=none)', () => {
     },
   );
 
+  it('lets an extension’s own method publish an event that reaches the room’s followers', async () => {
+    const follower = await TestClient.connect(server.wsUrl);
+    const caller = await TestClient.connect(server.wsUrl);
+    try {
+      follower.send({
+        type: 'rpc',
+        method: 'join_room',
+        params: { room: 'team:red' },
+        correlation_id: 'f',
+      });
+      await follower.next('response');
+      caller.send({
+        type: 'rpc',
+        method: 'team.announce',
+        params: { room: 'red' },
+        correlation_id: 'a',
+      });
+      expect(await caller.next('response')).toMatchObject({
+        result: { room: 'team:red', offset: 2 },
+      });
+      expect(await follower.next('event')).toMatchObject({
+        event: 'team.announce',
+        roomId: 'team:red',
+        data: { room: 'red' },
+        offset: 2,
+      });
+    } finally {
+      await Promise.all([follower.close(), caller.close()]);
+    }
+  });
+
   it('answers a method registered from code', async () => {
     const client = await connect(server.wsUrl);
     expect((await call(client, 'test.sum', { a: 2, b: 40 })).result).toEqual({ sum: 42 });

@@ -1,4 +1,5 @@
 import { ServerMessageType } from '../../src/protocol/chat.protocol';
+import { EventMessageType } from '../../src/protocol/event.protocol';
 import type { Frame } from './frames';
 
 /**
@@ -22,6 +23,12 @@ export function describeFrame(frame: Frame): string {
       return `${time} * authenticated${frame.userId === undefined ? '' : ` as ${text(frame.userId)}`}`;
     case ServerMessageType.Refreshed:
       return `${time} * token refreshed`;
+    case EventMessageType.Event:
+      return `${time} [${text(frame.roomId)}] event ${text(frame.event)}: ${text(frame.data)}`;
+    case EventMessageType.Notification: {
+      const data = (frame.data ?? {}) as Record<string, unknown>;
+      return `${time} ! ${text(data.notification_type)}: ${text(data.title)}: ${text(data.message)}`;
+    }
     default:
       return `${time} ? ${clean(JSON.stringify(frame))}`;
   }

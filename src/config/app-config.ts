@@ -18,6 +18,9 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export const AUTH_MODES = ['none', 'jwt'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
 
+/** A Redis key or stream name: printable, no spaces. */
+const REDIS_NAME = /^[\x21-\x7e]{1,200}$/;
+
 /**
  * Every setting of the server, validated at start. The property names are the environment
  * variables, so a validation message names the variable to fix.
@@ -285,6 +288,54 @@ export class AppConfig {
   @Min(1_048_576)
   @Max(Number.MAX_SAFE_INTEGER)
   HISTORY_MAX_BYTES = 268_435_456;
+
+  /** With Redis: the stream backends (seed 003's Django client) write RPC requests into. */
+  @IsString()
+  @Matches(REDIS_NAME, { message: 'RPC_REQUEST_STREAM must be 1 to 200 visible characters' })
+  RPC_REQUEST_STREAM = 'stream:requests';
+
+  /** The consumer group every instance reads RPC_REQUEST_STREAM in: each request goes to one. */
+  @IsString()
+  @Matches(REDIS_NAME, { message: 'RPC_CONSUMER_GROUP must be 1 to 200 visible characters' })
+  RPC_CONSUMER_GROUP = 'rpc_group';
+
+  /** Where requests that cannot be handled go, with the reason: invalid, or failed too often. */
+  @IsString()
+  @Matches(REDIS_NAME, { message: 'RPC_DEAD_LETTER_STREAM must be 1 to 200 visible characters' })
+  RPC_DEAD_LETTER_STREAM = 'stream:requests:dlq';
+
+  /** Seconds a reply list (`reply_to`) is kept after the reply is pushed, for a late reader. */
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  RPC_RESPONSE_TTL_S = 60;
+
+  /**
+   * A request read but not acknowledged for this long (its instance died) is claimed by another
+   * instance and handled there. Live instances keep their slow requests from being claimed.
+   */
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  RPC_VISIBILITY_TIMEOUT_MS = 30_000;
+
+  /** Deliveries of one request at most; one claimed again after that goes to the dead letters. */
+  @IsInt()
+  @Min(1)
+  @Max(1_000)
+  RPC_MAX_DELIVERIES = 5;
+
+  /** A `correlation_id` handled within this is answered again with the stored reply, not rerun. */
+  @IsInt()
+  @Min(1_000)
+  @Max(86_400_000)
+  RPC_DEDUP_WINDOW_MS = 300_000;
+
+  /** Requests from the stream one instance handles at once; it reads no more while they run. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  RPC_CONCURRENCY = 100;
 
   /**
    * `none`: clients say who they are (the seed-000 protocol). `jwt`: every socket authenticates

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
-import { RpcError, RpcErrorCode } from '../protocol/rpc.protocol';
+import { RpcError, RpcErrorCode, invalidParams } from '../protocol/rpc.protocol';
 import { RoomsService } from '../rooms/rooms.service';
 import type { RpcCaller } from '../rpc/rpc-dispatcher';
 import { RpcMethod } from '../rpc/rpc-method.decorator';
@@ -150,7 +150,10 @@ export class EventMethods {
     const session = socketOf(caller, 'join_room');
     const user = userOf(session) ?? `anon:${session.id}`;
     const position = since && { offset: since.offset, epoch: since.epoch };
-    const entry = await this.guard(() => this.roomsService.follow(session, user, room, position));
+    const entry = await this.guard(
+      () => this.roomsService.follow(session, user, room, position),
+      'room',
+    );
     return { room, ...entry };
   }
 
@@ -173,10 +176,15 @@ export class EventMethods {
   })
   async presence({ room }: RoomParams, caller: RpcCaller): Promise<unknown> {
     this.assertMayRead(caller, room);
-    const { type: _type, ...presence } = JSON.parse(
-      await this.guard(() => this.roomsService.presenceOf(room)),
-    ) as Record<string, unknown>;
-    return presence;
+    const {
+      type: _type,
+      roomId: _roomId,
+      ...presence
+    } = JSON.parse(await this.guard(() => this.roomsService.presenceOf(room))) as Record<
+      string,
+      unknown
+    >;
+    return { room, ...presence };
   }
 
   @RpcMethod({
@@ -216,34 +224,35 @@ export class EventMethods {
     }
   }
 
-  /** Runs a room operation; its ChatErrors become the RPC errors a caller acts on. */
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a room operation; its ChatErrors become the RPC errors a caller acts on (`field`: the
+   * param an invalid_params names).
+   */
+  private async guard<T>(operation: () => Promise<T>, field = ''): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      throw error instanceof ChatError ? asRpcError(error) : error;
+      throw error instanceof ChatError ? asRpcError(error, field) : error;
     }
   }
 }
 
 function socketOf(caller: RpcCaller, method: string): Session {
   if (caller.kind !== 'socket') {
-    throw new RpcError(
-      RpcErrorCode.InvalidParams,
-      `${method} is for sockets: a backend is in no room`,
-    );
+    const error = `${method} is for sockets: a backend is in no room`;
+    throw invalidParams(error, [{ field: 'room', error }]);
   }
   return caller.session;
 }
 
-function asRpcError(error: ChatError): RpcError {
+function asRpcError(error: ChatError, field: string): RpcError {
   switch (error.code) {
     case ErrorCode.Forbidden:
       return new RpcError(RpcErrorCode.Forbidden, error.message);
     case ErrorCode.InvalidMessage:
     case ErrorCode.UserMismatch:
     case ErrorCode.NotJoined:
-      return new RpcError(RpcErrorCode.InvalidParams, error.message);
+      return invalidParams(error.message, [{ field, error: error.message }]);
     default:
       return new RpcError(RpcErrorCode.InternalError, error.message, {
         retryable: error.retryable,

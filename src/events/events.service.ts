@@ -8,11 +8,11 @@ import type { Session } from '../transport/session';
 import { SessionRegistry } from '../transport/session-registry';
 
 /**
- * Rooms no client can name (`#` is not an id character), that every instance follows: what is
+ * Rooms no client can name (`~` is not an id character), that every instance follows: what is
  * addressed to users, wherever their connections are, goes through them.
  */
-export const USERS_ROOM = '#users';
-export const EVERYONE_ROOM = '#all';
+export const USERS_ROOM = '~users';
+export const EVERYONE_ROOM = '~all';
 
 /** What goes to a user's connections on every instance: a frame, or a close. */
 type UserPush = { user: string; frame: string } | { user: string; close: string };

@@ -15,6 +15,11 @@ export interface ConnectionOptions {
    * that waits does not count as Redis stalling, and its failures never mark Redis unavailable.
    */
   blocking?: boolean;
+  /**
+   * Commands issued in one tick of the event loop go out in one write (ioredis'
+   * enableAutoPipelining): for a connection many concurrent tasks send small commands on.
+   */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -30,8 +35,6 @@ export class RedisConnections implements OnApplicationShutdown {
   private readonly refusals = new LogThrottle(this.logger);
   readonly command: Redis;
   readonly subscriber: Redis;
-  /** This process in the cluster; its membership entries are tagged with it. */
-  readonly instanceId = randomUUID();
   readonly keys: RedisKeys;
   /** What every Lua script is told: the key prefix and the history settings. */
   readonly scripts: ScriptContext;
@@ -44,7 +47,11 @@ export class RedisConnections implements OnApplicationShutdown {
   private sharedDownSince: number | undefined;
   private sharedEverReady = false;
 
-  constructor(private readonly config: AppConfig) {
+  /** `instanceId`: this process in the cluster; its membership entries are tagged with it. */
+  constructor(
+    private readonly config: AppConfig,
+    readonly instanceId: string = randomUUID(),
+  ) {
     this.keys = new RedisKeys(config.REDIS_KEY_PREFIX);
     this.scripts = {
       prefix: config.REDIS_KEY_PREFIX,
@@ -87,9 +94,11 @@ export class RedisConnections implements OnApplicationShutdown {
    * closed with the others at shutdown.
    */
   create(name: string, options: ConnectionOptions = {}): Redis {
-    const redisOptions: RedisOptions = options.blocking
-      ? { ...this.baseOptions, commandTimeout: undefined, socketTimeout: undefined }
-      : this.baseOptions;
+    const redisOptions: RedisOptions = {
+      ...this.baseOptions,
+      ...(options.blocking && { commandTimeout: undefined, socketTimeout: undefined }),
+      ...(options.autoPipelining && { enableAutoPipelining: true }),
+    };
     const client = this.connection(name, redisOptions, false);
     this.extra.push(client);
     client.connect().catch(() => undefined);

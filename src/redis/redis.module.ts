@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { ServerIdentity } from '../lifecycle/server-identity';
 import { RedisConnections } from './redis-connections';
 
 /**
@@ -14,9 +15,12 @@ export class RedisModule {
       providers: [
         {
           provide: RedisConnections,
-          inject: [AppConfig],
-          useFactory: async (config: AppConfig): Promise<RedisConnections> => {
-            const connections = new RedisConnections(config);
+          inject: [AppConfig, ServerIdentity],
+          useFactory: async (
+            config: AppConfig,
+            identity: ServerIdentity,
+          ): Promise<RedisConnections> => {
+            const connections = new RedisConnections(config, identity.id);
             await connections.connect();
             return connections;
           },

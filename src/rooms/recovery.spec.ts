@@ -31,6 +31,13 @@ describe('recoverable', () => {
     expect(recoverable(at(3), { publications: [], position: at(8) }, 300)).toBeUndefined();
   });
 
+  it('does not count what is not replayed (the joiner’s own join) toward the maximum', () => {
+    const publications = pubs(4, 8);
+    const own = (p: Publication) => p.offset === 8;
+    expect(recoverable(at(3), { publications, position: at(8) }, 4, own)).toBe(publications);
+    expect(recoverable(at(3), { publications, position: at(8) }, 3, own)).toBeUndefined();
+  });
+
   it('refuses publications that are not consecutive', () => {
     const publications = [...pubs(4, 5), ...pubs(7, 8), ...pubs(9, 9)];
     expect(recoverable(at(3), { publications, position: at(8) }, 300)).toBeUndefined();

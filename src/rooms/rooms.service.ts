@@ -6,8 +6,8 @@ import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
 import type { Session } from '../transport/session';
 import { BrokerUnavailableError, HistoryResult, RoomBroker } from './room-broker';
-import { UNPOSITIONED, type StreamPosition } from './publication';
-import { recoverable } from './recovery';
+import { UNPOSITIONED, type Publication, type StreamPosition } from './publication';
+import { OWN_MEMBERSHIP_SLACK, recoverable } from './recovery';
 import { RoomPolicy } from '../auth/room-policy';
 import { UserConnections } from '../auth/user-connections';
 import { RoomHub } from './room-hub';
@@ -356,7 +356,7 @@ export class RoomsService {
     try {
       read = await this.broker.history(
         roomId,
-        since ? { since, limit: this.config.RECOVERY_MAX } : { limit: 0 },
+        since ? { since, limit: this.config.RECOVERY_MAX + OWN_MEMBERSHIP_SLACK } : { limit: 0 },
       );
     } catch (error) {
       if (!(error instanceof BrokerUnavailableError)) {
@@ -364,7 +364,8 @@ export class RoomsService {
         throw error;
       }
     }
-    const replay = since && recoverable(since, read, this.config.RECOVERY_MAX);
+    const own = (p: Publication): boolean => p.data.kind !== 'frame' && p.data.userId === userId;
+    const replay = since && recoverable(since, read, this.config.RECOVERY_MAX, own);
     for (const publication of replay ?? []) {
       const frame = this.hub.render(publication, userId);
       if (frame !== undefined) session.send(frame);

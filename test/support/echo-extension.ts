@@ -1,4 +1,5 @@
 import { Injectable, Module, UseFilters, UsePipes } from '@nestjs/common';
+import { Gate } from './gate';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { IsInt, IsOptional, IsString, Length, Min } from 'class-validator';
 import { WsErrorFilter } from '../../src/transport/ws-error.filter';
@@ -21,27 +22,9 @@ export class EchoDto {
   seq?: number;
 }
 
-/** Holds `echo` handlers while closed: a handler that is slow for as long as a test wants. */
+/** Holds `echo` handlers while closed. */
 @Injectable()
-export class EchoGate {
-  private opened: Promise<void> = Promise.resolve();
-  private release: () => void = () => undefined;
-  /** Echo handlers that started and are waiting at the gate or went through. */
-  reached = 0;
-
-  close(): void {
-    this.opened = new Promise((resolve) => (this.release = resolve));
-  }
-
-  open(): void {
-    this.release();
-  }
-
-  pass(): Promise<void> {
-    this.reached += 1;
-    return this.opened;
-  }
-}
+export class EchoGate extends Gate {}
 
 /** Adds `echo` beside the chat protocol on the default path (`/` and `/ws`). */
 @WebSocketGateway()

@@ -1,4 +1,5 @@
 import { Injectable, Module, OnModuleInit } from '@nestjs/common';
+import { Gate } from './gate';
 import { Type } from 'class-transformer';
 import { IsArray, IsInt, IsOptional, IsString, Length, Min, ValidateNested } from 'class-validator';
 import { IsChatId } from '../../src/chat/dto/id.validators';
@@ -6,6 +7,8 @@ import { RpcError, RpcErrorCode } from '../../src/protocol/rpc.protocol';
 import type { RpcCaller } from '../../src/rpc/rpc-dispatcher';
 import { RpcMethod } from '../../src/rpc/rpc-method.decorator';
 import { RpcRegistry } from '../../src/rpc/rpc-registry';
+import { EventsModule } from '../../src/events/events.module';
+import { EventsService } from '../../src/events/events.service';
 
 /*
  * A test-only extension, written the way an enterprise team's module would add RPC methods: its
@@ -65,27 +68,9 @@ export class SumParams {
   b!: number;
 }
 
-/** Holds `test.wait` calls while closed: a call that is slow for as long as a test wants. */
+/** Holds `test.wait` calls while closed. */
 @Injectable()
-export class RpcGate {
-  private opened: Promise<void> = Promise.resolve();
-  private release: () => void = () => undefined;
-  /** `test.wait` calls that started (waiting at the gate or through it). */
-  reached = 0;
-
-  close(): void {
-    this.opened = new Promise((resolve) => (this.release = resolve));
-  }
-
-  open(): void {
-    this.release();
-  }
-
-  pass(): Promise<void> {
-    this.reached += 1;
-    return this.opened;
-  }
-}
+export class RpcGate extends Gate {}
 
 /** What `test.echo` answers: the params as the handler got them, and who called. */
 function describeCaller(caller: RpcCaller): object {
@@ -162,5 +147,24 @@ export class ProgrammaticMethods implements OnModuleInit {
   }
 }
 
-@Module({ providers: [RpcGate, DecoratedMethods, ProgrammaticMethods] })
+/** An enterprise team's own event: published through the core's EventsService, into its rooms. */
+@Injectable()
+export class TeamEvents {
+  constructor(private readonly events: EventsService) {}
+
+  @RpcMethod({
+    name: 'team.announce',
+    params: RoomParams,
+    permission: 'publish',
+    room: (params) => `team:${params.room}`,
+  })
+  announce(params: RoomParams): Promise<object> {
+    return this.events.publish('team.announce', `team:${params.room}`, { room: params.room });
+  }
+}
+
+@Module({
+  imports: [EventsModule],
+  providers: [RpcGate, DecoratedMethods, ProgrammaticMethods, TeamEvents],
+})
 export class RpcExtensionModule {}

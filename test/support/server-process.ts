@@ -13,16 +13,22 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `src/main.ts` as a separate process, as `npm start` would, with the given settings. */
-export function spawnServer(settings: Record<string, string>): ServerProcess {
+/**
+ * Starts `src/main.ts` as a separate process, as `npm start` would, with the given settings;
+ * `entry` runs another entry file instead (a test server composing test modules).
+ */
+export function spawnServer(
+  settings: Record<string, string>,
+  entry = join('src', 'main.ts'),
+): ServerProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const key of CONFIG_KEYS) delete env[key];
   Object.assign(env, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'log' }, settings);
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', join('src', 'main.ts')],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', entry], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),

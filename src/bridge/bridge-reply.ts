@@ -1,0 +1,43 @@
+import type { Logger } from '@nestjs/common';
+import { ChatError } from '../protocol/chat-error';
+import { logUnexpected } from '../protocol/error-frame';
+import { RpcError, RpcErrorCode } from '../protocol/rpc.protocol';
+
+/**
+ * The replies the bridge pushes to a request's `reply_to` list, as seed 003's Django client reads
+ * them: it checks `type == "error"`, and otherwise takes `result`.
+ */
+export function successReply(correlationId: string, result: unknown): string {
+  return JSON.stringify({
+    type: 'response',
+    correlation_id: correlationId,
+    success: true,
+    result: result ?? null,
+  });
+}
+
+export function errorReply(correlationId: string | undefined, error: RpcError): string {
+  return JSON.stringify({
+    type: 'error',
+    correlation_id: correlationId ?? null,
+    success: false,
+    error: error.toBody(),
+    error_code: error.code,
+  });
+}
+
+/**
+ * What a failed call answers: an RpcError as it is; a ChatError (Redis unavailable under a
+ * publish) as a retryable internal_error with its message; anything else is a server fault,
+ * logged (without the params) and answered with a generic internal_error.
+ */
+export function asRpcError(error: unknown, logger: Logger): RpcError {
+  if (error instanceof RpcError) return error;
+  if (error instanceof ChatError) {
+    return new RpcError(RpcErrorCode.InternalError, error.message, {
+      retryable: error.retryable,
+    });
+  }
+  logUnexpected(error, logger);
+  return new RpcError(RpcErrorCode.InternalError, 'internal error');
+}

@@ -1,0 +1,83 @@
+import { hasExpired, parseEntry } from './bridge-request';
+
+const entry = (body: unknown): string[] => ['payload', JSON.stringify(body)];
+const request = {
+  type: 'rpc',
+  method: 'notification.send',
+  params: { user_id: 'u1' },
+  correlation_id: 'c1',
+  reply_to: 'list:response:c1',
+  timeout: 30,
+};
+
+describe('parseEntry', () => {
+  it('reads a request as seed 003’s Django client writes it', () => {
+    expect(parseEntry(entry(request))).toEqual({
+      ok: true,
+      request: {
+        method: 'notification.send',
+        params: { user_id: 'u1' },
+        correlationId: 'c1',
+        replyTo: 'list:response:c1',
+        timeoutS: 30,
+      },
+    });
+  });
+
+  it('reads a fire-and-forget request: no reply_to, timeout 0, params left out', () => {
+    const { reply_to: _replyTo, params: _params, ...rest } = request;
+    expect(parseEntry(entry({ ...rest, timeout: 0 }))).toMatchObject({
+      ok: true,
+      request: { replyTo: undefined, timeoutS: 0, params: {} },
+    });
+  });
+
+  it('takes the seed’s default timeout of 30 s when it is left out', () => {
+    const { timeout: _timeout, ...rest } = request;
+    expect(parseEntry(entry(rest))).toMatchObject({ ok: true, request: { timeoutS: 30 } });
+  });
+
+  it.each([
+    ['no payload field', ['data', '{}']],
+    ['a payload that is not JSON', ['payload', '{oops']],
+    ['a JSON array', ['payload', '[1]']],
+    ['a JSON string', ['payload', '"rpc"']],
+  ])('calls %s invalid_json', (_what, fields) => {
+    expect(parseEntry(fields)).toMatchObject({ ok: false, reason: 'invalid_json' });
+  });
+
+  it.each([
+    ['type', { type: 'chat' }],
+    ['method', { method: 'has space' }],
+    ['method', { method: 'x'.repeat(101) }],
+    ['params', { params: [1, 2] }],
+    ['correlation_id', { correlation_id: 7 }],
+    ['correlation_id', { correlation_id: '' }],
+    ['reply_to', { reply_to: 'r'.repeat(201) }],
+    ['timeout', { timeout: 301 }],
+    ['timeout', { timeout: -1 }],
+    ['timeout', { timeout: '30' }],
+  ])('names the invalid field %s of %j, keeping what it can answer to', (field, change) => {
+    const parsed = parseEntry(entry({ ...request, ...change }));
+    expect(parsed).toMatchObject({ ok: false, reason: 'invalid_request' });
+    if (parsed.ok) return;
+    expect(parsed.errors.map((e) => e.field)).toEqual([field]);
+    if (field !== 'reply_to') expect(parsed.replyTo).toBe('list:response:c1');
+    if (field !== 'correlation_id') expect(parsed.correlationId).toBe('c1');
+  });
+});
+
+describe('hasExpired', () => {
+  const parsed = parseEntry(entry({ ...request, timeout: 2 }));
+  const twoSeconds = parsed.ok ? parsed.request : undefined;
+  const fireAndForget = { ...twoSeconds!, timeoutS: 0 };
+
+  it('expires a request once its timeout has passed since the entry was added', () => {
+    expect(hasExpired('1000-0', twoSeconds!, 2_999)).toBe(false);
+    expect(hasExpired('1000-0', twoSeconds!, 3_001)).toBe(true);
+  });
+
+  it('never expires a fire-and-forget request', () => {
+    expect(hasExpired('1000-0', fireAndForget, 1e12)).toBe(false);
+  });
+});

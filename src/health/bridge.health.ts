@@ -1,0 +1,32 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
+import { RpcBridge } from '../bridge/rpc-bridge';
+
+/**
+ * The backend bridge's state (`bridge`: stream, group, pending entries, dead letters), when it
+ * runs (REDIS_URL set). Down only when Redis cannot tell; the `redis` indicator says why.
+ */
+@Injectable()
+export class BridgeHealthIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    @Optional() private readonly bridge?: RpcBridge,
+  ) {}
+
+  checks(): HealthIndicatorFunction[] {
+    const bridge = this.bridge;
+    if (!bridge) return [];
+    return [
+      async () => {
+        const indicator = this.indicators.check('bridge');
+        try {
+          return indicator.up({ ...(await bridge.status()) });
+        } catch (error) {
+          return indicator.down({
+            message: error instanceof Error ? error.message : String(error),
+          });
+        }
+      },
+    ];
+  }
+}

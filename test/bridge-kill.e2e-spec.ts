@@ -1,0 +1,166 @@
+import { join } from 'node:path';
+import { BridgeClient } from './support/bridge-client';
+import { eventually } from './support/eventually';
+import { RedisServer, describeWithRedis } from './support/redis-server';
+import { ServerProcess, spawnServer } from './support/server-process';
+
+/*
+ * The bridge's big fault test (issue 12, "The bridge"): 10,000 requests through two instances,
+ * run as processes of their own (test/support/bridge-server.ts: the app with the test methods),
+ * one of them SIGKILLed midway. Every request is answered exactly once, none is lost, nothing is
+ * left pending, and the dead letters hold exactly the invalid entries injected among them.
+ */
+
+const REQUESTS = 10_000;
+/** Invalid entries among them: half not JSON, half JSON that is not an rpc request. */
+const INVALID = 50;
+/** Replies seen before the kill: midway through the valid ones. */
+const KILL_AFTER = 3_000;
+const VISIBILITY_MS = 1_000;
+const ENTRY = join('test', 'support', 'bridge-server.ts');
+
+interface Health {
+  server_id: string;
+}
+
+describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
+  let redis: RedisServer;
+  let client: BridgeClient;
+  const servers: ServerProcess[] = [];
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+
+  afterAll(async () => {
+    for (const server of servers) {
+      if (server.child.exitCode === null && server.child.signalCode === null) {
+        server.child.kill('SIGTERM');
+        await server.exited;
+      }
+    }
+    await client?.close();
+    await redis.stop();
+  });
+
+  it('answers every request exactly once, loses none, and leaves nothing pending', async () => {
+    const stream = `kill-${process.pid}`;
+    const settings = {
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: `kill${process.pid}:`,
+      RPC_REQUEST_STREAM: stream,
+      RPC_DEAD_LETTER_STREAM: `${stream}:dlq`,
+      RPC_VISIBILITY_TIMEOUT_MS: String(VISIBILITY_MS),
+      RPC_CONCURRENCY: '50',
+    };
+    servers.push(spawnServer(settings, ENTRY), spawnServer(settings, ENTRY));
+    const ports = await Promise.all(servers.map((server) => server.port));
+    const ids = await Promise.all(
+      ports.map(async (port) => {
+        const response = await fetch(`http://127.0.0.1:${port}/health`);
+        return ((await response.json()) as Health).server_id;
+      }),
+    );
+    client = new BridgeClient(redis.url, stream);
+    const replies = 'kill:replies';
+
+    // The requests, written in pipelines of 500 with the invalid ones spread among them.
+    const expected = new Set<string>();
+    const invalidIds = new Set<string>();
+    const every = Math.floor(REQUESTS / INVALID);
+    for (let start = 0; start < REQUESTS; start += 500) {
+      const pipeline = client.redis.pipeline();
+      const kinds: ('valid' | 'invalid')[] = [];
+      for (let i = start; i < start + 500; i++) {
+        const correlationId = `c${i}`;
+        expected.add(correlationId);
+        const payload = {
+          type: 'rpc',
+          method: 'test.slow',
+          params: { key: correlationId, ms: 1 },
+          correlation_id: correlationId,
+          reply_to: replies,
+          timeout: 120,
+        };
+        pipeline.xadd(stream, '*', 'payload', JSON.stringify(payload));
+        kinds.push('valid');
+        if (i % every === 0) {
+          const n = i / every;
+          if (n % 2 === 0) {
+            pipeline.xadd(stream, '*', 'payload', `{not json ${n}`);
+          } else {
+            // Names a reply list: answered invalid_params, and dead-lettered.
+            expected.add(`bad${n}`);
+            const notRpc = { type: 'push', correlation_id: `bad${n}`, reply_to: replies };
+            pipeline.xadd(stream, '*', 'payload', JSON.stringify(notRpc));
+          }
+          kinds.push('invalid');
+        }
+      }
+      const results = (await pipeline.exec()) ?? [];
+      results.forEach(([error, id], k) => {
+        if (error) throw error;
+        if (kinds[k] === 'invalid') invalidIds.add(String(id));
+      });
+    }
+    expect(invalidIds.size).toBe(INVALID);
+
+    await eventually('replies midway', () => client.redis.llen(replies), {
+      done: (n) => n >= KILL_AFTER,
+      timeoutMs: 60_000,
+      intervalMs: 5,
+    });
+    const [victim, survivor] = servers;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    // The victim held requests it had read and not answered: the survivor must claim them.
+    const summary = (await client.redis.xpending(stream, client.group)) as [
+      number,
+      string,
+      string,
+      [string, string][] | null,
+    ];
+    const heldByVictim = Number(summary[3]?.find(([consumer]) => consumer === ids[0])?.[1] ?? 0);
+    expect(heldByVictim).toBeGreaterThan(0);
+
+    await eventually('every request answered', () => client.redis.llen(replies), {
+      done: (n) => n >= expected.size,
+      timeoutMs: 120_000,
+      intervalMs: 50,
+    });
+    await client.settled(30_000);
+
+    const answers = (await client.redis.lrange(replies, 0, -1)).map(
+      (raw) =>
+        JSON.parse(raw) as {
+          correlation_id: string;
+          type: string;
+          result?: { server_id: string };
+          error_code?: string;
+        },
+    );
+    const perId = new Map<string, number>();
+    for (const answer of answers) {
+      perId.set(answer.correlation_id, (perId.get(answer.correlation_id) ?? 0) + 1);
+    }
+    expect(answers).toHaveLength(expected.size);
+    expect([...perId.keys()].sort()).toEqual([...expected].sort());
+    expect([...perId.values()].every((count) => count === 1)).toBe(true);
+    const valid = answers.filter((a) => a.correlation_id.startsWith('c'));
+    expect(valid.every((a) => a.type === 'response')).toBe(true);
+    const refused = answers.filter((a) => a.correlation_id.startsWith('bad'));
+    expect(refused).toHaveLength(INVALID / 2);
+    expect(refused.every((a) => a.type === 'error' && a.error_code === 'invalid_params')).toBe(
+      true,
+    );
+    // Both instances answered, and the survivor answered what the victim left.
+    const byServer = new Set(valid.map((a) => a.result?.server_id));
+    expect(byServer).toEqual(new Set(ids));
+
+    expect(await client.pending()).toBe(0);
+    const letters = await client.deadLetterEntries();
+    expect(new Set(letters.map((l) => l.original_id))).toEqual(invalidIds);
+    expect(letters).toHaveLength(INVALID);
+    expect(survivor.child.exitCode).toBeNull();
+  }, 240_000);
+});

@@ -1,0 +1,111 @@
+import { Injectable, Module, OnModuleInit } from '@nestjs/common';
+import { Gate } from './gate';
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ServerIdentity } from '../../src/lifecycle/server-identity';
+import { RpcError, RpcErrorCode } from '../../src/protocol/rpc.protocol';
+import { RpcRegistry } from '../../src/rpc/rpc-registry';
+
+/*
+ * Test methods for the backend bridge, registered the way a feature module registers its own:
+ * echo, a failure with an RpcError, a throw, a slow one and a gated one. Each counts its runs
+ * per `key`, so a test can tell how often a request was executed (not just answered).
+ */
+
+export class EchoParams {
+  @IsOptional()
+  @IsString()
+  @Length(0, 10_000)
+  key?: string;
+
+  @IsOptional()
+  @IsInt()
+  seq?: number;
+}
+
+export class SlowParams extends EchoParams {
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  ms!: number;
+}
+
+/** Holds `test.gated` calls while closed. */
+@Injectable()
+export class BridgeGate extends Gate {}
+
+@Injectable()
+export class BridgeTestMethods implements OnModuleInit {
+  /** Runs per `key` (params without a key count under ''). */
+  readonly runs = new Map<string, number>();
+
+  constructor(
+    private readonly registry: RpcRegistry,
+    private readonly identity: ServerIdentity,
+    private readonly gate: BridgeGate,
+  ) {}
+
+  runsOf(key: string): number {
+    return this.runs.get(key) ?? 0;
+  }
+
+  onModuleInit(): void {
+    const answer = (params: EchoParams): object => {
+      const key = params.key ?? '';
+      this.runs.set(key, this.runsOf(key) + 1);
+      return { echo: params, server_id: this.identity.id };
+    };
+    this.registry.register({
+      name: 'test.echo',
+      params: EchoParams,
+      permission: 'backend',
+      handler: (params: EchoParams) => Promise.resolve(answer(params)),
+    });
+    this.registry.register({
+      name: 'test.fail',
+      params: EchoParams,
+      permission: 'backend',
+      handler: (params: EchoParams) => {
+        answer(params);
+        const error = new RpcError(
+          RpcErrorCode.UserNotConnected,
+          'nobody of that name is connected',
+          {
+            details: { user_id: 'ghost' },
+          },
+        );
+        return Promise.reject(error);
+      },
+    });
+    this.registry.register({
+      name: 'test.throw',
+      params: EchoParams,
+      permission: 'backend',
+      handler: (params: EchoParams) => {
+        answer(params);
+        return Promise.reject(new Error('a secret detail of the failure'));
+      },
+    });
+    this.registry.register({
+      name: 'test.slow',
+      params: SlowParams,
+      permission: 'backend',
+      handler: async (params: SlowParams) => {
+        await delay(params.ms);
+        return answer(params);
+      },
+    });
+    this.registry.register({
+      name: 'test.gated',
+      params: EchoParams,
+      permission: 'backend',
+      handler: async (params: EchoParams) => {
+        await this.gate.pass();
+        return answer(params);
+      },
+    });
+  }
+}
+
+@Module({ providers: [BridgeGate, BridgeTestMethods], exports: [BridgeGate, BridgeTestMethods] })
+export class BridgeTestMethodsModule {}
