@@ -103,7 +103,7 @@ async function follow(
   received: { events: number },
 ): Promise<WebSocket[]> {
   const sockets = await Promise.all(
-    Array.from({ length: count }, async (_, i) => {
+    Array.from({ length: count }, async () => {
       const socket = new WebSocket(`ws://127.0.0.1:${port}/`);
       await new Promise<void>((resolve, reject) => {
         socket.once('open', resolve);
