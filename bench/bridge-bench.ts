@@ -263,9 +263,12 @@ export async function runBridgeBench(argv: readonly string[]): Promise<number> {
   }
   const rates = runs.map((r) => r.requestsPerSecond).sort((a, b) => a - b);
   const median = rates[Math.floor(rates.length / 2)];
+  // The target is the bridge's own: with followers the instance also does the fan-out.
+  const judged = options.followers === 0;
   console.log(
     `bridge: median ${median.toFixed(0)} req/s (min ${rates[0].toFixed(0)}, max ` +
-      `${rates[rates.length - 1].toFixed(0)}); target ${TARGET_PER_SECOND}`,
+      `${rates[rates.length - 1].toFixed(0)}); ` +
+      (judged ? `target ${TARGET_PER_SECOND}` : 'no target (bridge plus event fan-out)'),
   );
   mkdirSync(options.outDir, { recursive: true });
   const file = path.join(
@@ -292,7 +295,7 @@ export async function runBridgeBench(argv: readonly string[]): Promise<number> {
     ),
   );
   console.log(`results written to ${path.relative(ROOT, file)}`);
-  const slow = !argv.includes('--quick') && median < TARGET_PER_SECOND;
+  const slow = judged && !argv.includes('--quick') && median < TARGET_PER_SECOND;
   const failed = runs.some((r) => r.errors > 0) || slow;
   if (failed) console.error(`bridge: below ${TARGET_PER_SECOND} req/s, or errors`);
   return failed ? 1 : 0;
