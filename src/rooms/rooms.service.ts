@@ -93,7 +93,7 @@ export class RoomsService {
     if (session.eventRooms?.get(roomId) === userId) {
       // Followed already, as the same user: it becomes the chat room.
       session.eventRooms.delete(roomId);
-      session.userId = userId;
+      await this.bind(session, userId);
       session.roomId = roomId;
       this.hub.hold(roomId, session);
       await this.catchUp(session, userId, roomId, since, confirm);
@@ -326,15 +326,22 @@ export class RoomsService {
       await this.broker.unsubscribe(roomId);
       throw error;
     }
-    if (bind && session.userId === undefined && session.principal === undefined) {
-      // AUTH_MODE=none: the user a connection joins as is who it is; counted, as a token's user
-      // is, so that pushes to the user know how many connections they reach.
-      await this.users.acquire(userId, session.id, Number.MAX_SAFE_INTEGER).catch(() => false);
-    }
-    if (bind) session.userId = userId;
+    if (bind) await this.bind(session, userId);
     record();
     await this.catchUp(session, userId, roomId, since, confirm);
     this.logger.debug(`session ${session.id} (${userId}) entered ${roomId}`);
+  }
+
+  /**
+   * Binds the session to the user it joined as. Under AUTH_MODE=none that is who the connection
+   * is: counted (once) as a token's user is, so that pushes to the user know how many
+   * connections they reach.
+   */
+  private async bind(session: Session, userId: string): Promise<void> {
+    if (session.userId === undefined && session.principal === undefined) {
+      await this.users.acquire(userId, session.id, Number.MAX_SAFE_INTEGER).catch(() => false);
+    }
+    session.userId = userId;
   }
 
   /**
