@@ -392,10 +392,37 @@ describe('the seed methods under AUTH_MODE=jwt', () => {
   let app: RunningApp;
 
   beforeAll(async () => {
-    app = await startApp({ ...PROTOCOL_TEST_LIMITS, AUTH_MODE: 'jwt', JWT_SECRET: TEST_SECRET });
+    app = await startApp({
+      ...PROTOCOL_TEST_LIMITS,
+      AUTH_MODE: 'jwt',
+      JWT_SECRET: TEST_SECRET,
+      API_KEY,
+    });
   });
 
   afterAll(() => app.close());
+
+  it('broadcasts a notification to authenticated connections only', async () => {
+    const token = await signToken({ sub: 'reader', rooms: ['*'] }, TEST_SECRET);
+    const member = await TestClient.connect(app.wsUrl, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const anonymous = await TestClient.connect(app.wsUrl); // has not sent its Bearer frame yet
+    try {
+      const answer = await backend(app, 'notification.broadcast', {
+        title: 'All',
+        message: 'm',
+        type: 'info',
+      });
+      expect(answer).toMatchObject({ success: true });
+      expect(await member.next('notification')).toMatchObject({ data: { title: 'All' } });
+      anonymous.send(`Bearer ${token}`);
+      await anonymous.next('auth');
+      expect(anonymous.unread('notification')).toEqual([]);
+    } finally {
+      await Promise.all([member.close(), anonymous.close()]);
+    }
+  });
 
   it.each(ROOM_METHODS)(
     '%s from a socket: only into a room its publish claim matches',

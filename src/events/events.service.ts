@@ -82,7 +82,8 @@ export class EventsService implements OnApplicationBootstrap {
     if (data.kind !== 'frame') return;
     if (roomId === EVERYONE_ROOM) {
       const encoded = Buffer.from(data.frame);
-      for (const session of this.registry) session.send(encoded);
+      // Not to a connection still to send its token (AUTH_MODE=jwt): it is nobody yet.
+      for (const session of this.registry) if (!session.awaitingAuth) session.send(encoded);
       return;
     }
     if (roomId !== USERS_ROOM) return;
