@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ChatError } from '../protocol/chat-error';
-import { ErrorCode } from '../protocol/error-code';
-import { RpcError, RpcErrorCode, invalidParams } from '../protocol/rpc.protocol';
+import { RpcError, RpcErrorCode, invalidParams, rpcErrorOf } from '../protocol/rpc.protocol';
 import { RoomsService } from '../rooms/rooms.service';
 import type { RpcCaller } from '../rpc/rpc-dispatcher';
 import { RpcMethod } from '../rpc/rpc-method.decorator';
@@ -228,11 +227,11 @@ export class EventMethods {
    * Runs a room operation; its ChatErrors become the RPC errors a caller acts on (`field`: the
    * param an invalid_params names).
    */
-  private async guard<T>(operation: () => Promise<T>, field = ''): Promise<T> {
+  private async guard<T>(operation: () => Promise<T>, field?: string): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      throw error instanceof ChatError ? asRpcError(error, field) : error;
+      throw error instanceof ChatError ? rpcErrorOf(error, { field }) : error;
     }
   }
 }
@@ -243,19 +242,4 @@ function socketOf(caller: RpcCaller, method: string): Session {
     throw invalidParams(error, [{ field: 'room', error }]);
   }
   return caller.session;
-}
-
-function asRpcError(error: ChatError, field: string): RpcError {
-  switch (error.code) {
-    case ErrorCode.Forbidden:
-      return new RpcError(RpcErrorCode.Forbidden, error.message);
-    case ErrorCode.InvalidMessage:
-    case ErrorCode.UserMismatch:
-    case ErrorCode.NotJoined:
-      return invalidParams(error.message, [{ field, error: error.message }]);
-    default:
-      return new RpcError(RpcErrorCode.InternalError, error.message, {
-        retryable: error.retryable,
-      });
-  }
 }
