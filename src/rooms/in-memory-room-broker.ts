@@ -108,8 +108,11 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
       return Promise.resolve({ publications: [], position: { offset: 0, epoch: newEpoch() } });
     }
     const stream = this.stream(roomId);
+    // Every join reads the position alone (limit 0): no publication is built for it.
+    const publications =
+      options.limit > 0 ? historyWindow(this.retained(roomId, stream), stream.epoch, options) : [];
     return Promise.resolve({
-      publications: historyWindow(this.retained(roomId, stream), stream.epoch, options),
+      publications,
       position: { offset: stream.offset, epoch: stream.epoch },
     });
   }

@@ -84,20 +84,14 @@ export class RoomsService {
     this.assertMayEnter(session, roomId);
     const confirm = (entry: Entry): void =>
       session.sendFrame(frames.joined(userId, roomId, entry, entry.recovered));
-    if (session.roomId === roomId) {
-      this.hub.hold(roomId, session);
-      await this.catchUp(session, userId, roomId, since, confirm);
-      return;
-    }
+    if (session.roomId === roomId) return this.reenter(session, userId, roomId, since, confirm);
     if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
     if (session.eventRooms?.get(roomId) === userId) {
       // Followed already, as the same user: it becomes the chat room.
       session.eventRooms.delete(roomId);
       await this.bind(session, userId);
       session.roomId = roomId;
-      this.hub.hold(roomId, session);
-      await this.catchUp(session, userId, roomId, since, confirm);
-      return;
+      return this.reenter(session, userId, roomId, since, confirm);
     }
     if (session.eventRooms?.has(roomId)) await this.unfollow(session, roomId);
     await this.enter(session, userId, roomId, since, confirm, () => (session.roomId = roomId));
@@ -118,8 +112,7 @@ export class RoomsService {
     let entered: Entry = { ...UNPOSITIONED };
     const confirm = (entry: Entry): void => void (entered = entry);
     if (session.roomId === roomId || session.eventRooms?.has(roomId)) {
-      this.hub.hold(roomId, session);
-      await this.catchUp(session, userId, roomId, since, confirm);
+      await this.reenter(session, userId, roomId, since, confirm);
       return entered;
     }
     const rooms = (session.eventRooms ??= new Map());
@@ -330,6 +323,18 @@ export class RoomsService {
     record();
     await this.catchUp(session, userId, roomId, since, confirm);
     this.logger.debug(`session ${session.id} (${userId}) entered ${roomId}`);
+  }
+
+  /** A room the session is in already: held again, and caught up as a join is. */
+  private async reenter(
+    session: Session,
+    userId: string,
+    roomId: string,
+    since: StreamPosition | undefined,
+    confirm: (entry: Entry) => void,
+  ): Promise<void> {
+    this.hub.hold(roomId, session);
+    await this.catchUp(session, userId, roomId, since, confirm);
   }
 
   /**
