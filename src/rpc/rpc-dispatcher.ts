@@ -6,11 +6,18 @@ import type { Session } from '../transport/session';
  * socket calls as its session, under its token's claims (`principal` undefined with AUTH_MODE=none).
  */
 export type RpcCaller =
-  | { readonly kind: 'backend'; readonly via: 'redis' | 'http' }
+  | {
+      readonly kind: 'backend';
+      readonly via: 'redis' | 'http';
+      /** Makes the call's publications idempotent (see `RoomBroker.publish`). */
+      readonly idempotencyKey?: string;
+    }
   | {
       readonly kind: 'socket';
       readonly session: Session;
       readonly principal: Principal | undefined;
+      /** Makes the call's publications idempotent (see `RoomBroker.publish`). */
+      readonly idempotencyKey?: string;
     };
 
 /**
