@@ -1,15 +1,32 @@
 /**
  * Unit specs live beside the code; end-to-end specs start the real app and live in test/. The
- * bench harness smoke run (test/*.bench-spec.ts) has its own config: jest.bench.config.js.
+ * slow suites are a project of their own, left out of `npm test` (`jest --selectProjects unit
+ * e2e`) and run by `npm run test:slow`. The bench harness smoke run (test/*.bench-spec.ts) has
+ * its own config: jest.bench.config.js.
  */
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
+  '^.+\\.ts$': ['ts-jest', { tsconfig: { isolatedModules: true }, diagnostics: false }],
 };
 const common = { moduleFileExtensions: ['js', 'json', 'ts'], testEnvironment: 'node', transform };
+
+/**
+ * Suites of more than 20 s whose contract other suites check too: one million publications
+ * through the in-memory broker (memory stays bounded), and ten thousand fuzzed frames.
+ */
+const slowSuites = [
+  '<rootDir>/src/rooms/in-memory-room-broker.memory.spec.ts',
+  '<rootDir>/test/fuzz.e2e-spec.ts',
+];
+
+/** Builds what the e2e specs start as processes (dist/spawn/) when it is older than a source. */
+const globalSetup = '<rootDir>/test/support/spawned-build.ts';
 
 module.exports = {
   // A global option in Jest 29 (ignored inside projects); e2e specs start servers and processes.
   testTimeout: 30000,
+  // Every suite runs apart from the others: its own servers on port 0, its own redis-server, its
+  // own processes. Two workers on the two cores of CI.
+  maxWorkers: 2,
   // Jest hides the console of skipped suites run in workers: this one speaks in the summary.
   reporters: ['default', '<rootDir>/test/support/redis-skip-reporter.js'],
   projects: [
@@ -27,6 +44,7 @@ module.exports = {
         '<rootDir>/test/support',
       ],
       testRegex: '.*\\.spec\\.ts$',
+      testPathIgnorePatterns: ['/node_modules/', ...slowSuites],
       setupFiles: ['<rootDir>/test/support/silence-logs.ts'],
     },
     {
@@ -35,6 +53,14 @@ module.exports = {
       rootDir: '.',
       roots: ['<rootDir>/test'],
       testRegex: '.*\\.e2e-spec\\.ts$',
+      testPathIgnorePatterns: ['/node_modules/', ...slowSuites],
+      globalSetup,
+    },
+    {
+      ...common,
+      displayName: 'slow',
+      rootDir: '.',
+      testMatch: slowSuites,
     },
   ],
 };

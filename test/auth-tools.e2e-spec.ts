@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { runSmoke } from '../scripts/smoke-checks';
 import { isChat } from './support/expected-frames';
 import { signToken, TEST_SECRET } from './support/jwt-fixtures';
+import { spawnedEntry } from './support/spawned-build';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient } from './support/test-client';
 
@@ -13,18 +14,20 @@ import { TestClient } from './support/test-client';
 
 const ROOT = join(__dirname, '..');
 
-/** Runs a script as `npm run` would, with `input` on stdin; resolves with its exit and output. */
+/**
+ * Runs a script (compiled) as `npm run` would, with `input` on stdin; resolves with its exit and
+ * output.
+ */
 function runScript(
   script: string,
   args: string[],
   env: Record<string, string> = {},
   input = '',
 ): Promise<{ code: number | null; stdout: string }> {
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', script, ...args],
-    { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } },
-  );
+  const child = spawn(process.execPath, [spawnedEntry(script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.resume();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { eventually } from './support/eventually';
 import { isChat } from './support/expected-frames';
 import { TEST_SECRET, signToken } from './support/jwt-fixtures';
+import { spawnedEntry } from './support/spawned-build';
 import { TcpProxy } from './support/tcp-proxy';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
@@ -33,17 +34,7 @@ function startClient(
 ): ClientProcess {
   const child = spawn(
     process.execPath,
-    [
-      '-r',
-      'ts-node/register/transpile-only',
-      'scripts/chat-client.ts',
-      url,
-      '--user',
-      userId,
-      '--room',
-      roomId,
-      ...more,
-    ],
+    [spawnedEntry('scripts/chat-client.ts'), url, '--user', userId, '--room', roomId, ...more],
     { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } },
   );
   let stdout = '';

@@ -6,6 +6,7 @@ import { AppConfig, CONFIG_KEYS } from '../src/config/app-config';
 import { configWith } from '../src/config/load-config';
 import { mintToken, parseMintArgs } from '../scripts/lib/mint';
 import { TEST_SECRET } from './support/jwt-fixtures';
+import { spawnedEntry } from './support/spawned-build';
 
 const ROOT = join(__dirname, '..');
 
@@ -15,16 +16,16 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs `scripts/mint-token.ts` as `npm run token` would, with only the given settings. */
+/** Runs `scripts/mint-token.ts` (compiled) as `npm run token` would, with only the given settings. */
 function runMint(args: string[], settings: Record<string, string>): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of CONFIG_KEYS) delete env[key];
   Object.assign(env, settings);
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', 'scripts/mint-token.ts', ...args],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, [spawnedEntry('scripts/mint-token.ts'), ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runSmoke } from '../scripts/smoke-checks';
 import { eventually } from './support/eventually';
+import { spawnedEntry } from './support/spawned-build';
 import { RunningApp, startApp } from './support/test-app';
 
 const ROOT = join(__dirname, '..');
@@ -14,13 +15,12 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs `scripts/smoke.ts` as `npm run smoke` would, in a child process. */
+/** Runs `scripts/smoke.ts` (compiled) as `npm run smoke` would, in a child process. */
 function runSmokeCli(args: string[], timeoutMs = 25_000): Promise<CliResult> {
-  const child = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', 'scripts/smoke.ts', ...args],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, [spawnedEntry('scripts/smoke.ts'), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

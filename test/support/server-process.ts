@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CONFIG_KEYS } from '../../src/config/app-config';
+import { spawnedEntry } from './spawned-build';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -14,8 +15,9 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `src/main.ts` as a separate process, as `npm start` would, with the given settings;
- * `entry` runs another entry file instead (a test server composing test modules).
+ * Starts `src/main.ts`, compiled (test/support/spawned-build.ts), as a separate process, as
+ * `npm run start:prod` would, with the given settings; `entry` runs another entry file of
+ * tsconfig.spawn.json instead (a test server composing test modules).
  */
 export function spawnServer(
   settings: Record<string, string>,
@@ -24,7 +26,7 @@ export function spawnServer(
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const key of CONFIG_KEYS) delete env[key];
   Object.assign(env, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'log' }, settings);
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', entry], {
+  const child = spawn(process.execPath, [spawnedEntry(entry)], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
