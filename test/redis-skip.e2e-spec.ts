@@ -10,15 +10,19 @@ interface JestRun {
   stderr: string;
 }
 
-/** Runs Jest on `files` as `npm test` would, with only `sh` on PATH (so no redis-server). */
+/**
+ * Runs Jest on `files` as `npm test` would, with only `sh` on PATH (so no redis-server), outside
+ * CI unless `extra` says otherwise.
+ */
 function jestWithoutRedis(
   files: string[],
   bin: string,
   extra: NodeJS.ProcessEnv = {},
 ): Promise<JestRun> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin, NO_COLOR: '1', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin, NO_COLOR: '1' };
   for (const key of ['CI', 'REQUIRE_REDIS', 'REQUIRE_PYTHON_REDIS', 'JEST_WORKER_ID'])
     delete env[key];
+  Object.assign(env, extra);
   const child = spawn(
     process.execPath,
     [require.resolve('jest/bin/jest'), '--runInBand', ...files],
@@ -70,5 +74,18 @@ describe('npm test without redis-server on PATH', () => {
         join(bin, 'no-python3') +
         ' cannot import redis): test/bridge-django.e2e-spec.ts',
     );
+  }, 60_000);
+
+  it('fails under CI when that Python cannot import redis, naming the package to install', async () => {
+    const run = await jestWithoutRedis(['test/bridge-django.e2e-spec.ts'], bin, {
+      CI: 'true',
+      PIXIDE_PYTHON: join(bin, 'no-python3'),
+    });
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      'needs python3-redis (CI installs the Debian package python3-redis)',
+    );
+    expect(run.stderr).toMatch(/Tests:\s+1 failed/);
   }, 60_000);
 });
