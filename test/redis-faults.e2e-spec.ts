@@ -180,6 +180,7 @@ describeWithRedis('Redis faults', () => {
   const inspectors: Redis[] = [];
   const links: RedisLink[] = [];
   let prefix: string;
+  let markers = 0;
 
   beforeEach(() => {
     prefix = uniquePrefix();
@@ -261,6 +262,50 @@ describeWithRedis('Redis faults', () => {
   }
 
   const clientsOf = (server: RunningApp): RedisConnections => server.app.get(RedisConnections);
+
+  /**
+   * Resolves once Redis has answered two more reaps from each of `servers` (the script an
+   * instance runs on a timer, only once past its reconnect grace): whatever a reap or a resync
+   * would announce is published by then. Observed on the instance's ioredis command, unchanged.
+   */
+  async function twoReapsAnswered(servers: RunningApp[]): Promise<void> {
+    type ScriptCall = (...args: string[]) => Promise<unknown>;
+    const watched = servers.map((server) => {
+      const client = clientsOf(server).command as unknown as { chatReap: ScriptCall };
+      const reap = client.chatReap;
+      const watch = { client, reap, answered: 0 };
+      client.chatReap = (...args) =>
+        reap.apply(client, args).then((result) => {
+          watch.answered += 1;
+          return result;
+        });
+      return watch;
+    });
+    try {
+      await eventually(
+        'two more reaps answered on every instance',
+        () => watched.every((watch) => watch.answered >= 2),
+        RECOVERY_MS,
+      );
+    } finally {
+      for (const { client, reap } of watched) client.chatReap = reap;
+    }
+  }
+
+  /**
+   * Waits for the point after which nothing more may come (in place of a pause): two reaps of
+   * every instance, then a marker chat message from `sender` reaching every receiver, after
+   * whatever those reaps published in the room (one order per room).
+   */
+  async function settled(
+    servers: RunningApp[],
+    sender: TestClient,
+    userId: string,
+    receivers: TestClient[],
+  ): Promise<void> {
+    await twoReapsAnswered(servers);
+    await chat(sender, userId, `settled ${++markers}`, receivers);
+  }
 
   it('keeps serving local members while Redis is down and rejoins the cluster when it returns', async () => {
     const redis = await redisServer();
@@ -430,8 +475,8 @@ describeWithRedis('Redis faults', () => {
     expect(conns.filter((entry) => entry.startsWith(`${bId}:`))).toEqual([]);
     expect(conns.every((entry) => entry.startsWith(`${aId}:`))).toBe(true);
 
-    // Long enough for a repeated announcement or a wrongful reap of A to show.
-    await delay(2 * PRESENCE_TTL_MS);
+    // A repeated announcement or a wrongful reap of A would show by then.
+    await settled([a], alice, 'alice', [alice]);
     expect(alice.unread('user_left')).toEqual([]);
     const users = await presence(alice);
     expect(userIds(users)).toEqual(['alice', 'dan']);
@@ -508,7 +553,7 @@ describeWithRedis('Redis faults', () => {
     expect(conns.every((entry) => entry.startsWith(`${aId}:`))).toBe(true);
 
     // Nothing more: no second user_left for bob, none for dan (still here through A).
-    await delay(2 * PRESENCE_TTL_MS);
+    await settled([a], alice, 'alice', [alice]);
     expect(alice.unread('user_left')).toEqual([]);
     const users = await presence(alice);
     expect(userIds(users)).toEqual(['alice', 'dan']);
@@ -567,8 +612,8 @@ describeWithRedis('Redis faults', () => {
 
     await probeUntilDelivered(alice, 'alice', bob, 'a-probe');
     await probeUntilDelivered(bob, 'bob', alice, 'b-probe');
-    // Long enough for commands queued during the stall to be answered and reaps to run.
-    await delay(2 * PRESENCE_TTL_MS);
+    // Commands queued during the stall are answered and reaps have run.
+    await settled([a, b], bob, 'bob', [alice, carol, bob]);
     const copies = (client: TestClient): number[] =>
       Array.from({ length: burst }, (_, i) => client.inbox.filter(isChat(`stall-${i}`)).length);
     const exactlyOnce = Array.from({ length: burst }, () => 1);
@@ -618,7 +663,7 @@ describeWithRedis('Redis faults', () => {
     await bob.next(isUserJoined('carol'), RECOVERY_MS);
     await bob.next(isUserLeft('dave'), RECOVERY_MS);
     await probeUntilDelivered(carol, 'carol', bob, 'probe');
-    await delay(2 * PRESENCE_TTL_MS);
+    await settled([a, b], carol, 'carol', [alice, bob, carol]);
     expect({
       atAlice: [...alice.unread('user_joined'), ...alice.unread('user_left')],
       atBob: [...bob.unread('user_joined'), ...bob.unread('user_left')],
@@ -667,7 +712,7 @@ describeWithRedis('Redis faults', () => {
     await admin.flushall();
     await bob.close();
     await alice.next(isUserLeft('bob'), RECOVERY_MS);
-    await delay(2 * PRESENCE_TTL_MS);
+    await settled([a, b], alice, 'alice', [alice]);
     expect(alice.unread('user_left')).toEqual([]);
     expect(userIds(await presence(alice))).toEqual(['alice']);
   }, 30_000);
@@ -695,11 +740,11 @@ describeWithRedis('Redis faults', () => {
     const redis = await redisServer();
     const a = await instance(redis.url);
     const alice = await join(a.wsUrl, 'alice', 'r');
-    const sleeper = inspector(redis);
-    await sleeper.connect();
-    // Redis stalls past the command timeout while alice's message is on its way.
-    const sleeping = sleeper.call('DEBUG', 'SLEEP', '3').catch(() => undefined);
-    await delay(100);
+    const pauser = inspector(redis);
+    await pauser.connect();
+    // Redis answers nothing past the command timeout while alice's message is on its way: the
+    // pause holds from its reply on.
+    await pauser.call('CLIENT', 'PAUSE', '3000', 'ALL');
     const error = await alice.request(
       { type: 'chat_message', userId: 'alice', content: 'during the stall' },
       'error',
@@ -710,7 +755,6 @@ describeWithRedis('Redis faults', () => {
       retryable: true,
       message: expect.any(String),
     });
-    await sleeping;
     // Once Redis answers again, the same message goes through (sent again by the client).
     await probeUntilDelivered(alice, 'alice', alice, 'retry');
   }, 30_000);
@@ -739,7 +783,7 @@ describeWithRedis('Redis faults', () => {
     // Bob is told, exactly once, and alice stays: no user_left for a user nobody announced.
     await bob.next(isUserJoined('alice'), RECOVERY_MS);
     await probeUntilDelivered(alice, 'alice', bob, 'probe');
-    await delay(2 * PRESENCE_TTL_MS);
+    await settled([a, b], alice, 'alice', [alice, bob]);
     expect({
       joined: bob.unread('user_joined'),
       left: bob.unread('user_left'),
