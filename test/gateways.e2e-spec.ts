@@ -1,8 +1,9 @@
 import { ConsoleLogger } from '@nestjs/common';
 import { joinedFrame } from './support/expected-frames';
 import { EchoExtensionModule } from './support/echo-extension';
-import { RunningApp, startApp } from './support/test-app';
+import { startApp } from './support/test-app';
 import { TestClient, refusedUpgradeStatus } from './support/test-client';
+import { useApp } from './support/use-app';
 
 /*
  * Nest-shaped extension points: a module of its own (test/support/echo-extension.ts) adds message
@@ -24,26 +25,11 @@ class RecordingLogger extends ConsoleLogger {
 }
 
 describe('gateways', () => {
-  let server: RunningApp;
-  let logger: RecordingLogger;
-  const clients: TestClient[] = [];
-
-  beforeAll(async () => {
-    logger = new RecordingLogger();
-    server = await startApp({}, { imports: [EchoExtensionModule], logger });
-  });
-
-  afterAll(() => server.close());
-
-  afterEach(async () => {
-    const open = clients.splice(0);
-    for (const client of open) client.terminate();
-    await Promise.all(open.map((client) => client.closed));
-  });
+  const logger = new RecordingLogger();
+  const fixture = useApp({}, { imports: [EchoExtensionModule], logger });
 
   async function connect(path = '/'): Promise<TestClient> {
-    const client = await TestClient.connect(`${server.wsUrl}${path}`);
-    clients.push(client);
+    const client = await fixture.connect(path);
     // `/ws` greets every authenticated connection (AUTH_MODE=none: at once) with `auth`.
     if (path === '/ws') await client.next('auth');
     return client;
@@ -132,7 +118,7 @@ describe('gateways', () => {
 
   it('refuses upgrades at a path without a gateway with 404', async () => {
     for (const path of ['/elsewhere', '/ws/extension', '/extensionx']) {
-      expect(await refusedUpgradeStatus(`${server.wsUrl}${path}`)).toBe(404);
+      expect(await refusedUpgradeStatus(`${fixture.app.wsUrl}${path}`)).toBe(404);
     }
   });
 

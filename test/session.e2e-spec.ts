@@ -1,11 +1,12 @@
 import { eventually } from './support/eventually';
-import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
-import { Frame, TestClient, joinedClient } from './support/test-client';
+import { PROTOCOL_TEST_LIMITS } from './support/test-app';
+import { Frame, TestClient } from './support/test-client';
 import { chatFrame, isChat, userJoinedFrame, userLeftFrame } from './support/expected-frames';
 import { EchoExtensionModule, EchoGate } from './support/echo-extension';
 import { SessionRegistry } from '../src/transport/session-registry';
 import type { Session } from '../src/transport/session';
 import type { AppConfig } from '../src/config/app-config';
+import { useApp } from './support/use-app';
 
 /*
  * The per-connection session end to end: one bounded inbound queue (a flood behind a slow handler
@@ -21,26 +22,12 @@ const READ_BYTES = 65_536;
 const chat = (userId: string, content: string) => ({ type: 'chat_message', userId, content });
 
 describe('session', () => {
-  let server: RunningApp | undefined;
-  const clients: TestClient[] = [];
+  const fixture = useApp(PROTOCOL_TEST_LIMITS, { per: 'test' });
+  const running = () => fixture.app;
+  const member = (userId: string, roomId: string) => fixture.member(userId, roomId);
 
-  async function start(
-    overrides: Partial<AppConfig>,
-    imports: [typeof EchoExtensionModule] | [] = [],
-  ): Promise<RunningApp> {
-    server = await startApp({ ...PROTOCOL_TEST_LIMITS, ...overrides }, { imports });
-    return server;
-  }
-
-  const running = (): RunningApp => {
-    if (!server) throw new Error('no server started');
-    return server;
-  };
-
-  async function member(userId: string, roomId: string): Promise<TestClient> {
-    const client = await joinedClient(running().wsUrl, userId, roomId);
-    clients.push(client);
-    return client;
+  function start(overrides: Partial<AppConfig>, imports: [typeof EchoExtensionModule] | [] = []) {
+    return fixture.start(overrides, { imports });
   }
 
   function sessionOf(userId: string): Session {
@@ -48,14 +35,6 @@ describe('session', () => {
     if (!session) throw new Error(`no session of ${userId}`);
     return session;
   }
-
-  afterEach(async () => {
-    const open = clients.splice(0);
-    for (const client of open) client.terminate();
-    await Promise.all(open.map((client) => client.closed));
-    await server?.close();
-    server = undefined;
-  });
 
   describe('bounded inbound queue', () => {
     const MAX_INBOUND_QUEUE = 8;
