@@ -4,7 +4,10 @@
  */
 const base = require('./jest.config');
 
-const e2e = base.projects.find((project) => project.displayName === 'e2e');
+// The bench runs its own build of the product (bench/lib/product-build.ts), not dist/spawn/.
+const { globalSetup: _spawned, ...e2e } = base.projects.find(
+  (project) => project.displayName === 'e2e',
+);
 
 module.exports = {
   ...e2e,

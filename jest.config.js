@@ -25,7 +25,8 @@ module.exports = {
   // A global option in Jest 29 (ignored inside projects); e2e specs start servers and processes.
   testTimeout: 30000,
   // Every suite runs apart from the others: its own servers on port 0, its own redis-server, its
-  // own processes. Two workers on the two cores of CI.
+  // own processes. Those that stall a process (SIGSTOP of a redis-server, a blocked event loop)
+  // or measure memory do it to their own, so two workers, on the two cores of CI, share nothing.
   maxWorkers: 2,
   // Jest hides the console of skipped suites run in workers: this one speaks in the summary.
   reporters: ['default', '<rootDir>/test/support/redis-skip-reporter.js'],
