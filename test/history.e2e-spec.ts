@@ -162,6 +162,40 @@ function historySuite(deploy: Deploy): void {
     }
   });
 
+  it('says a limit that is not an integer from 0 is not one, in a history frame and the history method alike', async () => {
+    const { a } = await start({ HISTORY_MAX_LIMIT: 4 });
+    const alice = await member(a.wsUrl, 'alice');
+    for (const content of range(6, 'm')) await say(alice.client, 'alice', content);
+    let call = 0;
+    for (const limit of [2.5, '10', 'abc', true, -1, 1e300, { n: 1 }]) {
+      expect(await alice.client.request({ type: 'history', limit })).toEqual(
+        errorFrame('invalid_message', 'limit must be an integer from 0'),
+      );
+      const correlation_id = `h-${++call}`;
+      const answer = await alice.client.request(
+        { type: 'rpc', method: 'history', params: { room, limit }, correlation_id },
+        (frame) => frame.correlation_id === correlation_id,
+      );
+      expect(answer.error).toMatchObject({
+        code: 'invalid_params',
+        details: {
+          validation_errors: [{ field: 'limit', error: 'limit must be an integer from 0' }],
+        },
+      });
+    }
+    // Above HISTORY_MAX_LIMIT is no error: lowered to it, as the README says.
+    const many = await alice.client.request(
+      {
+        type: 'rpc',
+        method: 'history',
+        params: { room, limit: 1_000_000_000 },
+        correlation_id: 'h-max',
+      },
+      (frame) => frame.correlation_id === 'h-max',
+    );
+    expect((many.result as { messages: Frame[] }).messages).toHaveLength(4);
+  });
+
   it('answers history of a named room without joining it, and refuses bad requests', async () => {
     const { a, b } = await start();
     const alice = await member(a.wsUrl, 'alice');
