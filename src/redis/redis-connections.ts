@@ -5,6 +5,7 @@ import { LogThrottle } from '../common/log-throttle';
 import { AppConfig } from '../config/app-config';
 import { RedisKeys } from './redis-keys';
 import type { ScriptContext } from './redis-scripts';
+import { RedisConnectionState, connectionState, redisErrorCode } from './redis-state';
 
 /** Longest wait between two reconnection attempts. */
 export const RECONNECT_MAX_DELAY_MS = 2_000;
@@ -112,6 +113,13 @@ export class RedisConnections implements OnApplicationShutdown {
     );
   }
 
+  /** The shared connections' state in our words: the worse of the two, or `not answering`. */
+  get state(): RedisConnectionState {
+    if (this.unresponsive) return 'not answering';
+    const states = [this.command.status, this.subscriber.status].map(connectionState);
+    return states.find((state) => state !== 'connected') ?? 'connected';
+  }
+
   /**
    * Reports a failed command on a shared connection. A timeout means Redis stalls (paused,
    * partitioned) behind an open TCP connection: both connections are dropped at once, which
@@ -121,8 +129,9 @@ export class RedisConnections implements OnApplicationShutdown {
   failed(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     if (!/timed out|timeout/i.test(message)) {
-      const kind = /^[A-Z]+/.exec(message)?.[0] ?? 'error';
-      this.refusals.warn(kind, `Redis refused a command: ${message}`);
+      const code = redisErrorCode(message);
+      const what = code ? `Redis refused a command (${code})` : 'A Redis command failed';
+      this.refusals.warn(what, `${what}: ${message}`);
       return;
     }
     if (this.unresponsive) return;
