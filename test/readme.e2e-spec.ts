@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLOSE_CODE_TABLE, CloseCode, RECONNECT_RANGE } from '../src/protocol/close-codes';
@@ -56,6 +57,31 @@ describe('README', () => {
       expect(rpcSection).toContain(`| \`${code}\` |`);
     },
   );
+
+  it('runs npm silently wherever its output is captured with $(…), so npm’s banner is not captured', () => {
+    const captured = [...readme.matchAll(/\$\(\s*npm (?:run|start|test)\b[^)]*\)/g)].map(
+      (m) => m[0],
+    );
+    expect(captured.length).toBeGreaterThan(0);
+    for (const command of captured) expect(command).toMatch(/^\$\(\s*npm run -s /);
+  });
+
+  it('captures exactly a token with the README’s TOKEN=$(npm run -s token …) line', async () => {
+    const line = /^export (TOKEN=\$\(npm run -s token -- [^)]*\))$/m.exec(readme)?.[1];
+    expect(line).toBeDefined();
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const key of CONFIG_KEYS) delete env[key];
+    env.JWT_SECRET = 'x'.repeat(32);
+    const output = await new Promise<string>((resolve, reject) => {
+      execFile(
+        'bash',
+        ['-c', `${line}; printf '%s' "$TOKEN"`],
+        { cwd: join(__dirname, '..'), env, timeout: 60_000 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      );
+    });
+    expect(output).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  }, 70_000);
 
   it('keeps the two set-up commands', () => {
     expect(readme).toContain('npm ci && npm start');
