@@ -37,7 +37,7 @@ const CURVE_ALGORITHMS: Readonly<Record<string, readonly string[]>> = {
 
 export type KeySourceKind = 'secret' | 'public key' | 'jwks';
 
-const KEY_SOURCE_VARIABLES = {
+export const KEY_SOURCE_VARIABLES = {
   secret: 'JWT_SECRET',
   'public key': 'JWT_PUBLIC_KEY',
   jwks: 'JWT_JWKS_URL',
