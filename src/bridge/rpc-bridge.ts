@@ -293,7 +293,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   // ---- handling --------------------------------------------------------------------------
 
   private async handle(id: string, fields: string[], deliveries: number): Promise<void> {
-    const parsed = parseEntry(fields);
+    const parsed = parseEntry(fields, this.config.MAX_PAYLOAD_BYTES);
     if (!parsed.ok) return this.deadLetter(id, parsed, deliveries);
     const { request } = parsed;
     if (deliveries > this.config.RPC_MAX_DELIVERIES) {
