@@ -6,7 +6,15 @@ import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
 import { TEST_SECRET, signToken } from './support/jwt-fixtures';
-import { POSITIONED, chatFrame, errorFrame, isChat, joinedFrame } from './support/expected-frames';
+import {
+  POSITIONED,
+  chatFrame,
+  errorFrame,
+  isChat,
+  joinedFrame,
+  userJoinedFrame,
+  userLeftFrame,
+} from './support/expected-frames';
 
 /*
  * History and recovery (issue 11) from outside, as a client written from the README would use
@@ -97,6 +105,34 @@ function historySuite(deploy: Deploy): void {
     clients.push(joined.client);
     return joined;
   };
+
+  it('stamps user_joined and user_left with one timestamp: the same for every member, on every instance, and in history', async () => {
+    const { a, b } = await start();
+    const alice = await member(a.wsUrl, 'alice');
+    const carol = await member(b.wsUrl, 'carol');
+    await alice.client.next(userJoinedMatcher('carol'));
+    const before = Date.now();
+    const bob = await member(b.wsUrl, 'bob');
+    const joinedAtA = await alice.client.next(userJoinedMatcher('bob'));
+    const joinedAtB = await carol.client.next(userJoinedMatcher('bob'));
+    await bob.client.close();
+    const leftAtA = await alice.client.next((f) => f.type === 'user_left' && f.userId === 'bob');
+    const leftAtB = await carol.client.next((f) => f.type === 'user_left' && f.userId === 'bob');
+    const after = Date.now();
+    expect(joinedAtA).toEqual(userJoinedFrame('bob', room));
+    expect(leftAtA).toEqual(userLeftFrame('bob', room));
+    expect(joinedAtB).toEqual(joinedAtA);
+    expect(leftAtB).toEqual(leftAtA);
+    for (const frame of [joinedAtA, leftAtA]) {
+      // With Redis, its clock: a second of leeway against this process's.
+      const at = Date.parse(frame.timestamp as string);
+      expect(at).toBeGreaterThanOrEqual(before - 1_000);
+      expect(at).toBeLessThanOrEqual(after + 1_000);
+    }
+    const history = await alice.client.request({ type: 'history' }, 'history');
+    const replayed = (history.messages as Frame[]).filter((f) => f.userId === 'bob');
+    expect(replayed).toEqual([joinedAtA, leftAtA]);
+  });
 
   it('numbers every room frame: consecutive offsets of one epoch, joined at the newest', async () => {
     const { a, b } = await start();
@@ -569,3 +605,8 @@ describe('history under AUTH_MODE=jwt', () => {
     }
   });
 });
+
+const userJoinedMatcher =
+  (userId: string) =>
+  (frame: Frame): boolean =>
+    frame.type === 'user_joined' && frame.userId === userId;
