@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { CLOSE_CODE_TABLE, CloseCode, RECONNECT_RANGE } from '../src/protocol/close-codes';
 import { ErrorCode } from '../src/protocol/error-code';
@@ -72,16 +73,40 @@ describe('README', () => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const key of CONFIG_KEYS) delete env[key];
     env.JWT_SECRET = 'x'.repeat(32);
-    const output = await new Promise<string>((resolve, reject) => {
-      execFile(
-        'bash',
-        ['-c', `${line}; printf '%s' "$TOKEN"`],
-        { cwd: join(__dirname, '..'), env, timeout: 60_000 },
-        (error, stdout) => (error ? reject(error) : resolve(stdout)),
-      );
-    });
+    const { stdout: output } = await promisify(execFile)(
+      'bash',
+      ['-c', `${line}; printf '%s' "$TOKEN"`],
+      { cwd: join(__dirname, '..'), env, timeout: 60_000 },
+    );
     expect(output).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   }, 70_000);
+
+  it('opens with a table of contents that links every section', () => {
+    const raw = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const contents = raw.slice(raw.indexOf('\n## Contents\n'), raw.indexOf('\n## Quick starts\n'));
+    const sections = [...raw.matchAll(/^## (.+)$/gm)]
+      .map((m) => m[1])
+      .filter((t) => t !== 'Contents');
+    for (const title of sections) {
+      expect(contents).toContain(`[${title}](#${anchorOf(title)})`);
+    }
+  });
+
+  it('has three quick starts at the top: a browser client, a Django backend, an operator', () => {
+    const raw = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const quick = raw.slice(raw.indexOf('\n## Quick starts\n'), raw.indexOf('\n## Set-up\n'));
+    expect(raw.indexOf('\n## Quick starts\n')).toBeLessThan(raw.indexOf('\n## Set-up\n'));
+    for (const who of ['**Browser client.**', '**Django backend.**', '**Operator.**']) {
+      expect(quick).toContain(who);
+    }
+  });
+
+  it('says what seed 003 is before it first names it', () => {
+    const first = readme.search(/seed 003/i);
+    expect(readme.slice(first, first + 60)).toMatch(
+      /^"?Seed 003"? in this README is the reference project/i,
+    );
+  });
 
   it('keeps the two set-up commands', () => {
     expect(readme).toContain('npm ci && npm start');
@@ -128,4 +153,12 @@ function sourceFiles(folder: string): string[] {
     if (entry.isDirectory()) return sourceFiles(path);
     return entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts') ? [path] : [];
   });
+}
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+function anchorOf(title: string): string {
+  return title
+    .toLowerCase()
+    .replace(/[^\w\s-]/g, '')
+    .replace(/\s/g, '-');
 }
