@@ -164,6 +164,33 @@ describe('the terminal client', () => {
     expect(await alice.exited).toBe(1);
   });
 
+  it('does not reconnect after a backend disconnected the user (4500, as the close-code table says)', async () => {
+    const apiKey = 'test-api-key-0123456789';
+    const backed = await startApp({ API_KEY: apiKey });
+    try {
+      const alice = startClient(backed.wsUrl, 'alice', 'lobby');
+      processes.push(alice);
+      await printed(alice, 'Joined room: lobby');
+      const response = await fetch(`${backed.httpUrl}/api/rpc`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          method: 'user.disconnect',
+          params: { user_id: 'alice', reason: 'account closed' },
+        }),
+      });
+      expect(response.status).toBe(200);
+      await printed(
+        alice,
+        '* connection closed: 4500 disconnected by the backend: do not reconnect (account closed)',
+      );
+      expect(await alice.exited).toBe(1);
+      expect(alice.stdout()).not.toContain('reconnecting');
+    } finally {
+      await backed.close();
+    }
+  });
+
   it('after a dropped connection, reconnects, rejoins with since and prints each message sent meanwhile once', async () => {
     const proxy = await proxyTo(server.port);
     const bob = await listener('bob', 'lobby');
