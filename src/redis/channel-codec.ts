@@ -7,8 +7,9 @@ import type { Publication, PublicationData } from '../rooms/publication';
  * left; the body is `<ms>\n<user>`, `<ms>` when it happened, Redis' clock), `J` / `L` (the same,
  * already shown to its own members by the instance named in the body, `<ms>\n<instance>\n<user>`:
  * made by a resync after an outage). Epochs contain no `:`. A membership body without its `<ms>`
- * (`<user>`, `<instance>\n<user>`, as entries were written before it) is read with no time: no id
- * contains a newline and no instance id is all digits, so the two cannot be mistaken.
+ * (`<user>`, `<instance>\n<user>`: a history entry or an instance that does not stamp) is read
+ * with no time: no id contains a newline and no instance id is all digits, so the two cannot be
+ * mistaken.
  */
 export interface DecodedPublication {
   publication: Publication;
