@@ -314,3 +314,33 @@ describe('the terminal client with AUTH_MODE=jwt', () => {
     expect(alice.stdout()).not.toContain(token);
   });
 });
+
+describe('the terminal client whose token expires', () => {
+  let server: RunningApp;
+  let alice: ClientProcess | undefined;
+
+  beforeEach(async () => {
+    server = await startApp({
+      AUTH_MODE: 'jwt',
+      JWT_SECRET: TEST_SECRET,
+      AUTH_REFRESH_GRACE_MS: 0,
+      AUTH_CLOCK_TOLERANCE_MS: 0,
+    });
+  });
+
+  afterEach(async () => {
+    if (alice && alice.child.exitCode === null) alice.child.kill('SIGKILL');
+    await alice?.exited;
+    await server.close();
+  });
+
+  it('after 4001 reconnects as the table says, is refused with 401 for the expired token, and stops', async () => {
+    const token = await signToken({ sub: 'alice' }, TEST_SECRET, { expiresIn: 2 });
+    alice = startClient(server.wsUrl, 'alice', 'lobby', ['--token', token]);
+    await printed(alice, 'Joined room: lobby');
+    await printed(alice, '* connection closed: 4001', 10_000);
+    await printed(alice, '* the token was refused: start again with a new one', RECONNECT_WAIT_MS);
+    expect(await alice.exited).toBe(1);
+    expect(alice.stdout()).toContain('* reconnecting in');
+  });
+});
