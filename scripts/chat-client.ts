@@ -3,7 +3,6 @@ import type { IncomingMessage } from 'node:http';
 import * as readline from 'node:readline';
 import WebSocket, { RawData } from 'ws';
 import { ClientMessageType, ServerMessageType } from '../src/protocol/chat.protocol';
-import { CloseCode } from '../src/protocol/close-codes';
 import { ID_PATTERN, ID_PATTERN_TEXT } from '../src/protocol/ids';
 import { closeCodeName } from './lib/close-code-names';
 import { clean, clock, describeFrame, text } from './lib/frame-lines';
@@ -328,11 +327,11 @@ class TerminalClient {
       this.screen.print(`* connection closed: ${code}${name}${why}`);
       this.dropCode = code;
       retry = reconnectsAfterClose(code);
-      if (code === CloseCode.TokenExpired) {
-        this.screen.print('* the token expired: start again with a new one');
-      }
     } else {
       retry = refusedWith === undefined || reconnectsAfterRefusal(refusedWith);
+      // After a 4001 the retry still carries the expired token.
+      if (refusedWith === 401)
+        this.screen.print('* the token was refused: start again with a new one');
     }
     // Only a normal closure is a normal end; anything else is worth a retry by whoever runs us.
     if (!retry) return this.exit(opened && code === 1000 ? 0 : 1);

@@ -498,7 +498,14 @@ function userEvent(
   roomId: string,
 ): Expected {
   const verb = type === T.UserJoined ? 'joined' : 'left';
-  return { type, userId, roomId, message: `${userId} ${verb} the room`, ...POSITION };
+  return {
+    type,
+    userId,
+    roomId,
+    message: `${userId} ${verb} the room`,
+    timestamp: isIsoTimestamp,
+    ...POSITION,
+  };
 }
 
 const isChat =

@@ -4,6 +4,8 @@ import { createApp } from './app.factory';
 import { openAccessWarning } from './auth/open-access-warning';
 import { AppConfig } from './config/app-config';
 import { ConfigError, loadConfig } from './config/load-config';
+import { accessSummary } from './config/startup-summary';
+import { StartRefusedError } from './lifecycle/start-refused.error';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
@@ -13,7 +15,7 @@ async function bootstrap(): Promise<void> {
   const { port } = app.getHttpServer().address() as AddressInfo;
   logger.log(
     `PixIDE chat server listening on http://${config.HOST}:${port} (WebSocket at / and /ws), ` +
-      roomsMode(config),
+      `${roomsMode(config)}, ${accessSummary(config)}`,
   );
   const warning = openAccessWarning(config);
   if (warning) logger.warn(warning);
@@ -70,6 +72,6 @@ function stopOnSignals(app: INestApplication, config: AppConfig, logger: Logger)
 }
 
 bootstrap().catch((error: unknown) => {
-  console.error(error);
+  console.error(error instanceof StartRefusedError ? error.message : error);
   process.exit(1);
 });

@@ -201,6 +201,39 @@ describeWithRedis('backend bridge on Redis Streams', () => {
     expect(letters[2].error).toContain('type: must be "rpc"');
   });
 
+  it('refuses a request over MAX_PAYLOAD_BYTES without running it: dead letter too_large, answered', async () => {
+    const settings = setting({ MAX_PAYLOAD_BYTES: 4096 });
+    const app = await instance(settings);
+    const client = clientOf(settings);
+    const big = 'x'.repeat(5000);
+    const sent = await client.send({ method: 'test.echo', params: { key: big } });
+    const reply = await client.reply(sent);
+    expect(reply).toMatchObject({
+      type: 'error',
+      correlation_id: sent.correlationId,
+      success: false,
+      error: {
+        code: 'invalid_params',
+        details: {
+          validation_errors: [
+            {
+              field: 'payload',
+              error: expect.stringMatching(/^is \d+ bytes, more than MAX_PAYLOAD_BYTES \(4096\)$/),
+            },
+          ],
+        },
+      },
+    });
+    // A request within the limit still runs.
+    const fitting = await client.send({ method: 'test.echo', params: { key: 'small' } });
+    expect(await client.reply(fitting)).toMatchObject({ success: true });
+    await client.settled();
+    const [letter] = await client.deadLetterEntries();
+    expect(letter).toMatchObject({ original_id: sent.entryId, reason: 'too_large' });
+    expect(letter.payload.length).toBeLessThan(1_100);
+    expect(methodsOf(app).runsOf(big)).toBe(0);
+  });
+
   it('claims a request a dead consumer left pending after RPC_VISIBILITY_TIMEOUT_MS', async () => {
     const settings = setting({ RPC_VISIBILITY_TIMEOUT_MS: 300 });
     const client = clientOf(settings);

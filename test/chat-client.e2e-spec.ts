@@ -155,6 +155,33 @@ describe('the terminal client', () => {
     expect(await alice.exited).toBe(1);
   });
 
+  it('does not reconnect after a backend disconnected the user (4500, as the close-code table says)', async () => {
+    const apiKey = 'test-api-key-0123456789';
+    const backed = await startApp({ API_KEY: apiKey });
+    try {
+      const alice = startClient(backed.wsUrl, 'alice', 'lobby');
+      processes.push(alice);
+      await printed(alice, 'Joined room: lobby');
+      const response = await fetch(`${backed.httpUrl}/api/rpc`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          method: 'user.disconnect',
+          params: { user_id: 'alice', reason: 'account closed' },
+        }),
+      });
+      expect(response.status).toBe(200);
+      await printed(
+        alice,
+        '* connection closed: 4500 disconnected by the backend: do not reconnect (account closed)',
+      );
+      expect(await alice.exited).toBe(1);
+      expect(alice.stdout()).not.toContain('reconnecting');
+    } finally {
+      await backed.close();
+    }
+  });
+
   it('after a dropped connection, reconnects, rejoins with since and prints each message sent meanwhile once', async () => {
     const proxy = await proxyTo(server.port);
     const bob = await listener('bob', 'lobby');
@@ -276,5 +303,35 @@ describe('the terminal client with AUTH_MODE=jwt', () => {
     alice.child.stdin.write('back again\n');
     expect(await bob.next(isChat('back again'), 10_000)).toMatchObject({ userId: 'alice' });
     expect(alice.stdout()).not.toContain(token);
+  });
+});
+
+describe('the terminal client whose token expires', () => {
+  let server: RunningApp;
+  let alice: ClientProcess | undefined;
+
+  beforeEach(async () => {
+    server = await startApp({
+      AUTH_MODE: 'jwt',
+      JWT_SECRET: TEST_SECRET,
+      AUTH_REFRESH_GRACE_MS: 0,
+      AUTH_CLOCK_TOLERANCE_MS: 0,
+    });
+  });
+
+  afterEach(async () => {
+    if (alice && alice.child.exitCode === null) alice.child.kill('SIGKILL');
+    await alice?.exited;
+    await server.close();
+  });
+
+  it('after 4001 reconnects as the table says, is refused with 401 for the expired token, and stops', async () => {
+    const token = await signToken({ sub: 'alice' }, TEST_SECRET, { expiresIn: 2 });
+    alice = startClient(server.wsUrl, 'alice', 'lobby', ['--token', token]);
+    await printed(alice, 'Joined room: lobby');
+    await printed(alice, '* connection closed: 4001', 10_000);
+    await printed(alice, '* the token was refused: start again with a new one', RECONNECT_WAIT_MS);
+    expect(await alice.exited).toBe(1);
+    expect(alice.stdout()).toContain('* reconnecting in');
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { AppConfig } from '../src/config/app-config';
+import { spawnServer } from './support/server-process';
 import { RunningApp, startApp } from './support/test-app';
 
 const root = join(__dirname, '..');
@@ -80,6 +81,46 @@ describe('deployment files agree with the app', () => {
     expect(deploys.length).toBeGreaterThan(0);
     for (const line of deploys) expect(line).toMatch(/\s--ha=false\b/);
     expect(fly.env.REDIS_URL).toBeUndefined();
+  });
+
+  it('fly.toml deploys with AUTH_MODE=jwt and leaves the proxy settings to the Fly defaults', () => {
+    expect(fly.env.AUTH_MODE).toBe('jwt');
+    expect(fly.env.TRUST_PROXY).toBeUndefined();
+    expect(fly.env.TRUSTED_PROXIES).toBeUndefined();
+    // fly.toml's env holds no key: keys are secrets, set before the first deploy.
+    for (const key of ['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL', 'API_KEY']) {
+      expect(fly.env[key]).toBeUndefined();
+    }
+  });
+
+  it("the README's Fly steps set the secrets before the first deploy", () => {
+    const readme = read('README.md');
+    const section = readme.slice(
+      readme.indexOf('## Deploying to Fly.io'),
+      readme.indexOf('### Several machines on one Redis'),
+    );
+    const lines = section.split('\n');
+    const secrets = lines.findIndex((line) => /^fly secrets set\b/.test(line));
+    const firstDeploy = lines.findIndex((line) => /^fly deploy\b/.test(line));
+    expect(secrets).toBeGreaterThanOrEqual(0);
+    expect(secrets).toBeLessThan(firstDeploy);
+    let end = secrets;
+    while (lines[end]?.endsWith('\\')) end += 1;
+    const command = lines.slice(secrets, end + 1).join('\n');
+    for (const key of ['JWT_SECRET=', 'API_KEY=', 'ALLOWED_ORIGINS='])
+      expect(command).toContain(key);
+  });
+
+  it('a start on Fly with AUTH_MODE=jwt and no key stops, naming the key settings and the command', async () => {
+    const server = spawnServer({ FLY_APP_NAME: 'pixide-chat', AUTH_MODE: 'jwt' });
+    const { code } = await server.exited;
+    expect(code).not.toBe(0);
+    const output = server.output();
+    expect(output).toContain(
+      'AUTH_MODE=jwt needs exactly one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL (none is set)',
+    );
+    expect(output).toContain('fly secrets set JWT_SECRET=');
+    expect(output).not.toContain('listening on');
   });
 
   it('the Dockerfile runs the production build as a non-root user, stopped by SIGTERM', () => {

@@ -266,7 +266,7 @@ describe('the seed methods in memory', () => {
     ]);
   });
 
-  it('user.disconnect closes every connection of the user with 4403', async () => {
+  it('user.disconnect closes every connection of the user with 4500 (do not reconnect)', async () => {
     const tabs = await Promise.all([1, 2].map(() => TestClient.connect(app.wsUrl)));
     for (const tab of tabs) await tab.request({ type: 'join', userId: 'gone' }, 'joined');
     const stays = track(await TestClient.connect(app.wsUrl));
@@ -277,7 +277,7 @@ describe('the seed methods in memory', () => {
       result: { disconnected: 2 },
     });
     for (const tab of tabs)
-      expect(await tab.closed).toEqual({ code: 4403, reason: 'account closed' });
+      expect(await tab.closed).toEqual({ code: 4500, reason: 'account closed' });
     expect(await stays.next('user_left')).toMatchObject({ userId: 'gone' });
   });
 
@@ -557,13 +557,13 @@ describeWithRedis('the seed methods on two instances sharing Redis', () => {
       expect(await tab.next('notification')).toMatchObject({ data: { title: 'Deploy' } });
   });
 
-  it('user.disconnect closes the user’s connections on every instance with 4403', async () => {
+  it('user.disconnect closes the user’s connections on every instance with 4500 (do not reconnect)', async () => {
     const tabs = await Promise.all([a, b].map((app) => TestClient.connect(app.wsUrl)));
     for (const tab of tabs) await tab.request({ type: 'join', userId: 'leaver' }, 'joined');
     expect(await backend(a, 'user.disconnect', { user_id: 'leaver' })).toMatchObject({
       result: { disconnected: 2 },
     });
     for (const tab of tabs)
-      expect(await tab.closed).toEqual({ code: 4403, reason: 'disconnected' });
+      expect(await tab.closed).toEqual({ code: 4500, reason: 'disconnected' });
   });
 });

@@ -1,3 +1,4 @@
+import { RedisServer, describeWithRedis } from './support/redis-server';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
 import { eventually } from './support/eventually';
@@ -99,5 +100,45 @@ describe('health endpoints', () => {
 
     await Promise.all([alice.close(), carol.close(), idle.close()]);
     await countsBecome(server, { connections: 0, rooms: 0 });
+  });
+});
+
+describeWithRedis('health of the Redis connection', () => {
+  let redis: RedisServer;
+  let server: RunningApp;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    server = await startApp({ REDIS_URL: redis.url });
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await redis.stop();
+  });
+
+  it('says the connection is down in our words, not the client library’s socket message', async () => {
+    await redis.stop();
+    const body = await eventually(
+      'readiness reports Redis down',
+      async () => {
+        const response = await fetch(`${server.httpUrl}/health/ready`);
+        return (await response.json()) as { details: { redis: Record<string, unknown> } };
+      },
+      { done: (answer) => answer.details.redis.status === 'down', timeoutMs: 10_000 },
+    );
+    const down = body.details.redis;
+    expect(down).toEqual({
+      status: 'down',
+      connection: expect.stringMatching(
+        /^(reconnecting|connecting|not answering|closed)$/,
+      ) as string,
+      message: expect.stringMatching(/Redis/) as string,
+    });
+    // Nothing of the answer (the bridge's indicator included) is the client library's message.
+    expect(JSON.stringify(body)).not.toMatch(
+      /Stream isn't writeable|ECONNREFUSED|enableOfflineQueue|Connection is closed/,
+    );
+    await redis.restart();
   });
 });

@@ -6,7 +6,15 @@ import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
 import { TEST_SECRET, signToken } from './support/jwt-fixtures';
-import { POSITIONED, chatFrame, errorFrame, isChat, joinedFrame } from './support/expected-frames';
+import {
+  POSITIONED,
+  chatFrame,
+  errorFrame,
+  isChat,
+  joinedFrame,
+  userJoinedFrame,
+  userLeftFrame,
+} from './support/expected-frames';
 
 /*
  * History and recovery (issue 11) from outside, as a client written from the README would use
@@ -98,6 +106,34 @@ function historySuite(deploy: Deploy): void {
     return joined;
   };
 
+  it('stamps user_joined and user_left with one timestamp: the same for every member, on every instance, and in history', async () => {
+    const { a, b } = await start();
+    const alice = await member(a.wsUrl, 'alice');
+    const carol = await member(b.wsUrl, 'carol');
+    await alice.client.next(userJoinedMatcher('carol'));
+    const before = Date.now();
+    const bob = await member(b.wsUrl, 'bob');
+    const joinedAtA = await alice.client.next(userJoinedMatcher('bob'));
+    const joinedAtB = await carol.client.next(userJoinedMatcher('bob'));
+    await bob.client.close();
+    const leftAtA = await alice.client.next((f) => f.type === 'user_left' && f.userId === 'bob');
+    const leftAtB = await carol.client.next((f) => f.type === 'user_left' && f.userId === 'bob');
+    const after = Date.now();
+    expect(joinedAtA).toEqual(userJoinedFrame('bob', room));
+    expect(leftAtA).toEqual(userLeftFrame('bob', room));
+    expect(joinedAtB).toEqual(joinedAtA);
+    expect(leftAtB).toEqual(leftAtA);
+    for (const frame of [joinedAtA, leftAtA]) {
+      // With Redis, its clock: a second of leeway against this process's.
+      const at = Date.parse(frame.timestamp as string);
+      expect(at).toBeGreaterThanOrEqual(before - 1_000);
+      expect(at).toBeLessThanOrEqual(after + 1_000);
+    }
+    const history = await alice.client.request({ type: 'history' }, 'history');
+    const replayed = (history.messages as Frame[]).filter((f) => f.userId === 'bob');
+    expect(replayed).toEqual([joinedAtA, leftAtA]);
+  });
+
   it('numbers every room frame: consecutive offsets of one epoch, joined at the newest', async () => {
     const { a, b } = await start();
     const alice = await member(a.wsUrl, 'alice');
@@ -160,6 +196,40 @@ function historySuite(deploy: Deploy): void {
       const answer = await alice.client.request({ type: 'history', limit }, 'history');
       expect(contents(answer.messages as Frame[])).toEqual(['m2', 'm3', 'm4', 'm5']);
     }
+  });
+
+  it('says a limit that is not an integer from 0 is not one, in a history frame and the history method alike', async () => {
+    const { a } = await start({ HISTORY_MAX_LIMIT: 4 });
+    const alice = await member(a.wsUrl, 'alice');
+    for (const content of range(6, 'm')) await say(alice.client, 'alice', content);
+    let call = 0;
+    for (const limit of [2.5, '10', 'abc', true, -1, 1e300, { n: 1 }]) {
+      expect(await alice.client.request({ type: 'history', limit })).toEqual(
+        errorFrame('invalid_message', 'limit must be an integer from 0'),
+      );
+      const correlation_id = `h-${++call}`;
+      const answer = await alice.client.request(
+        { type: 'rpc', method: 'history', params: { room, limit }, correlation_id },
+        (frame) => frame.correlation_id === correlation_id,
+      );
+      expect(answer.error).toMatchObject({
+        code: 'invalid_params',
+        details: {
+          validation_errors: [{ field: 'limit', error: 'limit must be an integer from 0' }],
+        },
+      });
+    }
+    // Above HISTORY_MAX_LIMIT is no error: lowered to it, as the README says.
+    const many = await alice.client.request(
+      {
+        type: 'rpc',
+        method: 'history',
+        params: { room, limit: 1_000_000_000 },
+        correlation_id: 'h-max',
+      },
+      (frame) => frame.correlation_id === 'h-max',
+    );
+    expect((many.result as { messages: Frame[] }).messages).toHaveLength(4);
   });
 
   it('answers history of a named room without joining it, and refuses bad requests', async () => {
@@ -535,3 +605,8 @@ describe('history under AUTH_MODE=jwt', () => {
     }
   });
 });
+
+const userJoinedMatcher =
+  (userId: string) =>
+  (frame: Frame): boolean =>
+    frame.type === 'user_joined' && frame.userId === userId;

@@ -8,6 +8,7 @@ import type { AppConfig } from '../src/config/app-config';
 import type { Session } from '../src/transport/session';
 import { SessionRegistry } from '../src/transport/session-registry';
 import { RoomHub } from '../src/rooms/room-hub';
+import { RecordingLogger } from './support/recording-logger';
 import { RunningApp, startApp } from './support/test-app';
 import { eventually, within } from './support/eventually';
 import {
@@ -87,8 +88,11 @@ describe('limits', () => {
   const clients: TestClient[] = [];
   const paused: Socket[] = [];
 
-  async function start(overrides: Partial<AppConfig>): Promise<RunningApp> {
-    const running = await startApp(overrides);
+  async function start(
+    overrides: Partial<AppConfig>,
+    logger?: RecordingLogger,
+  ): Promise<RunningApp> {
+    const running = await startApp(overrides, { logger });
     server = running;
     attached = [];
     const registry = running.app.get(SessionRegistry);
@@ -529,6 +533,42 @@ describe('limits', () => {
         '198.51.100.7',
         '127.0.0.1',
         '127.0.0.1',
+      ]);
+    });
+
+    it("on Fly, counts each client by Fly-Client-IP from Fly's proxy without TRUST_PROXY", async () => {
+      // Fly's proxy connects from 172.16.0.0/12, which a test cannot connect from: loopback
+      // stands in for it here (src/transport/client-ip.spec.ts checks the default range).
+      const logger = new RecordingLogger();
+      await start(
+        { FLY_APP_NAME: 'pixide-chat', TRUSTED_PROXIES: '127.0.0.1', MAX_CONNECTIONS_PER_IP: 1 },
+        logger,
+      );
+      const fly = (ip: string): ClientOptions => ({ headers: { 'Fly-Client-IP': ip } });
+      await connect('', fly('198.51.100.7'));
+      await connect('', fly('198.51.100.8'));
+      expect(await refusedUpgradeStatus(running().wsUrl, fly('198.51.100.7'))).toBe(429);
+      expect(guard().ipCount).toBe(2);
+      expect(logger.lines.filter((line) => line.message.includes('Ignored'))).toEqual([]);
+    });
+
+    it("on Fly, ignores Fly-Client-IP from a peer that is not Fly's proxy, and warns once", async () => {
+      const logger = new RecordingLogger();
+      await start({ FLY_APP_NAME: 'pixide-chat', MAX_CONNECTIONS_PER_IP: 2 }, logger);
+      const fly = (ip: string): ClientOptions => ({ headers: { 'Fly-Client-IP': ip } });
+      await connect('', fly('198.51.100.7'));
+      await connect('', fly('198.51.100.8'));
+      // Both counted under the peer (loopback), whatever they claimed.
+      expect(await refusedUpgradeStatus(running().wsUrl, fly('198.51.100.9'))).toBe(429);
+      expect(guard().ipCount).toBe(1);
+      const ignored = logger.lines.filter((line) => line.message.includes('Ignored'));
+      expect(ignored).toEqual([
+        {
+          level: 'warn',
+          message: expect.stringContaining(
+            'Ignored Fly-Client-IP from 127.0.0.1: the peer is not in TRUSTED_PROXIES (172.16.0.0/12)',
+          ) as string,
+        },
       ]);
     });
 

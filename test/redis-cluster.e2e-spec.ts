@@ -8,7 +8,7 @@ import { EVERYONE_ROOM, USERS_ROOM } from '../src/events/events.service';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
-import { errorFrame, isChat, POSITIONED } from './support/expected-frames';
+import { ISO_TIMESTAMP, errorFrame, isChat, POSITIONED } from './support/expected-frames';
 import { eventually } from './support/eventually';
 
 /*
@@ -40,6 +40,7 @@ const userJoined = (userId: string, roomId: string) => ({
   userId,
   roomId,
   message: `${userId} joined the room`,
+  timestamp: ISO_TIMESTAMP,
   ...POSITIONED,
 });
 const userLeft = (userId: string, roomId: string) => ({
@@ -47,6 +48,7 @@ const userLeft = (userId: string, roomId: string) => ({
   userId,
   roomId,
   message: `${userId} left the room`,
+  timestamp: ISO_TIMESTAMP,
   ...POSITIONED,
 });
 const chat = (userId: string, roomId: string, content: string) => ({

@@ -210,12 +210,43 @@ describe('HTTP API with API_KEY', () => {
     expect((await post(server, body)).status).toBe(400);
   });
 
-  it('answers a body that is not declared JSON with 400', async () => {
-    const response = await post(server, '{"method":"test.sum"}', {
-      authorization: `Bearer ${API_KEY}`,
-      'content-type': 'text/plain',
+  it.each([
+    ['text/plain', { 'content-type': 'text/plain' }],
+    ['a form', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ['no Content-Type', {}],
+  ])('answers a body sent as %s with 415 naming application/json', async (_what, type) => {
+    const response = await fetch(`${server.httpUrl}/api/rpc`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, ...type },
+      body: new TextEncoder().encode('{"method":"test.sum"}'),
     });
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ error: { code: 'invalid_params' } });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({
+      statusCode: 415,
+      message: 'Content-Type must be application/json',
+    });
   });
+
+  it('takes application/json with a charset', async () => {
+    const response = await post(server, '{"method":"test.sum","params":{"a":1,"b":2}}', {
+      authorization: `Bearer ${API_KEY}`,
+      'content-type': 'Application/JSON; charset=utf-8',
+    });
+    expect(response.status).toBe(200);
+  });
+
+  it.each([
+    ['5', 'a number'],
+    ['"test.sum"', 'a string'],
+    ['null', 'null'],
+    ['true', 'a boolean'],
+  ])(
+    'answers the JSON body %s with 400 saying it is not an object or array',
+    async (body, what) => {
+      const response = await post(server, body);
+      expect(response.status).toBe(400);
+      const answer = (await response.json()) as { message: string };
+      expect(answer.message).toBe(`the JSON body must be an object or an array, not ${what}`);
+    },
+  );
 });

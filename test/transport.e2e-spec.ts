@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket, { ClientOptions } from 'ws';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient, joinedClient } from './support/test-client';
-import { POSITIONED } from './support/expected-frames';
+import { ISO_TIMESTAMP, POSITIONED } from './support/expected-frames';
 
 /** The outcome of an upgrade attempt: the 101 response, or the HTTP status it was refused with. */
 type UpgradeOutcome =
@@ -195,6 +195,7 @@ describe('WebSocket transport', () => {
         userId: 'bob',
         roomId: 'lobby',
         message: 'bob left the room',
+        timestamp: ISO_TIMESTAMP,
         ...POSITIONED,
       });
     });
@@ -218,6 +219,7 @@ describe('WebSocket transport', () => {
         userId: 'mute',
         roomId: 'lobby',
         message: 'mute left the room',
+        timestamp: ISO_TIMESTAMP,
         ...POSITIONED,
       });
     });

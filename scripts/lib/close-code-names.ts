@@ -12,7 +12,7 @@ const NAMES: Readonly<Record<number, string>> = {
   [CloseCode.InternalError]: 'internal error',
   [CloseCode.ServiceRestart]: 'service restart',
   [CloseCode.TryAgainLater]: 'try again later',
-  [CloseCode.DisconnectedByBackend]: 'disconnected: do not reconnect',
+  [CloseCode.DisconnectedByBackend]: 'disconnected by the backend: do not reconnect',
 };
 
 /** The name of `code`, or undefined for a code nobody here sends. */

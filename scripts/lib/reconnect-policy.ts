@@ -1,4 +1,9 @@
-import { CloseCode, RECONNECT_RANGE } from '../../src/protocol/close-codes';
+import {
+  CLOSE_CODE_TABLE,
+  CloseCode,
+  NO_RECONNECT_RANGE,
+  RECONNECT_RANGE,
+} from '../../src/protocol/close-codes';
 import { BackoffPolicy, RECONNECT_BACKOFF, fullJitterDelay } from './backoff';
 
 /**
@@ -7,33 +12,24 @@ import { BackoffPolicy, RECONNECT_BACKOFF, fullJitterDelay } from './backoff';
  */
 export const SERVICE_RESTART_FIRST_RETRY_MS = 2000;
 
+/** Closes from the network or a proxy in front of the server, not from the server itself. */
+const PASSING_CLOSES: ReadonlySet<number> = new Set([1001, 1005, 1014]);
+
 /**
- * Close codes after which the terminal client reconnects by itself: the network or the server
- * went away (1001, 1005, 1006), the server failed or restarts (1011, 1012, 1014), or it asks to
- * come back later (1013, and the 4000–4499 range but 4001). Everything else is left to the person:
- * 1000 is a normal end; 1002, 1007, 1008 and 1009 are "after fixing the cause" in the README
- * (abuse, a join or auth timeout, a bad frame: the same client would earn them again); 4001 is a
- * token that expired without a refresh, and the client has no other token to come back with;
- * 4403 is a backend disconnecting the user (`user.disconnect`);
- * 4500–4999 say "do not reconnect"; a code nobody documents is not guessed at.
+ * Whether the terminal client reconnects by itself after a close, as the README's close-code
+ * table says, with no exception: a code of the table reconnects when its row says `yes` (an
+ * "after fixing the cause" needs the person: the same client would earn it again); other
+ * application codes follow the ranges (4000–4499 reconnect, 4500–4999 do not); of the codes the
+ * server does not send, those of the network or a proxy (1001 going away, 1005 no code, 1014 bad
+ * gateway) reconnect, and 1000 (a normal end) or a code nobody documents does not.
+ * After a 4001 the retry carries the same expired token, so it is refused with 401 and ends there.
  */
 export function reconnectsAfterClose(code: number): boolean {
-  switch (code) {
-    case 1001: // going away
-    case 1005: // closed without a code
-    case 1006: // connection lost: no close frame (network, heartbeat)
-    case CloseCode.InternalError:
-    case CloseCode.ServiceRestart:
-    case CloseCode.TryAgainLater:
-    case 1014: // bad gateway: a proxy in front of the server
-      return true;
-    case CloseCode.TokenExpired:
-    case CloseCode.DisconnectedByBackend: // 4403: a backend said do not come back
-      return false;
-    default:
-      // 4500–4999 (NO_RECONNECT_RANGE) and undocumented codes fall outside.
-      return code >= RECONNECT_RANGE.from && code <= RECONNECT_RANGE.to;
-  }
+  const rows = CLOSE_CODE_TABLE.filter((row) => row.code === code);
+  if (rows.length > 0) return rows.every((row) => row.reconnect === 'yes');
+  if (code >= RECONNECT_RANGE.from && code <= RECONNECT_RANGE.to) return true;
+  if (code >= NO_RECONNECT_RANGE.from && code <= NO_RECONNECT_RANGE.to) return false;
+  return PASSING_CLOSES.has(code);
 }
 
 /**

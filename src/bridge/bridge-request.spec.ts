@@ -1,5 +1,6 @@
 import { hasExpired, parseEntry } from './bridge-request';
 
+const LIMIT = 65_536;
 const entry = (body: unknown): string[] => ['payload', JSON.stringify(body)];
 const request = {
   type: 'rpc',
@@ -11,8 +12,43 @@ const request = {
 };
 
 describe('parseEntry', () => {
+  it('refuses a payload over the limit as too_large, with where to answer it', () => {
+    const big = { ...request, params: { text: 'é'.repeat(40_000) } };
+    const parsed = parseEntry(entry(big), LIMIT);
+    const bytes = Buffer.byteLength(JSON.stringify(big));
+    expect(parsed).toMatchObject({
+      ok: false,
+      reason: 'too_large',
+      errors: [
+        { field: 'payload', error: `is ${bytes} bytes, more than MAX_PAYLOAD_BYTES (${LIMIT})` },
+      ],
+      correlationId: request.correlation_id,
+      replyTo: request.reply_to,
+    });
+    // The dead letter keeps the payload's start, not a second copy of all of it.
+    expect(parsed.ok === false && parsed.payload.length).toBeLessThan(1_100);
+  });
+
+  it('takes a payload of exactly the limit', () => {
+    const body = { ...request, params: { text: '' } };
+    const padding = LIMIT - Buffer.byteLength(JSON.stringify(body));
+    const exact = { ...request, params: { text: 'x'.repeat(padding) } };
+    expect(Buffer.byteLength(JSON.stringify(exact))).toBe(LIMIT);
+    expect(parseEntry(entry(exact), LIMIT)).toMatchObject({ ok: true });
+  });
+
+  it('does not parse a payload far over the limit to find its reply list', () => {
+    const huge = { ...request, params: { text: 'x'.repeat(20 * LIMIT) } };
+    expect(parseEntry(entry(huge), LIMIT)).toMatchObject({
+      ok: false,
+      reason: 'too_large',
+      correlationId: undefined,
+      replyTo: undefined,
+    });
+  });
+
   it('reads a request as seed 003’s Django client writes it', () => {
-    expect(parseEntry(entry(request))).toEqual({
+    expect(parseEntry(entry(request), LIMIT)).toEqual({
       ok: true,
       request: {
         method: 'notification.send',
@@ -26,7 +62,7 @@ describe('parseEntry', () => {
 
   it('reads a fire-and-forget request: no reply_to, timeout 0, params left out', () => {
     const { reply_to: _replyTo, params: _params, ...rest } = request;
-    expect(parseEntry(entry({ ...rest, timeout: 0 }))).toMatchObject({
+    expect(parseEntry(entry({ ...rest, timeout: 0 }), LIMIT)).toMatchObject({
       ok: true,
       request: { replyTo: undefined, timeoutS: 0, params: {} },
     });
@@ -34,7 +70,7 @@ describe('parseEntry', () => {
 
   it('takes the seed’s default timeout of 30 s when it is left out', () => {
     const { timeout: _timeout, ...rest } = request;
-    expect(parseEntry(entry(rest))).toMatchObject({ ok: true, request: { timeoutS: 30 } });
+    expect(parseEntry(entry(rest), LIMIT)).toMatchObject({ ok: true, request: { timeoutS: 30 } });
   });
 
   it.each([
@@ -43,7 +79,7 @@ describe('parseEntry', () => {
     ['a JSON array', ['payload', '[1]']],
     ['a JSON string', ['payload', '"rpc"']],
   ])('calls %s invalid_json', (_what, fields) => {
-    expect(parseEntry(fields)).toMatchObject({ ok: false, reason: 'invalid_json' });
+    expect(parseEntry(fields, LIMIT)).toMatchObject({ ok: false, reason: 'invalid_json' });
   });
 
   it.each([
@@ -58,7 +94,7 @@ describe('parseEntry', () => {
     ['timeout', { timeout: -1 }],
     ['timeout', { timeout: '30' }],
   ])('names the invalid field %s of %j, keeping what it can answer to', (field, change) => {
-    const parsed = parseEntry(entry({ ...request, ...change }));
+    const parsed = parseEntry(entry({ ...request, ...change }), LIMIT);
     expect(parsed).toMatchObject({ ok: false, reason: 'invalid_request' });
     if (parsed.ok) return;
     expect(parsed.errors.map((e) => e.field)).toEqual([field]);
@@ -68,7 +104,7 @@ describe('parseEntry', () => {
 });
 
 describe('hasExpired', () => {
-  const parsed = parseEntry(entry({ ...request, timeout: 2 }));
+  const parsed = parseEntry(entry({ ...request, timeout: 2 }), LIMIT);
   const twoSeconds = parsed.ok ? parsed.request : undefined;
   const fireAndForget = { ...twoSeconds!, timeoutS: 0 };
 

@@ -16,10 +16,13 @@ export interface BridgeRequest {
 
 /** An entry that is not a request: dead-lettered, and answered when it names a reply list. */
 export interface InvalidEntry {
-  /** `invalid_json` or `invalid_request`: the dead letter's `reason`. */
-  readonly reason: 'invalid_json' | 'invalid_request';
+  /**
+   * The dead letter's `reason`: `invalid_json`, `invalid_request`, or `too_large` (a payload
+   * over MAX_PAYLOAD_BYTES, refused as the HTTP API refuses such a body).
+   */
+  readonly reason: 'invalid_json' | 'invalid_request' | 'too_large';
   readonly errors: ValidationErrorItem[];
-  /** The raw payload, as the dead letter keeps it. */
+  /** The raw payload, as the dead letter keeps it (its start only, when too large). */
   readonly payload: string;
   readonly correlationId: string | undefined;
   readonly replyTo: string | undefined;
@@ -35,12 +38,22 @@ const MAX_NAME_LENGTH = 200;
 const MAX_TIMEOUT_S = 300;
 const DEFAULT_TIMEOUT_S = 30;
 
-/** Reads an entry's fields (`[name, value, name, value…]`, as XREADGROUP gives them). */
-export function parseEntry(fields: readonly string[]): ParsedEntry {
+/** A too large payload is read for its reply list up to this many times the limit, no further. */
+const TOO_LARGE_READ_FACTOR = 16;
+/** What the dead letter keeps of a too large payload: its start. */
+const TOO_LARGE_KEPT_CHARS = 1024;
+
+/**
+ * Reads an entry's fields (`[name, value, name, value…]`, as XREADGROUP gives them). A payload
+ * of more than `maxPayloadBytes` bytes (MAX_PAYLOAD_BYTES, as for the HTTP API) is `too_large`.
+ */
+export function parseEntry(fields: readonly string[], maxPayloadBytes: number): ParsedEntry {
   const payload = fieldOf(fields, 'payload');
   if (payload === undefined) {
     return invalid('invalid_json', '', [{ field: 'payload', error: 'the entry has no payload' }]);
   }
+  const bytes = Buffer.byteLength(payload);
+  if (bytes > maxPayloadBytes) return tooLarge(payload, bytes, maxPayloadBytes);
   let body: unknown;
   try {
     body = JSON.parse(payload);
@@ -93,6 +106,31 @@ function parseRequest(body: Record<string, unknown>, payload: string): ParsedEnt
       timeoutS: timeoutS as number,
     },
   };
+}
+
+/**
+ * A payload over the limit is not run. It is answered when its reply list can be found: the
+ * payload is parsed for `reply_to` and `correlation_id` only while it is at most
+ * TOO_LARGE_READ_FACTOR times the limit, so an entry of any size costs a bounded parse.
+ */
+function tooLarge(payload: string, bytes: number, limit: number): ParsedEntry {
+  const errors = [
+    { field: 'payload', error: `is ${bytes} bytes, more than MAX_PAYLOAD_BYTES (${limit})` },
+  ];
+  let correlationId: string | undefined;
+  let replyTo: string | undefined;
+  if (bytes <= limit * TOO_LARGE_READ_FACTOR) {
+    try {
+      const body = JSON.parse(payload) as { correlation_id?: unknown; reply_to?: unknown } | null;
+      if (isName(body?.correlation_id)) correlationId = body.correlation_id;
+      if (isName(body?.reply_to)) replyTo = body.reply_to;
+    } catch {
+      // Not JSON either: nobody to answer.
+    }
+  }
+  const kept =
+    payload.length > TOO_LARGE_KEPT_CHARS ? `${payload.slice(0, TOO_LARGE_KEPT_CHARS)}…` : payload;
+  return { ok: false, reason: 'too_large', errors, payload: kept, correlationId, replyTo };
 }
 
 function invalid(

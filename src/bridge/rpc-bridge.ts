@@ -183,7 +183,11 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       } catch (error) {
         // The group (or the whole stream) is gone: Redis lost its data. Created again, from 0.
         if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
-        this.problem('read', 'Reading the request stream failed', error);
+        this.problem(
+          'Reading the request stream failed',
+          'Reading the request stream failed',
+          error,
+        );
         failures += 1;
         const wait = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(failures, 6));
         await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
@@ -273,7 +277,11 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     const task = this.handle(id, fields, deliveries)
       .catch((error: unknown) => {
         // Not acknowledged: the entry stays pending and is claimed again after the timeout.
-        this.problem('handle', 'A request could not be completed; it will be retried', error);
+        this.problem(
+          'A request could not be completed',
+          'A request could not be completed; it will be retried',
+          error,
+        );
       })
       .finally(() => {
         this.inFlight.delete(id);
@@ -285,7 +293,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   // ---- handling --------------------------------------------------------------------------
 
   private async handle(id: string, fields: string[], deliveries: number): Promise<void> {
-    const parsed = parseEntry(fields);
+    const parsed = parseEntry(fields, this.config.MAX_PAYLOAD_BYTES);
     if (!parsed.ok) return this.deadLetter(id, parsed, deliveries);
     const { request } = parsed;
     if (deliveries > this.config.RPC_MAX_DELIVERIES) {
@@ -414,7 +422,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     error?: RpcError,
   ): Promise<void> {
     this.problem(
-      `dead-${entry.reason}`,
+      `A request moved to the dead letters (${entry.reason})`,
       `Request ${id} moved to the dead letters: ${entry.reason}`,
     );
     const multi = this.client.multi();
@@ -466,7 +474,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private checkExec(results: [Error | null, unknown][] | null): void {
     if (results === null) throw new Error('the transaction was aborted');
     const failed = results.find(([error]) => error !== null)?.[0];
-    if (failed) this.problem('reply', 'Redis refused part of a reply', failed);
+    if (failed)
+      this.problem('Redis refused part of a reply', 'Redis refused part of a reply', failed);
   }
 
   private pushReply(multi: ReturnType<Redis['multi']>, list: string, reply: string): void {
@@ -486,7 +495,11 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       await this.forgetDeadConsumers();
     } catch (error) {
       if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
-      this.problem('claim', 'Claiming abandoned requests failed', error);
+      this.problem(
+        'Claiming abandoned requests failed',
+        'Claiming abandoned requests failed',
+        error,
+      );
     } finally {
       this.ticking = false;
     }
@@ -571,6 +584,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     return counts;
   }
 
+  /** `kind`: the problem in words, the same for its repeats (LogThrottle's summary names it). */
   private problem(kind: string, line: string, error?: unknown): void {
     const why = error === undefined ? '' : `: ${messageOf(error)}`;
     this.problems.warn(kind, `${line}${why}`);

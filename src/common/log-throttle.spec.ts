@@ -16,7 +16,7 @@ describe('LogThrottle', () => {
     expect(lines).toEqual(['cap reached (0)']);
 
     jest.advanceTimersByTime(1_000);
-    expect(lines).toEqual(['cap reached (0)', 'cap: 499 more time(s) in the last 1 s']);
+    expect(lines).toEqual(['cap reached (0)', 'cap: repeated 499 more time(s) in the last 1 s']);
   });
 
   it('keeps kinds apart and logs a kind again at once in the next interval', () => {
@@ -29,7 +29,7 @@ describe('LogThrottle', () => {
     expect(lines).toEqual([
       'a happened',
       'b happened',
-      'a: 1 more time(s) in the last 1 s',
+      'a: repeated 1 more time(s) in the last 1 s',
       'b in the next interval',
     ]);
   });

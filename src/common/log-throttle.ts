@@ -7,8 +7,11 @@ const MAX_KINDS = 100;
  * Rate-limits repeated warnings so that a client (or a failing dependency) that triggers the same
  * condition thousands of times a second costs one log line per interval, not one per event.
  *
- * The first warning of a kind in an interval is logged at once; its repeats are only counted, and
- * when the interval ends one line reports how many there were. At most MAX_KINDS kinds are kept
+ * A warning's kind is the warning in words, the same for all its repeats (no ids, no values):
+ * "Redis refused a command (OOM)", never a code such as "S". The first warning of a kind in an
+ * interval is logged at once; its repeats are only counted, and when the interval ends one line
+ * names the kind and how many more there were ("Redis refused a command (OOM): repeated 3 more
+ * time(s) in the last 10 s"). At most MAX_KINDS kinds are kept
  * per interval: warnings of other kinds are counted together, so memory stays bounded whatever
  * the kinds are made of. The timer runs only while there is something to report, and never keeps
  * the process alive.
@@ -25,6 +28,7 @@ export class LogThrottle {
     private readonly intervalMs = 10_000,
   ) {}
 
+  /** `kind`: the warning in words, shared by its repeats; `message`: this occurrence's line. */
   warn(kind: string, message: string): void {
     const seen = this.repeats.get(kind);
     if (seen !== undefined) {
@@ -43,7 +47,7 @@ export class LogThrottle {
     let reported = false;
     for (const [kind, count] of this.repeats) {
       if (count === 0) continue;
-      this.logger.warn(`${kind}: ${count} more time(s) in the last ${seconds} s`);
+      this.logger.warn(`${kind}: repeated ${count} more time(s) in the last ${seconds} s`);
       reported = true;
     }
     if (this.overflow > 0) {

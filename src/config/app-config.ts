@@ -195,13 +195,15 @@ export class AppConfig {
   @Max(600_000)
   HTTP_REQUEST_TIMEOUT_MS = 10_000;
 
-  /** Take the client IP from Fly-Client-IP / X-Forwarded-For (set it behind Fly's proxy only). */
+  /** Take the client IP from Fly-Client-IP / X-Forwarded-For (behind a proxy only). On Fly
+   * (FLY_APP_NAME set) it defaults to true. */
   @IsBoolean()
   TRUST_PROXY = false;
 
   /** With TRUST_PROXY: comma-separated addresses and CIDR ranges of the proxies whose headers are
-   * believed (Fly's private network and loopback by default). `Fly-Client-IP` is read only from a
-   * socket whose peer is one of them; `X-Forwarded-For` is read right to left, skipping them. */
+   * believed (loopback and Fly's private network by default; on Fly, Fly's proxy only:
+   * FLY_PROXY_PEERS). `Fly-Client-IP` is read only from a socket whose peer is one of them;
+   * `X-Forwarded-For` is read right to left, skipping them. */
   @IsString()
   @ValidateBy({
     name: 'isIpList',
@@ -212,6 +214,11 @@ export class AppConfig {
     },
   })
   TRUSTED_PROXIES = '127.0.0.0/8,::1,fdaa::/16';
+
+  /** The Fly.io app's name, set by Fly on its machines: turns on the Fly defaults of TRUST_PROXY
+   * and TRUSTED_PROXIES (src/config/fly-platform.ts). */
+  @IsString()
+  FLY_APP_NAME = '';
 
   /** Comma-separated origins allowed to open WebSockets from a browser; empty allows any. */
   @IsString()

@@ -1,6 +1,7 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { ROOM_PATTERN, ROOM_PATTERN_TEXT } from '../protocol/ids';
 import type { AppConfig } from './app-config';
+import { onFly } from './fly-platform';
 
 /**
  * The JWT settings derived from AppConfig: which key source is configured, which algorithms it
@@ -36,7 +37,7 @@ const CURVE_ALGORITHMS: Readonly<Record<string, readonly string[]>> = {
 
 export type KeySourceKind = 'secret' | 'public key' | 'jwks';
 
-const KEY_SOURCE_VARIABLES = {
+export const KEY_SOURCE_VARIABLES = {
   secret: 'JWT_SECRET',
   'public key': 'JWT_PUBLIC_KEY',
   jwks: 'JWT_JWKS_URL',
@@ -134,8 +135,12 @@ export function authConfigErrors(config: AppConfig): string[] {
   const names = sources.map((kind) => KEY_SOURCE_VARIABLES[kind]);
   if (config.AUTH_MODE === 'jwt' && sources.length !== 1) {
     const found = sources.length === 0 ? 'none is set' : `${names.join(' and ')} are all set`;
+    const fly =
+      sources.length === 0 && onFly(config)
+        ? `; on Fly set it as a secret, e.g. fly secrets set JWT_SECRET=$(openssl rand -base64 48) API_KEY=$(openssl rand -hex 32)`
+        : '';
     errors.push(
-      `AUTH_MODE=jwt needs exactly one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL (${found})`,
+      `AUTH_MODE=jwt needs exactly one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL (${found})${fly}`,
     );
   }
   if (config.JWT_SECRET !== '' && Buffer.byteLength(config.JWT_SECRET) < MIN_SECRET_BYTES) {

@@ -62,6 +62,7 @@ describe('loadConfig', () => {
       HTTP_REQUEST_TIMEOUT_MS: 10000,
       TRUST_PROXY: false,
       TRUSTED_PROXIES: '127.0.0.0/8,::1,fdaa::/16',
+      FLY_APP_NAME: '',
       ALLOWED_ORIGINS: '',
       REDIS_URL: '',
       REDIS_KEY_PREFIX: 'chat:',
@@ -215,6 +216,24 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
 
+  describe('on Fly (FLY_APP_NAME set)', () => {
+    it("trusts Fly's proxy for the client address without configuration", () => {
+      const config = loadConfig({ FLY_APP_NAME: 'pixide-chat' });
+      expect(config.TRUST_PROXY).toBe(true);
+      expect(config.TRUSTED_PROXIES).toBe('172.16.0.0/12');
+    });
+
+    it('keeps TRUST_PROXY and TRUSTED_PROXIES the environment gives', () => {
+      const config = loadConfig({
+        FLY_APP_NAME: 'pixide-chat',
+        TRUST_PROXY: 'false',
+        TRUSTED_PROXIES: '10.0.0.1',
+      });
+      expect(config.TRUST_PROXY).toBe(false);
+      expect(config.TRUSTED_PROXIES).toBe('10.0.0.1');
+    });
+  });
+
   describe('with AUTH_MODE=jwt', () => {
     it('needs a key source, naming the three variables', () => {
       const message = refusal({ AUTH_MODE: 'jwt' });
@@ -222,6 +241,13 @@ describe('loadConfig', () => {
         /AUTH_MODE=jwt needs exactly one of JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL/,
       );
       expect(message).toContain('none is set');
+    });
+
+    it('on Fly, also gives the command that sets the secrets', () => {
+      const message = refusal({ AUTH_MODE: 'jwt', FLY_APP_NAME: 'pixide-chat' });
+      expect(message).toContain('none is set');
+      expect(message).toContain('fly secrets set JWT_SECRET=');
+      expect(refusal({ AUTH_MODE: 'jwt' })).not.toContain('fly secrets');
     });
 
     it('refuses two key sources, naming both', () => {

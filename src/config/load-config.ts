@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { AppConfig, CONFIG_KEYS, SECRET_KEYS } from './app-config';
+import { applyFlyDefaults } from './fly-platform';
 import { authConfigErrors } from './jwt-settings';
 
 export class ConfigError extends Error {
@@ -35,6 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (raw.MAX_HTTP_CONNECTIONS === undefined) {
     config.MAX_HTTP_CONNECTIONS = 2 * config.MAX_CONNECTIONS;
   }
+  applyFlyDefaults(config, new Set(Object.keys(raw)));
   const errors = validateSync(config, { forbidUnknownValues: true });
   if (errors.length > 0) {
     const lines = errors.map((error) => {

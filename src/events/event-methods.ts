@@ -127,7 +127,7 @@ export class EventMethods {
     name: 'user.disconnect',
     params: DisconnectParams,
     permission: 'backend',
-    description: 'Closes every connection of one user, cluster-wide, with 4403 (do not reconnect).',
+    description: 'Closes every connection of one user, cluster-wide, with 4500 (do not reconnect).',
   })
   async disconnect({ user_id, reason }: DisconnectParams): Promise<{ disconnected: number }> {
     const disconnected = await this.guard(() =>

@@ -67,7 +67,7 @@ export class EventsService implements OnApplicationBootstrap {
     await this.broker.publish(EVERYONE_ROOM, { kind: 'frame', frame });
   }
 
-  /** Closes every connection of `userId`, cluster-wide, with 4403; resolves with how many. */
+  /** Closes every connection of `userId`, cluster-wide, with 4500 (do not reconnect); resolves with how many. */
   async disconnect(userId: string, reason: string): Promise<number> {
     const count = await this.users.count(userId);
     await this.push({ user: userId, close: reason });

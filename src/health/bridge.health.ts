@@ -1,6 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
 import { RpcBridge } from '../bridge/rpc-bridge';
+import { REDIS_STATE_MESSAGES, failureState } from '../redis/redis-state';
 
 /**
  * The backend bridge's state (`bridge`: stream, group, pending entries, dead letters), when it
@@ -22,8 +23,14 @@ export class BridgeHealthIndicator {
         try {
           return indicator.up({ ...(await bridge.status()) });
         } catch (error) {
+          // In our words, like the `redis` indicator: never the client library's socket message.
+          const { state, code } = failureState(error);
+          const why = code
+            ? `${REDIS_STATE_MESSAGES[state]} (${code})`
+            : REDIS_STATE_MESSAGES[state];
           return indicator.down({
-            message: error instanceof Error ? error.message : String(error),
+            connection: state,
+            message: `cannot read the bridge's state: ${why}`,
           });
         }
       },

@@ -72,6 +72,8 @@ export interface UserJoinedFrame extends Positioned {
   userId: string;
   roomId: string;
   message: string;
+  /** ISO-8601: when the user joined, the same for every member and in history. */
+  timestamp?: string;
 }
 
 export interface UserLeftFrame extends Positioned {
@@ -79,6 +81,8 @@ export interface UserLeftFrame extends Positioned {
   userId: string;
   roomId: string;
   message: string;
+  /** ISO-8601: when the user left, the same for every member and in history. */
+  timestamp?: string;
 }
 
 export interface PresenceUser {
@@ -184,17 +188,19 @@ export const frames = {
     offset: position.offset,
     ...(recovered !== undefined && { recovered }),
   }),
-  userJoined: (userId: string, roomId: string): UserJoinedFrame => ({
+  userJoined: (userId: string, roomId: string, at?: Date): UserJoinedFrame => ({
     type: ServerMessageType.UserJoined,
     userId,
     roomId,
     message: `${userId} joined the room`,
+    ...(at && { timestamp: at.toISOString() }),
   }),
-  userLeft: (userId: string, roomId: string): UserLeftFrame => ({
+  userLeft: (userId: string, roomId: string, at?: Date): UserLeftFrame => ({
     type: ServerMessageType.UserLeft,
     userId,
     roomId,
     message: `${userId} left the room`,
+    ...(at && { timestamp: at.toISOString() }),
   }),
   chatMessage: (userId: string, roomId: string, content: string, at: Date): ChatMessageFrame => ({
     type: ServerMessageType.ChatMessage,

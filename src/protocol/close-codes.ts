@@ -1,8 +1,8 @@
 /**
  * WebSocket close codes the server sends. Every other failure answers an error frame and keeps the
- * connection open. Application codes follow one rule, as Centrifugo's do: 4000–4499 mean "reconnect
- * (with backoff)", 4500–4999 mean "do not reconnect"; 4403 (a backend disconnected the user) is the
- * one exception, named by seed 003: do not reconnect. New ones go here.
+ * connection open. Application codes follow one rule without exception, as Centrifugo's do:
+ * 4000–4499 mean "reconnect (with backoff)", 4500–4999 mean "do not reconnect". New ones go here
+ * and in CLOSE_CODE_TABLE (a test checks that every code the server sends is in the table).
  */
 export const CloseCode = {
   /** Rate or error abuse, no join within JOIN_TIMEOUT_MS, or failed first-frame authentication. */
@@ -19,11 +19,8 @@ export const CloseCode = {
   TokenExpired: 4001,
   /** The user already holds MAX_CONNECTIONS_PER_USER connections (after a first-frame authentication). */
   TooManyConnectionsForUser: 4503,
-  /**
-   * A backend disconnected the user (`user.disconnect`): do not reconnect. The one exception to
-   * the ranges, as seed 003 names it (HTTP's 403).
-   */
-  DisconnectedByBackend: 4403,
+  /** A backend disconnected the user (`user.disconnect`): do not reconnect. */
+  DisconnectedByBackend: 4500,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
@@ -105,13 +102,13 @@ export const CLOSE_CODE_TABLE: readonly CloseCodeRow[] = [
     reconnect: 'yes',
   },
   {
-    code: CloseCode.TooManyConnectionsForUser,
-    when: 'the user already holds MAX_CONNECTIONS_PER_USER connections (after a first-frame authentication)',
+    code: CloseCode.DisconnectedByBackend,
+    when: 'a backend called `user.disconnect` for the user (the reason is the call’s `reason`)',
     reconnect: 'no',
   },
   {
-    code: CloseCode.DisconnectedByBackend,
-    when: 'a backend called `user.disconnect` for the user (the reason is the call’s `reason`)',
+    code: CloseCode.TooManyConnectionsForUser,
+    when: 'the user already holds MAX_CONNECTIONS_PER_USER connections (after a first-frame authentication)',
     reconnect: 'no',
   },
   {

@@ -4,9 +4,12 @@ import type { Publication, PublicationData } from '../rooms/publication';
  * The format of a publication between instances, as `publish` in lua/library.lua writes it (the
  * only writer: every publication, chat or membership, goes through a script):
  * `<offset>:<epoch>:<kind><body>`, kind `f` (a serialized frame), `j` / `l` (a user joined /
- * left; the body is the user id), `J` / `L` (the same, already shown to its own members by the
- * instance named in the body, `<instance>\n<user>`: made by a resync after an outage). Epochs
- * contain no `:`.
+ * left; the body is `<ms>\n<user>`, `<ms>` when it happened, Redis' clock), `J` / `L` (the same,
+ * already shown to its own members by the instance named in the body, `<ms>\n<instance>\n<user>`:
+ * made by a resync after an outage). Epochs contain no `:`. A membership body without its `<ms>`
+ * (`<user>`, `<instance>\n<user>`: a history entry or an instance that does not stamp) is read
+ * with no time: no id contains a newline and no instance id is all digits, so the two cannot be
+ * mistaken.
  */
 export interface DecodedPublication {
   publication: Publication;
@@ -29,30 +32,25 @@ export function decodePublication(roomId: string, message: string): DecodedPubli
 function decodeEntry(entry: string): { data: PublicationData; shownBy?: string } | undefined {
   const kind = entry[0];
   const body = entry.slice(1);
+  if (kind === 'f') return { data: { kind: 'frame', frame: body } };
+  if (kind !== 'j' && kind !== 'l' && kind !== 'J' && kind !== 'L') return undefined;
+  const timed = MEMBERSHIP_TIME.exec(body);
+  const at = timed ? Number(timed[1]) : undefined;
+  let userId = timed ? body.slice(timed[0].length) : body;
+  let shownBy: string | undefined;
   if (kind === 'J' || kind === 'L') {
-    const newline = body.indexOf('\n');
+    const newline = userId.indexOf('\n');
     if (newline === -1) return undefined;
-    const userId = body.slice(newline + 1);
-    const data: PublicationData =
-      kind === 'J' ? { kind: 'join', userId } : { kind: 'leave', userId };
-    return { data, shownBy: body.slice(0, newline) };
+    shownBy = userId.slice(0, newline);
+    userId = userId.slice(newline + 1);
   }
-  const data = decodeData(kind, body);
-  return data ? { data } : undefined;
+  const change = kind === 'j' || kind === 'J' ? 'join' : 'leave';
+  const data: PublicationData = { kind: change, userId, ...(at !== undefined && { at }) };
+  return shownBy === undefined ? { data } : { data, shownBy };
 }
 
-function decodeData(kind: string | undefined, body: string): PublicationData | undefined {
-  switch (kind) {
-    case 'f':
-      return { kind: 'frame', frame: body };
-    case 'j':
-      return { kind: 'join', userId: body };
-    case 'l':
-      return { kind: 'leave', userId: body };
-    default:
-      return undefined;
-  }
-}
+/** The time a membership body starts with: `<ms>\n`. */
+const MEMBERSHIP_TIME = /^(\d{1,15})\n/;
 
 /** A history entry (`<kind><body>`, the channel format without its position) at its position. */
 export function decodeStored(
@@ -65,7 +63,10 @@ export function decodeStored(
   return { publication: { roomId, ...position, data: decoded.data }, shownBy: decoded.shownBy };
 }
 
-/** The `kind` and `body` arguments of the publish script for `data`. */
+/**
+ * The `kind` and `body` arguments of the publish script for `data`. A membership change's time is
+ * not sent: the script writes Redis' own clock (`at` is what it was, read back by decoding).
+ */
 export function encodeData(data: PublicationData): [kind: string, body: string] {
   switch (data.kind) {
     case 'frame':

@@ -3,8 +3,11 @@ import { randomUUID } from 'node:crypto';
 import Redis, { RedisOptions } from 'ioredis';
 import { LogThrottle } from '../common/log-throttle';
 import { AppConfig } from '../config/app-config';
+import { StartRefusedError } from '../lifecycle/start-refused.error';
 import { RedisKeys } from './redis-keys';
 import type { ScriptContext } from './redis-scripts';
+import { RedisConnectionState, connectionState, redisErrorCode } from './redis-state';
+import { redisVersionOf, redisVersionProblem } from './redis-version';
 
 /** Longest wait between two reconnection attempts. */
 export const RECONNECT_MAX_DELAY_MS = 2_000;
@@ -78,7 +81,11 @@ export class RedisConnections implements OnApplicationShutdown {
     this.subscriber = this.connection('subscriber', this.baseOptions, true);
   }
 
-  /** Connects the shared clients; a Redis that is down at start is retried in the background. */
+  /**
+   * Connects the shared clients; a Redis that is down at start is retried in the background. A
+   * Redis that answers but is older than MIN_REDIS_VERSION stops the start (StartRefusedError,
+   * every connection closed): its scripts would fail on the first message instead.
+   */
   async connect(): Promise<void> {
     await Promise.all(
       [this.command, this.subscriber].map((client) =>
@@ -87,6 +94,13 @@ export class RedisConnections implements OnApplicationShutdown {
         }),
       ),
     );
+    if (this.command.status !== 'ready') return;
+    const info = await this.command.info('server').catch(() => '');
+    const problem = redisVersionProblem(redisVersionOf(info));
+    if (problem === undefined) return;
+    this.shuttingDown = true;
+    for (const client of [this.command, this.subscriber]) client.disconnect();
+    throw new StartRefusedError(problem);
   }
 
   /**
@@ -112,6 +126,13 @@ export class RedisConnections implements OnApplicationShutdown {
     );
   }
 
+  /** The shared connections' state in our words: the worse of the two, or `not answering`. */
+  get state(): RedisConnectionState {
+    if (this.unresponsive) return 'not answering';
+    const states = [this.command.status, this.subscriber.status].map(connectionState);
+    return states.find((state) => state !== 'connected') ?? 'connected';
+  }
+
   /**
    * Reports a failed command on a shared connection. A timeout means Redis stalls (paused,
    * partitioned) behind an open TCP connection: both connections are dropped at once, which
@@ -121,8 +142,9 @@ export class RedisConnections implements OnApplicationShutdown {
   failed(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     if (!/timed out|timeout/i.test(message)) {
-      const kind = /^[A-Z]+/.exec(message)?.[0] ?? 'error';
-      this.refusals.warn(kind, `Redis refused a command: ${message}`);
+      const code = redisErrorCode(message);
+      const what = code ? `Redis refused a command (${code})` : 'A Redis command failed';
+      this.refusals.warn(what, `${what}: ${message}`);
       return;
     }
     if (this.unresponsive) return;

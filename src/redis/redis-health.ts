@@ -1,22 +1,35 @@
 import type { DependencyHealth, DependencyStatus } from '../lifecycle/dependency-health';
 import { RedisConnections } from './redis-connections';
+import { REDIS_STATE_MESSAGES, RedisConnectionState, failureState } from './redis-state';
 
-/** Up when both shared Redis connections are ready and a PING answers in time. */
+/**
+ * Up when both shared Redis connections are ready and a PING answers in time. Down says the
+ * connection's state in our words (`connection`, `message`), never the client library's socket
+ * error.
+ */
 export class RedisHealth implements DependencyHealth {
   readonly name = 'redis';
 
   constructor(private readonly redis: RedisConnections) {}
 
   async check(): Promise<DependencyStatus> {
-    if (!this.redis.ready) {
-      return { up: false, details: { message: 'not connected; serving local members only' } };
-    }
+    const state = this.redis.state;
+    if (state !== 'connected') return down(state);
     try {
       await this.redis.command.ping();
       return { up: true };
     } catch (error) {
       this.redis.failed(error);
-      return { up: false, details: { message: (error as Error).message } };
+      const failure = failureState(error);
+      return down(failure.state, failure.code);
     }
   }
+}
+
+function down(state: RedisConnectionState, code?: string): DependencyStatus {
+  const message = REDIS_STATE_MESSAGES[state];
+  return {
+    up: false,
+    details: { connection: state, message: code ? `${message} (${code})` : message },
+  };
 }

@@ -86,7 +86,8 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     if (!this.redis.ready) {
       // Not sent: Redis never sees this change, so announcing it here cannot double it.
       this.changed += 1;
-      if (local.firstOfUser) this.showLocally(roomId, { kind: 'join', userId: member.userId });
+      if (local.firstOfUser)
+        this.showLocally(roomId, { kind: 'join', userId: member.userId, at: Date.now() });
       return local;
     }
     try {
@@ -109,7 +110,8 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     this.held.delete(`${roomId}\n${member.connectionId}`);
     if (!this.redis.ready) {
       this.changed += 1;
-      if (local.lastOfUser) this.showLocally(roomId, { kind: 'leave', userId: member.userId });
+      if (local.lastOfUser)
+        this.showLocally(roomId, { kind: 'leave', userId: member.userId, at: Date.now() });
       return local;
     }
     try {

@@ -90,9 +90,17 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
     stream.touchedAt = this.now();
     this.streams.delete(roomId);
     this.streams.set(roomId, stream);
-    this.retain(roomId, stream, data);
+    // A membership change is stamped with the time it is published, as Redis' script does.
+    const stamped: PublicationData =
+      data.kind === 'frame' ? data : { ...data, at: stream.touchedAt };
+    this.retain(roomId, stream, stamped);
     if (this.refs.has(roomId)) {
-      const publication: Publication = { roomId, offset: stream.offset, epoch: stream.epoch, data };
+      const publication: Publication = {
+        roomId,
+        offset: stream.offset,
+        epoch: stream.epoch,
+        data: stamped,
+      };
       for (const handler of this.handlers) handler(publication);
     }
     return Promise.resolve({ offset: stream.offset, epoch: stream.epoch });

@@ -12,11 +12,14 @@ export interface StreamPosition {
  * The content of a publication. Chat and the events of later features are frames serialized by
  * their publisher (without position); membership changes are data, rendered into frames by the
  * consumers, so that the membership store (and Redis' scripts) never build wire frames.
+ * A membership change carries `at`, when it happened (epoch ms, taken once by its one writer:
+ * Redis' clock in its scripts, the process's in memory), so that every member on every instance
+ * and every history replay render the same `timestamp`; an entry written without it has none.
  */
 export type PublicationData =
   | { kind: 'frame'; frame: string }
-  | { kind: 'join'; userId: string }
-  | { kind: 'leave'; userId: string };
+  | { kind: 'join'; userId: string; at?: number }
+  | { kind: 'leave'; userId: string; at?: number };
 
 export interface Publication extends StreamPosition {
   roomId: string;

@@ -35,7 +35,9 @@ export interface RoomBroker {
    * subscribed to the room. Resolves with the position assigned: offsets of one room increase by
    * one per publication, cluster-wide, and every subscriber receives a room's publications in
    * offset order. Rejects with `BrokerUnavailableError` when the publication could not be made
-   * (it may then or may not have reached subscribers: at most once, never twice).
+   * (it may then or may not have reached subscribers: at most once, never twice). A membership
+   * change (`join`, `leave`) is stamped with `at`, the broker's time of the publication (Redis'
+   * clock with Redis), whatever `at` it was given: every subscriber and the history get that one.
    */
   publish(roomId: string, data: PublicationData): Promise<StreamPosition>;
 

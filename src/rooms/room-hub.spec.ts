@@ -56,6 +56,7 @@ describe('RoomHub', () => {
         userId: 'bob',
         roomId: 'lobby',
         message: 'bob joined the room',
+        timestamp: expect.any(String),
         ...at(1),
       },
     ]);
@@ -68,7 +69,14 @@ describe('RoomHub', () => {
     hub.add('lobby', a);
     await publish({ kind: 'leave', userId: 'bob' });
     expect(a.frames).toEqual([
-      { type: 'user_left', userId: 'bob', roomId: 'lobby', message: 'bob left the room', ...at(1) },
+      {
+        type: 'user_left',
+        userId: 'bob',
+        roomId: 'lobby',
+        message: 'bob left the room',
+        timestamp: expect.any(String),
+        ...at(1),
+      },
     ]);
   });
 
@@ -157,11 +165,13 @@ describe('RoomHub', () => {
       const of = (data: PublicationData) => ({ roomId: 'lobby', ...position, data });
       expect(hub.render(of({ kind: 'join', userId: 'alice' }), 'alice')).toBeUndefined();
       expect(hub.render(of({ kind: 'leave', userId: 'alice' }), 'alice')).toBeUndefined();
-      expect(JSON.parse(hub.render(of({ kind: 'leave', userId: 'bob' }), 'alice') ?? '')).toEqual({
+      const leave = of({ kind: 'leave', userId: 'bob', at: Date.UTC(2026, 11, 7, 19, 0, 0, 250) });
+      expect(JSON.parse(hub.render(leave, 'alice') ?? '')).toEqual({
         type: 'user_left',
         userId: 'bob',
         roomId: 'lobby',
         message: 'bob left the room',
+        timestamp: '2026-12-07T19:00:00.250Z',
         ...position,
       });
       // Degraded (never in the stream): no position.
@@ -243,7 +253,14 @@ describe('RoomHub', () => {
       watcher.frames.length = 0;
       await leave('u1');
       expect(watcher.frames).toEqual([
-        { type: 'user_left', userId: 'u1', roomId: 'lobby', message: 'u1 left the room', ...at(7) },
+        {
+          type: 'user_left',
+          userId: 'u1',
+          roomId: 'lobby',
+          message: 'u1 left the room',
+          timestamp: expect.any(String),
+          ...at(7),
+        },
       ]);
     });
   });

@@ -140,10 +140,16 @@ export class RoomHub implements OnModuleDestroy {
         return this.position(data.frame, publication);
       case 'join':
         if (data.userId === recipient) return undefined;
-        return this.position(JSON.stringify(frames.userJoined(data.userId, roomId)), publication);
+        return this.position(
+          JSON.stringify(frames.userJoined(data.userId, roomId, dateOf(data.at))),
+          publication,
+        );
       case 'leave':
         if (data.userId === recipient) return undefined;
-        return this.position(JSON.stringify(frames.userLeft(data.userId, roomId)), publication);
+        return this.position(
+          JSON.stringify(frames.userLeft(data.userId, roomId, dateOf(data.at))),
+          publication,
+        );
     }
   }
 
@@ -301,4 +307,9 @@ export class RoomHub implements OnModuleDestroy {
     if (held.length >= HOLD_MAX_PUBLICATIONS) return member.overflow();
     held.push(frame);
   }
+}
+
+/** The time a membership publication carries, as a Date (undefined when it carries none). */
+function dateOf(at: number | undefined): Date | undefined {
+  return at === undefined ? undefined : new Date(at);
 }

@@ -74,6 +74,7 @@ describe('RoomsService', () => {
       userId: 'bob',
       roomId: 'lobby',
       message: 'bob joined the room',
+      timestamp: expect.any(String),
       ...POSITIONED,
     });
   });
@@ -137,6 +138,7 @@ describe('RoomsService', () => {
       userId: 'bob',
       roomId: 'one',
       message: 'bob left the room',
+      timestamp: expect.any(String),
       ...POSITIONED,
     });
     expect(b.socket.sent.at(-1)).toMatchObject({ type: 'joined', roomId: 'two' });

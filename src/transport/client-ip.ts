@@ -39,6 +39,22 @@ export function clientIp(request: IncomingMessage, settings: ProxySettings): str
   return normalizeIp(proxyaddr(request, trust)) ?? peer;
 }
 
+/**
+ * The proxy header `clientIp` did not believe because the request's peer is not a trusted proxy
+ * while TRUST_PROXY is on (a proxy missing from TRUSTED_PROXIES, or a client going around it);
+ * undefined when there is none. Without TRUST_PROXY nothing is expected from a proxy.
+ */
+export function untrustedProxyHeader(
+  request: IncomingMessage,
+  settings: ProxySettings,
+): 'Fly-Client-IP' | 'X-Forwarded-For' | undefined {
+  const peer = normalizeIp(request.socket.remoteAddress);
+  if (!settings.TRUST_PROXY || peer === undefined || trustOf(settings)(peer)) return undefined;
+  if (request.headers['fly-client-ip'] !== undefined) return 'Fly-Client-IP';
+  if (request.headers['x-forwarded-for'] !== undefined) return 'X-Forwarded-For';
+  return undefined;
+}
+
 /** Whether a TCP peer is a proxy whose headers we believe (so its own address is no client's). */
 export function isTrustedProxy(address: string | undefined, settings: ProxySettings): boolean {
   const peer = normalizeIp(address);

@@ -1,8 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { AppConfig } from '../config/app-config';
-import { clientIp, ipKey, isTrustedProxy } from './client-ip';
+import { clientIp, ipKey, isTrustedProxy, normalizeIp, untrustedProxyHeader } from './client-ip';
 
 export type Admission =
   { admitted: true; ip: string } | { admitted: false; status: 403 | 429 | 503 };
@@ -26,6 +26,8 @@ export class HandshakeGuard {
   /** WebSockets and not-yet-upgraded sockets per client key (ipKey). */
   private readonly perIp = new Map<string, number>();
   private readonly origins: ReadonlySet<string>;
+  private readonly logger = new Logger(HandshakeGuard.name);
+  private warnedUntrustedHeader = false;
 
   constructor(private readonly config: AppConfig) {
     this.origins = new Set(
@@ -43,6 +45,7 @@ export class HandshakeGuard {
       return { admitted: false, status: 403 };
     }
     if (this.open >= this.config.MAX_CONNECTIONS) return { admitted: false, status: 503 };
+    this.warnOnceOfUntrustedHeader(request);
     const ip = ipKey(clientIp(request, this.config));
     if (!this.take(ip)) return { admitted: false, status: 429 };
     this.open += 1;
@@ -75,6 +78,23 @@ export class HandshakeGuard {
   /** Number of client IPs (IPv6: /64s) holding at least one WebSocket or not-yet-upgraded socket. */
   get ipCount(): number {
     return this.perIp.size;
+  }
+
+  /**
+   * A proxy header from a peer that is not a trusted proxy is ignored (it could be anyone's); the
+   * first one is logged, since it usually means TRUSTED_PROXIES misses the real proxy and every
+   * client behind it is counted as that proxy. Once per process: a client can send it at will.
+   */
+  private warnOnceOfUntrustedHeader(request: IncomingMessage): void {
+    if (this.warnedUntrustedHeader) return;
+    const header = untrustedProxyHeader(request, this.config);
+    if (header === undefined) return;
+    this.warnedUntrustedHeader = true;
+    this.logger.warn(
+      `Ignored ${header} from ${normalizeIp(request.socket.remoteAddress) ?? 'an unknown peer'}: the peer is ` +
+        `not in TRUSTED_PROXIES (${this.config.TRUSTED_PROXIES}), so per-IP limits count the peer ` +
+        `itself (logged once)`,
+    );
   }
 
   private take(ip: string): boolean {

@@ -80,7 +80,7 @@ export class HttpGuard {
     server.maxConnections = this.config.MAX_HTTP_CONNECTIONS;
     server.on('drop', () =>
       this.warnings.warn(
-        'MAX_HTTP_CONNECTIONS reached',
+        'MAX_HTTP_CONNECTIONS reached: closing new connections',
         `MAX_HTTP_CONNECTIONS (${this.config.MAX_HTTP_CONNECTIONS}) reached: closing new connections`,
       ),
     );

@@ -1,12 +1,21 @@
-import { Injectable, NestMiddleware } from '@nestjs/common';
+import {
+  BadRequestException,
+  Injectable,
+  NestMiddleware,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { json } from 'body-parser';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppConfig } from '../config/app-config';
 
 /**
- * Parses a JSON request body of at most MAX_PAYLOAD_BYTES (larger: 413, malformed: 400) into
- * `request.body`. The app has no global body parser (a body nobody reads is never buffered), so
- * a route that takes a JSON body enables this middleware for itself, in its module:
+ * Parses a JSON request body of at most MAX_PAYLOAD_BYTES into `request.body`, and answers what
+ * it cannot take in words: a body whose Content-Type is not `application/json` 415, a larger one
+ * 413, malformed JSON 400, and JSON that is not an object or an array (`5`, `"x"`, `null`,
+ * `true`) 400 saying so. A route behind it therefore always gets an object or an array (or
+ * nothing, for a request without a body). The app has no global body parser (a body nobody
+ * reads is never buffered), so a route that takes a JSON body enables this middleware for
+ * itself, in its module:
  *
  * ```ts
  * export class EventsModule implements NestModule {
@@ -21,10 +30,41 @@ export class JsonBodyMiddleware implements NestMiddleware {
   private readonly parse: ReturnType<typeof json>;
 
   constructor(config: AppConfig) {
-    this.parse = json({ limit: config.MAX_PAYLOAD_BYTES, strict: true, type: 'application/json' });
+    // Not strict: any JSON value parses, so that one that is not an object or array is refused
+    // below for what it is rather than as "not valid JSON".
+    this.parse = json({ limit: config.MAX_PAYLOAD_BYTES, strict: false, type: JSON_TYPE });
   }
 
   use(request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void): void {
-    this.parse(request, response, next);
+    if (hasBody(request) && mediaType(request) !== JSON_TYPE) {
+      return next(new UnsupportedMediaTypeException(`Content-Type must be ${JSON_TYPE}`));
+    }
+    this.parse(request, response, (error?: unknown) => {
+      if (error !== undefined) return next(error);
+      const body = (request as IncomingMessage & { body?: unknown }).body;
+      if (hasBody(request) && (typeof body !== 'object' || body === null)) {
+        return next(
+          new BadRequestException(
+            `the JSON body must be an object or an array, not ${body === null ? 'null' : `a ${typeof body}`}`,
+          ),
+        );
+      }
+      next();
+    });
   }
+}
+
+const JSON_TYPE = 'application/json';
+
+/** The media type of the request's Content-Type, lower case, without parameters ('' if none). */
+function mediaType(request: IncomingMessage): string {
+  return (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+}
+
+/** Whether the request carries a body (chunked, or a Content-Length above 0), as body-parser reads it. */
+function hasBody(request: IncomingMessage): boolean {
+  const length = request.headers['content-length'];
+  return (
+    request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+  );
 }

@@ -261,7 +261,7 @@ export class Session {
   }
 
   /** Closes on the server's initiative without eviction (drain): the leave comes with the close. */
-  close(code: number, reason: string): void {
+  close(code: CloseCode, reason: string): void {
     this.stopHearing();
     this.socket.close(code, reason);
   }

@@ -135,7 +135,27 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
         inRoom('lobby')
           .slice(0, 4)
           .map((p) => p.data),
-      ).toEqual(sent);
+      ).toEqual(sent.map(stampedLike));
+    });
+
+    it('stamps a membership change with the time it was published, the same live and in history', async () => {
+      await subscribe('stamps');
+      const before = Date.now();
+      await broker.publish('stamps', { kind: 'join', userId: 'alice', at: 1 });
+      await broker.publish('stamps', { kind: 'leave', userId: 'alice' });
+      await marker('stamps');
+      const after = Date.now();
+      const live = inRoom('stamps')
+        .slice(0, 2)
+        .map((p) => p.data);
+      for (const data of live) {
+        const at = data.kind === 'frame' ? undefined : data.at;
+        // A second of leeway: with Redis the time is Redis' clock, not this process's.
+        expect(at).toBeGreaterThanOrEqual(before - 1_000);
+        expect(at).toBeLessThanOrEqual(after + 1_000);
+      }
+      const { publications } = await broker.history('stamps', { limit: 10 });
+      expect(publications.slice(0, 2).map((p) => p.data)).toEqual(live);
     });
 
     it('handles room ids that look like patterns or separators like any other', async () => {
@@ -238,9 +258,9 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
         await broker.publish('kinds', { kind: 'leave', userId: 'alice' });
         const { publications } = await broker.history('kinds', { limit: 10 });
         expect(publications.map((p) => p.data)).toEqual([
-          { kind: 'join', userId: 'alice' },
+          { kind: 'join', userId: 'alice', at: expect.any(Number) },
           frame('hello'),
-          { kind: 'leave', userId: 'alice' },
+          { kind: 'leave', userId: 'alice', at: expect.any(Number) },
         ]);
       });
 
@@ -264,4 +284,9 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       });
     });
   });
+}
+
+/** `data` as a subscriber receives it: a membership change stamped with some time. */
+function stampedLike(data: PublicationData): PublicationData {
+  return data.kind === 'frame' ? data : { ...data, at: expect.any(Number) as number };
 }

@@ -56,10 +56,10 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
           () => seen.some((p) => p.offset === end.offset),
         );
         expect(seen.map((p) => p.data)).toEqual([
-          { kind: 'join', userId: 'alice' },
-          { kind: 'join', userId: 'bob' },
-          { kind: 'leave', userId: 'alice' },
-          { kind: 'leave', userId: 'bob' },
+          { kind: 'join', userId: 'alice', at: expect.any(Number) },
+          { kind: 'join', userId: 'bob', at: expect.any(Number) },
+          { kind: 'leave', userId: 'alice', at: expect.any(Number) },
+          { kind: 'leave', userId: 'bob', at: expect.any(Number) },
           { kind: 'frame', frame: '"end"' },
         ]);
         const offsets = seen.map((p) => p.offset);

@@ -17,11 +17,17 @@ export const joinedFrame = (userId: string, roomId: string) => ({
   ...POSITIONED,
 });
 
+/** An ISO-8601 timestamp as the server writes them (`Date.prototype.toISOString`). */
+export const ISO_TIMESTAMP = expect.stringMatching(
+  /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+) as string;
+
 export const userJoinedFrame = (userId: string, roomId: string) => ({
   type: 'user_joined',
   userId,
   roomId,
   message: `${userId} joined the room`,
+  timestamp: ISO_TIMESTAMP,
   ...POSITIONED,
 });
 
@@ -30,6 +36,7 @@ export const userLeftFrame = (userId: string, roomId: string) => ({
   userId,
   roomId,
   message: `${userId} left the room`,
+  timestamp: ISO_TIMESTAMP,
   ...POSITIONED,
 });
 

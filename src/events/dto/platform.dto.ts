@@ -1,4 +1,5 @@
-import { IsIn, IsInt, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsHistoryBefore, IsHistoryLimit } from '../../chat/dto/history-query.validators';
 import { IsChatId } from '../../chat/dto/id.validators';
 import { IsStreamPosition } from '../../chat/dto/stream-position.validator';
 import type { StreamPositionFields } from '../../protocol/chat.protocol';
@@ -59,14 +60,11 @@ export class JoinRoomParams extends RoomParams {
 /** `history` */
 export class HistoryParams extends RoomParams {
   @IsOptional()
-  @Min(0, { message: 'limit must be an integer from 0' })
-  @IsInt({ message: 'limit must be an integer from 0' })
+  @IsHistoryLimit()
   limit?: number;
 
   @IsOptional()
-  @Max(Number.MAX_SAFE_INTEGER, { message: 'before must be an offset' })
-  @Min(1, { message: 'before must be an integer from 1 (an offset)' })
-  @IsInt({ message: 'before must be an integer from 1 (an offset)' })
+  @IsHistoryBefore()
   before?: number;
 }
 

@@ -30,9 +30,10 @@ local function now_ms()
 end
 
 -- The one writer of the channel format: "<offset>:<epoch>:<kind><body>", kind 'f' (a serialized
--- frame), 'j' or 'l' (a user joined or left; the body is the user id), 'J' or 'L' (the same, already
--- delivered to its own members by the instance named first: body "<instance>\n<user>"). Read by
--- channel-codec.ts.
+-- frame), 'j' or 'l' (a user joined or left; the body is "<ms>\n<user>"), 'J' or 'L' (the same,
+-- already delivered to its own members by the instance named after the time: body
+-- "<ms>\n<instance>\n<user>"). <ms> is when the change happened, Redis' clock, taken here once so
+-- that every instance and the history show the same time. Read by channel-codec.ts.
 -- Assigns the next offset of the room (a new epoch when the room has none), appends the
 -- publication to the room's history and publishes it, in one step: a room's publications are
 -- numbered, kept and delivered in the order Redis runs them.
@@ -47,6 +48,7 @@ local function epoch_of(meta)
 end
 
 local function publish(meta, channel, hist, kind, body)
+  if kind == 'j' or kind == 'l' or kind == 'J' or kind == 'L' then body = now_ms() .. '\n' .. body end
   local epoch = epoch_of(meta)
   local offset = redis.call('HINCRBY', meta, 's', 1)
   redis.call('PEXPIRE', meta, meta_ttl)
