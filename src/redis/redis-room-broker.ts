@@ -141,7 +141,12 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     const [offset, epoch, duplicate, stored] = reply;
     if (duplicate !== 1) return { offset, epoch, duplicate: false };
     const original = stored ? decodeStored(roomId, { offset, epoch }, stored) : undefined;
-    return { offset, epoch, duplicate: true, ...(original && { original: original.publication.data }) };
+    return {
+      offset,
+      epoch,
+      duplicate: true,
+      ...(original && { original: original.publication.data }),
+    };
   }
 
   /** The position and the retained publications, read by one script (lua/history.lua). */

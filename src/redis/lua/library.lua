@@ -71,7 +71,9 @@ local function publish_once(meta, channel, hist, idem, window_ms, kind, body)
   if first then
     local offset, epoch = string.match(first, '^(%d+):(.*)$')
     local stored = ''
-    if history_size > 0 and redis.call('HGET', meta, 'e') == epoch then
+    local newest = tonumber(redis.call('HGET', meta, 's') or 0)
+    -- Within the newest history_size, as a history read sees them (MAXLEN ~ may keep a few more).
+    if redis.call('HGET', meta, 'e') == epoch and newest - tonumber(offset) < history_size then
       local id = offset .. '-0'
       local entries = redis.call('XRANGE', hist, id, id)
       if entries[1] then stored = entries[1][2][2] end
