@@ -51,7 +51,7 @@ export class IdempotencyKeys {
     if (this.bounds.windowMs <= 0) return;
     this.expire();
     let room = this.rooms.get(roomId);
-    if (!room) this.rooms.set(roomId, (room = new Map()));
+    if (!room) this.rooms.set(roomId, (room = new Map<string, Remembered>()));
     const entry = { roomId, key, ...position, expiresAt: this.now() + this.bounds.windowMs };
     this.drop(room.get(key));
     room.set(key, entry);
