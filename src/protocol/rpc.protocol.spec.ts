@@ -78,6 +78,7 @@ describe('refusals of rpc frames', () => {
     [ErrorCode.UnknownType, 'method_not_found'],
     [ErrorCode.InvalidToken, 'unauthenticated'],
     [ErrorCode.Internal, 'internal_error'],
+    [ErrorCode.Unavailable, 'unavailable'],
   ])('answers %s as %s', (code, rpcCode) => {
     expect(rpcErrorOf(new ChatError(code, 'no')).code).toBe(rpcCode);
   });
@@ -90,6 +91,13 @@ describe('refusals of rpc frames', () => {
       retryable: true,
       retry_after: 3,
     });
+  });
+
+  it('makes unavailable retryable: a broker that could not publish is never an internal_error', () => {
+    // Even from a ChatError that did not say so: nothing (or, after a timeout, the keyed
+    // publication that a retry finds) was published.
+    const error = rpcErrorOf(new ChatError(ErrorCode.Unavailable, 'retry'));
+    expect(error.toBody()).toEqual({ code: 'unavailable', message: 'retry', retryable: true });
   });
 
   it('keeps the error frame for a frame without a correlation id', () => {

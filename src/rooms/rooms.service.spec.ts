@@ -79,6 +79,30 @@ describe('RoomsService', () => {
     });
   });
 
+  it('broadcasts a messageId once: a resend is echoed to its sender alone, at the original position', async () => {
+    const a = connect();
+    const b = connect();
+    await rooms.join(a.session, 'alice', 'lobby');
+    await rooms.join(b.session, 'bob', 'lobby');
+    await rooms.sendMessage(a.session, 'alice', 'hi', 'm-1');
+    const original = a.socket.sent.at(-1);
+    expect(original).toMatchObject({ content: 'hi', messageId: 'm-1', ...POSITIONED });
+    expect(b.socket.sent.at(-1)).toEqual(original);
+    const seenByBob = b.socket.sent.length;
+    await rooms.sendMessage(a.session, 'alice', 'hi again', 'm-1');
+    // This broker keeps no history: the echo is the resend at the original's position (with
+    // history it is the original frame itself, see test/idempotency.e2e-spec.ts).
+    expect(a.socket.sent.at(-1)).toEqual({
+      ...original,
+      content: 'hi again',
+      timestamp: expect.any(String),
+    });
+    expect(b.socket.sent.length).toBe(seenByBob);
+    // The same id from another user is another message.
+    await rooms.sendMessage(b.session, 'bob', 'mine', 'm-1');
+    expect(a.socket.sent.at(-1)).toMatchObject({ userId: 'bob', content: 'mine' });
+  });
+
   it('delivers a chat message to every member, the sender included', async () => {
     const a = connect();
     const b = connect();
