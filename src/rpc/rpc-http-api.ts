@@ -9,6 +9,7 @@ import {
   rpcReplies,
 } from '../protocol/rpc.protocol';
 import { RpcCallDto } from './dto/rpc-call.dto';
+import { KeyedSequencer } from './keyed-sequencer';
 import { RpcCaller, RpcDispatcher } from './rpc-dispatcher';
 
 /** Calls one request of the HTTP API may hold; a larger batch is refused (400). */
@@ -39,12 +40,17 @@ const BACKEND: RpcCaller = { kind: 'backend', via: 'http' };
  * correlation_id?}` answered with its reply (200, or the status of its error code: 400 for
  * `invalid_params`), or an array of 1 to MAX_BATCH_CALLS calls run one after another, in order,
  * answered 200 with one reply per call in the same order (a failed call does not stop the others).
+ * Calls whose method names a room run one after another per room, in arrival order, with the
+ * bridge's calls into that room; other rooms' calls run in parallel.
  */
 @Injectable()
 export class RpcHttpApi {
   private readonly logger = new Logger(RpcHttpApi.name);
 
-  constructor(@Inject(RpcDispatcher) private readonly rpc: RpcDispatcher) {}
+  constructor(
+    @Inject(RpcDispatcher) private readonly rpc: RpcDispatcher,
+    private readonly sequencer: KeyedSequencer,
+  ) {}
 
   async handle(body: unknown): Promise<RpcHttpAnswer> {
     if (Array.isArray(body)) {
@@ -86,10 +92,12 @@ export class RpcHttpApi {
       return rpcReplies.failure(correlationId, invalidParams(message, items));
     }
     try {
-      return rpcReplies.success(
-        correlationId,
-        await this.rpc.call(call.method, call.params, BACKEND),
+      // Calls into one room run one after another in arrival order (queued before any await).
+      const room = this.rpc.roomOf(call.method, call.params);
+      const result = await this.sequencer.run(room, () =>
+        this.rpc.call(call.method, call.params, BACKEND),
       );
+      return rpcReplies.success(correlationId, result);
     } catch (error) {
       if (error instanceof RpcError) return rpcReplies.failure(correlationId, error);
       logUnexpected(error, this.logger);
