@@ -34,6 +34,9 @@ interface Instance {
   stop(): Promise<void>;
 }
 
+/** Short, so that the contract's window passes quickly; long enough for two publishes in a row. */
+const CONTRACT_IDEMPOTENCY_WINDOW_MS = 1_000;
+
 describeWithRedis('Redis room ports', () => {
   let server: RedisServer;
   let admin: Redis;
@@ -372,9 +375,16 @@ describeWithRedis('Redis room ports', () => {
           }),
         );
         await redis.connect();
-        const broker = new RedisRoomBroker(redis);
+        const broker = new RedisRoomBroker(redis, CONTRACT_IDEMPOTENCY_WINDOW_MS);
         broker.onModuleInit();
-        return { broker, redis, prefix };
+        // The window is short: it passes when Redis has expired every key's record.
+        const passIdempotencyWindow = async (): Promise<void> => {
+          await eventually(
+            'the idempotency keys expire',
+            async () => (await admin.keys(`${prefix}*:idem:*`)).length === 0,
+          );
+        };
+        return { broker, redis, prefix, passIdempotencyWindow };
       },
       async ({ redis, prefix }) => {
         // Every subscription was released: the instance holds no channel any more.
@@ -415,7 +425,8 @@ describeWithRedis('Redis room ports', () => {
       await b.broker.subscribe('lobby');
       const position = await b.broker.publish('lobby', frame('hello'));
       await eventually('both copies', () => a.received.length === 1 && b.received.length === 1);
-      expect(a.received).toEqual([{ roomId: 'lobby', ...position, data: frame('hello') }]);
+      const { offset, epoch } = position;
+      expect(a.received).toEqual([{ roomId: 'lobby', offset, epoch, data: frame('hello') }]);
       expect(b.received).toEqual(a.received);
       expect(c.received).toEqual([]);
       await a.broker.unsubscribe('lobby');
@@ -549,6 +560,49 @@ describeWithRedis('Redis room ports', () => {
       expect(a.received[0].offset).toBe(1);
       await a.broker.unsubscribe('x:room:secret');
       await b.broker.unsubscribe('secret');
+    });
+
+    it('publishes an idempotency key once across instances, recording it in the room’s slot with the window as TTL', async () => {
+      const [a, b] = [await instance(), await instance()];
+      await a.broker.subscribe('lobby');
+      const first = await a.broker.publish('lobby', frame('once'), { idempotencyKey: 'b/c-1' });
+      const again = await b.broker.publish('lobby', frame('twice'), { idempotencyKey: 'b/c-1' });
+      await b.broker.publish('lobby', frame('marker'));
+      await eventually('the marker', () => a.received.length === 2);
+      expect(frames(a.received)).toEqual(['once', 'marker']);
+      expect(again).toEqual({
+        offset: first.offset,
+        epoch: first.epoch,
+        duplicate: true,
+        original: frame('once'),
+      });
+      const record = keys.idempotency('lobby', 'b/c-1');
+      expect(record).toBe(`${prefix}{lobby}:idem:b/c-1`);
+      expect(await admin.get(record)).toBe(`${first.offset}:${first.epoch}`);
+      const ttl = await admin.pttl(record);
+      expect(ttl > 0 && ttl <= 300_000).toBe(true);
+      await a.broker.unsubscribe('lobby');
+    });
+
+    it('refuses to publish while Redis is away, delivering nothing even to its own subscribers', async () => {
+      // Nothing listens on port 1: the instance starts without Redis and keeps retrying.
+      const redis = new RedisConnections(
+        configWith({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_KEY_PREFIX: prefix }),
+      );
+      await redis.connect();
+      const broker = new RedisRoomBroker(redis);
+      broker.onModuleInit();
+      const received: Publication[] = [];
+      broker.onPublication((publication) => received.push(publication));
+      try {
+        await broker.subscribe('lobby');
+        await expect(broker.publish('lobby', frame('refused'))).rejects.toThrow(
+          /Redis is unavailable/,
+        );
+        expect(received).toEqual([]);
+      } finally {
+        await redis.onApplicationShutdown();
+      }
     });
 
     it('answers a publish Redis refuses with an error, delivering nothing', async () => {

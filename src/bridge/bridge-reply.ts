@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { ChatError } from '../protocol/chat-error';
 import { logUnexpected } from '../protocol/error-frame';
-import { RpcError, RpcErrorCode } from '../protocol/rpc.protocol';
+import { RpcError, RpcErrorCode, rpcErrorOf } from '../protocol/rpc.protocol';
 
 /**
  * The replies the bridge pushes to a request's `reply_to` list, as seed 003's Django client reads
@@ -27,17 +27,13 @@ export function errorReply(correlationId: string | undefined, error: RpcError): 
 }
 
 /**
- * What a failed call answers: an RpcError as it is; a ChatError (Redis unavailable under a
- * publish) as a retryable internal_error with its message; anything else is a server fault,
+ * What a failed call answers: an RpcError as it is; a ChatError as its RPC counterpart (Redis
+ * unavailable under a publish: the retryable `unavailable`); anything else is a server fault,
  * logged (without the params) and answered with a generic internal_error.
  */
 export function asRpcError(error: unknown, logger: Logger): RpcError {
   if (error instanceof RpcError) return error;
-  if (error instanceof ChatError) {
-    return new RpcError(RpcErrorCode.InternalError, error.message, {
-      retryable: error.retryable,
-    });
-  }
+  if (error instanceof ChatError) return rpcErrorOf(error);
   logUnexpected(error, logger);
   return new RpcError(RpcErrorCode.InternalError, 'internal error');
 }

@@ -289,6 +289,17 @@ export class AppConfig {
   @Max(Number.MAX_SAFE_INTEGER)
   HISTORY_MAX_BYTES = 268_435_456;
 
+  /**
+   * A publication's idempotency key (a bridge or HTTP call's `correlation_id` or
+   * `Idempotency-Key`, an RPC frame's `idempotency_key`, a chat message's `messageId`) is
+   * remembered per room this long: the same key again within it publishes nothing and answers the
+   * first publication's position. 0 turns idempotency off (every publish is made).
+   */
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  IDEMPOTENCY_WINDOW_MS = 300_000;
+
   /** With Redis: the stream backends (seed 003's Django client) write RPC requests into. */
   @IsString()
   @Matches(REDIS_NAME, { message: 'RPC_REQUEST_STREAM must be 1 to 200 visible characters' })

@@ -40,8 +40,8 @@ export class EventMethods {
     room: workspaceRoom,
     description: 'A file of a workspace was created, modified, deleted or renamed.',
   })
-  fileChanged(params: FileChangedParams): Promise<Published> {
-    return this.event('workspace.file_changed', workspaceRoom(params), params);
+  fileChanged(params: FileChangedParams, caller: RpcCaller): Promise<Published> {
+    return this.event('workspace.file_changed', workspaceRoom(params), params, caller);
   }
 
   @RpcMethod({
@@ -51,8 +51,8 @@ export class EventMethods {
     room: workspaceRoom,
     description: 'A snapshot of a workspace was taken.',
   })
-  snapshotCreated(params: SnapshotCreatedParams): Promise<Published> {
-    return this.event('workspace.snapshot_created', workspaceRoom(params), params);
+  snapshotCreated(params: SnapshotCreatedParams, caller: RpcCaller): Promise<Published> {
+    return this.event('workspace.snapshot_created', workspaceRoom(params), params, caller);
   }
 
   @RpcMethod({
@@ -62,8 +62,8 @@ export class EventMethods {
     room: workspaceRoom,
     description: 'A workspace changed state (starting, running, stopped…).',
   })
-  stateChanged(params: StateChangedParams): Promise<Published> {
-    return this.event('workspace.state_changed', workspaceRoom(params), params);
+  stateChanged(params: StateChangedParams, caller: RpcCaller): Promise<Published> {
+    return this.event('workspace.state_changed', workspaceRoom(params), params, caller);
   }
 
   @RpcMethod({
@@ -73,8 +73,8 @@ export class EventMethods {
     room: sessionRoom,
     description: 'A message of an AI session, or one chunk of a streamed one.',
   })
-  sessionMessage(params: SessionMessageParams): Promise<Published> {
-    return this.event('session.message', sessionRoom(params), params);
+  sessionMessage(params: SessionMessageParams, caller: RpcCaller): Promise<Published> {
+    return this.event('session.message', sessionRoom(params), params, caller);
   }
 
   @RpcMethod({
@@ -84,8 +84,8 @@ export class EventMethods {
     room: sessionRoom,
     description: 'The status of a task of an AI session.',
   })
-  taskStatus(params: TaskStatusParams): Promise<Published> {
-    return this.event('session.task_status', sessionRoom(params), params);
+  taskStatus(params: TaskStatusParams, caller: RpcCaller): Promise<Published> {
+    return this.event('session.task_status', sessionRoom(params), params, caller);
   }
 
   @RpcMethod({
@@ -95,8 +95,8 @@ export class EventMethods {
     room: sessionRoom,
     description: 'The context of an AI session changed.',
   })
-  contextUpdated(params: ContextUpdatedParams): Promise<Published> {
-    return this.event('session.context_updated', sessionRoom(params), params);
+  contextUpdated(params: ContextUpdatedParams, caller: RpcCaller): Promise<Published> {
+    return this.event('session.context_updated', sessionRoom(params), params, caller);
   }
 
   @RpcMethod({
@@ -105,10 +105,10 @@ export class EventMethods {
     permission: 'backend',
     description: 'A notification to every connection of one user, cluster-wide.',
   })
-  async send(params: NotificationParams): Promise<{ delivered: number }> {
+  async send(params: NotificationParams, caller: RpcCaller): Promise<{ delivered: number }> {
     const { user_id, title, message, type, action_url } = params;
     const data = { title, message, notification_type: type, ...(action_url && { action_url }) };
-    const delivered = await this.guard(() => this.events.notify(user_id, data));
+    const delivered = await this.guard(() => this.events.notify(user_id, data, caller));
     return { delivered };
   }
 
@@ -118,8 +118,12 @@ export class EventMethods {
     permission: 'backend',
     description: 'A notification to every connection.',
   })
-  async broadcast({ title, message, type }: BroadcastParams): Promise<{ broadcast: true }> {
-    await this.guard(() => this.events.broadcast({ title, message, notification_type: type }));
+  async broadcast(
+    { title, message, type }: BroadcastParams,
+    caller: RpcCaller,
+  ): Promise<{ broadcast: true }> {
+    const data = { title, message, notification_type: type };
+    await this.guard(() => this.events.broadcast(data, caller));
     return { broadcast: true };
   }
 
@@ -129,9 +133,12 @@ export class EventMethods {
     permission: 'backend',
     description: 'Closes every connection of one user, cluster-wide, with 4403 (do not reconnect).',
   })
-  async disconnect({ user_id, reason }: DisconnectParams): Promise<{ disconnected: number }> {
+  async disconnect(
+    { user_id, reason }: DisconnectParams,
+    caller: RpcCaller,
+  ): Promise<{ disconnected: number }> {
     const disconnected = await this.guard(() =>
-      this.events.disconnect(user_id, reason ?? 'disconnected'),
+      this.events.disconnect(user_id, reason ?? 'disconnected', caller),
     );
     return { disconnected };
   }
@@ -213,8 +220,9 @@ export class EventMethods {
     return { rooms: caller.kind === 'socket' ? this.roomsService.roomsOf(caller.session) : [] };
   }
 
-  private event(name: string, room: string, params: object): Promise<Published> {
-    return this.guard(() => this.events.publish(name, room, { ...params }));
+  /** Publishes a room event; the caller's idempotency key makes a re-run publish nothing. */
+  private event(name: string, room: string, params: object, caller: RpcCaller): Promise<Published> {
+    return this.guard(() => this.events.publish(name, room, { ...params }, caller));
   }
 
   private assertMayRead(caller: RpcCaller, room: string): void {

@@ -1,9 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { UserConnections } from '../auth/user-connections';
+import { ChatError } from '../protocol/chat-error';
 import { CloseCode } from '../protocol/close-codes';
+import { ErrorCode } from '../protocol/error-code';
 import { eventFrames, type NotificationData } from '../protocol/event.protocol';
-import type { Publication, StreamPosition } from '../rooms/publication';
-import { RoomBroker } from '../rooms/room-broker';
+import type { Publication, PublicationData, StreamPosition } from '../rooms/publication';
+import { BrokerUnavailableError, RoomBroker } from '../rooms/room-broker';
+import type { RpcCaller } from '../rpc/rpc-dispatcher';
+import { idempotencyKeyOf } from '../rpc/rpc-idempotency';
 import type { Session } from '../transport/session';
 import { SessionRegistry } from '../transport/session-registry';
 
@@ -26,6 +30,11 @@ export interface Published extends StreamPosition {
  * The IDE's events: room events published like chat (numbered, kept, recoverable), and pushes
  * to users and to everyone, carried between instances by the broker through USERS_ROOM and
  * EVERYONE_ROOM and written by each instance to its own connections.
+ *
+ * Each method takes the RPC caller it runs for (optional): a call with an idempotency key
+ * (`RpcCaller.idempotencyKey`) publishes once per room within IDEMPOTENCY_WINDOW_MS, so a re-run
+ * of it publishes nothing and answers the first position. A publish the broker cannot make is
+ * refused with a retryable `unavailable` ChatError: nothing is delivered to anyone then.
  */
 @Injectable()
 export class EventsService implements OnApplicationBootstrap {
@@ -45,37 +54,49 @@ export class EventsService implements OnApplicationBootstrap {
   }
 
   /** Broadcasts `{type:"event", event, roomId, offset, epoch, timestamp, data}` to the room. */
-  async publish(event: string, room: string, data: object): Promise<Published> {
+  async publish(event: string, room: string, data: object, caller?: RpcCaller): Promise<Published> {
     const frame = eventFrames.event(event, room, data, new Date());
-    const position = await this.broker.publish(room, { kind: 'frame', frame });
-    return { room, ...position };
+    const { offset, epoch } = await this.send(room, { kind: 'frame', frame }, caller);
+    return { room, offset, epoch };
   }
 
   /**
    * Pushes a notification to every connection of `userId`, cluster-wide; resolves with how many
    * connections the user holds (counted where the count is kept: the UserConnections port).
    */
-  async notify(userId: string, data: NotificationData): Promise<number> {
+  async notify(userId: string, data: NotificationData, caller?: RpcCaller): Promise<number> {
     const delivered = await this.users.count(userId);
-    await this.push({ user: userId, frame: eventFrames.notification(data, new Date()) });
+    await this.push({ user: userId, frame: eventFrames.notification(data, new Date()) }, caller);
     return delivered;
   }
 
   /** Pushes a notification to every connection of every instance. */
-  async broadcast(data: NotificationData): Promise<void> {
+  async broadcast(data: NotificationData, caller?: RpcCaller): Promise<void> {
     const frame = eventFrames.notification(data, new Date());
-    await this.broker.publish(EVERYONE_ROOM, { kind: 'frame', frame });
+    await this.send(EVERYONE_ROOM, { kind: 'frame', frame }, caller);
   }
 
   /** Closes every connection of `userId`, cluster-wide, with 4403; resolves with how many. */
-  async disconnect(userId: string, reason: string): Promise<number> {
+  async disconnect(userId: string, reason: string, caller?: RpcCaller): Promise<number> {
     const count = await this.users.count(userId);
-    await this.push({ user: userId, close: reason });
+    await this.push({ user: userId, close: reason }, caller);
     return count;
   }
 
-  private async push(push: UserPush): Promise<void> {
-    await this.broker.publish(USERS_ROOM, { kind: 'frame', frame: JSON.stringify(push) });
+  private async push(push: UserPush, caller: RpcCaller | undefined): Promise<void> {
+    await this.send(USERS_ROOM, { kind: 'frame', frame: JSON.stringify(push) }, caller);
+  }
+
+  /** Publishes with the caller's idempotency key; a broker that cannot is `unavailable`. */
+  private async send(room: string, data: PublicationData, caller: RpcCaller | undefined) {
+    try {
+      return await this.broker.publish(room, data, { idempotencyKey: idempotencyKeyOf(caller) });
+    } catch (error) {
+      if (!(error instanceof BrokerUnavailableError)) throw error;
+      throw new ChatError(ErrorCode.Unavailable, 'the event could not be published; retry', {
+        retryable: true,
+      });
+    }
   }
 
   private receive({ roomId, data }: Publication): void {

@@ -65,6 +65,8 @@ export interface ChatMessageFrame extends Positioned {
   content: string;
   /** ISO-8601, from the server's clock. */
   timestamp: string;
+  /** The sender's id of the message, when it gave one: a resend of it is not broadcast again. */
+  messageId?: string;
 }
 
 export interface UserJoinedFrame extends Positioned {
@@ -196,12 +198,19 @@ export const frames = {
     roomId,
     message: `${userId} left the room`,
   }),
-  chatMessage: (userId: string, roomId: string, content: string, at: Date): ChatMessageFrame => ({
+  chatMessage: (
+    userId: string,
+    roomId: string,
+    content: string,
+    at: Date,
+    messageId?: string,
+  ): ChatMessageFrame => ({
     type: ServerMessageType.ChatMessage,
     userId,
     roomId,
     content,
     timestamp: at.toISOString(),
+    ...(messageId !== undefined && { messageId }),
   }),
   presence: (roomId: string, users: PresenceUser[], count: number): PresenceFrame => ({
     type: ServerMessageType.Presence,

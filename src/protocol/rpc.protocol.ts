@@ -17,6 +17,8 @@ export const RpcErrorCode = {
   RateLimited: 'rate_limited',
   Timeout: 'timeout',
   UserNotConnected: 'user_not_connected',
+  /** The call could not publish (the shared broker refused or did not answer); retry it. */
+  Unavailable: 'unavailable',
   InternalError: 'internal_error',
 } as const;
 export type RpcErrorCode = (typeof RpcErrorCode)[keyof typeof RpcErrorCode];
@@ -146,7 +148,7 @@ const RPC_CODE_OF: Readonly<Record<ErrorCode, RpcErrorCode>> = {
   [ErrorCode.UserMismatch]: RpcErrorCode.Forbidden,
   [ErrorCode.Forbidden]: RpcErrorCode.Forbidden,
   [ErrorCode.RateLimited]: RpcErrorCode.RateLimited,
-  [ErrorCode.Unavailable]: RpcErrorCode.InternalError,
+  [ErrorCode.Unavailable]: RpcErrorCode.Unavailable,
   [ErrorCode.Internal]: RpcErrorCode.InternalError,
   [ErrorCode.TokenExpired]: RpcErrorCode.Unauthenticated,
   [ErrorCode.InvalidToken]: RpcErrorCode.Unauthenticated,
@@ -162,7 +164,8 @@ export interface RefusalDetails {
 
 /**
  * A ChatError as the RpcError answering an `rpc` frame. `rate_limited` is always retryable: the
- * same call succeeds once the bucket has refilled, `retry_after` seconds later.
+ * same call succeeds once the bucket has refilled, `retry_after` seconds later; so is
+ * `unavailable`: nothing was published, or (a timeout) it was and the retry finds it by its key.
  */
 export function rpcErrorOf(error: ChatError, details: RefusalDetails = {}): RpcError {
   const code = RPC_CODE_OF[error.code];
@@ -175,6 +178,9 @@ export function rpcErrorOf(error: ChatError, details: RefusalDetails = {}): RpcE
       error.message,
       field === undefined ? [] : [{ field, error: error.message }],
     );
+  }
+  if (code === RpcErrorCode.Unavailable) {
+    return new RpcError(code, error.message, { retryable: true });
   }
   return new RpcError(code, error.message, { retryable: error.retryable });
 }

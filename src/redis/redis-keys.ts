@@ -11,6 +11,11 @@ export class RedisKeys {
     return `${this.prefix}{${roomId}}:${part}`;
   }
 
+  /** The record of an idempotency key in a room: in the room's hash slot (the id has the braces). */
+  idempotency(roomId: string, key: string): string {
+    return `${this.prefix}{${roomId}}:idem:${key}`;
+  }
+
   global(part: 'rooms' | 'instances'): string {
     return `${this.prefix}{#}:${part}`;
   }

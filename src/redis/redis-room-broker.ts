@@ -1,5 +1,11 @@
 import { Logger, OnModuleInit } from '@nestjs/common';
-import type { HistoryOptions, HistoryResult, RoomBroker } from '../rooms/room-broker';
+import type {
+  HistoryOptions,
+  HistoryResult,
+  PublishOptions,
+  PublishResult,
+  RoomBroker,
+} from '../rooms/room-broker';
 import { BrokerUnavailableError } from '../rooms/room-broker';
 import {
   UNPOSITIONED,
@@ -44,10 +50,11 @@ interface StreamRead {
  * subscribes only to the rooms it has local subscribers in. A publication is numbered and
  * published by one script (lua/publish.lua), so a room's offsets follow the order Redis ran
  * them, and every instance, the publisher's included, delivers from its subscription: all
- * members of a room see one order. While Redis is away, publications go to this instance's
- * handlers only, unpositioned (degraded), and the rooms are subscribed again when it returns;
- * publishing waits until those subscriptions are confirmed, so an instance never misses its own
- * publications (the sender's echo) after a reconnect.
+ * members of a room see one order. While Redis is away, publishing is refused (a publication
+ * reaches the whole room and its history, or nobody), and the rooms are subscribed again when it
+ * returns; publishing waits until those subscriptions are confirmed, so an instance never misses
+ * its own publications (the sender's echo) after a reconnect. An idempotency key is checked and
+ * recorded by the same script, under P{room}:idem:<key>, in the room's hash slot.
  *
  * Pub/sub may lose messages (a connection that blinks); the stream does not. Each subscribed room
  * keeps a cursor: a publication whose offset skips ahead of it makes the broker read the missing
@@ -71,7 +78,14 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   /** Per subscribed room, from its first publication received on. */
   private readonly cursors = new Map<string, RoomCursor>();
 
-  constructor(private readonly redis: RedisConnections) {
+  /**
+   * `idempotencyWindowMs`: how long an idempotency key is remembered (IDEMPOTENCY_WINDOW_MS); 0
+   * remembers none.
+   */
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly idempotencyWindowMs = 300_000,
+  ) {
     defineScripts(redis.command);
   }
 
@@ -87,35 +101,52 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   }
 
   /**
-   * With Redis away (the command cannot be sent) the publication goes to this instance's
-   * handlers, unpositioned. A publish that fails once sent (a timeout) may still be executed by
-   * Redis, so it is neither delivered locally nor retried: at most once, never twice.
+   * With Redis away (the command cannot be sent) nothing is published: the caller is refused,
+   * never served by this instance alone. A publish that fails once sent (a timeout) may still be
+   * executed by Redis, so it is not retried here: at most once, never twice; the caller's retry
+   * with the same idempotency key finds it if it was made.
    */
-  async publish(roomId: string, data: PublicationData): Promise<StreamPosition> {
+  async publish(
+    roomId: string,
+    data: PublicationData,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
     if (this.gate && this.redis.ready) await this.whenSubscribed();
     if (!this.redis.ready) {
-      this.deliverLocally(roomId, data);
-      return UNPOSITIONED;
+      throw new BrokerUnavailableError(`publish to ${roomId} refused: Redis is unavailable`);
     }
     const { keys } = this.redis;
+    const key = options.idempotencyKey;
+    const once = key !== undefined && this.idempotencyWindowMs > 0;
     const scriptKeys = [
       keys.room(roomId, 'meta'),
       keys.room(roomId, 'ch'),
       keys.room(roomId, 'hist'),
+      ...(once ? [keys.idempotency(roomId, key)] : []),
     ];
+    const args = [...encodeData(data), ...(once ? [String(this.idempotencyWindowMs)] : [])];
+    let reply: [number, string, number, string];
     try {
-      const [offset, epoch] = (await runScript(
+      reply = (await runScript(
         this.redis.command,
         this.redis.scripts,
-        'chatPublish',
+        once ? 'chatPublishOnce' : 'chatPublish',
         scriptKeys,
-        encodeData(data),
-      )) as [number, string];
-      return { offset, epoch };
+        args,
+      )) as [number, string, number, string];
     } catch (error) {
       this.redis.failed(error);
       throw new BrokerUnavailableError(`publish to ${roomId} failed: ${(error as Error).message}`);
     }
+    const [offset, epoch, duplicate, stored] = reply;
+    if (duplicate !== 1) return { offset, epoch, duplicate: false };
+    const original = stored ? decodeStored(roomId, { offset, epoch }, stored) : undefined;
+    return {
+      offset,
+      epoch,
+      duplicate: true,
+      ...(original && { original: original.publication.data }),
+    };
   }
 
   /** The position and the retained publications, read by one script (lua/history.lua). */
@@ -152,8 +183,9 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   }
 
   /**
-   * Hands a publication to this instance's handlers without Redis (degraded mode: Redis away).
-   * Also used by the membership store for the announcements it makes while Redis is away.
+   * Hands a publication to this instance's handlers without Redis: used by the membership store
+   * for the joins and leaves it shows its own members while Redis is away (never for messages:
+   * `publish` refuses them then).
    */
   deliverLocally(roomId: string, data: PublicationData): void {
     if (this.refs.has(roomId)) this.dispatch({ roomId, ...UNPOSITIONED, data });

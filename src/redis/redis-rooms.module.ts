@@ -17,8 +17,9 @@ import { UserConnections } from '../auth/user-connections';
   providers: [
     {
       provide: RedisRoomBroker,
-      inject: [RedisConnections],
-      useFactory: (redis: RedisConnections) => new RedisRoomBroker(redis),
+      inject: [RedisConnections, AppConfig],
+      useFactory: (redis: RedisConnections, config: AppConfig) =>
+        new RedisRoomBroker(redis, config.IDEMPOTENCY_WINDOW_MS),
     },
     { provide: RoomBroker, useExisting: RedisRoomBroker },
     {

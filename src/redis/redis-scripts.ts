@@ -6,6 +6,8 @@ import { newEpoch } from '../rooms/stream-epoch';
 /** The scripts in lua/, each run with lua/library.lua in front; KEYS declared where known. */
 const SCRIPTS = {
   chatPublish: { file: 'publish.lua', keys: 3 },
+  /** The same script with the idempotency key's record as a fourth key. */
+  chatPublishOnce: { file: 'publish.lua', keys: 4 },
   chatHistory: { file: 'history.lua', keys: 2 },
   chatAdd: { file: 'add.lua', keys: 7 },
   chatRemove: { file: 'remove.lua', keys: 7 },

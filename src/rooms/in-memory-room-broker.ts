@@ -1,6 +1,17 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { historyWindow } from './history-window';
-import type { HistoryOptions, HistoryResult, RoomBroker } from './room-broker';
+import {
+  IDEMPOTENCY_MAX_KEYS,
+  IDEMPOTENCY_MAX_KEYS_PER_ROOM,
+  IdempotencyKeys,
+} from './idempotency-keys';
+import type {
+  HistoryOptions,
+  HistoryResult,
+  PublishOptions,
+  PublishResult,
+  RoomBroker,
+} from './room-broker';
 import type {
   Publication,
   PublicationData,
@@ -18,6 +29,11 @@ export interface InMemoryHistoryOptions {
   maxRooms: number;
   /** Bytes of history kept at most, all rooms together (HISTORY_MAX_BYTES); see `sizeOf`. */
   maxBytes: number;
+  /** How long an idempotency key is remembered (IDEMPOTENCY_WINDOW_MS); 0: not at all. */
+  idempotencyWindowMs: number;
+  /** Idempotency keys kept at most per room, and all rooms together. */
+  idempotencyMaxKeysPerRoom: number;
+  idempotencyMaxKeys: number;
 }
 
 const DEFAULTS: InMemoryHistoryOptions = {
@@ -25,6 +41,9 @@ const DEFAULTS: InMemoryHistoryOptions = {
   ttlMs: POSITION_TTL_MS,
   maxRooms: 100_000,
   maxBytes: Number.MAX_SAFE_INTEGER,
+  idempotencyWindowMs: 300_000,
+  idempotencyMaxKeysPerRoom: IDEMPOTENCY_MAX_KEYS_PER_ROOM,
+  idempotencyMaxKeys: IDEMPOTENCY_MAX_KEYS,
 };
 
 /**
@@ -66,6 +85,7 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
   private readonly refs = new Map<string, number>();
   private readonly handlers: PublicationHandler[] = [];
   private readonly options: InMemoryHistoryOptions;
+  private readonly idempotency: IdempotencyKeys;
   private readonly sweep: NodeJS.Timeout;
   /** `sizeOf` of every retained publication. */
   private bytes = 0;
@@ -75,6 +95,14 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
     private readonly now: () => number = Date.now,
   ) {
     this.options = { ...DEFAULTS, ...options };
+    this.idempotency = new IdempotencyKeys(
+      {
+        windowMs: this.options.idempotencyWindowMs,
+        maxPerRoom: this.options.idempotencyMaxKeysPerRoom,
+        maxTotal: this.options.idempotencyMaxKeys,
+      },
+      now,
+    );
     const every = Math.min(60_000, Math.max(1_000, Math.floor(this.options.ttlMs / 4)));
     this.sweep = setInterval(() => this.forgetIdle(), every);
     this.sweep.unref();
@@ -84,7 +112,14 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
     clearInterval(this.sweep);
   }
 
-  publish(roomId: string, data: PublicationData): Promise<StreamPosition> {
+  publish(
+    roomId: string,
+    data: PublicationData,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    const key = options.idempotencyKey;
+    const first = key === undefined ? undefined : this.idempotency.get(roomId, key);
+    if (first) return Promise.resolve(this.duplicateOf(roomId, first));
     const stream = this.stream(roomId);
     stream.offset += 1;
     stream.touchedAt = this.now();
@@ -95,7 +130,9 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
       const publication: Publication = { roomId, offset: stream.offset, epoch: stream.epoch, data };
       for (const handler of this.handlers) handler(publication);
     }
-    return Promise.resolve({ offset: stream.offset, epoch: stream.epoch });
+    const position = { offset: stream.offset, epoch: stream.epoch };
+    if (key !== undefined) this.idempotency.remember(roomId, key, position);
+    return Promise.resolve({ ...position, duplicate: false });
   }
 
   /**
@@ -141,6 +178,22 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
   /** What the retained publications are counted as, all rooms together (see `sizeOf`). */
   get retainedBytes(): number {
     return this.bytes;
+  }
+
+  /** Idempotency keys remembered, all rooms together. */
+  get idempotencyKeyCount(): number {
+    return this.idempotency.size;
+  }
+
+  /** A duplicate's answer: the first position, with its data while the ring still holds it. */
+  private duplicateOf(roomId: string, first: StreamPosition): PublishResult {
+    const stream = this.streams.get(roomId);
+    const age = stream && stream.epoch === first.epoch ? stream.offset - first.offset : -1;
+    const original =
+      stream && age >= 0 && age < stream.ring.length
+        ? stream.ring[(stream.start + stream.ring.length - 1 - age) % stream.ring.length]
+        : undefined;
+    return { ...first, duplicate: true, ...(original && { original }) };
   }
 
   /** The ring as publications, oldest first. */
@@ -205,6 +258,7 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
   }
 
   private forgetIdle(): void {
+    this.idempotency.expire();
     const cutoff = this.now() - this.options.ttlMs;
     for (const [roomId, stream] of this.streams) {
       if (stream.touchedAt > cutoff) break;

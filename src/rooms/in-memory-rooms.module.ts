@@ -20,6 +20,7 @@ import { UserConnections } from '../auth/user-connections';
           ttlMs: config.HISTORY_TTL_MS,
           maxRooms: config.HISTORY_MAX_ROOMS,
           maxBytes: config.HISTORY_MAX_BYTES,
+          idempotencyWindowMs: config.IDEMPOTENCY_WINDOW_MS,
         }),
     },
     { provide: RoomBroker, useExisting: InMemoryRoomBroker },

@@ -17,6 +17,19 @@ export interface HistoryOptions {
   limit: number;
 }
 
+export interface PublishOptions {
+  /** Names the publication within its room: a second publish of it is not made (see `publish`). */
+  idempotencyKey?: string;
+}
+
+/** Where a publication landed: its position, or the first one's when it was a duplicate. */
+export interface PublishResult extends StreamPosition {
+  /** True when an earlier publication of the same idempotency key stands for this one. */
+  duplicate: boolean;
+  /** For a duplicate, the first publication's data while the room's history still holds it. */
+  original?: PublicationData;
+}
+
 export interface HistoryResult {
   publications: Publication[];
   /** The room's current position: the offset of its newest publication and its epoch. */
@@ -34,10 +47,19 @@ export interface RoomBroker {
    * Appends `data` to the room's stream and delivers it to the handlers of every instance
    * subscribed to the room. Resolves with the position assigned: offsets of one room increase by
    * one per publication, cluster-wide, and every subscriber receives a room's publications in
-   * offset order. Rejects with `BrokerUnavailableError` when the publication could not be made
-   * (it may then or may not have reached subscribers: at most once, never twice).
+   * offset order. Rejects with `BrokerUnavailableError` when the publication could not be made:
+   * then it reached every subscriber and the history, or none of them (a publish that timed out
+   * may still have been made), never some instances only; it was never made twice.
+   *
+   * Idempotent with `options.idempotencyKey`: the first publish of a key in a room is remembered
+   * (key → position) for IDEMPOTENCY_WINDOW_MS, checked and recorded in the same atomic step as
+   * the publication; a publish of the same key in the same room within that window publishes
+   * nothing and resolves with the first one's position, `duplicate: true` and, while the room's
+   * history still holds it, the first one's data. Keys of different rooms never meet. A window
+   * of 0 remembers nothing. In memory the keys kept are bounded too (see `IdempotencyKeys`): past
+   * the bound the oldest are forgotten early, and a key forgotten publishes again.
    */
-  publish(roomId: string, data: PublicationData): Promise<StreamPosition>;
+  publish(roomId: string, data: PublicationData, options?: PublishOptions): Promise<PublishResult>;
 
   /**
    * The room's current position and retained publications (the last HISTORY_SIZE, for

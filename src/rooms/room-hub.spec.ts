@@ -37,12 +37,12 @@ describe('RoomHub', () => {
     const [a, b] = [member('alice'), member('bob')];
     hub.add('lobby', a);
     hub.add('lobby', b);
-    const position = await publish({
+    const { offset, epoch } = await publish({
       kind: 'frame',
       frame: '{"type":"chat_message","content":"hi"}',
     });
     for (const m of [a, b]) {
-      expect(m.frames).toEqual([{ type: 'chat_message', content: 'hi', ...position }]);
+      expect(m.frames).toEqual([{ type: 'chat_message', content: 'hi', offset, epoch }]);
     }
   });
 

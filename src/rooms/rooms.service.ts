@@ -203,8 +203,20 @@ export class RoomsService {
     return this.policy.canEnter(session.principal, roomId);
   }
 
-  /** Broadcasts `content` to every session in the sender's room, the sender's included. */
-  async sendMessage(session: Session, userId: string, content: string): Promise<void> {
+  /**
+   * Broadcasts `content` to every session in the sender's room, the sender's included, or to
+   * nobody (`unavailable` when the broker cannot publish: never to some members only). With a
+   * `messageId`, a resend of it by the same user to the same room within IDEMPOTENCY_WINDOW_MS
+   * is not broadcast again: the sender alone gets the original frame (its offset, epoch and
+   * timestamp) as its echo, or, once the room's history no longer holds it, this one at the
+   * original's position.
+   */
+  async sendMessage(
+    session: Session,
+    userId: string,
+    content: string,
+    messageId?: string,
+  ): Promise<void> {
     const roomId = session.roomId;
     if (roomId === undefined) {
       throw new ChatError(ErrorCode.NotJoined, 'join a room before sending chat messages');
@@ -216,8 +228,24 @@ export class RoomsService {
         `content must be at most ${this.config.MAX_MESSAGE_LENGTH} characters`,
       );
     }
-    const frame = frames.chatMessage(userId, roomId, content, new Date());
-    await this.publish(roomId, JSON.stringify(frame));
+    const frame = JSON.stringify(
+      frames.chatMessage(userId, roomId, content, new Date(), messageId),
+    );
+    // Namespaced by the user (ids hold no `/`): two users' message ids never meet.
+    const idempotencyKey = messageId === undefined ? undefined : `c/${userId}/${messageId}`;
+    const published = await this.unavailableAsChatError(
+      () => this.broker.publish(roomId, { kind: 'frame', frame }, { idempotencyKey }),
+      'the message could not be delivered; retry',
+    );
+    if (!published.duplicate) return;
+    const data = published.original ?? { kind: 'frame', frame };
+    const echo = this.hub.render({
+      roomId,
+      offset: published.offset,
+      epoch: published.epoch,
+      data,
+    });
+    if (echo !== undefined) session.send(echo);
   }
 
   /**
@@ -253,14 +281,6 @@ export class RoomsService {
       .slice(0, this.config.PRESENCE_MAX_USERS)
       .map((m) => ({ ...m, since: m.since.toISOString() }));
     return JSON.stringify(frames.presence(roomId, users, members.length));
-  }
-
-  /** Publishes a serialized room frame; a broker that cannot is the sender's to retry. */
-  private async publish(roomId: string, frame: string): Promise<void> {
-    await this.unavailableAsChatError(
-      () => this.broker.publish(roomId, { kind: 'frame', frame }),
-      'the message could not be delivered; retry',
-    );
   }
 
   /** Runs a broker call; a broker that cannot answer becomes the client's `unavailable`. */

@@ -8,7 +8,8 @@ import { RpcFrameDto } from './dto/rpc-frame.dto';
 /**
  * Validates an `rpc` frame's own fields. Without a usable `correlation_id` no answer could be
  * matched to the call, so the frame is refused like any malformed frame (`invalid_message`, in
- * the error frame's shape); with one, a bad `method` is the call's `invalid_params`.
+ * the error frame's shape); with one, a bad `method` or `idempotency_key` is the call's
+ * `invalid_params`.
  */
 @Injectable()
 export class RpcFramePipe implements PipeTransform {
@@ -29,9 +30,9 @@ export class RpcFramePipe implements PipeTransform {
     };
     const badId = reasonOf('correlation_id');
     if (badId !== undefined) throw new ChatError(ErrorCode.InvalidMessage, badId);
-    const badMethod = reasonOf('method');
-    if (badMethod !== undefined) {
-      throw invalidParams(badMethod, [{ field: 'method', error: badMethod }]);
+    for (const field of ['method', 'idempotency_key'] as const) {
+      const bad = reasonOf(field);
+      if (bad !== undefined) throw invalidParams(bad, [{ field, error: bad }]);
     }
     return frame;
   }

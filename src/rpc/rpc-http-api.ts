@@ -2,7 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { validateSync } from 'class-validator';
 import { logUnexpected } from '../protocol/error-frame';
 import {
+  CORRELATION_ID_MAX_LENGTH,
   invalidParams,
+  isCorrelationId,
   RpcError,
   RpcErrorCode,
   RpcReply,
@@ -30,10 +32,12 @@ const STATUS_OF: Readonly<Record<RpcErrorCode, number>> = {
   [RpcErrorCode.UserNotConnected]: 404,
   [RpcErrorCode.RateLimited]: 429,
   [RpcErrorCode.InternalError]: 500,
+  [RpcErrorCode.Unavailable]: 503,
   [RpcErrorCode.Timeout]: 504,
 };
 
-const BACKEND: RpcCaller = { kind: 'backend', via: 'http' };
+/** The header naming a request's publications when its calls carry no `correlation_id`. */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 
 /**
  * `POST /api/rpc` once the key is checked and the JSON body read: one call `{method, params?,
@@ -42,6 +46,10 @@ const BACKEND: RpcCaller = { kind: 'backend', via: 'http' };
  * answered 200 with one reply per call in the same order (a failed call does not stop the others).
  * Calls whose method names a room run one after another per room, in arrival order, with the
  * bridge's calls into that room; other rooms' calls run in parallel.
+ *
+ * A call's publications are idempotent (see `RoomBroker.publish`) under its `correlation_id`
+ * when it has one, else under the request's `Idempotency-Key` header (the call's index appended
+ * in a batch, `<key>#<index>`): sent again, it publishes nothing and answers the same result.
  */
 @Injectable()
 export class RpcHttpApi {
@@ -52,25 +60,33 @@ export class RpcHttpApi {
     private readonly sequencer: KeyedSequencer,
   ) {}
 
-  async handle(body: unknown): Promise<RpcHttpAnswer> {
+  /** `idempotencyKey`: the request's `Idempotency-Key` header, if any (1 to 128 characters). */
+  async handle(body: unknown, idempotencyKey?: string): Promise<RpcHttpAnswer> {
+    if (idempotencyKey !== undefined && !isCorrelationId(idempotencyKey)) {
+      const reason = `the Idempotency-Key header must be 1 to ${CORRELATION_ID_MAX_LENGTH} characters`;
+      return refused(invalidParams(reason, [{ field: 'Idempotency-Key', error: reason }]));
+    }
     if (Array.isArray(body)) {
       if (body.length === 0 || body.length > MAX_BATCH_CALLS) {
         const reason = `a batch holds 1 to ${MAX_BATCH_CALLS} calls`;
         return refused(invalidParams(reason, [{ field: '', error: reason }]));
       }
       const replies: RpcReply[] = [];
-      for (const call of body) replies.push(await this.run(call));
+      for (const [index, call] of body.entries()) {
+        replies.push(await this.run(call, idempotencyKey && `${idempotencyKey}#${index}`));
+      }
       return { status: 200, body: replies };
     }
     if (typeof body !== 'object' || body === null) {
       const reason = 'the body must be a JSON call object or an array of them';
       return refused(invalidParams(reason, [{ field: '', error: reason }]));
     }
-    const reply = await this.run(body);
+    const reply = await this.run(body, idempotencyKey);
     return { status: reply.success ? 200 : STATUS_OF[reply.error_code], body: reply };
   }
 
-  private async run(value: unknown): Promise<RpcReply> {
+  /** Runs one call; `headerKey` names its publications when it has no correlation id. */
+  private async run(value: unknown, headerKey: string | undefined): Promise<RpcReply> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       const reason = 'a call must be a JSON object';
       return rpcReplies.failure(undefined, invalidParams(reason, [{ field: '', error: reason }]));
@@ -91,11 +107,16 @@ export class RpcHttpApi {
       const message = items.map((item) => item.error).join('; ');
       return rpcReplies.failure(correlationId, invalidParams(message, items));
     }
+    const caller: RpcCaller = {
+      kind: 'backend',
+      via: 'http',
+      idempotencyKey: correlationId ?? headerKey,
+    };
     try {
       // Calls into one room run one after another in arrival order (queued before any await).
       const room = this.rpc.roomOf(call.method, call.params);
       const result = await this.sequencer.run(room, () =>
-        this.rpc.call(call.method, call.params, BACKEND),
+        this.rpc.call(call.method, call.params, caller),
       );
       return rpcReplies.success(correlationId, result);
     } catch (error) {

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RoomPolicy } from '../auth/room-policy';
-import { RpcError, RpcErrorCode } from '../protocol/rpc.protocol';
+import { ChatError } from '../protocol/chat-error';
+import { RpcError, RpcErrorCode, rpcErrorOf } from '../protocol/rpc.protocol';
 import type { RpcCaller, RpcDispatcher } from './rpc-dispatcher';
 import type { RpcMethodDefinition } from './rpc-method';
 import { validateParams } from './rpc-params';
@@ -45,8 +46,10 @@ export class RpcRegistry implements RpcDispatcher {
   /**
    * `method_not_found`; `forbidden` for a socket calling a backend method (before its params are
    * even read); `invalid_params`; `forbidden` for a socket publishing into a room its token does
-   * not allow; then the handler, whose RpcError passes through and whose other failures are
-   * logged (never with the params) and answered `internal_error`.
+   * not allow; then the handler, whose RpcError passes through, whose ChatError (a room
+   * operation's refusal: `unavailable` when the broker could not publish) becomes its RPC
+   * counterpart, and whose other failures are logged (never with the params) and answered
+   * `internal_error`.
    */
   async call(method: string, params: unknown, caller: RpcCaller): Promise<unknown> {
     const definition = this.methods.get(method);
@@ -66,6 +69,7 @@ export class RpcRegistry implements RpcDispatcher {
       return await definition.handler(dto, caller);
     } catch (error) {
       if (error instanceof RpcError) throw error;
+      if (error instanceof ChatError) throw rpcErrorOf(error);
       // The error's own text and stack only: the params may hold what the caller must not see logged.
       const reason = error instanceof Error ? (error.stack ?? error.message) : String(error);
       this.logger.error(`RPC method ${definition.name} failed: ${reason}`);

@@ -1,6 +1,6 @@
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { RpcReply } from '../protocol/rpc.protocol';
-import { RpcHttpApi } from './rpc-http-api';
+import { IDEMPOTENCY_KEY_HEADER, RpcHttpApi } from './rpc-http-api';
 
 /** The part of Express' response the controller sets. */
 interface StatusSetter {
@@ -19,9 +19,10 @@ export class RpcController {
   @HttpCode(200)
   async call(
     @Body() body: unknown,
+    @Headers(IDEMPOTENCY_KEY_HEADER) idempotencyKey: string | undefined,
     @Res({ passthrough: true }) response: StatusSetter,
   ): Promise<RpcReply | RpcReply[]> {
-    const answer = await this.api.handle(body);
+    const answer = await this.api.handle(body, idempotencyKey);
     response.status(answer.status);
     return answer.body;
   }

@@ -30,7 +30,12 @@ export class RpcGateway {
   ): Promise<RpcResponseFrame> {
     // A connection that calls methods uses the server without a room: no join deadline for it.
     session.engaged = true;
-    const caller = { kind: 'socket', session, principal: session.principal } as const;
+    const caller = {
+      kind: 'socket',
+      session,
+      principal: session.principal,
+      idempotencyKey: frame.idempotency_key,
+    } as const;
     const result = await this.rpc.call(frame.method, frame.params, caller);
     return rpcFrames.response(frame.correlation_id, result);
   }

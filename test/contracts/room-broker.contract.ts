@@ -2,9 +2,11 @@ import type { Publication, PublicationData } from '../../src/rooms/publication';
 import { eventually } from '../support/eventually';
 import type { RoomBroker } from '../../src/rooms/room-broker';
 
-/** One instance's broker as a case sees it; `peer` (when given) is another instance's. */
+/** One instance's broker as a case sees it. */
 export interface RoomBrokerUnderTest {
   broker: RoomBroker;
+  /** Lets the broker's idempotency window pass (a clock moved on, or a short window waited out). */
+  passIdempotencyWindow(): Promise<void>;
 }
 
 const frame = (text: string): PublicationData => ({
@@ -86,7 +88,12 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       const position = await broker.publish('lobby', frame('hello'));
       const end = await marker('lobby');
       expect(texts('lobby')).toEqual([{ text: 'hello' }, end]);
-      expect(inRoom('lobby')[0]).toEqual({ roomId: 'lobby', ...position, data: frame('hello') });
+      expect(inRoom('lobby')[0]).toEqual({
+        roomId: 'lobby',
+        offset: position.offset,
+        epoch: position.epoch,
+        data: frame('hello'),
+      });
       expect(position.offset).toBe(1);
       expect(position.epoch).toMatch(/^[A-Za-z0-9_-]+$/);
     });
@@ -169,14 +176,71 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       expect(texts('lobby')).toEqual([end]);
     });
 
+    describe('idempotency keys', () => {
+      it('publishes a key once: a duplicate publishes nothing and answers the first position and data', async () => {
+        await subscribe('lobby');
+        const first = await broker.publish('lobby', frame('once'), { idempotencyKey: 'k1' });
+        const again = await broker.publish('lobby', frame('twice'), { idempotencyKey: 'k1' });
+        const end = await marker('lobby');
+        expect(first).toMatchObject({ offset: 1, duplicate: false });
+        expect(again).toEqual({
+          offset: first.offset,
+          epoch: first.epoch,
+          duplicate: true,
+          original: frame('once'),
+        });
+        expect(texts('lobby')).toEqual([{ text: 'once' }, end]);
+        const { publications } = await broker.history('lobby', { limit: 10 });
+        expect(publications.map((p) => p.data)).toEqual([frame('once'), frame(end.text)]);
+      });
+
+      it('answers a duplicate without data once the history no longer holds the first', async () => {
+        const first = await broker.publish('gone', frame('first'), { idempotencyKey: 'k' });
+        for (let i = 0; i < CONTRACT_HISTORY_SIZE; i++) await broker.publish('gone', frame(`${i}`));
+        const again = await broker.publish('gone', frame('again'), { idempotencyKey: 'k' });
+        expect(again).toEqual({ offset: first.offset, epoch: first.epoch, duplicate: true });
+      });
+
+      it('keeps the keys of different rooms apart, and publishes without a key every time', async () => {
+        await subscribe('red');
+        await subscribe('blue');
+        const red = await broker.publish('red', frame('red'), { idempotencyKey: 'same' });
+        const blue = await broker.publish('blue', frame('blue'), { idempotencyKey: 'same' });
+        await broker.publish('red', frame('plain'));
+        await broker.publish('red', frame('plain'));
+        const redEnd = await marker('red');
+        const blueEnd = await marker('blue');
+        expect([red.duplicate, blue.duplicate]).toEqual([false, false]);
+        expect(texts('red')).toEqual([
+          { text: 'red' },
+          { text: 'plain' },
+          { text: 'plain' },
+          redEnd,
+        ]);
+        expect(texts('blue')).toEqual([{ text: 'blue' }, blueEnd]);
+      });
+
+      it('publishes a key again once the window has passed', async () => {
+        await subscribe('lobby');
+        const first = await broker.publish('lobby', frame('first'), { idempotencyKey: 'k' });
+        await underTest.passIdempotencyWindow();
+        const later = await broker.publish('lobby', frame('later'), { idempotencyKey: 'k' });
+        const again = await broker.publish('lobby', frame('again'), { idempotencyKey: 'k' });
+        const end = await marker('lobby');
+        expect(later).toMatchObject({ offset: first.offset + 1, duplicate: false });
+        expect(again).toMatchObject({ offset: later.offset, duplicate: true });
+        expect(texts('lobby')).toEqual([{ text: 'first' }, { text: 'later' }, end]);
+      });
+    });
+
     it('tells a room’s position: offset 0 before any publication, then the newest', async () => {
       const empty = await broker.history('fresh', { limit: 0 });
       expect(empty.position.offset).toBe(0);
       const first = await broker.publish('fresh', frame('one'));
       const second = await broker.publish('fresh', frame('two'));
       const { position } = await broker.history('fresh', { limit: 0 });
-      expect(position).toEqual(second);
-      expect(second).toEqual({ offset: first.offset + 1, epoch: first.epoch });
+      expect(position).toEqual({ offset: second.offset, epoch: second.epoch });
+      expect(second).toEqual({ offset: first.offset + 1, epoch: first.epoch, duplicate: false });
     });
 
     describe('history', () => {
@@ -192,7 +256,7 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       it('keeps a room’s newest publications, oldest first, with the position they were read at', async () => {
         const sent = await publishMany('hist', 8);
         const { publications, position } = await broker.history('hist', { limit: 50 });
-        expect(position).toEqual(sent[7]);
+        expect(position).toEqual({ offset: sent[7].offset, epoch: sent[7].epoch });
         expect(offsets(publications)).toEqual([4, 5, 6, 7, 8]);
         expect(publications.map((p) => p.data)).toEqual([4, 5, 6, 7, 8].map((i) => frame(`h${i}`)));
         expect(publications.every((p) => p.epoch === position.epoch && p.roomId === 'hist')).toBe(
@@ -229,7 +293,7 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
           limit: 10,
         });
         expect(other.publications).toEqual([]);
-        expect(other.position).toEqual(sent[7]);
+        expect(other.position).toEqual({ offset: sent[7].offset, epoch: sent[7].epoch });
       });
 
       it('keeps membership publications in the history like any other', async () => {
@@ -248,7 +312,7 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
         await broker.subscribe('new-room');
         const before = await broker.history('new-room', { limit: 0 });
         const first = await broker.publish('new-room', frame('first'));
-        expect(first).toEqual({ offset: 1, epoch: before.position.epoch });
+        expect(first).toEqual({ offset: 1, epoch: before.position.epoch, duplicate: false });
         await broker.unsubscribe('new-room');
       });
 

@@ -158,8 +158,10 @@ export class TeamEvents {
     permission: 'publish',
     room: (params) => `team:${params.room}`,
   })
-  announce(params: RoomParams): Promise<object> {
-    return this.events.publish('team.announce', `team:${params.room}`, { room: params.room });
+  announce(params: RoomParams, caller: RpcCaller): Promise<object> {
+    const room = `team:${params.room}`;
+    // The caller makes the event idempotent when its call carries a key.
+    return this.events.publish('team.announce', room, { room: params.room }, caller);
   }
 }
 

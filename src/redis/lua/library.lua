@@ -7,6 +7,8 @@
 --                                 field d = "<kind><body>"; expires with the position
 --   P{<room>}:conns       hash    "<instance>:<connection>" -> userId
 --   P{<room>}:members     hash    userId -> "<connections>:<since ms, Redis clock>"
+--   P{<room>}:idem:<key>  string  "<offset>:<epoch>" of the publication an idempotency key first
+--                                 named in the room; expires after IDEMPOTENCY_WINDOW_MS
 --   P{#}:rooms            set     rooms with members
 --   P{#}:instances        zset    instance id -> last heartbeat, ms (Redis clock)
 --   P{#i:<id>}:conns      set     "<room>\n<connection>\n<userId>" held by that instance
@@ -58,6 +60,29 @@ local function publish(meta, channel, hist, kind, body)
   end
   redis.call('PUBLISH', channel, offset .. ':' .. epoch .. ':' .. kind .. body)
   return offset, epoch
+end
+
+-- A publication named by an idempotency key (`idem`, the room's P{<room>}:idem:<key>): the first
+-- of the key in the room within `window_ms` is published and remembered; a later one publishes
+-- nothing. Returns offset, epoch, 0 for a publication made, or the first one's offset, epoch, 1
+-- and its stored entry ("<kind><body>", '' once the history no longer holds it).
+local function publish_once(meta, channel, hist, idem, window_ms, kind, body)
+  local first = redis.call('GET', idem)
+  if first then
+    local offset, epoch = string.match(first, '^(%d+):(.*)$')
+    local stored = ''
+    local newest = tonumber(redis.call('HGET', meta, 's') or 0)
+    -- Within the newest history_size, as a history read sees them (MAXLEN ~ may keep a few more).
+    if redis.call('HGET', meta, 'e') == epoch and newest - tonumber(offset) < history_size then
+      local id = offset .. '-0'
+      local entries = redis.call('XRANGE', hist, id, id)
+      if entries[1] then stored = entries[1][2][2] end
+    end
+    return tonumber(offset), epoch, 1, stored
+  end
+  local offset, epoch = publish(meta, channel, hist, kind, body)
+  redis.call('SET', idem, offset .. ':' .. epoch, 'PX', window_ms)
+  return offset, epoch, 0, ''
 end
 
 -- The keys of one room's membership as seen from one instance.
