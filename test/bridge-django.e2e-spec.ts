@@ -5,6 +5,7 @@ import { BridgeTestMethods, BridgeTestMethodsModule } from './support/bridge-met
 import { eventually } from './support/eventually';
 import { describeWithPythonRedis, pythonPath } from './support/python-redis';
 import { RedisServer } from './support/redis-server';
+import { roomEvents } from './support/room-history';
 import { RunningApp, startApp } from './support/test-app';
 import { TestClient } from './support/test-client';
 
@@ -18,6 +19,8 @@ const SCRIPT = join(__dirname, 'support', 'django_rpc_client.py');
 interface Call {
   method: string;
   params?: Record<string, unknown>;
+  /** Params of a stream's chunks, sent in order with `send_stream`. */
+  chunks?: Record<string, unknown>[];
   timeout?: number;
   fire_and_forget?: boolean;
 }
@@ -146,6 +149,33 @@ describeWithPythonRedis('bridge: seed 003’s Django client, in Python', () => {
       expect(outsider.unread().filter((f) => f.type !== 'chat_message')).toEqual([]);
     } finally {
       await Promise.all([browser.close(), outsider.close()]);
+    }
+  });
+
+  it('sends a stream’s chunks in order with send_stream: published in order across two instances', async () => {
+    const second = await startApp({ REDIS_URL: redis.url }, { imports: [BridgeTestMethodsModule] });
+    try {
+      const chunks = Array.from({ length: 30 }, (_, seq) => ({
+        session_id: 'py-stream',
+        message_id: 'm1',
+        role: 'assistant',
+        content: `chunk ${seq}`,
+        is_streaming: true,
+        is_final: seq === 29,
+        seq,
+      }));
+      const [outcome] = await django(redis.url, 'stream:requests', [
+        { method: 'session.message', chunks, timeout: 10 },
+      ]);
+
+      expect(outcome).toMatchObject({ outcome: 'stream', results: expect.any(Array) });
+      const offsets = (outcome.results as { offset: number }[]).map((result) => result.offset);
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+      const events = await roomEvents(client.redis, 'chat:', 'session:py-stream');
+      expect(events.map((event) => event.data.seq)).toEqual(chunks.map((chunk) => chunk.seq));
+      expect(events.map((event) => event.offset)).toEqual(offsets);
+    } finally {
+      await second.close();
     }
   });
 });

@@ -2,16 +2,21 @@ import { join } from 'node:path';
 import { BridgeClient } from './support/bridge-client';
 import { eventually } from './support/eventually';
 import { RedisServer, describeWithRedis } from './support/redis-server';
+import { roomEvents } from './support/room-history';
 import { ServerProcess, spawnServer } from './support/server-process';
 
 /*
- * The bridge's big fault test (issue 12, "The bridge"): 10,000 requests through two instances,
- * run as processes of their own (test/support/bridge-server.ts: the app with the test methods),
- * one of them SIGKILLed midway. Every request is answered exactly once, none is lost, nothing is
- * left pending, and the dead letters hold exactly the invalid entries injected among them.
+ * The bridge's big fault test: 10,000 `workspace.file_changed` requests (each publishes an event
+ * carrying its request id) through two instances, run as processes of their own
+ * (test/support/bridge-server.ts: the app with the test methods), one of them SIGKILLed midway.
+ * Every request is answered exactly once with the position of its one event, none is lost, no
+ * event is published twice (the rooms' histories hold each request id once), nothing is left
+ * pending, and the dead letters hold exactly the invalid entries injected among them.
  */
 
 const REQUESTS = 10_000;
+/** Rooms the requests are spread over (`workspace:w0` …), each keeping all of its events. */
+const ROOMS = 10;
 /** Invalid entries among them: half not JSON, half JSON that is not an rpc request. */
 const INVALID = 50;
 /** Replies seen before the kill: midway through the valid ones. */
@@ -52,7 +57,9 @@ describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
       RPC_DEAD_LETTER_STREAM: `${stream}:dlq`,
       RPC_VISIBILITY_TIMEOUT_MS: String(VISIBILITY_MS),
       RPC_CONCURRENCY: '50',
+      HISTORY_SIZE: String(2 * (REQUESTS / ROOMS)),
     };
+    const prefix = settings.REDIS_KEY_PREFIX;
     servers.push(spawnServer(settings, ENTRY), spawnServer(settings, ENTRY));
     const ports = await Promise.all(servers.map((server) => server.port));
     const ids = await Promise.all(
@@ -62,28 +69,39 @@ describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
       }),
     );
     client = new BridgeClient(redis.url, stream);
+    /** The request ids the rooms' histories hold an event of, once per event. */
+    async function publishedIds(): Promise<string[]> {
+      const found: string[] = [];
+      for (let room = 0; room < ROOMS; room++) {
+        const kept = await roomEvents(client.redis, prefix, `workspace:w${room}`);
+        found.push(...kept.map((event) => String(event.data.file_path)));
+      }
+      return found;
+    }
+
     const replies = 'kill:replies';
 
     // The requests, written in pipelines of 500 with the invalid ones spread among them.
     const expected = new Set<string>();
     const invalidIds = new Set<string>();
+    const entryOf = new Map<string, string>();
     const every = Math.floor(REQUESTS / INVALID);
     for (let start = 0; start < REQUESTS; start += 500) {
       const pipeline = client.redis.pipeline();
-      const kinds: ('valid' | 'invalid')[] = [];
+      const kinds: string[] = [];
       for (let i = start; i < start + 500; i++) {
         const correlationId = `c${i}`;
         expected.add(correlationId);
         const payload = {
           type: 'rpc',
-          method: 'test.slow',
-          params: { key: correlationId, ms: 1 },
+          method: 'workspace.file_changed',
+          params: { workspace_id: `w${i % ROOMS}`, file_path: correlationId, event_type: 'modify' },
           correlation_id: correlationId,
           reply_to: replies,
           timeout: 120,
         };
         pipeline.xadd(stream, '*', 'payload', JSON.stringify(payload));
-        kinds.push('valid');
+        kinds.push(correlationId);
         if (i % every === 0) {
           const n = i / every;
           if (n % 2 === 0) {
@@ -101,6 +119,7 @@ describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
       results.forEach(([error, id], k) => {
         if (error) throw error;
         if (kinds[k] === 'invalid') invalidIds.add(String(id));
+        else entryOf.set(String(id), kinds[k]);
       });
     }
     expect(invalidIds.size).toBe(INVALID);
@@ -122,6 +141,15 @@ describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
     ];
     const heldByVictim = Number(summary[3]?.find(([consumer]) => consumer === ids[0])?.[1] ?? 0);
     expect(heldByVictim).toBeGreaterThan(0);
+    // Of those, the ones whose event was already published: the survivor runs them again.
+    const held = (await client.redis.xpending(stream, client.group, '-', '+', 1_000, ids[0])) as [
+      string,
+    ][];
+    const publishedBefore = new Set(await publishedIds());
+    const rerun = held.filter(([id]) => publishedBefore.has(entryOf.get(id) ?? '')).length;
+    console.log(
+      `SIGKILL: the victim held ${heldByVictim} request(s), ${rerun} of them published already`,
+    );
 
     await eventually('every request answered', () => client.redis.llen(replies), {
       done: (n) => n >= expected.size,
@@ -135,7 +163,7 @@ describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
         JSON.parse(raw) as {
           correlation_id: string;
           type: string;
-          result?: { server_id: string };
+          result?: { room: string; offset: number };
           error_code?: string;
         },
     );
@@ -153,9 +181,20 @@ describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
     expect(refused.every((a) => a.type === 'error' && a.error_code === 'invalid_params')).toBe(
       true,
     );
-    // Both instances answered, and the survivor answered what the victim left.
-    const byServer = new Set(valid.map((a) => a.result?.server_id));
-    expect(byServer).toEqual(new Set(ids));
+    // One event per request, at the position its answer gave: none lost, none duplicated.
+    const events = new Map<string, number[]>();
+    for (let room = 0; room < ROOMS; room++) {
+      for (const event of await roomEvents(client.redis, prefix, `workspace:w${room}`)) {
+        const id = String(event.data.file_path);
+        events.set(id, [...(events.get(id) ?? []), event.offset]);
+      }
+    }
+    const duplicated = [...events.values()].filter((offsets) => offsets.length > 1).length;
+    expect(duplicated).toBe(0);
+    expect(events.size).toBe(REQUESTS);
+    for (const answer of valid) {
+      expect(events.get(answer.correlation_id)).toEqual([answer.result?.offset]);
+    }
 
     expect(await client.pending()).toBe(0);
     const letters = await client.deadLetterEntries();

@@ -1,3 +1,4 @@
+import { RpcBridge } from '../src/bridge/rpc-bridge';
 import { AppConfig } from '../src/config/app-config';
 import { ServerIdentity } from '../src/lifecycle/server-identity';
 import { BridgeClient, SentCall } from './support/bridge-client';
@@ -5,6 +6,7 @@ import { BridgeGate, BridgeTestMethods, BridgeTestMethodsModule } from './suppor
 import { eventually } from './support/eventually';
 import { RecordingLogger } from './support/recording-logger';
 import { RedisServer, describeWithRedis } from './support/redis-server';
+import { roomEvents } from './support/room-history';
 import { RunningApp, startApp } from './support/test-app';
 
 /*
@@ -379,6 +381,164 @@ describeWithRedis('backend bridge on Redis Streams', () => {
 
     expect(new Set(replies.map((r) => JSON.stringify(r))).size).toBe(1);
     expect(apps.reduce((sum, app) => sum + methodsOf(app).runsOf('x'), 0)).toBe(1);
+    await client.settled();
+  });
+
+  it('answers a duplicate waiting for its twin on another instance, holding no slot meanwhile', async () => {
+    // One slot per instance: a duplicate that held its slot while waiting would stop the second.
+    const settings = setting({ RPC_CONCURRENCY: 1 });
+    const first = await instance(settings);
+    const gate = first.app.get(BridgeGate);
+    gate.close();
+    const client = clientOf(settings);
+    const call = { method: 'test.gated', params: { key: 'twin' }, correlationId: 'twin-1' };
+    const twin = await client.send(call);
+    await eventually('the first instance to run the twin', () => gate.reached === 1);
+    const second = await instance(settings);
+
+    // The first instance's one slot is taken: the second reads the copy, then another request.
+    await client.send(call);
+    const other = await client.send({ method: 'test.echo', params: { key: 'other' } });
+    expect(await client.reply(other)).toMatchObject({ type: 'response', success: true });
+    expect(methodsOf(second).runsOf('other')).toBe(1);
+    expect(await client.redis.llen(twin.replyTo ?? '')).toBe(0);
+
+    gate.open();
+    const [a, b] = await client.replies(twin.replyTo ?? '', 2);
+    expect(b).toEqual(a);
+    expect(a).toMatchObject({ type: 'response', correlation_id: 'twin-1', success: true });
+    expect(methodsOf(first).runsOf('twin') + methodsOf(second).runsOf('twin')).toBe(1);
+    await client.settled();
+  });
+
+  it('does not store a retryable failure: it is answered, and a retry of its correlation_id runs', async () => {
+    const settings = setting();
+    const app = await instance(settings);
+    const client = clientOf(settings);
+    const call = { method: 'test.flaky', params: { key: 'flaky' }, correlationId: 'flaky-1' };
+
+    const failed = await client.reply(await client.send(call));
+    const retried = await client.send(call);
+    const replies = await client.replies(retried.replyTo ?? '', 2);
+
+    expect(failed).toMatchObject({
+      type: 'error',
+      error: { message: 'try again', retryable: true },
+    });
+    expect(replies[1]).toMatchObject({
+      type: 'response',
+      correlation_id: 'flaky-1',
+      success: true,
+    });
+    expect(methodsOf(app).runsOf('flaky')).toBe(2);
+    await client.settled();
+  });
+
+  it('publishes one event for a correlation_id sent twice at once and once more later, with equal results', async () => {
+    const settings = setting();
+    await instance(settings);
+    const client = clientOf(settings);
+    const call = {
+      method: 'workspace.file_changed',
+      params: { workspace_id: 'dup', file_path: 'src/once.ts', event_type: 'modify' },
+      correlationId: 'event-1',
+    };
+
+    const [sent] = await Promise.all([client.send(call), client.send(call)]);
+    await client.replies(sent.replyTo ?? '', 2);
+    await client.send(call);
+    const replies = await client.replies(sent.replyTo ?? '', 3);
+
+    expect(replies[0]).toMatchObject({
+      type: 'response',
+      result: { room: 'workspace:dup', offset: expect.any(Number), epoch: expect.any(String) },
+    });
+    expect(replies[1]).toEqual(replies[0]);
+    expect(replies[2]).toEqual(replies[0]);
+    const events = await roomEvents(client.redis, settings.REDIS_KEY_PREFIX ?? '', 'workspace:dup');
+    expect(events.map((e) => e.data.file_path)).toEqual(['src/once.ts']);
+    await client.settled();
+  });
+
+  it('runs one room’s requests one after another, bridge and HTTP API alike, other rooms in parallel', async () => {
+    const apiKey = 'bridge-api-key-0123456789';
+    const settings = setting({ API_KEY: apiKey });
+    const app = await instance(settings);
+    const gate = app.app.get(BridgeGate);
+    gate.close();
+    const client = clientOf(settings);
+    const http = (method: string, params: object): Promise<Response> =>
+      fetch(`${app.httpUrl}/api/rpc`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify({ method, params }),
+      });
+
+    // Room test:one is held by its first request; what follows it there waits, in order.
+    const held = await client.send({ method: 'test.room_gated', params: { key: 'one', seq: 1 } });
+    await eventually('the first request to run', () => gate.reached === 1);
+    const queued = await client.send({ method: 'test.room_echo', params: { key: 'one', seq: 2 } });
+    await eventually(
+      'the second to be read',
+      async () => (await app.app.get(RpcBridge).status()).in_flight === 2,
+    );
+    const viaHttp = http('test.room_echo', { key: 'one', seq: 3 });
+    // Room test:two runs meanwhile, over both paths.
+    const other = await client.send({ method: 'test.room_echo', params: { key: 'two', seq: 1 } });
+    expect(await client.reply(other)).toMatchObject({ success: true });
+    expect((await http('test.room_echo', { key: 'two', seq: 2 })).status).toBe(200);
+    const methods = methodsOf(app);
+    expect(methods.ran).toEqual(['two:1', 'two:2']);
+
+    gate.open();
+    expect((await viaHttp).status).toBe(200);
+    await Promise.all([client.reply(held), client.reply(queued)]);
+    expect(methods.ran.filter((run) => run.startsWith('one:'))).toEqual([
+      'one:1',
+      'one:2',
+      'one:3',
+    ]);
+  });
+
+  it('publishes a room’s requests in stream order: 200 chunks sent fire-and-forget, RPC_CONCURRENCY 100', async () => {
+    const settings = setting({ RPC_CONCURRENCY: 100, HISTORY_SIZE: 1_000 });
+    await instance(settings);
+    const client = clientOf(settings);
+    const chunks = 200;
+
+    // Written in one pipeline, nobody waiting: the instance reads them in batches of up to 100.
+    const pipeline = client.redis.pipeline();
+    for (let seq = 0; seq < chunks; seq++) {
+      const params = {
+        session_id: 's1',
+        message_id: 'm1',
+        role: 'assistant',
+        content: `chunk ${seq}`,
+        is_streaming: true,
+        is_final: seq === chunks - 1,
+        seq,
+      };
+      const payload = {
+        type: 'rpc',
+        method: 'session.message',
+        params,
+        correlation_id: `chunk-${seq}`,
+        timeout: 0,
+      };
+      pipeline.xadd(client.stream, '*', 'payload', JSON.stringify(payload));
+    }
+    await pipeline.exec();
+
+    const prefix = settings.REDIS_KEY_PREFIX ?? '';
+    const events = await eventually(
+      'every chunk published',
+      () => roomEvents(client.redis, prefix, 'session:s1'),
+      {
+        done: (kept) => kept.length === chunks,
+        timeoutMs: 20_000,
+      },
+    );
+    expect(events.map((e) => e.data.seq)).toEqual(Array.from({ length: chunks }, (_, seq) => seq));
     await client.settled();
   });
 

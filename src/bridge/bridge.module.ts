@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { RedisConnections } from '../redis/redis-connections';
+import { KeyedSequencer } from '../rpc/keyed-sequencer';
 import { RpcDispatcher } from '../rpc/rpc-dispatcher';
 import { RpcBridge } from './rpc-bridge';
 
@@ -13,9 +14,13 @@ import { RpcBridge } from './rpc-bridge';
   providers: [
     {
       provide: RpcBridge,
-      inject: [RedisConnections, AppConfig, RpcDispatcher],
-      useFactory: (redis: RedisConnections, config: AppConfig, dispatcher: RpcDispatcher) =>
-        new RpcBridge(redis, config, dispatcher),
+      inject: [RedisConnections, AppConfig, RpcDispatcher, KeyedSequencer],
+      useFactory: (
+        redis: RedisConnections,
+        config: AppConfig,
+        dispatcher: RpcDispatcher,
+        sequencer: KeyedSequencer,
+      ) => new RpcBridge(redis, config, dispatcher, sequencer),
     },
   ],
   exports: [RpcBridge],

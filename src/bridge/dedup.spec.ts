@@ -1,17 +1,18 @@
-import { dedupKey, readDedup } from './dedup';
+import { dedupKeys, ownerOf } from './dedup';
 
-describe('dedup records', () => {
-  it('reads a missing key as free, i<entry> as running, d<reply> as done', () => {
-    expect(readDedup(null)).toEqual({ state: 'free' });
-    expect(readDedup('i1700000000000-3')).toEqual({ state: 'running', entryId: '1700000000000-3' });
-    expect(readDedup('d{"type":"response"}')).toEqual({
-      state: 'done',
-      reply: '{"type":"response"}',
+describe('dedup keys', () => {
+  it('keys a correlation id under the prefix, its record and waiters in one hash slot', () => {
+    expect(dedupKeys('chat:', 'c-1')).toEqual({
+      record: 'chat:{#rpc:c-1}:record',
+      waiters: 'chat:{#rpc:c-1}:waiters',
     });
   });
 
-  it('keys a correlation id under the prefix, apart from every other id', () => {
-    expect(dedupKey('chat:', 'c-1')).toBe('chat:{#rpc:c-1}:reply');
-    expect(dedupKey('chat:', 'a}:reply')).not.toBe(dedupKey('chat:', 'a'));
+  it('keeps every id apart from every other', () => {
+    expect(dedupKeys('chat:', 'a}:record').record).not.toBe(dedupKeys('chat:', 'a').record);
+  });
+
+  it('names an owner by consumer, entry and delivery', () => {
+    expect(ownerOf('i-1', '1700000000000-3', 2)).toBe('i-1/1700000000000-3/2');
   });
 });

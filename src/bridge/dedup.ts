@@ -1,23 +1,23 @@
 /**
- * The deduplication record of one correlation id, cluster-wide: a string key that lives
- * RPC_DEDUP_WINDOW_MS. `i<entry id>` while an entry runs it (taken with SET NX), `d<reply>` once
- * its reply is stored (in the MULTI that acknowledges the entry).
+ * The keys of one correlation id, cluster-wide, in one hash slot (`{#rpc:<id>}`) beside the other
+ * keys of the layout (ids are bounded to 200 characters by the request's validation):
+ * - `record`: a hash that lives RPC_DEDUP_WINDOW_MS: `s` running (`r`) or done (`d`), `o` the
+ *   owner (`<consumer>/<entry id>/<delivery>`), `l` the owner's lease (ms, Redis clock), `r` the
+ *   stored reply (lua/library.lua);
+ * - `waiters`: the reply lists of duplicates acknowledged while the record's owner runs; its
+ *   finish pushes the reply to each.
  */
-export type DedupState =
-  | { readonly state: 'free' }
-  | { readonly state: 'running'; readonly entryId: string }
-  | { readonly state: 'done'; readonly reply: string };
-
-/**
- * The key of a correlation id: `<prefix>{#rpc:<id>}:reply`, beside the other keys of the layout
- * (ids are bounded to 200 characters by the request's validation).
- */
-export function dedupKey(prefix: string, correlationId: string): string {
-  return `${prefix}{#rpc:${correlationId}}:reply`;
+export interface DedupKeys {
+  readonly record: string;
+  readonly waiters: string;
 }
 
-export function readDedup(value: string | null): DedupState {
-  if (value === null) return { state: 'free' };
-  if (value.startsWith('d')) return { state: 'done', reply: value.slice(1) };
-  return { state: 'running', entryId: value.slice(1) };
+export function dedupKeys(prefix: string, correlationId: string): DedupKeys {
+  const slot = `${prefix}{#rpc:${correlationId}}`;
+  return { record: `${slot}:record`, waiters: `${slot}:waiters` };
+}
+
+/** The owner a record names: this consumer's delivery `delivery` of entry `entryId`. */
+export function ownerOf(consumer: string, entryId: string, delivery: number): string {
+  return `${consumer}/${entryId}/${delivery}`;
 }

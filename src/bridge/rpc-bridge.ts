@@ -6,10 +6,19 @@ import { LogThrottle } from '../common/log-throttle';
 import { AppConfig } from '../config/app-config';
 import { RpcError, RpcErrorCode } from '../protocol/rpc.protocol';
 import { RedisConnections } from '../redis/redis-connections';
+import type { KeyedSequencer } from '../rpc/keyed-sequencer';
 import type { RpcCaller, RpcDispatcher } from '../rpc/rpc-dispatcher';
-import { BridgeRequest, InvalidEntry, fieldOf, hasExpired, parseEntry } from './bridge-request';
+import {
+  BridgeRequest,
+  InvalidEntry,
+  ParsedEntry,
+  fieldOf,
+  hasExpired,
+  parseEntry,
+} from './bridge-request';
 import { asRpcError, errorReply, successReply } from './bridge-reply';
-import { DedupState, dedupKey, readDedup } from './dedup';
+import { BridgeScripts } from './bridge-scripts';
+import { dedupKeys } from './dedup';
 
 /** Who the bridge calls as: a backend, which may call every method. */
 const CALLER: RpcCaller = { kind: 'backend', via: 'redis' };
@@ -25,9 +34,11 @@ const RETRY_MAX_MS = 2_000;
 type RawEntry = [id: string, fields: string[] | null];
 
 interface InFlight {
-  readonly task: Promise<void>;
+  task: Promise<void>;
   /** When its idle time in the group was last reset (the read, the claim, a keep-alive). */
   touchedAt: number;
+  /** While it runs: its correlation id's record and the owner it names (the lease to renew). */
+  owned?: { readonly record: string; readonly owner: string };
 }
 
 /** The bridge's state as the health answer shows it. */
@@ -51,18 +62,25 @@ export interface BridgeStatus {
  * RPC_CONSUMER_GROUP (each entry goes to one instance), runs them through the RpcDispatcher, and
  * pushes the reply to the request's `reply_to` list.
  *
- * Guarantees:
- * - an entry is acknowledged only in the same MULTI that pushes its reply and stores it for
- *   deduplication, so a reply is pushed at most once per entry, and an entry whose instance died
- *   before that is claimed (XAUTOCLAIM) by another instance after RPC_VISIBILITY_TIMEOUT_MS;
- * - a live instance keeps its own slow requests from being claimed (XCLAIM … JUSTID);
- * - a `correlation_id` is executed once within RPC_DEDUP_WINDOW_MS, cluster-wide: a duplicate is
- *   answered with the stored reply, or waits for the attempt in flight. The one exception: an
- *   instance that dies after running a method and before its MULTI leaves the method run and
- *   unanswered, and the instance that claims the entry runs it again (at least once);
+ * Guarantees (each step one Lua script on the bridge's connection, lua/):
+ * - exactly once in effect: a `correlation_id`'s record names its owner (consumer, entry,
+ *   delivery) under a lease; it is taken only by the consumer the group's pending list gives the
+ *   entry to, and only when free, done, or its owner's lease ran out. The reply is pushed, stored
+ *   and the entry acknowledged in one script, only while the record still names this owner, so
+ *   an entry is answered once; a run that a claimer repeats after a crash or a stall publishes
+ *   nothing new (its publications are keyed by the correlation id) and answers the same;
+ * - a live instance renews its leases and keeps its entries from being claimed (keepAlive), and
+ *   never takes back an entry another instance claimed; an entry whose instance died is claimed
+ *   (XAUTOCLAIM) by another after RPC_VISIBILITY_TIMEOUT_MS;
+ * - a duplicate `correlation_id` is answered with the stored reply at once, or, while its twin
+ *   runs, registered as a waiter and acknowledged: the twin's finish pushes the reply to it. It
+ *   holds no slot and does not poll. A retryable failure is pushed but never stored: a retry runs;
+ * - requests whose method names a room run one after another per room, in stream order (with the
+ *   HTTP API's calls into that room), other rooms in parallel; at most RPC_CONCURRENCY entries are
+ *   held at once, running or waiting in their room's chain;
  * - an entry delivered more than RPC_MAX_DELIVERIES times, or that is not a request, goes to
  *   RPC_DEAD_LETTER_STREAM with the reason, and is acknowledged (answered when it can be);
- * - at most RPC_CONCURRENCY requests run at once; a stop reads no more and lets them finish.
+ * - a stop reads no more and lets the entries held finish.
  */
 export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(RpcBridge.name);
@@ -76,6 +94,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly group: string;
   readonly consumer: string;
   private readonly keyPrefix: string;
+  private readonly scripts: BridgeScripts;
   private readonly inFlight = new Map<string, InFlight>();
   private readonly slotWaiters: (() => void)[] = [];
   private readonly stopping = new AbortController();
@@ -93,6 +112,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     redis: RedisConnections,
     private readonly config: AppConfig,
     private readonly dispatcher: RpcDispatcher,
+    private readonly sequencer: KeyedSequencer,
   ) {
     this.stream = config.RPC_REQUEST_STREAM;
     this.group = config.RPC_CONSUMER_GROUP;
@@ -100,6 +120,15 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     this.keyPrefix = config.REDIS_KEY_PREFIX;
     this.reader = redis.create('bridge-reader', { blocking: true });
     this.client = redis.create('bridge', { autoPipelining: true });
+    this.scripts = new BridgeScripts(this.client, {
+      stream: this.stream,
+      group: this.group,
+      deadLetters: config.RPC_DEAD_LETTER_STREAM,
+      consumer: this.consumer,
+      leaseMs: config.RPC_VISIBILITY_TIMEOUT_MS,
+      windowMs: config.RPC_DEDUP_WINDOW_MS,
+      replyTtlS: config.RPC_RESPONSE_TTL_S,
+    });
     // The reader's id in Redis, for CLIENT UNBLOCK at a stop; it changes with each connection.
     this.reader.on('ready', () => {
       this.reader.client('ID').then(
@@ -274,7 +303,14 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       void this.client.xack(this.stream, this.group, id).catch(() => undefined);
       return;
     }
-    const task = this.handle(id, fields, deliveries)
+    const parsed = parseEntry(fields, this.config.MAX_PAYLOAD_BYTES);
+    const flight: InFlight = { touchedAt: Date.now(), task: Promise.resolve() };
+    // Queued in its room's chain now, synchronously: entries of one room run in stream order.
+    const room = parsed.ok
+      ? this.dispatcher.roomOf(parsed.request.method, parsed.request.params)
+      : undefined;
+    flight.task = this.sequencer
+      .run(room, () => this.handle(id, fields, parsed, deliveries, flight))
       .catch((error: unknown) => {
         // Not acknowledged: the entry stays pending and is claimed again after the timeout.
         this.problem(
@@ -287,200 +323,165 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         this.inFlight.delete(id);
         this.slotWaiters.shift()?.();
       });
-    this.inFlight.set(id, { task, touchedAt: Date.now() });
+    this.inFlight.set(id, flight);
   }
 
   // ---- handling --------------------------------------------------------------------------
 
-  private async handle(id: string, fields: string[], deliveries: number): Promise<void> {
-    const parsed = parseEntry(fields, this.config.MAX_PAYLOAD_BYTES);
+  private async handle(
+    id: string,
+    fields: string[],
+    parsed: ParsedEntry,
+    deliveries: number,
+    flight: InFlight,
+  ): Promise<void> {
     if (!parsed.ok) return this.deadLetter(id, parsed, deliveries);
     const { request } = parsed;
     if (deliveries > this.config.RPC_MAX_DELIVERIES) {
-      const error = new RpcError(
-        RpcErrorCode.InternalError,
-        `the request failed ${deliveries - 1} times and was moved to the dead letters`,
-      );
-      return this.deadLetter(
-        id,
-        {
-          reason: 'max_deliveries',
-          errors: [],
-          payload: fieldOf(fields, 'payload') ?? '',
-          correlationId: request.correlationId,
-          replyTo: request.replyTo,
-        },
-        deliveries,
-        error,
-      );
+      return this.giveUp(id, fields, request, deliveries, flight);
     }
     if (hasExpired(id, request, Date.now())) {
       const error = new RpcError(RpcErrorCode.Timeout, 'the request expired before it was run');
-      return this.finish(id, request, errorReply(request.correlationId, error), 'keep');
+      await this.scripts.answer(id, replyListOf(request), errorReply(request.correlationId, error));
+      return;
     }
-    await this.runOnce(id, request);
+    await this.runOnce(id, request, flight);
   }
 
-  /** Runs the request unless its correlation id ran (or runs) already; see the class comment. */
-  private async runOnce(id: string, request: BridgeRequest): Promise<void> {
-    const key = dedupKey(this.keyPrefix, request.correlationId);
-    for (;;) {
-      const before = readDedup(
-        (await this.client.call(
-          'SET',
-          key,
-          `i${id}`,
-          'PX',
-          String(this.config.RPC_DEDUP_WINDOW_MS),
-          'NX',
-          'GET',
-        )) as string | null,
+  /**
+   * Runs the request as the owner of its correlation id's record, unless the record says
+   * otherwise (see TakeOutcome): a stored reply is pushed at once, a duplicate of a running twin
+   * is registered as its waiter and acknowledged (it holds no slot while it waits), and an entry
+   * another consumer holds is left to it. A finish that finds the record taken over (this
+   * instance stalled past its lease) wrote nothing: the entry asks the record once more.
+   */
+  private async runOnce(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
+    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const taken = await this.scripts.take(keys, id, replyListOf(request));
+      if (taken.kind !== 'run') return;
+      flight.owned = { record: keys.record, owner: taken.owner };
+      const { reply, outcome } = await this.execute(request);
+      const done = await this.scripts.finish(
+        keys,
+        id,
+        taken.owner,
+        reply,
+        outcome,
+        replyListOf(request),
       );
-      // Ours: never seen, or an earlier delivery of this very entry that did not complete.
-      if (before.state === 'free' || (before.state === 'running' && before.entryId === id)) {
-        return this.execute(id, request);
-      }
-      if (before.state === 'done') return this.finish(id, request, before.reply, 'keep');
-      // Another entry with this id runs now: wait for its reply rather than run it twice.
-      if (!expectsReply(request)) return this.finish(id, request, '', 'keep');
-      const after = await this.awaitOther(key, request, id);
-      if (after === 'stopped') return;
-      if (after.state === 'done') return this.finish(id, request, after.reply, 'keep');
-      if (after.state === 'expired') {
-        const error = new RpcError(
-          RpcErrorCode.Timeout,
-          'the request expired while a duplicate ran',
-        );
-        return this.finish(id, request, errorReply(request.correlationId, error), 'keep');
-      }
-      // The other attempt gave up its claim (a retryable failure): try to take it.
+      flight.owned = undefined;
+      if (done) return;
+      this.problem(
+        'A request ran past its lease',
+        'A request ran past its lease; the record’s new owner answers it',
+      );
     }
   }
 
-  private async execute(id: string, request: BridgeRequest): Promise<void> {
-    let reply: string;
-    let outcome: 'store' | 'release' = 'store';
+  /** Runs the call; a retryable failure is not the request's answer for good: `release`. */
+  private async execute(
+    request: BridgeRequest,
+  ): Promise<{ reply: string; outcome: 'store' | 'release' }> {
+    // The correlation id keys the call's publications: a re-run publishes nothing new.
+    const caller: RpcCaller = { ...CALLER, idempotencyKey: request.correlationId };
     try {
-      const result = await this.dispatcher.call(request.method, request.params, CALLER);
-      reply = successReply(request.correlationId, result);
+      const result = await this.dispatcher.call(request.method, request.params, caller);
+      return { reply: successReply(request.correlationId, result), outcome: 'store' };
     } catch (error) {
       const rpcError = asRpcError(error, this.logger);
-      reply = errorReply(request.correlationId, rpcError);
-      // A retryable failure is not the request's answer for good: a retry may run it.
-      if (rpcError.retryable) outcome = 'release';
-    }
-    await this.finish(id, request, reply, outcome);
-  }
-
-  /**
-   * Waits for the other attempt of a correlation id to store its reply, polling its key, until
-   * the request's own deadline; a stop leaves the entry pending for another instance.
-   */
-  private async awaitOther(
-    key: string,
-    request: BridgeRequest,
-    id: string,
-  ): Promise<DedupState | { state: 'expired' } | 'stopped'> {
-    let wait = 5;
-    for (;;) {
-      if (!this.running) return 'stopped';
-      if (hasExpired(id, request, Date.now())) return { state: 'expired' };
-      const now = readDedup(await this.client.get(key));
-      if (now.state !== 'running') return now;
-      await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
-      wait = Math.min(wait * 2, 200);
+      const reply = errorReply(request.correlationId, rpcError);
+      return { reply, outcome: rpcError.retryable ? 'release' : 'store' };
     }
   }
 
   /**
-   * Answers and acknowledges in one MULTI: the reply is pushed (when the caller waits for one),
-   * stored for duplicates (`store`), or the claim released (`release`), and the entry acked.
+   * An entry delivered more than RPC_MAX_DELIVERIES times is not run again: as the owner of its
+   * record, it is dead-lettered and its error stored and pushed (to its duplicates too), so they
+   * do not wait for an attempt that never ends. A record already done answers it instead.
    */
-  private async finish(
+  private async giveUp(
     id: string,
+    fields: string[],
     request: BridgeRequest,
-    reply: string,
-    outcome: 'store' | 'release' | 'keep',
-  ): Promise<void> {
-    const multi = this.client.multi();
-    if (expectsReply(request) && reply !== '') this.pushReply(multi, request.replyTo, reply);
-    const key = dedupKey(this.keyPrefix, request.correlationId);
-    if (outcome === 'store') multi.set(key, `d${reply}`, 'PX', this.config.RPC_DEDUP_WINDOW_MS);
-    if (outcome === 'release') multi.del(key);
-    multi.xack(this.stream, this.group, id);
-    this.checkExec(await multi.exec());
-  }
-
-  /**
-   * Moves an entry that cannot be handled to the dead letters with the reason, the original id
-   * and payload, acknowledges it, and answers it when it names a reply list.
-   */
-  private async deadLetter(
-    id: string,
-    entry: InvalidEntry | (Omit<InvalidEntry, 'reason'> & { reason: 'max_deliveries' }),
     deliveries: number,
-    error?: RpcError,
+    flight: InFlight,
   ): Promise<void> {
-    this.problem(
-      `A request moved to the dead letters (${entry.reason})`,
-      `Request ${id} moved to the dead letters: ${entry.reason}`,
+    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const taken = await this.scripts.take(keys, id, replyListOf(request));
+    if (taken.kind !== 'run') return;
+    flight.owned = { record: keys.record, owner: taken.owner };
+    const error = new RpcError(
+      RpcErrorCode.InternalError,
+      `the request failed ${deliveries - 1} times and was moved to the dead letters`,
     );
-    const multi = this.client.multi();
-    multi.xadd(
+    this.problem(
+      'A request moved to the dead letters (max_deliveries)',
+      `Request ${id} moved to the dead letters: max_deliveries`,
+    );
+    await this.client.xadd(
       this.config.RPC_DEAD_LETTER_STREAM,
       'MAXLEN',
       '~',
       DEAD_LETTER_MAX_LEN,
       '*',
+      ...this.deadLetterFields(
+        id,
+        'max_deliveries',
+        error.message,
+        fieldOf(fields, 'payload') ?? '',
+        deliveries,
+      ),
+    );
+    const reply = errorReply(request.correlationId, error);
+    await this.scripts.finish(keys, id, taken.owner, reply, 'store', replyListOf(request));
+  }
+
+  /**
+   * Moves an entry that is not a request to the dead letters with the reason, the original id and
+   * payload, answers it when it names a reply list, and acknowledges it, in one script (once).
+   */
+  private async deadLetter(id: string, entry: InvalidEntry, deliveries: number): Promise<void> {
+    this.problem(
+      `A request moved to the dead letters (${entry.reason})`,
+      `Request ${id} moved to the dead letters: ${entry.reason}`,
+    );
+    const answer = new RpcError(RpcErrorCode.InvalidParams, 'the request is invalid', {
+      details: { validation_errors: entry.errors },
+    });
+    const why = entry.errors.map((e) => `${e.field}: ${e.error}`).join('; ');
+    await this.scripts.answer(
+      id,
+      entry.replyTo,
+      entry.replyTo === undefined ? '' : errorReply(entry.correlationId, answer),
+      {
+        maxLen: DEAD_LETTER_MAX_LEN,
+        fields: this.deadLetterFields(id, entry.reason, why, entry.payload, deliveries),
+      },
+    );
+  }
+
+  private deadLetterFields(
+    id: string,
+    reason: string,
+    error: string,
+    payload: string,
+    deliveries: number,
+  ): string[] {
+    return [
       'reason',
-      entry.reason,
+      reason,
       'error',
-      entry.errors.map((e) => `${e.field}: ${e.error}`).join('; ') || (error?.message ?? ''),
+      error,
       'original_id',
       id,
       'payload',
-      entry.payload,
+      payload,
       'deliveries',
       String(deliveries),
       'consumer',
       this.consumer,
-    );
-    if (entry.replyTo !== undefined) {
-      const answer =
-        error ??
-        new RpcError(RpcErrorCode.InvalidParams, 'the request is invalid', {
-          details: { validation_errors: entry.errors },
-        });
-      this.pushReply(multi, entry.replyTo, errorReply(entry.correlationId, answer));
-    }
-    if (entry.reason === 'max_deliveries' && entry.correlationId !== undefined) {
-      // Its duplicates get the same answer rather than waiting for an attempt that never ends.
-      const key = dedupKey(this.keyPrefix, entry.correlationId);
-      multi.set(
-        key,
-        `d${errorReply(entry.correlationId, error ?? failed())}`,
-        'PX',
-        this.config.RPC_DEDUP_WINDOW_MS,
-      );
-    }
-    multi.xack(this.stream, this.group, id);
-    this.checkExec(await multi.exec());
-  }
-
-  /**
-   * A MULTI that did not run (connection lost, EXECABORT) throws: the entry stays pending. One
-   * whose reply list Redis refused (WRONGTYPE) ran the rest, its acknowledgement included.
-   */
-  private checkExec(results: [Error | null, unknown][] | null): void {
-    if (results === null) throw new Error('the transaction was aborted');
-    const failed = results.find(([error]) => error !== null)?.[0];
-    if (failed)
-      this.problem('Redis refused part of a reply', 'Redis refused part of a reply', failed);
-  }
-
-  private pushReply(multi: ReturnType<Redis['multi']>, list: string, reply: string): void {
-    multi.lpush(list, reply);
-    multi.expire(list, this.config.RPC_RESPONSE_TTL_S);
+    ];
   }
 
   // ---- claiming --------------------------------------------------------------------------
@@ -506,19 +507,18 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /**
-   * Resets the idle time of requests running here for a while (XCLAIM to ourselves, JUSTID: the
-   * delivery count stays), so that no other instance claims an entry that is still being run.
+   * Keeps the entries handled here for a while (running, or waiting in their room's chain) from
+   * being claimed: their idle time is reset and their owners' leases renewed (lua/keep-alive.lua),
+   * only while the group still gives them to this consumer; one another instance claimed after a
+   * stall is never taken back (its record decides who answers).
    */
   private async keepAlive(): Promise<void> {
     const now = Date.now();
     const due = Math.floor(this.config.RPC_VISIBILITY_TIMEOUT_MS / 4);
-    const ids = [...this.inFlight].filter(([, f]) => now - f.touchedAt >= due).map(([id]) => id);
-    if (ids.length === 0) return;
-    await this.client.call('XCLAIM', this.stream, this.group, this.consumer, '0', ...ids, 'JUSTID');
-    for (const id of ids) {
-      const entry = this.inFlight.get(id);
-      if (entry) entry.touchedAt = now;
-    }
+    const kept = [...this.inFlight].filter(([, f]) => now - f.touchedAt >= due);
+    if (kept.length === 0) return;
+    await this.scripts.keepAlive(kept.map(([id, f]) => ({ id, ...f.owned })));
+    for (const [, flight] of kept) flight.touchedAt = now;
   }
 
   /**
@@ -591,17 +591,13 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 }
 
-/** Whether anybody waits for this request's reply. */
-function expectsReply(request: BridgeRequest): request is BridgeRequest & { replyTo: string } {
-  return request.replyTo !== undefined && request.timeoutS > 0;
+/** The list the request's reply goes to; undefined when nobody waits for one. */
+function replyListOf(request: BridgeRequest): string | undefined {
+  return request.timeoutS > 0 ? request.replyTo : undefined;
 }
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : JSON.stringify(error);
-}
-
-function failed(): RpcError {
-  return new RpcError(RpcErrorCode.InternalError, 'the request failed too many times');
 }
 
 /** A flat `[name, value, …]` reply (XINFO) as a map. */

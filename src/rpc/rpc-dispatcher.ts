@@ -27,6 +27,14 @@ export type RpcCaller =
  */
 export interface RpcDispatcher {
   call(method: string, params: unknown, caller: RpcCaller): Promise<unknown>;
+
+  /**
+   * The room a call would publish into, known before running it: the `room` of the method's
+   * definition applied to its validated params. Undefined for a method without a room, or for
+   * params that do not validate (the call itself fails then). Callers that order calls per room
+   * (the bridge, the HTTP API) key their sequencer with it.
+   */
+  roomOf(method: string, params: unknown): string | undefined;
 }
 
 /** Injection token of the RpcDispatcher port. */

@@ -11,6 +11,7 @@ import {
   rpcReplies,
 } from '../protocol/rpc.protocol';
 import { RpcCallDto } from './dto/rpc-call.dto';
+import { KeyedSequencer } from './keyed-sequencer';
 import { RpcCaller, RpcDispatcher } from './rpc-dispatcher';
 
 /** Calls one request of the HTTP API may hold; a larger batch is refused (400). */
@@ -43,6 +44,8 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
  * correlation_id?}` answered with its reply (200, or the status of its error code: 400 for
  * `invalid_params`), or an array of 1 to MAX_BATCH_CALLS calls run one after another, in order,
  * answered 200 with one reply per call in the same order (a failed call does not stop the others).
+ * Calls whose method names a room run one after another per room, in arrival order, with the
+ * bridge's calls into that room; other rooms' calls run in parallel.
  *
  * A call's publications are idempotent (see `RoomBroker.publish`) under its `correlation_id`
  * when it has one, else under the request's `Idempotency-Key` header (the call's index appended
@@ -52,7 +55,10 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export class RpcHttpApi {
   private readonly logger = new Logger(RpcHttpApi.name);
 
-  constructor(@Inject(RpcDispatcher) private readonly rpc: RpcDispatcher) {}
+  constructor(
+    @Inject(RpcDispatcher) private readonly rpc: RpcDispatcher,
+    private readonly sequencer: KeyedSequencer,
+  ) {}
 
   /** `idempotencyKey`: the request's `Idempotency-Key` header, if any (1 to 128 characters). */
   async handle(body: unknown, idempotencyKey?: string): Promise<RpcHttpAnswer> {
@@ -107,10 +113,12 @@ export class RpcHttpApi {
       idempotencyKey: correlationId ?? headerKey,
     };
     try {
-      return rpcReplies.success(
-        correlationId,
-        await this.rpc.call(call.method, call.params, caller),
+      // Calls into one room run one after another in arrival order (queued before any await).
+      const room = this.rpc.roomOf(call.method, call.params);
+      const result = await this.sequencer.run(room, () =>
+        this.rpc.call(call.method, call.params, caller),
       );
+      return rpcReplies.success(correlationId, result);
     } catch (error) {
       if (error instanceof RpcError) return rpcReplies.failure(correlationId, error);
       logUnexpected(error, this.logger);

@@ -317,4 +317,18 @@ describe('RpcRegistry', () => {
       });
     });
   });
+
+  describe('roomOf', () => {
+    it('names the room of a method that has one, from its validated params, without running it', () => {
+      expect(registry.roomOf('workspace.changed', change)).toBe('workspace:ws1');
+      expect(received).toEqual([]);
+    });
+
+    it('names no room for a method without one, an unknown method, or params that do not validate', () => {
+      expect(registry.roomOf('rooms', {})).toBeUndefined();
+      expect(registry.roomOf('no.such', change)).toBeUndefined();
+      expect(registry.roomOf('workspace.changed', { workspace_id: 'WS!' })).toBeUndefined();
+      expect(registry.roomOf('workspace.changed', 'not an object')).toBeUndefined();
+    });
+  });
 });

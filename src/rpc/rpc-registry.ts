@@ -77,6 +77,16 @@ export class RpcRegistry implements RpcDispatcher {
     }
   }
 
+  roomOf(method: string, params: unknown): string | undefined {
+    const definition = this.methods.get(method);
+    if (!definition?.room) return undefined;
+    try {
+      return definition.room(validateParams(definition.params, params));
+    } catch {
+      return undefined;
+    }
+  }
+
   /** A socket publishes only into a room its token's `publish` claim matches (any without auth). */
   private checkPublish(definition: RpcMethodDefinition, dto: object, caller: RpcCaller): void {
     if (caller.kind !== 'socket' || definition.permission !== 'publish' || !definition.room) return;

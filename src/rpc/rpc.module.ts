@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
 import { JsonBodyMiddleware } from '../transport/json-body.middleware';
 import { ApiKeyMiddleware } from './api-key.middleware';
+import { KeyedSequencer } from './keyed-sequencer';
 import { RpcController } from './rpc.controller';
 import { RpcDispatcher } from './rpc-dispatcher';
 import { RpcExplorer } from './rpc-explorer';
@@ -25,8 +26,10 @@ import { RpcGateway } from './rpc.gateway';
     RpcExplorer,
     RpcGateway,
     RpcHttpApi,
+    // The per-room order of backend calls, one per instance, shared by the bridge and the HTTP API.
+    KeyedSequencer,
   ],
-  exports: [RpcRegistry, RpcDispatcher],
+  exports: [RpcRegistry, RpcDispatcher, KeyedSequencer],
 })
 export class RpcModule implements NestModule {
   /** The key first: a caller without it gets 401 before its body is read. */

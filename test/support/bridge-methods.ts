@@ -8,7 +8,7 @@ import { RpcRegistry } from '../../src/rpc/rpc-registry';
 
 /*
  * Test methods for the backend bridge, registered the way a feature module registers its own:
- * echo, a failure with an RpcError, a throw, a slow one and a gated one. Each counts its runs
+ * echo, a failure with an RpcError, a throw, a retryable failure, a slow one and a gated one. Each counts its runs
  * per `key`, so a test can tell how often a request was executed (not just answered).
  */
 
@@ -38,6 +38,8 @@ export class BridgeGate extends Gate {}
 export class BridgeTestMethods implements OnModuleInit {
   /** Runs per `key` (params without a key count under ''). */
   readonly runs = new Map<string, number>();
+  /** `<key>:<seq>` of every run of the room methods, in the order they ran. */
+  readonly ran: string[] = [];
 
   constructor(
     private readonly registry: RpcRegistry,
@@ -93,6 +95,41 @@ export class BridgeTestMethods implements OnModuleInit {
       handler: async (params: SlowParams) => {
         await delay(params.ms);
         return answer(params);
+      },
+    });
+    this.registry.register({
+      name: 'test.flaky',
+      params: EchoParams,
+      permission: 'backend',
+      handler: (params: EchoParams) => {
+        // Fails retryably on its first run per key (Redis away under a publish), then answers.
+        if (this.runsOf(params.key ?? '') > 0) return Promise.resolve(answer(params));
+        answer(params);
+        const error = new RpcError(RpcErrorCode.InternalError, 'try again', { retryable: true });
+        return Promise.reject(error);
+      },
+    });
+    // Two methods with a room, `test:<key>`: the bridge and the HTTP API order their calls per room.
+    const room = (params: EchoParams): string => `test:${params.key ?? ''}`;
+    this.registry.register({
+      name: 'test.room_gated',
+      params: EchoParams,
+      permission: 'backend',
+      room,
+      handler: async (params: EchoParams) => {
+        await this.gate.pass();
+        this.ran.push(`${params.key}:${params.seq}`);
+        return answer(params);
+      },
+    });
+    this.registry.register({
+      name: 'test.room_echo',
+      params: EchoParams,
+      permission: 'backend',
+      room,
+      handler: (params: EchoParams) => {
+        this.ran.push(`${params.key}:${params.seq}`);
+        return Promise.resolve(answer(params));
       },
     });
     this.registry.register({

@@ -4,9 +4,11 @@ django_cfg.apps.ipc's DjangoCfgRPCClient (django-cfg @48bc3e28) in its essential
 request to the stream (MAXLEN ~ 10000), BLPOPs the reply list for `timeout` seconds, then always
 DELetes it; an answer of type "error" raises, one without `result` is an error too;
 `fire_and_forget` XADDs with timeout 0 and no reply_to. Uses Debian's python3-redis only.
+`send_stream` is the helper for streams: it sends chunks in order (see its docstring).
 
 Usage: django_rpc_client.py REDIS_URL STREAM < calls.json, where calls.json is a list of
-{"method", "params", "timeout"?, "fire_and_forget"?}; prints one JSON outcome per call.
+{"method", "params", "timeout"?, "fire_and_forget"?} or {"method", "chunks": [params, ...]}
+(sent with send_stream); prints one JSON outcome per call.
 """
 
 import json
@@ -58,6 +60,18 @@ class Client:
         finally:
             self.redis.delete(reply_key)
 
+    def send_stream(self, method, chunks, timeout=None):
+        """Sends a stream's chunks (e.g. `session.message` params with is_streaming/seq) in order.
+
+        Each chunk is a `call()`: the next is sent only once the previous one is answered, so they
+        are published in the room in the order given, whichever instance runs each. Chunks sent
+        with `fire_and_forget` keep their order only while one instance reads them all (the
+        server runs a room's requests in stream order per instance); across instances they may
+        interleave. Returns the (correlation_id, result) of every chunk; a failed chunk raises
+        (RemoteError, TimeoutError) and the chunks after it are not sent.
+        """
+        return [self.call(method, params, timeout) for params in chunks]
+
     def fire_and_forget(self, method, params):
         payload = {
             "type": "rpc",
@@ -76,7 +90,15 @@ def main():
     client = Client(sys.argv[1], sys.argv[2])
     for call in json.load(sys.stdin):
         method, params = call["method"], call.get("params", {})
-        if call.get("fire_and_forget"):
+        if "chunks" in call:
+            try:
+                sent = client.send_stream(method, call["chunks"], call.get("timeout"))
+                outcome = {"outcome": "stream", "results": [result for _, result in sent]}
+            except RemoteError as error:
+                outcome = {"outcome": "remote_error", "error": error.error}
+            except TimeoutError:
+                outcome = {"outcome": "timeout"}
+        elif call.get("fire_and_forget"):
             outcome = {"outcome": "sent", "id": client.fire_and_forget(method, params)}
         else:
             try:

@@ -1,0 +1,151 @@
+import type Redis from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DedupKeys } from './dedup';
+
+/** The scripts in lua/, each run with lua/library.lua in front; their keys are counted per call. */
+const FILES = {
+  bridgeTake: 'take.lua',
+  bridgeFinish: 'finish.lua',
+  bridgeAnswer: 'answer.lua',
+  bridgeKeepAlive: 'keep-alive.lua',
+} as const;
+type ScriptName = keyof typeof FILES;
+type ScriptCommand = (numberOfKeys: number, ...args: (string | number)[]) => Promise<unknown>;
+
+const LUA_DIR = join(__dirname, 'lua');
+
+/** Where the bridge reads and answers, and for how long what it writes holds. */
+export interface BridgeScriptSettings {
+  readonly stream: string;
+  readonly group: string;
+  readonly deadLetters: string;
+  /** This instance's consumer name in the group. */
+  readonly consumer: string;
+  /** How long an owner's lease lasts unless renewed (RPC_VISIBILITY_TIMEOUT_MS). */
+  readonly leaseMs: number;
+  /** RPC_DEDUP_WINDOW_MS */
+  readonly windowMs: number;
+  /** RPC_RESPONSE_TTL_S */
+  readonly replyTtlS: number;
+}
+
+/**
+ * What a delivery does with its correlation id (lua/take.lua): `run` it as the record's owner;
+ * or not: `lost` (another consumer holds the entry), `answered` (stored reply pushed, acked),
+ * `waiting` (registered beside the running twin, acked), `standby` (another delivery of this
+ * entry runs under a live lease; the entry stays pending).
+ */
+export type TakeOutcome =
+  | { readonly kind: 'lost' | 'answered' | 'waiting' | 'standby' }
+  | { readonly kind: 'run'; readonly owner: string };
+
+/** One entry kept alive: its id and, once it runs, its record and the owner it holds. */
+export interface KeptEntry {
+  readonly id: string;
+  readonly record?: string;
+  readonly owner?: string;
+}
+
+/**
+ * The bridge's atomic steps on Redis, defined on its own connection (EVALSHA): each checks who
+ * holds the entry or the record and writes, answers and acknowledges in the same script.
+ */
+export class BridgeScripts {
+  constructor(
+    private readonly client: Redis,
+    private readonly settings: BridgeScriptSettings,
+  ) {
+    const library = readFileSync(join(LUA_DIR, 'library.lua'), 'utf8');
+    for (const [name, file] of Object.entries(FILES)) {
+      if (name in client) continue;
+      const body = readFileSync(join(LUA_DIR, file), 'utf8');
+      client.defineCommand(name, { lua: `${library}\n${body}` });
+    }
+  }
+
+  /** Takes the record for this delivery of `id`, or answers or parks it (see TakeOutcome). */
+  async take(keys: DedupKeys, id: string, replyTo: string | undefined): Promise<TakeOutcome> {
+    const { stream, group, consumer, leaseMs, windowMs, replyTtlS } = this.settings;
+    const answer = (await this.run(
+      'bridgeTake',
+      [keys.record, keys.waiters, stream, ...optional(replyTo)],
+      [group, id, consumer, leaseMs, windowMs, replyTtlS],
+    )) as [string, string?];
+    const [kind, owner] = answer;
+    if (kind === 'run' && owner !== undefined) return { kind, owner };
+    if (kind === 'lost' || kind === 'answered' || kind === 'waiting' || kind === 'standby') {
+      return { kind };
+    }
+    throw new Error(`unexpected answer of the take script: ${kind}`);
+  }
+
+  /**
+   * Pushes `reply` to the request's list and every waiter, stores it (`store`) or releases the
+   * record (`release`), and acknowledges `id`; false, writing nothing, when the record no longer
+   * names `owner`.
+   */
+  async finish(
+    keys: DedupKeys,
+    id: string,
+    owner: string,
+    reply: string,
+    mode: 'store' | 'release',
+    replyTo: string | undefined,
+  ): Promise<boolean> {
+    const { stream, group, windowMs, replyTtlS } = this.settings;
+    const done = await this.run(
+      'bridgeFinish',
+      [keys.record, keys.waiters, stream, ...optional(replyTo)],
+      [group, id, owner, reply, mode, windowMs, replyTtlS],
+    );
+    return Number(done) === 1;
+  }
+
+  /**
+   * Answers `id` without running it (`reply` '' for none), with a dead letter of `deadLetter`'s
+   * fields when given, and acknowledges it; false when another consumer holds the entry.
+   */
+  async answer(
+    id: string,
+    replyTo: string | undefined,
+    reply: string,
+    deadLetter?: { readonly maxLen: number; readonly fields: readonly string[] },
+  ): Promise<boolean> {
+    const { stream, group, deadLetters, consumer, replyTtlS } = this.settings;
+    const done = await this.run(
+      'bridgeAnswer',
+      [stream, deadLetters, ...optional(replyTo)],
+      [
+        group,
+        id,
+        consumer,
+        reply,
+        replyTtlS,
+        deadLetter?.maxLen ?? 0,
+        ...(deadLetter?.fields ?? []),
+      ],
+    );
+    return Number(done) === 1;
+  }
+
+  /** Resets the idle time of the entries still ours and renews their owners' leases. */
+  async keepAlive(entries: readonly KeptEntry[]): Promise<boolean[]> {
+    const { stream, group, consumer, leaseMs, windowMs } = this.settings;
+    const ours = (await this.run(
+      'bridgeKeepAlive',
+      [stream, ...entries.map((entry) => entry.record ?? stream)],
+      [group, consumer, leaseMs, windowMs, ...entries.flatMap((e) => [e.id, e.owner ?? ''])],
+    )) as number[];
+    return ours.map((flag) => flag === 1);
+  }
+
+  private run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+    const command = (this.client as unknown as Record<ScriptName, ScriptCommand>)[name];
+    return command.call(this.client, keys.length, ...keys, ...args);
+  }
+}
+
+function optional(key: string | undefined): string[] {
+  return key === undefined ? [] : [key];
+}

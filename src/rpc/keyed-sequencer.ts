@@ -1,0 +1,32 @@
+/**
+ * Keyed serial execution: tasks given the same key run one after another, in the order `run` was
+ * called, each once the one before it settled (fulfilled or rejected); tasks of other keys, and
+ * tasks without a key, run in parallel. A key's chain is forgotten once it is empty, so the
+ * sequencer holds only keys with a task pending. It bounds nothing: callers bound how many tasks
+ * they hand it (the bridge holds a RPC_CONCURRENCY slot for each entry, waiting or running).
+ */
+export class KeyedSequencer {
+  /** Per key, the settled end of its chain (never rejects). */
+  private readonly tails = new Map<string, Promise<void>>();
+
+  run<T>(key: string | undefined, task: () => Promise<T>): Promise<T> {
+    const before = key === undefined ? undefined : this.tails.get(key);
+    const result = before === undefined ? Promise.resolve().then(task) : before.then(task);
+    if (key === undefined) return result;
+    const tail = result.then(settled, settled);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+
+  /** Keys with a task running or waiting. */
+  get size(): number {
+    return this.tails.size;
+  }
+}
+
+function settled(): void {
+  // The next task of the chain runs whatever the previous one's outcome.
+}

@@ -1,0 +1,203 @@
+import Redis from 'ioredis';
+import { BridgeScripts, BridgeScriptSettings } from '../src/bridge/bridge-scripts';
+import { dedupKeys } from '../src/bridge/dedup';
+import { eventually } from './support/eventually';
+import { RedisServer, describeWithRedis } from './support/redis-server';
+
+/*
+ * The bridge's scripts (src/bridge/lua/) against a real redis-server, two consumers `a` and `b`
+ * of one group standing for two instances: who owns a correlation id's record, who answers, and
+ * what a stale owner or a duplicate may do. Each test has its own stream and key prefix.
+ */
+
+let runs = 0;
+
+describeWithRedis('bridge scripts: ownership of an entry and its record', () => {
+  let server: RedisServer;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = new Redis(server.url);
+  });
+
+  afterAll(async () => {
+    await redis.quit();
+    await server.stop();
+  });
+
+  /** A stream with its group, and the scripts of consumers `a` and `b` on it. */
+  async function setUp(leaseMs: number): Promise<{
+    stream: string;
+    prefix: string;
+    a: BridgeScripts;
+    b: BridgeScripts;
+  }> {
+    runs += 1;
+    const stream = `own-${runs}`;
+    const prefix = `own${runs}:`;
+    await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    const settings = (consumer: string): BridgeScriptSettings => ({
+      stream,
+      group: 'g',
+      deadLetters: `${stream}:dlq`,
+      consumer,
+      leaseMs,
+      windowMs: 60_000,
+      replyTtlS: 60,
+    });
+    return {
+      stream,
+      prefix,
+      a: new BridgeScripts(redis, settings('a')),
+      b: new BridgeScripts(redis, settings('b')),
+    };
+  }
+
+  async function readAs(stream: string, consumer: string): Promise<string[]> {
+    const answer = (await redis.xreadgroup('GROUP', 'g', consumer, 'STREAMS', stream, '>')) as
+      [string, [string, string[]][]][] | null;
+    return (answer?.[0]?.[1] ?? []).map(([id]) => id);
+  }
+
+  async function holderOf(stream: string, id: string): Promise<[string, number] | undefined> {
+    const [row] = (await redis.xpending(stream, 'g', id, id, 1)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
+    return row ? [row[1], row[3]] : undefined;
+  }
+
+  it('a stale owner’s finish writes nothing; the record’s new owner answers, once', async () => {
+    const { stream, prefix, a, b } = await setUp(100);
+    const keys = dedupKeys(prefix, 'c1');
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const first = await a.take(keys, id, 'replies');
+    expect(first).toEqual({ kind: 'run', owner: `a/${id}/1` });
+
+    // `a` stalls past its lease: `b` claims the entry (a second delivery) and takes the record.
+    await eventually(
+      'b to claim the idle entry',
+      async () => (await redis.xclaim(stream, 'g', 'b', 100, id)).length === 1,
+    );
+    const second = await b.take(keys, id, 'replies');
+    expect(second).toEqual({ kind: 'run', owner: `b/${id}/2` });
+
+    // `a` wakes up: its keep-alive takes nothing back, its finish writes nothing.
+    expect(await a.keepAlive([{ id, record: keys.record, owner: `a/${id}/1` }])).toEqual([false]);
+    expect(await holderOf(stream, id)).toEqual(['b', 2]);
+    expect(await a.finish(keys, id, `a/${id}/1`, 'stale', 'store', 'replies')).toBe(false);
+    expect(await redis.llen('replies')).toBe(0);
+    expect(await redis.hget(keys.record, 'o')).toBe(`b/${id}/2`);
+    expect(await holderOf(stream, id)).toEqual(['b', 2]);
+
+    expect(await b.finish(keys, id, `b/${id}/2`, 'fresh', 'store', 'replies')).toBe(true);
+    expect(await redis.lrange('replies', 0, -1)).toEqual(['fresh']);
+    expect(await holderOf(stream, id)).toBeUndefined();
+    expect(await redis.hmget(keys.record, 's', 'r')).toEqual(['d', 'fresh']);
+  });
+
+  it('a claimer stands by while the owner’s lease is live, and the owner answers', async () => {
+    const { stream, prefix, a, b } = await setUp(60_000);
+    const keys = dedupKeys(prefix, 'c2');
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const taken = await a.take(keys, id, 'replies-2');
+    // A claim that did not wait for the idle time (forced): the record's lease still holds.
+    await redis.xclaim(stream, 'g', 'b', 0, id);
+
+    expect(await b.take(keys, id, 'replies-2')).toEqual({ kind: 'standby' });
+    expect(await a.keepAlive([{ id, record: keys.record, owner: `a/${id}/1` }])).toEqual([false]);
+    expect(await holderOf(stream, id)).toEqual(['b', 2]);
+    expect(
+      taken.kind === 'run' && (await a.finish(keys, id, taken.owner, 'r', 'store', 'replies-2')),
+    ).toBe(true);
+    expect(await redis.lrange('replies-2', 0, -1)).toEqual(['r']);
+    expect(await holderOf(stream, id)).toBeUndefined();
+  });
+
+  it('a live owner’s keep-alive resets the entry’s idle time and renews its lease', async () => {
+    const { stream, prefix, a } = await setUp(1_000);
+    const keys = dedupKeys(prefix, 'c3');
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    await a.take(keys, id, undefined);
+    const lease = Number(await redis.hget(keys.record, 'l'));
+    await eventually('a millisecond to pass on the Redis clock', async () => {
+      const [seconds, micros] = await redis.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) > lease - 1_000;
+    });
+
+    expect(await a.keepAlive([{ id, record: keys.record, owner: `a/${id}/1` }])).toEqual([true]);
+    expect(Number(await redis.hget(keys.record, 'l'))).toBeGreaterThan(lease);
+    // The delivery count is unchanged: keeping is not delivering.
+    expect(await holderOf(stream, id)).toEqual(['a', 1]);
+  });
+
+  it('parks a duplicate beside its running twin, acknowledged, and answers it from the twin’s finish', async () => {
+    const { stream, prefix, a, b } = await setUp(60_000);
+    const keys = dedupKeys(prefix, 'c4');
+    const twin = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    await redis.xclaim(stream, 'g', 'b', 0, copy);
+    const taken = await a.take(keys, twin, 'list-twin');
+
+    // The copy, on the other instance, holds nothing while it waits.
+    expect(await b.take(keys, copy, 'list-copy')).toEqual({ kind: 'waiting' });
+    expect(await holderOf(stream, copy)).toBeUndefined();
+    expect(await redis.lrange(keys.waiters, 0, -1)).toEqual(['list-copy']);
+
+    expect(
+      taken.kind === 'run' &&
+        (await a.finish(keys, twin, taken.owner, 'reply', 'store', 'list-twin')),
+    ).toBe(true);
+    expect(await redis.lrange('list-twin', 0, -1)).toEqual(['reply']);
+    expect(await redis.lrange('list-copy', 0, -1)).toEqual(['reply']);
+    expect(await redis.exists(keys.waiters)).toBe(0);
+
+    // A third copy later gets the stored reply at once.
+    const late = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'b');
+    expect(await b.take(keys, late, 'list-late')).toEqual({ kind: 'answered' });
+    expect(await redis.lrange('list-late', 0, -1)).toEqual(['reply']);
+    expect(await holderOf(stream, late)).toBeUndefined();
+  });
+
+  it('releases the record after a retryable failure: pushed to every waiter, never stored', async () => {
+    const { stream, prefix, a } = await setUp(60_000);
+    const keys = dedupKeys(prefix, 'c5');
+    const twin = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const taken = await a.take(keys, twin, 'list-5');
+    expect(await a.take(keys, copy, 'list-5')).toEqual({ kind: 'waiting' });
+
+    expect(
+      taken.kind === 'run' &&
+        (await a.finish(keys, twin, taken.owner, 'unavailable', 'release', 'list-5')),
+    ).toBe(true);
+    expect(await redis.lrange('list-5', 0, -1)).toEqual(['unavailable', 'unavailable']);
+    expect(await redis.exists(keys.record, keys.waiters)).toBe(0);
+
+    // A retry runs.
+    const retry = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    expect(await a.take(keys, retry, 'list-5')).toEqual({ kind: 'run', owner: `a/${retry}/1` });
+  });
+
+  it('answers an entry without running it only while it is this consumer’s', async () => {
+    const { stream, a, b } = await setUp(60_000);
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    await redis.xclaim(stream, 'g', 'b', 0, id);
+
+    expect(await a.answer(id, 'list-6', 'late')).toBe(false);
+    expect(await b.answer(id, 'list-6', 'late')).toBe(true);
+    expect(await redis.lrange('list-6', 0, -1)).toEqual(['late']);
+    expect(await holderOf(stream, id)).toBeUndefined();
+  });
+});
