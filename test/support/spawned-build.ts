@@ -59,11 +59,13 @@ export default function buildSpawned(): void {
   writeFileSync(STAMP, `${new Date().toISOString()}\n`);
 }
 
-function luaScripts(): string[] {
-  const dir = join('src', 'redis', 'lua');
-  return readdirSync(join(ROOT, dir))
-    .filter((name) => name.endsWith('.lua'))
-    .map((name) => join(dir, name));
+/** Every `.lua` file under src/ (each module's scripts sit in its own `lua/` folder). */
+function luaScripts(dir = 'src'): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return luaScripts(path);
+    return entry.name.endsWith('.lua') ? [path] : [];
+  });
 }
 
 /** Newest modification time of the files at or under `paths` (relative to the root), in ms. */
