@@ -6,14 +6,14 @@ const WINDOW_MS = 300_000;
 describeRoomBrokerContract(
   'in memory',
   () => {
-    // A clock of its own: the idempotency window passes when the case says so.
-    let now = 1_000_000;
+    // The real clock, moved on when the case says the idempotency window passes.
+    let skew = 0;
     const broker = new InMemoryRoomBroker(
       { size: CONTRACT_HISTORY_SIZE, idempotencyWindowMs: WINDOW_MS },
-      () => now,
+      () => Date.now() + skew,
     );
     const passIdempotencyWindow = (): Promise<void> => {
-      now += WINDOW_MS;
+      skew += WINDOW_MS;
       return Promise.resolve();
     };
     return Promise.resolve({ broker, passIdempotencyWindow });
