@@ -166,6 +166,11 @@ function describeIdempotency(
       await rpc(alice, 'workspace.state_changed', params);
       await rpc(alice, 'workspace.state_changed', params);
       expect(await statesUpToMarker(watcher, workspace)).toEqual(['by alice', 'by alice']);
+      // A key of null is no key either.
+      const none = { idempotency_key: null };
+      await rpc(alice, 'workspace.state_changed', params, none);
+      await rpc(alice, 'workspace.state_changed', params, none);
+      expect(await statesUpToMarker(watcher, workspace)).toEqual(['by alice', 'by alice']);
     });
 
     it('broadcasts a chat message resent with the same messageId once; the sender’s echo is the original', async () => {
@@ -214,6 +219,15 @@ function describeIdempotency(
         expect(error).toMatchObject({ code: 'invalid_message' });
       }
       expect(alice.unread('chat_message')).toEqual([]);
+    });
+
+    it('takes a messageId of null as none: each send is broadcast, without messageId', async () => {
+      const alice = track(await joinedClient(deployment.a.wsUrl, 'alice', freshRoom()));
+      const message = { type: 'chat_message', userId: 'alice', content: 'hi', messageId: null };
+      const first = await alice.request(message, 'chat_message');
+      const second = await alice.request(message, 'chat_message');
+      expect(first).not.toHaveProperty('messageId');
+      expect(second.offset).toBe((first.offset as number) + 1);
     });
   });
 }

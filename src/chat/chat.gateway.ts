@@ -86,7 +86,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   @SubscribeMessage(ClientMessageType.ChatMessage)
   chat(@MessageBody() dto: ChatMessageDto, @ConnectedSocket() session: Session): Promise<void> {
-    return this.rooms.sendMessage(session, dto.userId, dto.content, dto.messageId);
+    return this.rooms.sendMessage(session, dto.userId, dto.content, dto.messageId ?? undefined);
   }
 
   @SubscribeMessage(ClientMessageType.SwitchRoom)

@@ -34,7 +34,7 @@ export class RpcGateway {
       kind: 'socket',
       session,
       principal: session.principal,
-      idempotencyKey: frame.idempotency_key,
+      idempotencyKey: frame.idempotency_key ?? undefined,
     } as const;
     const result = await this.rpc.call(frame.method, frame.params, caller);
     return rpcFrames.response(frame.correlation_id, result);
