@@ -1,4 +1,5 @@
 import type { AppConfig } from '../src/config/app-config';
+import { RpcDispatcher } from '../src/rpc/rpc-dispatcher';
 import { eventually } from './support/eventually';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
@@ -173,6 +174,43 @@ function describeIdempotency(
       expect(await statesUpToMarker(watcher, workspace)).toEqual(['by alice', 'by alice']);
     });
 
+    it('runs a bridge request once per correlation_id, through the control rooms too', async () => {
+      const { a, b } = deployment;
+      // As the bridge calls: a backend whose key is the request's correlation_id.
+      const bridge = (app: RunningApp, method: string, params: object, key?: string) =>
+        app.app.get<RpcDispatcher>(RpcDispatcher).call(method, params, {
+          kind: 'backend',
+          via: 'redis',
+          idempotencyKey: key,
+        });
+      const tag = freshRoom();
+      const user = `u-${tag}`;
+      const first = track(await joinedClient(b.wsUrl, user, `own-${tag}`));
+      const notify = (title: string) => ({ user_id: user, title, message: 'm', type: 'info' });
+      const all = { title: `all-${tag}`, message: 'm', type: 'info' };
+      const titles = (): unknown[] =>
+        first.unread('notification').map((f) => (f.data as { title: string }).title);
+
+      expect(await bridge(a, 'notification.send', notify('once'), `n-${tag}`)).toEqual(
+        await bridge(b, 'notification.send', notify('twice'), `n-${tag}`),
+      );
+      await bridge(a, 'notification.broadcast', all, `all-${tag}`);
+      await bridge(b, 'notification.broadcast', all, `all-${tag}`);
+      await bridge(a, 'notification.send', notify('marker'));
+      await first.next(
+        (f) => f.type === 'notification' && (f.data as { title: string }).title === 'marker',
+      );
+      expect(titles()).toEqual(['once', `all-${tag}`]);
+
+      // user.disconnect run again must not close the connection the user opened since.
+      await bridge(a, 'user.disconnect', { user_id: user }, `d-${tag}`);
+      await first.closed;
+      const second = track(await joinedClient(b.wsUrl, user, `own-${tag}`));
+      await bridge(b, 'user.disconnect', { user_id: user }, `d-${tag}`);
+      await bridge(a, 'notification.send', notify('still here'));
+      expect(await second.next('notification')).toMatchObject({ data: { title: 'still here' } });
+    });
+
     it('broadcasts a chat message resent with the same messageId once; the sender’s echo is the original', async () => {
       const { a, b } = deployment;
       const room = `chat-${freshRoom()}`;
@@ -232,13 +270,16 @@ function describeIdempotency(
   });
 }
 
+let inMemory: RunningApp | undefined;
 describeIdempotency(
   'in memory',
   async (settings) => {
-    const app = await startApp(settings);
-    return { a: app, b: app };
+    inMemory = await startApp(settings);
+    return { a: inMemory, b: inMemory };
   },
-  () => Promise.resolve(),
+  async () => {
+    await inMemory?.close();
+  },
 );
 
 describeWithRedis('idempotent publishing with Redis', () => {
@@ -294,6 +335,9 @@ describe('the idempotency window', () => {
     expect((await bob.next('chat_message')).offset).toBe(later.offset);
     expect(bob.unread('chat_message')).toEqual([]);
     await Promise.all([alice.close(), bob.close()]);
+    // Closed here, while its Redis (if any) is still up.
+    running.splice(running.indexOf(app), 1);
+    await app.close();
   }
 
   it('publishes a key again once IDEMPOTENCY_WINDOW_MS has passed, in memory', async () => {

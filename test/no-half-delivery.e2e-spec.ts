@@ -14,6 +14,8 @@ import { Frame, TestClient, joinedClient } from './support/test-client';
 /** Bound for cross-instance delivery to resume after Redis does (reconnect backoff tops at 2 s). */
 const RECOVERY_MS = 15_000;
 
+const API_KEY = 'test-api-key-0123456789';
+
 const isChatFrame = (content: string) => (frame: Frame) =>
   frame.type === 'chat_message' && frame.content === content;
 
@@ -129,4 +131,59 @@ describeWithRedis('no half delivery', () => {
     // One comparison, so a failure shows every message's fate at once.
     expect(outcomes.filter((o) => !o.ok)).toEqual([]);
   }, 60_000);
+
+  it('answers an event Redis cannot take with 503 unavailable, shown to no follower', async () => {
+    const own = await RedisServer.start();
+    try {
+      const app = await startApp({
+        ...PROTOCOL_TEST_LIMITS,
+        API_KEY,
+        REDIS_URL: own.url,
+        REDIS_KEY_PREFIX: `half503${process.pid}:`,
+      });
+      apps.push(app);
+      const follower = await TestClient.connect(app.wsUrl);
+      clients.push(follower);
+      const joined = await follower.request(
+        { type: 'rpc', method: 'join_room', params: { room: 'workspace:w1' }, correlation_id: 'j' },
+        'response',
+      );
+      expect(joined).toMatchObject({ result: { room: 'workspace:w1' } });
+      await own.stop();
+      const call = {
+        method: 'workspace.state_changed',
+        params: { workspace_id: 'w1', state: 'during the outage' },
+        correlation_id: 'c-1',
+      };
+      const response = await eventually(
+        'the instance to notice Redis is gone',
+        () =>
+          fetch(`${app.httpUrl}/api/rpc`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+            body: JSON.stringify(call),
+          }),
+        { done: (r) => r.status !== 200, intervalMs: 100 },
+      );
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({
+        success: false,
+        error_code: 'unavailable',
+        error: { code: 'unavailable', retryable: true },
+      });
+      expect(follower.unread('event')).toEqual([]);
+      // Redis back, so that the app closes connected (a client left reconnecting keeps Jest up).
+      await own.restart();
+      await eventually(
+        'the instance to be ready again',
+        async () => (await fetch(`${app.httpUrl}/health/ready`)).status === 200,
+        RECOVERY_MS,
+      );
+      follower.terminate();
+      apps.splice(apps.indexOf(app), 1);
+      await app.close();
+    } finally {
+      await own.stop();
+    }
+  }, 30_000);
 });

@@ -5,7 +5,7 @@ import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { eventFrames, type NotificationData } from '../protocol/event.protocol';
 import type { Publication, PublicationData, StreamPosition } from '../rooms/publication';
-import { BrokerUnavailableError, RoomBroker } from '../rooms/room-broker';
+import { BrokerUnavailableError, RoomBroker, type PublishResult } from '../rooms/room-broker';
 import type { RpcCaller } from '../rpc/rpc-dispatcher';
 import { idempotencyKeyOf } from '../rpc/rpc-idempotency';
 import type { Session } from '../transport/session';
@@ -88,7 +88,11 @@ export class EventsService implements OnApplicationBootstrap {
   }
 
   /** Publishes with the caller's idempotency key; a broker that cannot is `unavailable`. */
-  private async send(room: string, data: PublicationData, caller: RpcCaller | undefined) {
+  private async send(
+    room: string,
+    data: PublicationData,
+    caller: RpcCaller | undefined,
+  ): Promise<PublishResult> {
     try {
       return await this.broker.publish(room, data, { idempotencyKey: idempotencyKeyOf(caller) });
     } catch (error) {
