@@ -411,6 +411,34 @@ describeWithRedis('backend bridge on Redis Streams', () => {
     await client.settled();
   });
 
+  it('answers a duplicate of a room request waiting on the same instance, holding no slot meanwhile', async () => {
+    // Two slots: the twin holds one; a copy that waited behind it in its room's chain would hold
+    // the other, and the request for another room would not be read until the gate opened.
+    const settings = setting({ RPC_CONCURRENCY: 2 });
+    const app = await instance(settings);
+    const gate = app.app.get(BridgeGate);
+    gate.close();
+    const client = clientOf(settings);
+    const call = {
+      method: 'test.room_gated',
+      params: { key: 'same', seq: 1 },
+      correlationId: 'same-room-1',
+    };
+    const twin = await client.send(call);
+    await eventually('the twin to run', () => gate.reached === 1);
+    await client.send(call);
+    const other = await client.send({ method: 'test.room_echo', params: { key: 'else', seq: 1 } });
+    expect(await client.reply(other)).toMatchObject({ type: 'response', success: true });
+    expect(await client.redis.llen(twin.replyTo ?? '')).toBe(0);
+
+    gate.open();
+    const [a, b] = await client.replies(twin.replyTo ?? '', 2);
+    expect(b).toEqual(a);
+    expect(a).toMatchObject({ type: 'response', correlation_id: 'same-room-1', success: true });
+    expect(methodsOf(app).ran.filter((run) => run.startsWith('same:'))).toEqual(['same:1']);
+    await client.settled();
+  });
+
   it('does not store a retryable failure: it is answered, and a retry of its correlation_id runs', async () => {
     const settings = setting();
     const app = await instance(settings);

@@ -39,6 +39,13 @@ interface InFlight {
   touchedAt: number;
   /** While it runs: its correlation id's record and the owner it names (the lease to renew). */
   owned?: { readonly record: string; readonly owner: string };
+  /**
+   * A copy of a correlation id another entry handles here already: it waits for that entry's
+   * take, outside any room chain, and holds no RPC_CONCURRENCY slot meanwhile.
+   */
+  parked?: boolean;
+  /** Tells the copies of this entry's correlation id waiting here that its take returned. */
+  taken?: () => void;
 }
 
 /** The bridge's state as the health answer shows it. */
@@ -96,6 +103,10 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly keyPrefix: string;
   private readonly scripts: BridgeScripts;
   private readonly inFlight = new Map<string, InFlight>();
+  /** Entries of `inFlight` that are parked copies (at most RPC_CONCURRENCY). */
+  private parked = 0;
+  /** Per correlation id handled here: resolves once its entry's take returned, or it ended. */
+  private readonly twins = new Map<string, Promise<void>>();
   private readonly slotWaiters: (() => void)[] = [];
   private readonly stopping = new AbortController();
   private readerId: number | undefined;
@@ -205,7 +216,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         if (!this.groupReady) await this.createGroup();
         await this.freeSlot();
         if (!this.running) break;
-        const answer = await this.read(this.config.RPC_CONCURRENCY - this.inFlight.size);
+        const answer = await this.read(this.config.RPC_CONCURRENCY - this.busy);
         failures = 0;
         // Entries read are ours now, also after a stop: handled rather than left to be claimed.
         for (const entry of answer?.[0]?.[1] ?? []) this.start(entry, 1);
@@ -274,9 +285,14 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     this.groupReady = true;
   }
 
-  /** Resolves once fewer than RPC_CONCURRENCY requests run (or at a stop). */
+  /** Entries holding a slot: running, or waiting for their room (parked copies hold none). */
+  private get busy(): number {
+    return this.inFlight.size - this.parked;
+  }
+
+  /** Resolves once fewer than RPC_CONCURRENCY requests hold a slot (or at a stop). */
   private freeSlot(): Promise<void> {
-    if (this.inFlight.size < this.config.RPC_CONCURRENCY || !this.running) return Promise.resolve();
+    if (this.busy < this.config.RPC_CONCURRENCY || !this.running) return Promise.resolve();
     return new Promise((resolve) => this.slotWaiters.push(resolve));
   }
 
@@ -305,12 +321,26 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     }
     const parsed = parseEntry(fields, this.config.MAX_PAYLOAD_BYTES);
     const flight: InFlight = { touchedAt: Date.now(), task: Promise.resolve() };
-    // Queued in its room's chain now, synchronously: entries of one room run in stream order.
-    const room = parsed.ok
-      ? this.dispatcher.roomOf(parsed.request.method, parsed.request.params)
-      : undefined;
-    flight.task = this.sequencer
-      .run(room, () => this.handle(id, fields, parsed, deliveries, flight))
+    const correlationId = parsed.ok ? parsed.request.correlationId : undefined;
+    const twin = correlationId === undefined ? undefined : this.twins.get(correlationId);
+    let queued: Promise<void>;
+    if (twin && this.parked < this.config.RPC_CONCURRENCY) {
+      // A copy of a request handled here: once that one has taken its record, this one's take
+      // registers it as a waiter (or answers it from the record) without waiting for the room.
+      flight.parked = true;
+      this.parked += 1;
+      queued = twin.then(() => this.handle(id, fields, parsed, deliveries, flight));
+    } else {
+      if (correlationId !== undefined && !twin) {
+        this.twins.set(correlationId, new Promise((resolve) => (flight.taken = resolve)));
+      }
+      // Queued in its room's chain now, synchronously: entries of one room run in stream order.
+      const room = parsed.ok
+        ? this.dispatcher.roomOf(parsed.request.method, parsed.request.params)
+        : undefined;
+      queued = this.sequencer.run(room, () => this.handle(id, fields, parsed, deliveries, flight));
+    }
+    flight.task = queued
       .catch((error: unknown) => {
         // Not acknowledged: the entry stays pending and is claimed again after the timeout.
         this.problem(
@@ -321,7 +351,12 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       })
       .finally(() => {
         this.inFlight.delete(id);
-        this.slotWaiters.shift()?.();
+        if (flight.taken) {
+          flight.taken();
+          if (correlationId !== undefined) this.twins.delete(correlationId);
+        }
+        if (flight.parked) this.parked -= 1;
+        else this.slotWaiters.shift()?.();
       });
     this.inFlight.set(id, flight);
   }
@@ -359,6 +394,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     const keys = dedupKeys(this.keyPrefix, request.correlationId);
     for (let attempt = 0; attempt < 2; attempt++) {
       const taken = await this.scripts.take(keys, id, replyListOf(request));
+      flight.taken?.();
       if (taken.kind !== 'run') return;
       flight.owned = { record: keys.record, owner: taken.owner };
       const { reply, outcome } = await this.execute(request);
@@ -528,7 +564,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
    */
   private async claimAbandoned(): Promise<void> {
     for (;;) {
-      const free = this.config.RPC_CONCURRENCY - this.inFlight.size;
+      const free = this.config.RPC_CONCURRENCY - this.busy;
       if (free <= 0 || !this.running) return;
       const [next, entries] = (await this.client.call(
         'XAUTOCLAIM',
