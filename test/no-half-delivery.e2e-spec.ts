@@ -132,7 +132,7 @@ describeWithRedis('no half delivery', () => {
     expect(outcomes.filter((o) => !o.ok)).toEqual([]);
   }, 60_000);
 
-  it('answers an event Redis cannot take with 503 unavailable, shown to no follower', async () => {
+  it('answers an event or a push to a user Redis cannot take with 503 unavailable, shown to no follower', async () => {
     const own = await RedisServer.start();
     try {
       const app = await startApp({
@@ -172,6 +172,22 @@ describeWithRedis('no half delivery', () => {
         error: { code: 'unavailable', retryable: true },
       });
       expect(follower.unread('event')).toEqual([]);
+      // The pushes to a user are events too: refused alike, not an internal_error.
+      for (const [method, params] of [
+        ['notification.send', { user_id: 'u1', title: 't', message: 'm', type: 'info' }],
+        ['user.disconnect', { user_id: 'u1' }],
+      ] as const) {
+        const pushed = await fetch(`${app.httpUrl}/api/rpc`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+          body: JSON.stringify({ method, params, correlation_id: `c-${method}` }),
+        });
+        expect({ method, status: pushed.status, body: await pushed.json() }).toMatchObject({
+          method,
+          status: 503,
+          body: { error_code: 'unavailable', error: { code: 'unavailable', retryable: true } },
+        });
+      }
       // Redis back, so that the app closes connected (a client left reconnecting keeps Jest up).
       await own.restart();
       await eventually(
