@@ -8,10 +8,10 @@ export type RedisConnectionState =
 /** What health says about each state (the instance's members are served locally meanwhile). */
 export const REDIS_STATE_MESSAGES: Readonly<Record<RedisConnectionState, string>> = {
   connected: 'connected to Redis',
-  connecting: 'connecting to Redis; serving local members only',
-  reconnecting: 'Redis is not reachable, reconnecting; serving local members only',
-  'not answering': 'Redis does not answer in time; serving local members only',
-  'refusing commands': 'Redis refuses commands; serving local members only',
+  connecting: 'connecting to Redis; membership served locally, messages refused',
+  reconnecting: 'Redis is not reachable, reconnecting; membership served locally, messages refused',
+  'not answering': 'Redis does not answer in time; membership served locally, messages refused',
+  'refusing commands': 'Redis refuses commands; membership served locally, messages refused',
   closed: 'the Redis connection is closed',
 };
 

@@ -15,8 +15,9 @@ describe('the Redis version check', () => {
     'refuses Redis %s, saying what needs 7.0',
     (version) => {
       expect(redisVersionProblem(version)).toBe(
-        `Redis ${version} is too old: this server needs Redis 7.0 or later (it uses SET … NX GET, ` +
-          'new in Redis 7.0, and XAUTOCLAIM, new in 6.2); upgrade the Redis at REDIS_URL',
+        `Redis ${version} is too old: this server needs Redis 7.0 or later (it is tested against ` +
+          "7.0; the bridge uses XAUTOCLAIM, new in 6.2, and XINFO GROUPS' lag, new in 7.0); " +
+          'upgrade the Redis at REDIS_URL',
       );
     },
   );

@@ -1,6 +1,6 @@
 /**
- * The oldest Redis the server runs on: its scripts and the bridge use `SET … NX GET` (Redis 7.0)
- * and `XAUTOCLAIM` (Redis 6.2).
+ * The oldest Redis the server runs on, the one it is tested against: the bridge claims with
+ * `XAUTOCLAIM` (Redis 6.2) and its health figures read the group's `lag` (`XINFO GROUPS`, 7.0).
  */
 export const MIN_REDIS_VERSION = '7.0.0';
 
@@ -18,8 +18,9 @@ export function redisVersionProblem(version: string | undefined): string | undef
   const parts = parse(version);
   if (parts === undefined || compare(parts, parse(MIN_REDIS_VERSION) ?? []) >= 0) return undefined;
   return (
-    `Redis ${version} is too old: this server needs Redis 7.0 or later (it uses SET … NX GET, ` +
-    `new in Redis 7.0, and XAUTOCLAIM, new in 6.2); upgrade the Redis at REDIS_URL`
+    `Redis ${version} is too old: this server needs Redis 7.0 or later (it is tested against 7.0; ` +
+    `the bridge uses XAUTOCLAIM, new in 6.2, and XINFO GROUPS' lag, new in 7.0); upgrade the ` +
+    `Redis at REDIS_URL`
   );
 }
 
