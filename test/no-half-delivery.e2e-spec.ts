@@ -186,4 +186,54 @@ describeWithRedis('no half delivery', () => {
       await own.stop();
     }
   }, 30_000);
+
+  it('answers notification.send and user.disconnect with 503 unavailable while Redis is away, never a stored internal_error', async () => {
+    const own = await RedisServer.start();
+    try {
+      const app = await startApp({
+        ...PROTOCOL_TEST_LIMITS,
+        API_KEY,
+        REDIS_URL: own.url,
+        REDIS_KEY_PREFIX: `half503u${process.pid}:`,
+      });
+      apps.push(app);
+      await own.stop();
+      const post = (method: string, params: object): Promise<Response> =>
+        fetch(`${app.httpUrl}/api/rpc`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+          body: JSON.stringify({ method, params }),
+        });
+      const notify = { user_id: 'u1', title: 't', message: 'm', type: 'info' };
+      for (const [method, params] of [
+        ['notification.send', notify],
+        ['user.disconnect', { user_id: 'u1' }],
+      ] as const) {
+        const response = await eventually(
+          `${method} to fail while Redis is gone`,
+          () => post(method, params),
+          { done: (r) => r.status !== 200, intervalMs: 100 },
+        );
+        expect({
+          method,
+          status: response.status,
+          body: (await response.json()) as object,
+        }).toMatchObject({
+          method,
+          status: 503,
+          body: { error_code: 'unavailable', error: { retryable: true } },
+        });
+      }
+      await own.restart();
+      await eventually(
+        'the instance to be ready again',
+        async () => (await fetch(`${app.httpUrl}/health/ready`)).status === 200,
+        RECOVERY_MS,
+      );
+      apps.splice(apps.indexOf(app), 1);
+      await app.close();
+    } finally {
+      await own.stop();
+    }
+  }, 30_000);
 });

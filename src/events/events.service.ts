@@ -65,7 +65,7 @@ export class EventsService implements OnApplicationBootstrap {
    * connections the user holds (counted where the count is kept: the UserConnections port).
    */
   async notify(userId: string, data: NotificationData, caller?: RpcCaller): Promise<number> {
-    const delivered = await this.users.count(userId);
+    const delivered = await this.countOf(userId);
     await this.push({ user: userId, frame: eventFrames.notification(data, new Date()) }, caller);
     return delivered;
   }
@@ -78,9 +78,21 @@ export class EventsService implements OnApplicationBootstrap {
 
   /** Closes every connection of `userId`, cluster-wide, with 4500 (do not reconnect); resolves with how many. */
   async disconnect(userId: string, reason: string, caller?: RpcCaller): Promise<number> {
-    const count = await this.users.count(userId);
+    const count = await this.countOf(userId);
     await this.push({ user: userId, close: reason }, caller);
     return count;
+  }
+
+  /**
+   * The user's connections, cluster-wide; a count the port cannot make (Redis away) is the
+   * retryable `unavailable`, like a publish, never an internal error a bridge would store.
+   */
+  private async countOf(userId: string): Promise<number> {
+    try {
+      return await this.users.count(userId);
+    } catch {
+      throw unavailable();
+    }
   }
 
   private async push(push: UserPush, caller: RpcCaller | undefined): Promise<void> {
@@ -97,9 +109,7 @@ export class EventsService implements OnApplicationBootstrap {
       return await this.broker.publish(room, data, { idempotencyKey: idempotencyKeyOf(caller) });
     } catch (error) {
       if (!(error instanceof BrokerUnavailableError)) throw error;
-      throw new ChatError(ErrorCode.Unavailable, 'the event could not be published; retry', {
-        retryable: true,
-      });
+      throw unavailable();
     }
   }
 
@@ -123,6 +133,12 @@ export class EventsService implements OnApplicationBootstrap {
       else session.evict(CloseCode.DisconnectedByBackend, push.close);
     }
   }
+}
+
+function unavailable(): ChatError {
+  return new ChatError(ErrorCode.Unavailable, 'the event could not be published; retry', {
+    retryable: true,
+  });
 }
 
 /** Who a connection is: its token's user, or the user it joined as (AUTH_MODE=none). */
