@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import type { AppConfig } from '../src/config/app-config';
 import { RpcDispatcher } from '../src/rpc/rpc-dispatcher';
 import { eventually } from './support/eventually';
@@ -137,6 +138,37 @@ function describeIdempotency(
       });
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({
+        error_code: 'invalid_params',
+        error: { details: { validation_errors: [{ field: 'Idempotency-Key' }] } },
+      });
+    });
+
+    it('refuses an Idempotency-Key header given twice (Node would join them into one key, "a, b")', async () => {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const url = new URL(`${deployment.a.httpUrl}/api/rpc`);
+        const request = httpRequest(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${API_KEY}`,
+              'idempotency-key': ['a', 'b'],
+            },
+          },
+          (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          },
+        );
+        request.on('error', reject);
+        request.end(JSON.stringify(stateChanged(freshRoom(), 'x')));
+      });
+      expect(answer.status).toBe(400);
+      expect(JSON.parse(answer.body)).toMatchObject({
         error_code: 'invalid_params',
         error: { details: { validation_errors: [{ field: 'Idempotency-Key' }] } },
       });

@@ -60,10 +60,17 @@ export class RpcHttpApi {
     private readonly sequencer: KeyedSequencer,
   ) {}
 
-  /** `idempotencyKey`: the request's `Idempotency-Key` header, if any (1 to 128 characters). */
-  async handle(body: unknown, idempotencyKey?: string): Promise<RpcHttpAnswer> {
-    if (idempotencyKey !== undefined && !isCorrelationId(idempotencyKey)) {
-      const reason = `the Idempotency-Key header must be 1 to ${CORRELATION_ID_MAX_LENGTH} characters`;
+  /**
+   * `idempotencyKeys`: the request's `Idempotency-Key` header lines, if any: one, of 1 to 128
+   * characters (a repeated header names no one key: refused).
+   */
+  async handle(body: unknown, idempotencyKeys?: readonly string[]): Promise<RpcHttpAnswer> {
+    const idempotencyKey = idempotencyKeys?.[0];
+    if (
+      idempotencyKeys !== undefined &&
+      (idempotencyKeys.length !== 1 || !isCorrelationId(idempotencyKey))
+    ) {
+      const reason = `the Idempotency-Key header must be given once, of 1 to ${CORRELATION_ID_MAX_LENGTH} characters`;
       return refused(invalidParams(reason, [{ field: 'Idempotency-Key', error: reason }]));
     }
     if (Array.isArray(body)) {

@@ -1,4 +1,5 @@
-import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import type { RpcReply } from '../protocol/rpc.protocol';
 import { IDEMPOTENCY_KEY_HEADER, RpcHttpApi } from './rpc-http-api';
 
@@ -19,10 +20,12 @@ export class RpcController {
   @HttpCode(200)
   async call(
     @Body() body: unknown,
-    @Headers(IDEMPOTENCY_KEY_HEADER) idempotencyKey: string | undefined,
+    @Req() request: IncomingMessage,
     @Res({ passthrough: true }) response: StatusSetter,
   ): Promise<RpcReply | RpcReply[]> {
-    const answer = await this.api.handle(body, idempotencyKey);
+    // Each line apart: Node joins repeated lines into one value ("a, b"), which is no one key.
+    const keys = request.headersDistinct[IDEMPOTENCY_KEY_HEADER];
+    const answer = await this.api.handle(body, keys);
     response.status(answer.status);
     return answer.body;
   }
