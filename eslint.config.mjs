@@ -8,6 +8,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/',
+      'dist-spawn/',
       'node_modules/',
       'coverage/',
       'bench/results/',

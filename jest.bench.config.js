@@ -4,7 +4,7 @@
  */
 const base = require('./jest.config');
 
-// The bench runs its own build of the product (bench/lib/product-build.ts), not dist/spawn/.
+// The bench runs its own build of the product (bench/lib/product-build.ts), not dist-spawn/.
 const { globalSetup: _spawned, ...e2e } = base.projects.find(
   (project) => project.displayName === 'e2e',
 );

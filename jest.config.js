@@ -18,7 +18,7 @@ const slowSuites = [
   '<rootDir>/test/fuzz.e2e-spec.ts',
 ];
 
-/** Builds what the e2e specs start as processes (dist/spawn/) when it is older than a source. */
+/** Builds what the e2e specs start as processes (dist-spawn/) when it is older than a source. */
 const globalSetup = '<rootDir>/test/support/spawned-build.ts';
 
 module.exports = {

@@ -58,7 +58,7 @@ export const CLOSE_CODE_TABLE: readonly CloseCodeRow[] = [
   },
   {
     code: CloseCode.PolicyViolation,
-    when: `more than ABUSE_ERRORS_MAX error frames within ABUSE_WINDOW_MS`,
+    when: 'more than ABUSE_ERRORS_MAX error frames within ABUSE_WINDOW_MS (`unavailable` and `internal` do not count)',
     reconnect: 'after fixing the cause',
   },
   {

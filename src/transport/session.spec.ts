@@ -1,5 +1,8 @@
 import { RecordingSocket, recordedSession } from '../../test/support/recording-socket';
+import { frames } from '../protocol/chat.protocol';
 import { CloseCode } from '../protocol/close-codes';
+import { ErrorCode } from '../protocol/error-code';
+import { RpcError, RpcErrorCode, rpcFrames } from '../protocol/rpc.protocol';
 import type { Session, SessionContext } from './session';
 
 /** A session whose `work` handler records its frames' `n` and waits while the gate is shut. */
@@ -158,6 +161,22 @@ describe('Session', () => {
         { type: 'error', code: 'rate_limited', message: 'rate limit exceeded' },
       ]);
     });
+  });
+
+  it('does not count server faults toward ABUSE_ERRORS_MAX, only errors the client caused', () => {
+    const evicted: Session[] = [];
+    const owner = { evicted: (s: Session) => evicted.push(s), closed: () => undefined };
+    const { session } = recordedSession(undefined, { owner });
+    const max = 20; // recordedSession's abuseErrorsMax
+    // A Redis outage: every message of a client well under the rate limit is refused `unavailable`.
+    for (let n = 0; n <= max; n++) {
+      session.sendError(frames.error(ErrorCode.Unavailable, 'retry', true));
+      session.sendError(frames.error(ErrorCode.Internal, 'internal server error'));
+      session.sendError(rpcFrames.error(`c-${n}`, new RpcError(RpcErrorCode.Unavailable, 'retry')));
+    }
+    expect(evicted).toEqual([]);
+    for (let n = 0; n <= max; n++) session.sendError(frames.error(ErrorCode.InvalidJson, 'bad'));
+    expect(evicted).toEqual([session]);
   });
 
   describe('rpc frames', () => {

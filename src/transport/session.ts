@@ -9,12 +9,20 @@ import { ChatError } from '../protocol/chat-error';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { logUnexpected, refusalFrame, toErrorFrame } from '../protocol/error-frame';
-import type { RpcErrorFrame } from '../protocol/rpc.protocol';
+import { RpcErrorCode, type RpcErrorFrame } from '../protocol/rpc.protocol';
 import { ParsedMessage, parseFrame, RefusedFrame } from './message-parser';
 import type { Principal } from '../protocol/principal';
 import { SerialQueue } from './serial-queue';
 import type { StallClock } from './loop-stall-meter';
 import { TokenBucket } from './token-bucket';
+
+/** The server's own faults (a broker outage, a bug): answered, never counted against the client. */
+const SERVER_FAULTS: ReadonlySet<string> = new Set([
+  ErrorCode.Unavailable,
+  ErrorCode.Internal,
+  RpcErrorCode.Unavailable,
+  RpcErrorCode.InternalError,
+]);
 
 const OPEN = 1;
 const CLOSED = 3;
@@ -234,10 +242,13 @@ export class Session {
     this.send(JSON.stringify(frame));
   }
 
-  /** Sends an error frame; a client that causes too many in the window is closed with 1008. */
+  /**
+   * Sends an error frame; a client that causes too many in the window is closed with 1008. A
+   * server fault (`unavailable`, `internal`) is the server's, not the client's: never counted.
+   */
   sendError(frame: ErrorFrame | RpcErrorFrame, now = Date.now()): void {
     this.sendFrame(frame);
-    this.countError(now);
+    if (!SERVER_FAULTS.has(frame.code)) this.countError(now);
   }
 
   private countError(now: number): void {

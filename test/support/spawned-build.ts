@@ -4,14 +4,14 @@ import { dirname, join } from 'node:path';
 
 /*
  * The programs the tests start as processes of their own (the server, the test servers, the
- * scripts) run compiled, from dist/spawn/, not through ts-node: a compiled server is listening in
+ * scripts) run compiled, from dist-spawn/, not through ts-node: a compiled server is listening in
  * a fraction of the time. tsconfig.spawn.json lists them; Jest's global setup of the projects that
  * spawn them builds that tree when it is missing or older than a source, so `npm test` stays one
  * command on a fresh clone.
  */
 
 const ROOT = join(__dirname, '..', '..');
-const OUT = join(ROOT, 'dist', 'spawn');
+const OUT = join(ROOT, 'dist-spawn');
 /** Written after a complete build: the tree is as new as this file. */
 const STAMP = join(OUT, '.built');
 /** What the compiled files read beside them: the Lua scripts and the package's version. */
@@ -28,7 +28,7 @@ const SOURCES = [
 
 /**
  * The compiled file of a spawned TypeScript entry, e.g. `src/main.ts` →
- * `dist/spawn/src/main.js`; fails naming the way out when it has not been built.
+ * `dist-spawn/src/main.js`; fails naming the way out when it has not been built.
  */
 export function spawnedEntry(entry: string): string {
   const compiled = join(OUT, entry.replace(/\.ts$/, '.js'));
@@ -41,7 +41,7 @@ export function spawnedEntry(entry: string): string {
   return compiled;
 }
 
-/** Jest's global setup: builds dist/spawn/ unless it is newer than every source. */
+/** Jest's global setup: builds dist-spawn/ unless it is newer than every source. */
 export default function buildSpawned(): void {
   if (existsSync(STAMP) && newestMtime(SOURCES) <= statSync(STAMP).mtimeMs) return;
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
