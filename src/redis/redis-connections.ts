@@ -90,7 +90,9 @@ export class RedisConnections implements OnApplicationShutdown {
     await Promise.all(
       [this.command, this.subscriber].map((client) =>
         client.connect().catch((error: Error) => {
-          this.logger.warn(`Redis unavailable at start (${error.message}); membership is served locally and messages are refused until it answers`);
+          this.logger.warn(
+            `Redis unavailable at start (${error.message}); membership is served locally and messages are refused until it answers`,
+          );
         }),
       ),
     );
@@ -149,7 +151,9 @@ export class RedisConnections implements OnApplicationShutdown {
     }
     if (this.unresponsive) return;
     this.unresponsive = true;
-    this.outage(`Redis does not answer (${message}); membership is served locally and messages refused until it does`);
+    this.outage(
+      `Redis does not answer (${message}); membership is served locally and messages refused until it does`,
+    );
     this.command.disconnect(true);
     this.subscriber.disconnect(true);
   }
@@ -189,7 +193,9 @@ export class RedisConnections implements OnApplicationShutdown {
     let everReady = false;
     const lost = (why: string): void => {
       if (shared) {
-        this.outage(`Redis connection lost (${why}); membership is served locally and messages refused until it returns`);
+        this.outage(
+          `Redis connection lost (${why}); membership is served locally and messages refused until it returns`,
+        );
         return;
       }
       if (downSince !== undefined || !everReady || this.shuttingDown) return;
