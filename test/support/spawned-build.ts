@@ -26,17 +26,22 @@ const SOURCES = [
   'tsconfig.spawn.json',
 ];
 
+/** Whether this process has checked dist-spawn/ against the sources yet. */
+let checked = false;
+
 /**
  * The compiled file of a spawned TypeScript entry, e.g. `src/main.ts` →
- * `dist-spawn/src/main.js`; fails naming the way out when it has not been built.
+ * `dist-spawn/src/main.js`, built first (once per process) when dist-spawn/ is missing or older
+ * than a source: under Jest its global setup has done it; `npm run bench` relies on this.
  */
 export function spawnedEntry(entry: string): string {
+  if (!checked) {
+    buildSpawned();
+    checked = true;
+  }
   const compiled = join(OUT, entry.replace(/\.ts$/, '.js'));
   if (!existsSync(compiled)) {
-    throw new Error(
-      `${compiled} is missing: run the tests through Jest (its global setup builds it) ` +
-        'or `npx tsc -p tsconfig.spawn.json`',
-    );
+    throw new Error(`${compiled} is missing: add ${entry} to tsconfig.spawn.json`);
   }
   return compiled;
 }
