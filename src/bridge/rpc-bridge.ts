@@ -46,6 +46,8 @@ interface InFlight {
   parked?: boolean;
   /** Tells the copies of this entry's correlation id waiting here that its take returned. */
   taken?: () => void;
+  /** Lets the next request of its room start: its publication has its place in the room. */
+  ordered?: () => void;
 }
 
 /** The bridge's state as the health answer shows it. */
@@ -338,7 +340,10 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       const room = parsed.ok
         ? this.dispatcher.roomOf(parsed.request.method, parsed.request.params)
         : undefined;
-      queued = this.sequencer.run(room, () => this.handle(id, fields, parsed, deliveries, flight));
+      queued = this.sequencer.run(room, (release) => {
+        flight.ordered = release;
+        return this.handle(id, fields, parsed, deliveries, flight);
+      });
     }
     flight.task = queued
       .catch((error: unknown) => {
@@ -397,7 +402,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       flight.taken?.();
       if (taken.kind !== 'run') return;
       flight.owned = { record: keys.record, owner: taken.owner };
-      const { reply, outcome } = await this.execute(request);
+      const { reply, outcome } = await this.execute(request, flight.ordered);
       const done = await this.scripts.finish(
         keys,
         id,
@@ -418,9 +423,10 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Runs the call; a retryable failure is not the request's answer for good: `release`. */
   private async execute(
     request: BridgeRequest,
+    onOrdered: (() => void) | undefined,
   ): Promise<{ reply: string; outcome: 'store' | 'release' }> {
     // The correlation id keys the call's publications: a re-run publishes nothing new.
-    const caller: RpcCaller = { ...CALLER, idempotencyKey: request.correlationId };
+    const caller: RpcCaller = { ...CALLER, idempotencyKey: request.correlationId, onOrdered };
     try {
       const result = await this.dispatcher.call(request.method, request.params, caller);
       return { reply: successReply(request.correlationId, result), outcome: 'store' };

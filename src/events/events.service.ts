@@ -103,7 +103,10 @@ export class EventsService implements OnApplicationBootstrap {
     caller: RpcCaller | undefined,
   ): Promise<PublishResult> {
     try {
-      return await this.broker.publish(room, data, { idempotencyKey: idempotencyKeyOf(caller) });
+      return await this.broker.publish(room, data, {
+        idempotencyKey: idempotencyKeyOf(caller),
+        onOrdered: caller?.onOrdered,
+      });
     } catch (error) {
       if (!(error instanceof BrokerUnavailableError)) throw error;
       throw unavailable();

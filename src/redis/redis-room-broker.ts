@@ -127,13 +127,16 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     const args = [...encodeData(data), ...(once ? [String(this.idempotencyWindowMs)] : [])];
     let reply: [number, string, number, string];
     try {
-      reply = (await runScript(
+      const sent = runScript(
         this.redis.command,
         this.redis.scripts,
         once ? 'chatPublishOnce' : 'chatPublish',
         scriptKeys,
         args,
-      )) as [number, string, number, string];
+      );
+      // Sent on the command connection: Redis runs it before anything sent after it.
+      options.onOrdered?.();
+      reply = (await sent) as [number, string, number, string];
     } catch (error) {
       this.redis.failed(error);
       throw new BrokerUnavailableError(`publish to ${roomId} failed: ${(error as Error).message}`);

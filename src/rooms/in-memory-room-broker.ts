@@ -119,7 +119,10 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
   ): Promise<PublishResult> {
     const key = options.idempotencyKey;
     const first = key === undefined ? undefined : this.idempotency.get(roomId, key);
-    if (first) return Promise.resolve(this.duplicateOf(roomId, first));
+    if (first) {
+      options.onOrdered?.();
+      return Promise.resolve(this.duplicateOf(roomId, first));
+    }
     const stream = this.stream(roomId);
     stream.offset += 1;
     stream.touchedAt = this.now();
@@ -140,6 +143,7 @@ export class InMemoryRoomBroker implements RoomBroker, OnModuleDestroy {
     }
     const position = { offset: stream.offset, epoch: stream.epoch };
     if (key !== undefined) this.idempotency.remember(roomId, key, position);
+    options.onOrdered?.();
     return Promise.resolve({ ...position, duplicate: false });
   }
 

@@ -20,6 +20,13 @@ export interface HistoryOptions {
 export interface PublishOptions {
   /** Names the publication within its room: a second publish of it is not made (see `publish`). */
   idempotencyKey?: string;
+  /**
+   * Called once the publication's place in the room's stream is fixed (made in memory; its
+   * script sent on the one command connection with Redis, which runs commands in the order
+   * sent), before `publish` resolves: a caller publishing a room's messages in order may start
+   * the next one then, without waiting for this one's round trip.
+   */
+  onOrdered?: () => void;
 }
 
 /** Where a publication landed: its position, or the first one's when it was a duplicate. */

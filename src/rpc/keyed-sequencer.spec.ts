@@ -66,6 +66,32 @@ describe('KeyedSequencer', () => {
     await expect(second).resolves.toBe('b');
   });
 
+  it('starts the next task of a key once the running one has published, before it ends', async () => {
+    const sequencer = new KeyedSequencer();
+    const log: string[] = [];
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => deferred(log, name));
+    // a publishes at once (its publication's place is fixed), then waits for its answer.
+    const publishing = (release: () => void): Promise<string> => {
+      const result = a.task();
+      release();
+      return result;
+    };
+    const results = [
+      sequencer.run('room', publishing),
+      sequencer.run('room', b.task),
+      sequencer.run('room', c.task),
+    ];
+    await turn();
+    // b started while a is still running; c waits for b, which has not published.
+    expect(log).toEqual(['start a', 'start b']);
+    b.end();
+    await turn();
+    expect(log).toEqual(['start a', 'start b', 'start c']);
+    a.end();
+    c.end();
+    expect(await Promise.all(results)).toEqual(['a', 'b', 'c']);
+  });
+
   it('forgets a key once its chain is empty', async () => {
     const sequencer = new KeyedSequencer();
     const task = sequencer.run('room', () => Promise.resolve(1));

@@ -11,6 +11,8 @@ export type RpcCaller =
       readonly via: 'redis' | 'http';
       /** Makes the call's publications idempotent (see `RoomBroker.publish`). */
       readonly idempotencyKey?: string;
+      /** Called once the call's publication has its place in its room (`PublishOptions.onOrdered`). */
+      readonly onOrdered?: () => void;
     }
   | {
       readonly kind: 'socket';
@@ -18,6 +20,8 @@ export type RpcCaller =
       readonly principal: Principal | undefined;
       /** Makes the call's publications idempotent (see `RoomBroker.publish`). */
       readonly idempotencyKey?: string;
+      /** Called once the call's publication has its place in its room (`PublishOptions.onOrdered`). */
+      readonly onOrdered?: () => void;
     };
 
 /**

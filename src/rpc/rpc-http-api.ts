@@ -122,8 +122,8 @@ export class RpcHttpApi {
     try {
       // Calls into one room run one after another in arrival order (queued before any await).
       const room = this.rpc.roomOf(call.method, call.params);
-      const result = await this.sequencer.run(room, () =>
-        this.rpc.call(call.method, call.params, caller),
+      const result = await this.sequencer.run(room, (release) =>
+        this.rpc.call(call.method, call.params, { ...caller, onOrdered: release }),
       );
       return rpcReplies.success(correlationId, result);
     } catch (error) {

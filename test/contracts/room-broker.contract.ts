@@ -145,6 +145,26 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       ).toEqual(sent.map(stampedLike));
     });
 
+    it('calls onOrdered once, before publish resolves, also for a duplicate', async () => {
+      await subscribe('ordered');
+      const calls: string[] = [];
+      const publish = (idempotencyKey?: string): Promise<unknown> =>
+        broker
+          .publish(
+            'ordered',
+            { kind: 'frame', frame: '{}' },
+            {
+              idempotencyKey,
+              onOrdered: () => calls.push('ordered'),
+            },
+          )
+          .then(() => calls.push('resolved'));
+      await publish();
+      await publish('k');
+      await publish('k');
+      expect(calls).toEqual(['ordered', 'resolved', 'ordered', 'resolved', 'ordered', 'resolved']);
+    });
+
     it('stamps a membership change with the time it was published, the same live and in history', async () => {
       await subscribe('stamps');
       const before = Date.now();
