@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { BridgeClient } from './support/bridge-client';
+import type { BridgeClient } from './support/bridge-client';
+import { serverIdOf, useBridgeProcesses } from './support/bridge-processes';
 import { eventually } from './support/eventually';
-import { RedisServer, describeWithRedis } from './support/redis-server';
+import { describeWithRedis } from './support/redis-server';
 import { roomEvents } from './support/room-history';
-import { ServerProcess, spawnServer } from './support/server-process';
+import { spawnServer } from './support/server-process';
 
 /*
  * The bridge's big fault test: 10,000 `workspace.file_changed` requests (each publishes an event
@@ -24,34 +25,15 @@ const KILL_AFTER = 3_000;
 const VISIBILITY_MS = 1_000;
 const ENTRY = join('test', 'support', 'bridge-server.ts');
 
-interface Health {
-  server_id: string;
-}
-
 describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
-  let redis: RedisServer;
+  const processes = useBridgeProcesses();
+  const { servers } = processes;
   let client: BridgeClient;
-  const servers: ServerProcess[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    for (const server of servers) {
-      if (server.child.exitCode === null && server.child.signalCode === null) {
-        server.child.kill('SIGTERM');
-        await server.exited;
-      }
-    }
-    await client?.close();
-    await redis.stop();
-  });
 
   it('answers every request exactly once, loses none, and leaves nothing pending', async () => {
     const stream = `kill-${process.pid}`;
     const settings = {
-      REDIS_URL: redis.url,
+      REDIS_URL: processes.redis.url,
       REDIS_KEY_PREFIX: `kill${process.pid}:`,
       RPC_REQUEST_STREAM: stream,
       RPC_DEAD_LETTER_STREAM: `${stream}:dlq`,
@@ -61,14 +43,8 @@ describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
     };
     const prefix = settings.REDIS_KEY_PREFIX;
     servers.push(spawnServer(settings, ENTRY), spawnServer(settings, ENTRY));
-    const ports = await Promise.all(servers.map((server) => server.port));
-    const ids = await Promise.all(
-      ports.map(async (port) => {
-        const response = await fetch(`http://127.0.0.1:${port}/health`);
-        return ((await response.json()) as Health).server_id;
-      }),
-    );
-    client = new BridgeClient(redis.url, stream);
+    const ids = await Promise.all(servers.map(serverIdOf));
+    client = processes.client(stream);
     /** The request ids the rooms' histories hold an event of, once per event. */
     async function publishedIds(): Promise<string[]> {
       const found: string[] = [];

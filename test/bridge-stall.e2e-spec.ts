@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import { BridgeClient } from './support/bridge-client';
+import type { BridgeClient } from './support/bridge-client';
+import { serverIdOf, useBridgeProcesses } from './support/bridge-processes';
 import { eventually } from './support/eventually';
-import { RedisServer, describeWithRedis } from './support/redis-server';
-import { ServerProcess, spawnServer } from './support/server-process';
+import { describeWithRedis } from './support/redis-server';
+import { spawnServer } from './support/server-process';
 
 /*
  * An instance that stalls (SIGSTOP) past its lease while it runs a request: another instance
@@ -13,40 +14,15 @@ import { ServerProcess, spawnServer } from './support/server-process';
 const VISIBILITY_MS = 500;
 const ENTRY = join('test', 'support', 'bridge-server.ts');
 
-interface Health {
-  server_id: string;
-}
-
-async function serverId(server: ServerProcess): Promise<string> {
-  const response = await fetch(`http://127.0.0.1:${await server.port}/health`);
-  return ((await response.json()) as Health).server_id;
-}
-
 describeWithRedis('bridge: an instance stalled past its lease', () => {
-  let redis: RedisServer;
+  const processes = useBridgeProcesses();
+  const { servers } = processes;
   let client: BridgeClient;
-  const servers: ServerProcess[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    for (const server of servers) {
-      if (server.child.exitCode === null && server.child.signalCode === null) {
-        server.child.kill('SIGCONT');
-        server.child.kill('SIGTERM');
-        await server.exited;
-      }
-    }
-    await client?.close();
-    await redis.stop();
-  });
 
   it('is not answered twice: the claimer answers, the resumed owner writes nothing and takes nothing back', async () => {
     const stream = `stall-${process.pid}`;
     const settings = {
-      REDIS_URL: redis.url,
+      REDIS_URL: processes.redis.url,
       REDIS_KEY_PREFIX: `stall${process.pid}:`,
       RPC_REQUEST_STREAM: stream,
       RPC_DEAD_LETTER_STREAM: `${stream}:dlq`,
@@ -54,8 +30,8 @@ describeWithRedis('bridge: an instance stalled past its lease', () => {
     };
     const stalled = spawnServer(settings, ENTRY);
     servers.push(stalled);
-    const stalledId = await serverId(stalled);
-    client = new BridgeClient(redis.url, stream);
+    const stalledId = await serverIdOf(stalled);
+    client = processes.client(stream);
     const holder = async (): Promise<string | undefined> => {
       const rows = (await client.redis.xpending(stream, client.group, '-', '+', 10)) as [
         string,
@@ -73,7 +49,7 @@ describeWithRedis('bridge: an instance stalled past its lease', () => {
     stalled.child.kill('SIGSTOP');
     const claimer = spawnServer(settings, ENTRY);
     servers.push(claimer);
-    const claimerId = await serverId(claimer);
+    const claimerId = await serverIdOf(claimer);
     await eventually('the second instance to claim it', holder, {
       done: (h) => h === claimerId,
       timeoutMs: 20_000,
