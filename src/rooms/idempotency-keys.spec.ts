@@ -21,6 +21,15 @@ describe('IdempotencyKeys', () => {
     expect(keys.size).toBe(0);
   });
 
+  it('replaces a key remembered again, also when it is its room’s only key', () => {
+    const keys = new IdempotencyKeys({ windowMs: 1_000, maxPerRoom: 10, maxTotal: 10 }, clock);
+    keys.remember('red', 'k', at(1));
+    keys.remember('red', 'k', at(2));
+    expect(keys.get('red', 'k')).toEqual(at(2));
+    expect(keys.sizeOf('red')).toBe(1);
+    expect(keys.size).toBe(1);
+  });
+
   it('keeps at most maxPerRoom keys in a room, dropping that room’s oldest first', () => {
     const keys = new IdempotencyKeys({ windowMs: 1_000, maxPerRoom: 3, maxTotal: 100 }, clock);
     keys.remember('other', 'o', at(1));

@@ -46,14 +46,15 @@ export class IdempotencyKeys {
     return found && { offset: found.offset, epoch: found.epoch };
   }
 
-  /** Remembers the key's first position in the room (the caller checked `get` first). */
+  /** Remembers the key's position in the room (a key remembered again replaces the first). */
   remember(roomId: string, key: string, position: StreamPosition): void {
     if (this.bounds.windowMs <= 0) return;
     this.expire();
+    // Dropped first: dropping a room's last key forgets the room's map.
+    this.drop(this.rooms.get(roomId)?.get(key));
     let room = this.rooms.get(roomId);
     if (!room) this.rooms.set(roomId, (room = new Map<string, Remembered>()));
     const entry = { roomId, key, ...position, expiresAt: this.now() + this.bounds.windowMs };
-    this.drop(room.get(key));
     room.set(key, entry);
     this.all.add(entry);
     if (room.size > this.bounds.maxPerRoom) this.drop(room.values().next().value);
