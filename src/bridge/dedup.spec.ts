@@ -1,4 +1,4 @@
-import { dedupKeys, ownerOf } from './dedup';
+import { dedupKeys } from './dedup';
 
 describe('dedup keys', () => {
   it('keys a correlation id under the prefix, its record and waiters in one hash slot', () => {
@@ -10,9 +10,5 @@ describe('dedup keys', () => {
 
   it('keeps every id apart from every other', () => {
     expect(dedupKeys('chat:', 'a}:record').record).not.toBe(dedupKeys('chat:', 'a').record);
-  });
-
-  it('names an owner by consumer, entry and delivery', () => {
-    expect(ownerOf('i-1', '1700000000000-3', 2)).toBe('i-1/1700000000000-3/2');
   });
 });

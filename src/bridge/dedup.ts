@@ -16,8 +16,3 @@ export function dedupKeys(prefix: string, correlationId: string): DedupKeys {
   const slot = `${prefix}{#rpc:${correlationId}}`;
   return { record: `${slot}:record`, waiters: `${slot}:waiters` };
 }
-
-/** The owner a record names: this consumer's delivery `delivery` of entry `entryId`. */
-export function ownerOf(consumer: string, entryId: string, delivery: number): string {
-  return `${consumer}/${entryId}/${delivery}`;
-}
