@@ -10,25 +10,26 @@ export const HISTORY_LIMIT_MESSAGE = 'limit must be an integer from 0';
 export const HISTORY_BEFORE_MESSAGE = 'before must be an integer from 1 (an offset)';
 
 export function IsHistoryLimit(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isHistoryLimit',
-      validator: {
-        validate: (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0,
-        defaultMessage: () => HISTORY_LIMIT_MESSAGE,
-      },
-    },
-    options,
-  );
+  return integerFrom(0, 'isHistoryLimit', HISTORY_LIMIT_MESSAGE, options);
 }
 
 export function IsHistoryBefore(options?: ValidationOptions): PropertyDecorator {
+  return integerFrom(1, 'isHistoryBefore', HISTORY_BEFORE_MESSAGE, options);
+}
+
+/** A safe integer of at least `min`, refused with one `message` whatever is wrong. */
+function integerFrom(
+  min: number,
+  name: string,
+  message: string,
+  options: ValidationOptions | undefined,
+): PropertyDecorator {
   return ValidateBy(
     {
-      name: 'isHistoryBefore',
+      name,
       validator: {
-        validate: (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 1,
-        defaultMessage: () => HISTORY_BEFORE_MESSAGE,
+        validate: (value: unknown) => Number.isSafeInteger(value) && (value as number) >= min,
+        defaultMessage: () => message,
       },
     },
     options,
