@@ -328,6 +328,13 @@ describe('AUTH_MODE=jwt with an RSA public key', () => {
   });
 });
 
+/**
+ * Seconds a token that is to expire during a test lives: `exp` counts whole seconds, so a token of
+ * one second may have only milliseconds left when the handshake reaches the server; two leave at
+ * least one.
+ */
+const EXPIRING_S = 2;
+
 describe('AUTH_MODE=jwt: expiry, refresh and the per-user cap', () => {
   let server: RunningApp;
   const token = (sub: string, expiresIn = 3600, extra: JWTPayload = {}) =>
@@ -348,14 +355,14 @@ describe('AUTH_MODE=jwt: expiry, refresh and the per-user cap', () => {
   afterAll(() => server.close());
 
   it('sends token_expired at exp and closes with 4001 without a refresh', async () => {
-    const client = await withHeader(server.wsUrl, await token('exp-1', 1));
+    const client = await withHeader(server.wsUrl, await token('exp-1', EXPIRING_S));
     expect(await client.next('error', 5_000)).toEqual(errorFrame('token_expired'));
     expect(await client.closed).toEqual({ code: 4001, reason: 'token expired' });
   });
 
   it('keeps a connection refreshed within the grace past the close of one that was not', async () => {
-    const stale = await withHeader(server.wsUrl, await token('exp-2', 1));
-    const fresh = await withHeader(server.wsUrl, await token('exp-3', 1));
+    const stale = await withHeader(server.wsUrl, await token('exp-2', EXPIRING_S));
+    const fresh = await withHeader(server.wsUrl, await token('exp-3', EXPIRING_S));
     await fresh.request({ type: 'join' }, 'joined');
     expect(await fresh.next('error', 5_000)).toEqual(errorFrame('token_expired'));
     const refreshed = await fresh.request({ type: 'refresh', token: await token('exp-3') });
@@ -367,7 +374,7 @@ describe('AUTH_MODE=jwt: expiry, refresh and the per-user cap', () => {
   });
 
   it('answers invalid_token to a refresh for another user or with a bad token, and closes at the grace', async () => {
-    const client = await withHeader(server.wsUrl, await token('exp-4', 1));
+    const client = await withHeader(server.wsUrl, await token('exp-4', EXPIRING_S));
     expect(await client.next('error', 5_000)).toEqual(errorFrame('token_expired'));
     expect(await client.request({ type: 'refresh', token: await token('someone-else') })).toEqual(
       errorFrame('invalid_token'),
