@@ -1,0 +1,7 @@
+/* Every `npm run attack` command, by name: one file per surface. */
+import { Attack } from './harness';
+import { httpAttacks } from './http-attacks';
+
+export const attacks: Record<string, Attack> = {
+  ...httpAttacks,
+};
