@@ -1,7 +1,7 @@
-import { hasExpired, parseEntry } from './bridge-request';
+import { hasExpired, parseEntry, parseOversized, payloadHead } from './bridge-request';
 
 const LIMIT = 65_536;
-const entry = (body: unknown): string[] => ['payload', JSON.stringify(body)];
+const entry = (body: unknown): string => JSON.stringify(body);
 const request = {
   type: 'rpc',
   method: 'notification.send',
@@ -37,11 +37,28 @@ describe('parseEntry', () => {
     expect(parseEntry(entry(exact), LIMIT)).toMatchObject({ ok: true });
   });
 
-  it('does not parse a payload far over the limit to find its reply list', () => {
-    const huge = { ...request, params: { text: 'x'.repeat(20 * LIMIT) } };
-    expect(parseEntry(entry(huge), LIMIT)).toMatchObject({
+  it('finds where to answer an oversized payload in its last bytes, as the Django client writes it', () => {
+    const tail = `xxx"},"correlation_id":"c1","reply_to":"list:response:c1","timeout":30}`;
+    expect(
+      parseOversized({ bytes: 20 * LIMIT, head: '{"type":"rpc","params":{"t":"xx', tail }, LIMIT),
+    ).toMatchObject({
       ok: false,
       reason: 'too_large',
+      errors: [
+        {
+          field: 'payload',
+          error: `is ${20 * LIMIT} bytes, more than MAX_PAYLOAD_BYTES (${LIMIT})`,
+        },
+      ],
+      correlationId: 'c1',
+      replyTo: 'list:response:c1',
+      payload: '{"type":"rpc","params":{"t":"xx',
+    });
+  });
+
+  it('does not take an escaped key inside a string, nor a value cut at the edge, for a reply list', () => {
+    const tail = String.raw`xx \"reply_to\":\"list:other\"","reply_to":"list:res`;
+    expect(parseOversized({ bytes: 2 * LIMIT, head: '{', tail }, LIMIT)).toMatchObject({
       correlationId: undefined,
       replyTo: undefined,
     });
@@ -74,12 +91,12 @@ describe('parseEntry', () => {
   });
 
   it.each([
-    ['no payload field', ['data', '{}']],
-    ['a payload that is not JSON', ['payload', '{oops']],
-    ['a JSON array', ['payload', '[1]']],
-    ['a JSON string', ['payload', '"rpc"']],
-  ])('calls %s invalid_json', (_what, fields) => {
-    expect(parseEntry(fields, LIMIT)).toMatchObject({ ok: false, reason: 'invalid_json' });
+    ['no payload field', undefined],
+    ['a payload that is not JSON', '{oops'],
+    ['a JSON array', '[1]'],
+    ['a JSON string', '"rpc"'],
+  ])('calls %s invalid_json', (_what, payload) => {
+    expect(parseEntry(payload, LIMIT)).toMatchObject({ ok: false, reason: 'invalid_json' });
   });
 
   it.each([
@@ -100,6 +117,14 @@ describe('parseEntry', () => {
     expect(parsed.errors.map((e) => e.field)).toEqual([field]);
     if (field !== 'reply_to') expect(parsed.replyTo).toBe('list:response:c1');
     if (field !== 'correlation_id') expect(parsed.correlationId).toBe('c1');
+  });
+});
+
+describe('payloadHead', () => {
+  it('keeps the first KiB of a payload, whole characters or not', () => {
+    expect(payloadHead('short')).toBe('short');
+    expect(Buffer.byteLength(payloadHead('é'.repeat(5_000)))).toBeLessThanOrEqual(1_024 + 2);
+    expect(payloadHead('x'.repeat(5_000))).toBe('x'.repeat(1_024));
   });
 });
 

@@ -22,7 +22,7 @@ export interface InvalidEntry {
    */
   readonly reason: 'invalid_json' | 'invalid_request' | 'too_large';
   readonly errors: ValidationErrorItem[];
-  /** The raw payload, as the dead letter keeps it (its start only, when too large). */
+  /** The payload, of which the dead letter keeps the first DEAD_LETTER_PAYLOAD_BYTES bytes. */
   readonly payload: string;
   readonly correlationId: string | undefined;
   readonly replyTo: string | undefined;
@@ -38,22 +38,24 @@ const MAX_NAME_LENGTH = 200;
 const MAX_TIMEOUT_S = 300;
 const DEFAULT_TIMEOUT_S = 30;
 
-/** A too large payload is read for its reply list up to this many times the limit, no further. */
-const TOO_LARGE_READ_FACTOR = 16;
-/** What the dead letter keeps of a too large payload: its start. */
-const TOO_LARGE_KEPT_CHARS = 1024;
+/** What a dead letter keeps of a payload: its first bytes. */
+export const DEAD_LETTER_PAYLOAD_BYTES = 1024;
 
 /**
- * Reads an entry's fields (`[name, value, name, value…]`, as XREADGROUP gives them). A payload
- * of more than `maxPayloadBytes` bytes (MAX_PAYLOAD_BYTES, as for the HTTP API) is `too_large`.
+ * Reads an entry's `payload` (undefined: the entry has none). A payload of more than
+ * `maxPayloadBytes` bytes (MAX_PAYLOAD_BYTES, as for the HTTP API) is `too_large`.
  */
-export function parseEntry(fields: readonly string[], maxPayloadBytes: number): ParsedEntry {
-  const payload = fieldOf(fields, 'payload');
+export function parseEntry(payload: string | undefined, maxPayloadBytes: number): ParsedEntry {
   if (payload === undefined) {
     return invalid('invalid_json', '', [{ field: 'payload', error: 'the entry has no payload' }]);
   }
   const bytes = Buffer.byteLength(payload);
-  if (bytes > maxPayloadBytes) return tooLarge(payload, bytes, maxPayloadBytes);
+  if (bytes > maxPayloadBytes) {
+    const kept = Buffer.from(payload);
+    const head = kept.subarray(0, DEAD_LETTER_PAYLOAD_BYTES).toString();
+    const tail = kept.subarray(-DEAD_LETTER_PAYLOAD_BYTES).toString();
+    return parseOversized({ bytes, head, tail }, maxPayloadBytes);
+  }
   let body: unknown;
   try {
     body = JSON.parse(payload);
@@ -64,6 +66,61 @@ export function parseEntry(fields: readonly string[], maxPayloadBytes: number): 
     return invalid('invalid_json', payload, [{ field: 'payload', error: 'not a JSON object' }]);
   }
   return parseRequest(body as Record<string, unknown>, payload);
+}
+
+/**
+ * A payload over the limit, of which only its size and its first and last bytes left Redis: not
+ * run, dead-lettered with its start. It is answered when its `correlation_id` and `reply_to` are
+ * found in those bytes (the Django client writes them after `params`, so in the last ones).
+ */
+export function parseOversized(
+  payload: { readonly bytes: number; readonly head: string; readonly tail: string },
+  limit: number,
+): ParsedEntry {
+  const errors = [
+    {
+      field: 'payload',
+      error: `is ${payload.bytes} bytes, more than MAX_PAYLOAD_BYTES (${limit})`,
+    },
+  ];
+  return {
+    ok: false,
+    reason: 'too_large',
+    errors,
+    payload: payload.head,
+    correlationId: nameIn(payload, 'correlation_id'),
+    replyTo: nameIn(payload, 'reply_to'),
+  };
+}
+
+/**
+ * The string value of `"key": "…"` in the kept bytes of a payload: its last occurrence in the
+ * tail, else its first in the head. A key of nested params may be taken for the request's: the
+ * answer then goes to a list the payload names, as a valid request naming it could.
+ */
+function nameIn(payload: { head: string; tail: string }, key: string): string | undefined {
+  const pattern = new RegExp(`"${key}"\\s*:\\s*("(?:[^"\\\\]|\\\\.)*")`, 'g');
+  const candidates = [
+    ...[...payload.tail.matchAll(pattern)].reverse(),
+    ...payload.head.matchAll(pattern),
+  ];
+  for (const [, quoted] of candidates) {
+    try {
+      const value: unknown = JSON.parse(quoted);
+      if (isName(value)) return value;
+    } catch {
+      // Cut at the edge of the kept bytes: not a whole string.
+    }
+  }
+  return undefined;
+}
+
+/** The first DEAD_LETTER_PAYLOAD_BYTES bytes of a payload, as a dead letter keeps it. */
+export function payloadHead(payload: string): string {
+  if (payload.length <= DEAD_LETTER_PAYLOAD_BYTES / 4) return payload;
+  const bytes = Buffer.from(payload);
+  if (bytes.length <= DEAD_LETTER_PAYLOAD_BYTES) return payload;
+  return bytes.subarray(0, DEAD_LETTER_PAYLOAD_BYTES).toString();
 }
 
 function parseRequest(body: Record<string, unknown>, payload: string): ParsedEntry {
@@ -108,31 +165,6 @@ function parseRequest(body: Record<string, unknown>, payload: string): ParsedEnt
   };
 }
 
-/**
- * A payload over the limit is not run. It is answered when its reply list can be found: the
- * payload is parsed for `reply_to` and `correlation_id` only while it is at most
- * TOO_LARGE_READ_FACTOR times the limit, so an entry of any size costs a bounded parse.
- */
-function tooLarge(payload: string, bytes: number, limit: number): ParsedEntry {
-  const errors = [
-    { field: 'payload', error: `is ${bytes} bytes, more than MAX_PAYLOAD_BYTES (${limit})` },
-  ];
-  let correlationId: string | undefined;
-  let replyTo: string | undefined;
-  if (bytes <= limit * TOO_LARGE_READ_FACTOR) {
-    try {
-      const body = JSON.parse(payload) as { correlation_id?: unknown; reply_to?: unknown } | null;
-      if (isName(body?.correlation_id)) correlationId = body.correlation_id;
-      if (isName(body?.reply_to)) replyTo = body.reply_to;
-    } catch {
-      // Not JSON either: nobody to answer.
-    }
-  }
-  const kept =
-    payload.length > TOO_LARGE_KEPT_CHARS ? `${payload.slice(0, TOO_LARGE_KEPT_CHARS)}…` : payload;
-  return { ok: false, reason: 'too_large', errors, payload: kept, correlationId, replyTo };
-}
-
 function invalid(
   reason: InvalidEntry['reason'],
   payload: string,
@@ -143,14 +175,6 @@ function invalid(
 
 function isName(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_NAME_LENGTH;
-}
-
-/** The value of field `name` of an entry, or undefined. */
-export function fieldOf(fields: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === name) return fields[i + 1];
-  }
-  return undefined;
 }
 
 /** When the entry was added (Redis' clock): the ms part of its id `<ms>-<seq>`. */

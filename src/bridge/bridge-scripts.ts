@@ -9,6 +9,8 @@ const FILES = {
   bridgeFinish: 'finish.lua',
   bridgeAnswer: 'answer.lua',
   bridgeKeepAlive: 'keep-alive.lua',
+  bridgeRead: 'read.lua',
+  bridgeTrim: 'trim.lua',
 } as const;
 type ScriptName = keyof typeof FILES;
 type ScriptCommand = (numberOfKeys: number, ...args: (string | number)[]) => Promise<unknown>;
@@ -39,6 +41,33 @@ export interface BridgeScriptSettings {
 export type TakeOutcome =
   | { readonly kind: 'lost' | 'answered' | 'waiting' | 'standby' }
   | { readonly kind: 'run'; readonly owner: string };
+
+/**
+ * An entry as the bridge gets it (lua/read.lua): its payload when within the limit; of a larger
+ * one only its size and its first and last bytes; `payload` undefined: the entry has none.
+ */
+export interface ReadEntry {
+  readonly id: string;
+  /** Its delivery count, this delivery included. */
+  readonly deliveries: number;
+  readonly payload?: string;
+  readonly oversized?: { readonly bytes: number; readonly head: string; readonly tail: string };
+}
+
+/** How much one read may bring (lua/read.lua). */
+export interface ReadBounds {
+  /** Entries at most. */
+  readonly count: number;
+  /** A payload over this many bytes stays in Redis (MAX_PAYLOAD_BYTES). */
+  readonly maxPayloadBytes: number;
+  /** Bytes of payload at most in the answer, plus one entry. */
+  readonly budgetBytes: number;
+}
+
+/** Bytes one read script may go through in Redis (entries over the limit included). */
+const SCAN_MAX_BYTES = 64 * 1024 * 1024;
+/** Bytes of an oversized payload's start and of its end that reach the bridge. */
+export const OVERSIZED_KEPT_BYTES = 1024;
 
 /** One entry kept alive: its id and, once it runs, its record and the owner it holds. */
 export interface KeptEntry {
@@ -140,10 +169,76 @@ export class BridgeScripts {
     return ours.map((flag) => flag === 1);
   }
 
+  /** New entries of the stream for this consumer, by bytes (see ReadBounds). */
+  async readNew(bounds: ReadBounds): Promise<ReadEntry[]> {
+    const [, entries] = await this.read('new', bounds, []);
+    return entries;
+  }
+
+  /**
+   * Entries pending longer than `minIdleMs` claimed for this consumer (XAUTOCLAIM from `cursor`),
+   * by bytes; also the cursor the next scan starts from ('0-0': the scan went round).
+   */
+  async claim(
+    bounds: ReadBounds,
+    minIdleMs: number,
+    cursor: string,
+  ): Promise<{ next: string; entries: ReadEntry[] }> {
+    const [next, entries] = await this.read('claim', bounds, [minIdleMs, cursor]);
+    return { next, entries };
+  }
+
+  /** Trims the entries every group of the stream is done with (lua/trim.lua); how many. */
+  async trim(): Promise<number> {
+    return Number(await this.run('bridgeTrim', [this.settings.stream], []));
+  }
+
+  private async read(
+    mode: 'new' | 'claim',
+    bounds: ReadBounds,
+    extra: (string | number)[],
+  ): Promise<[string, ReadEntry[]]> {
+    const { stream, group, consumer } = this.settings;
+    const [cursor, rows] = (await this.run(
+      'bridgeRead',
+      [stream],
+      [
+        group,
+        consumer,
+        mode,
+        bounds.count,
+        bounds.maxPayloadBytes,
+        bounds.budgetBytes,
+        SCAN_MAX_BYTES,
+        OVERSIZED_KEPT_BYTES,
+        ...extra,
+      ],
+    )) as [string, [string, number, string, ...(string | number)[]][]];
+    return [String(cursor), rows.map(readEntryOf)];
+  }
+
   private run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
     const command = (this.client as unknown as Record<ScriptName, ScriptCommand>)[name];
     return command.call(this.client, keys.length, ...keys, ...args);
   }
+}
+
+function readEntryOf([id, deliveries, kind, ...rest]: [
+  string,
+  number,
+  string,
+  ...(string | number)[],
+]): ReadEntry {
+  const entry = { id: String(id), deliveries: Number(deliveries) };
+  if (kind === 'ok') return { ...entry, payload: String(rest[0]) };
+  if (kind === 'large') {
+    const [bytes, head, tail] = rest;
+    return {
+      ...entry,
+      oversized: { bytes: Number(bytes), head: String(head), tail: String(tail) },
+    };
+  }
+  return entry;
 }
 
 function optional(key: string | undefined): string[] {

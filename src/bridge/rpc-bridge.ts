@@ -12,29 +12,32 @@ import {
   BridgeRequest,
   InvalidEntry,
   ParsedEntry,
-  fieldOf,
   hasExpired,
   parseEntry,
+  parseOversized,
+  payloadHead,
 } from './bridge-request';
 import { asRpcError, errorReply, successReply } from './bridge-reply';
-import { BridgeScripts } from './bridge-scripts';
+import { BridgeScripts, ReadBounds, ReadEntry } from './bridge-scripts';
 import { dedupKeys } from './dedup';
 
 /** Who the bridge calls as: a backend, which may call every method. */
 const CALLER: RpcCaller = { kind: 'backend', via: 'redis' };
-/** Longest wait of one XREADGROUP; a stop interrupts it with CLIENT UNBLOCK. */
-const BLOCK_MS = 5_000;
-/** Dead letters kept at most (approximately): the stream must not fill Redis. */
-const DEAD_LETTER_MAX_LEN = 100_000;
+/**
+ * Wait before the next read once one found nothing new. Reads are by bytes in a script, which
+ * cannot block: an idle instance polls (one cheap script call per interval).
+ */
+const IDLE_POLL_MS = 25;
+/** How often (at most) the handled entries are trimmed from the request stream. */
+const TRIM_EVERY_MS = 5_000;
 /** Backoff of the read loop after a failure (Redis away), doubling up to the maximum. */
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2_000;
 
-/** One entry as XREADGROUP and XAUTOCLAIM give it; `fields` null: deleted from the stream. */
-type RawEntry = [id: string, fields: string[] | null];
-
 interface InFlight {
   task: Promise<void>;
+  /** Payload bytes it holds (counted against RPC_MAX_BYTES_IN_FLIGHT). */
+  bytes: number;
   /** When its idle time in the group was last reset (the read, the claim, a keep-alive). */
   touchedAt: number;
   /** While it runs: its correlation id's record and the owner it names (the lease to renew). */
@@ -87,17 +90,20 @@ export interface BridgeStatus {
  * - requests whose method names a room run one after another per room, in stream order (with the
  *   HTTP API's calls into that room), other rooms in parallel; at most RPC_CONCURRENCY entries are
  *   held at once, running or waiting in their room's chain;
+ * - it reads by bytes (lua/read.lua, for new and for claimed entries alike): a payload over
+ *   MAX_PAYLOAD_BYTES never leaves Redis whole (its size and first and last KiB do), and it holds
+ *   at most RPC_MAX_BYTES_IN_FLIGHT bytes of payload at once (plus one entry);
  * - an entry delivered more than RPC_MAX_DELIVERIES times, or that is not a request, goes to
- *   RPC_DEAD_LETTER_STREAM with the reason, and is acknowledged (answered when it can be);
+ *   RPC_DEAD_LETTER_STREAM (MAXLEN ~ RPC_DEAD_LETTER_MAXLEN) with the reason and the first KiB of
+ *   its payload, and is acknowledged (answered when it can be);
+ * - entries every group of the stream is done with are trimmed (lua/trim.lua);
  * - a stop reads no more and lets the entries held finish.
  */
 export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(RpcBridge.name);
   /** Redis failures come in storms while it is away: one line per kind and interval. */
   private readonly problems = new LogThrottle(this.logger);
-  /** The blocking XREADGROUP's own connection. */
-  private readonly reader: Redis;
-  /** Everything else the bridge sends (replies, claims, acknowledgements). */
+  /** Everything the bridge sends (reads, replies, claims, acknowledgements). */
   private readonly client: Redis;
   private readonly stream: string;
   private readonly group: string;
@@ -107,11 +113,12 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly inFlight = new Map<string, InFlight>();
   /** Entries of `inFlight` that are parked copies (at most RPC_CONCURRENCY). */
   private parked = 0;
+  /** Payload bytes of the entries in `inFlight`. */
+  private heldBytes = 0;
   /** Per correlation id handled here: resolves once its entry's take returned, or it ended. */
   private readonly twins = new Map<string, Promise<void>>();
   private readonly slotWaiters: (() => void)[] = [];
   private readonly stopping = new AbortController();
-  private readerId: number | undefined;
   private running = false;
   private groupReady = false;
   private loop: Promise<void> = Promise.resolve();
@@ -120,6 +127,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Where the next XAUTOCLAIM scan of the pending entries starts. */
   private claimCursor = '0-0';
   private lastSweep = Date.now();
+  private lastTrim = 0;
 
   constructor(
     redis: RedisConnections,
@@ -131,7 +139,6 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     this.group = config.RPC_CONSUMER_GROUP;
     this.consumer = redis.instanceId;
     this.keyPrefix = config.REDIS_KEY_PREFIX;
-    this.reader = redis.create('bridge-reader', { blocking: true });
     this.client = redis.create('bridge', { autoPipelining: true });
     this.scripts = new BridgeScripts(this.client, {
       stream: this.stream,
@@ -141,13 +148,6 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       leaseMs: config.RPC_VISIBILITY_TIMEOUT_MS,
       windowMs: config.RPC_DEDUP_WINDOW_MS,
       replyTtlS: config.RPC_RESPONSE_TTL_S,
-    });
-    // The reader's id in Redis, for CLIENT UNBLOCK at a stop; it changes with each connection.
-    this.reader.on('ready', () => {
-      this.reader.client('ID').then(
-        (id) => (this.readerId = Number(id)),
-        () => (this.readerId = undefined),
-      );
     });
   }
 
@@ -169,7 +169,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     clearInterval(this.tick);
     this.stopping.abort();
     for (const wake of this.slotWaiters.splice(0)) wake();
-    await this.interruptRead();
+    // A read in flight ends within the command timeout; what it brought is handled below.
+    await this.loop;
     const tasks = [...this.inFlight.values()].map((entry) => entry.task);
     if (tasks.length === 0) return;
     this.logger.log(`Finishing ${tasks.length} request(s) in flight`);
@@ -218,10 +219,11 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         if (!this.groupReady) await this.createGroup();
         await this.freeSlot();
         if (!this.running) break;
-        const answer = await this.read(this.config.RPC_CONCURRENCY - this.busy);
+        const entries = await this.scripts.readNew(this.bounds());
         failures = 0;
         // Entries read are ours now, also after a stop: handled rather than left to be claimed.
-        for (const entry of answer?.[0]?.[1] ?? []) this.start(entry, 1);
+        for (const entry of entries) this.start(entry);
+        if (entries.length === 0) await this.idle(IDLE_POLL_MS);
       } catch (error) {
         // The group (or the whole stream) is gone: Redis lost its data. Created again, from 0.
         if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
@@ -231,44 +233,32 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
           error,
         );
         failures += 1;
-        const wait = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(failures, 6));
-        await delay(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        await this.idle(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(failures, 6)));
       }
     }
   }
 
-  /**
-   * One XREADGROUP of up to `count` new entries. ioredis forgets a command in flight when its
-   * connection drops (it is not re-sent, and never settles), so a close ends the read here; what
-   * Redis delivered to it, if anything, is claimed again after the visibility timeout.
-   */
-  private read(count: number): Promise<[string, RawEntry[]][] | null> {
-    return new Promise((resolve, reject) => {
-      const closed = (): void => reject(new Error('the connection closed during the read'));
-      this.reader.once('close', closed);
-      this.reader
-        .xreadgroup(
-          'GROUP',
-          this.group,
-          this.consumer,
-          'COUNT',
-          count,
-          'BLOCK',
-          BLOCK_MS,
-          'STREAMS',
-          this.stream,
-          '>',
-        )
-        .then((answer) => resolve(answer), reject)
-        .finally(() => this.reader.off('close', closed));
-    });
+  /** Waits `ms`, or less at a stop. */
+  private idle(ms: number): Promise<void> {
+    return delay(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 
-  /** Waits until both connections are ready; false if one is not yet (or at a stop). */
+  /**
+   * What the next read may bring: as many entries as there are free slots, as many bytes as
+   * RPC_MAX_BYTES_IN_FLIGHT leaves (at least one entry is read when nothing is held).
+   */
+  private bounds(): ReadBounds {
+    return {
+      count: Math.max(1, this.config.RPC_CONCURRENCY - this.busy),
+      maxPayloadBytes: this.config.MAX_PAYLOAD_BYTES,
+      budgetBytes: Math.max(1, this.config.RPC_MAX_BYTES_IN_FLIGHT - this.heldBytes),
+    };
+  }
+
+  /** Waits until the connection is ready; false if it is not yet (or at a stop). */
   private async connected(): Promise<boolean> {
-    const waiting = [this.reader, this.client].find((client) => client.status !== 'ready');
-    if (!waiting) return true;
-    await once(waiting, 'ready', { signal: this.stopping.signal }).catch(() => undefined);
+    if (this.client.status === 'ready') return true;
+    await once(this.client, 'ready', { signal: this.stopping.signal }).catch(() => undefined);
     return false;
   }
 
@@ -292,37 +282,28 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     return this.inFlight.size - this.parked;
   }
 
-  /** Resolves once fewer than RPC_CONCURRENCY requests hold a slot (or at a stop). */
-  private freeSlot(): Promise<void> {
-    if (this.busy < this.config.RPC_CONCURRENCY || !this.running) return Promise.resolve();
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
-  }
-
   /**
-   * Ends the blocked XREADGROUP at once (it returns as if it timed out, so nothing read is
-   * lost). The unblock may overtake a read just sent, so it is repeated until the loop ends.
+   * Resolves once fewer than RPC_CONCURRENCY requests hold a slot and less than
+   * RPC_MAX_BYTES_IN_FLIGHT bytes are held (or at a stop).
    */
-  private async interruptRead(): Promise<void> {
-    let done = false;
-    const ended = this.loop.then(() => (done = true));
-    while (!done) {
-      if (this.readerId !== undefined && this.client.status === 'ready') {
-        await this.client.client('UNBLOCK', this.readerId).catch(() => undefined);
-      }
-      await Promise.race([ended, delay(20)]);
+  private async freeSlot(): Promise<void> {
+    while (this.running && (this.busy >= this.config.RPC_CONCURRENCY || this.bytesFull)) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     }
   }
 
-  private start(entry: RawEntry, deliveries: number): void {
-    const [id, fields] = entry;
+  private get bytesFull(): boolean {
+    return this.heldBytes >= this.config.RPC_MAX_BYTES_IN_FLIGHT;
+  }
+
+  private start(entry: ReadEntry): void {
+    const { id, deliveries, payload, oversized } = entry;
     if (this.inFlight.has(id)) return;
-    if (fields === null) {
-      // Trimmed from the stream (MAXLEN) before anyone handled it: nothing left to run.
-      void this.client.xack(this.stream, this.group, id).catch(() => undefined);
-      return;
-    }
-    const parsed = parseEntry(fields, this.config.MAX_PAYLOAD_BYTES);
-    const flight: InFlight = { touchedAt: Date.now(), task: Promise.resolve() };
+    const limit = this.config.MAX_PAYLOAD_BYTES;
+    const parsed = oversized ? parseOversized(oversized, limit) : parseEntry(payload, limit);
+    const bytes = payload === undefined ? 0 : Buffer.byteLength(payload);
+    const flight: InFlight = { touchedAt: Date.now(), task: Promise.resolve(), bytes };
+    this.heldBytes += bytes;
     const correlationId = parsed.ok ? parsed.request.correlationId : undefined;
     const twin = correlationId === undefined ? undefined : this.twins.get(correlationId);
     let queued: Promise<void>;
@@ -331,7 +312,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       // registers it as a waiter (or answers it from the record) without waiting for the room.
       flight.parked = true;
       this.parked += 1;
-      queued = twin.then(() => this.handle(id, fields, parsed, deliveries, flight));
+      queued = twin.then(() => this.handle(id, payload, parsed, deliveries, flight));
     } else {
       if (correlationId !== undefined && !twin) {
         this.twins.set(correlationId, new Promise((resolve) => (flight.taken = resolve)));
@@ -342,7 +323,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         : undefined;
       queued = this.sequencer.run(room, (release) => {
         flight.ordered = release;
-        return this.handle(id, fields, parsed, deliveries, flight);
+        return this.handle(id, payload, parsed, deliveries, flight);
       });
     }
     flight.task = queued
@@ -356,12 +337,13 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       })
       .finally(() => {
         this.inFlight.delete(id);
+        this.heldBytes -= flight.bytes;
         if (flight.taken) {
           flight.taken();
           if (correlationId !== undefined) this.twins.delete(correlationId);
         }
         if (flight.parked) this.parked -= 1;
-        else this.slotWaiters.shift()?.();
+        this.slotWaiters.shift()?.();
       });
     this.inFlight.set(id, flight);
   }
@@ -370,7 +352,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
 
   private async handle(
     id: string,
-    fields: string[],
+    payload: string | undefined,
     parsed: ParsedEntry,
     deliveries: number,
     flight: InFlight,
@@ -378,7 +360,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     if (!parsed.ok) return this.deadLetter(id, parsed, deliveries);
     const { request } = parsed;
     if (deliveries > this.config.RPC_MAX_DELIVERIES) {
-      return this.giveUp(id, fields, request, deliveries, flight);
+      return this.giveUp(id, payload ?? '', request, deliveries, flight);
     }
     if (hasExpired(id, request, Date.now())) {
       const error = new RpcError(RpcErrorCode.Timeout, 'the request expired before it was run');
@@ -444,7 +426,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
    */
   private async giveUp(
     id: string,
-    fields: string[],
+    payload: string,
     request: BridgeRequest,
     deliveries: number,
     flight: InFlight,
@@ -465,15 +447,9 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       this.config.RPC_DEAD_LETTER_STREAM,
       'MAXLEN',
       '~',
-      DEAD_LETTER_MAX_LEN,
+      this.config.RPC_DEAD_LETTER_MAXLEN,
       '*',
-      ...this.deadLetterFields(
-        id,
-        'max_deliveries',
-        error.message,
-        fieldOf(fields, 'payload') ?? '',
-        deliveries,
-      ),
+      ...this.deadLetterFields(id, 'max_deliveries', error.message, payload, deliveries),
     );
     const reply = errorReply(request.correlationId, error);
     await this.scripts.finish(keys, id, taken.owner, reply, 'store', replyListOf(request));
@@ -481,7 +457,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
 
   /**
    * Moves an entry that is not a request to the dead letters with the reason, the original id and
-   * payload, answers it when it names a reply list, and acknowledges it, in one script (once).
+   * the payload's start, answers it when it names a reply list, and acknowledges it, in one script (once).
    */
   private async deadLetter(id: string, entry: InvalidEntry, deliveries: number): Promise<void> {
     this.problem(
@@ -497,7 +473,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       entry.replyTo,
       entry.replyTo === undefined ? '' : errorReply(entry.correlationId, answer),
       {
-        maxLen: DEAD_LETTER_MAX_LEN,
+        maxLen: this.config.RPC_DEAD_LETTER_MAXLEN,
         fields: this.deadLetterFields(id, entry.reason, why, entry.payload, deliveries),
       },
     );
@@ -518,7 +494,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       'original_id',
       id,
       'payload',
-      payload,
+      payloadHead(payload),
       'deliveries',
       String(deliveries),
       'consumer',
@@ -536,6 +512,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       await this.keepAlive();
       await this.claimAbandoned();
       await this.forgetDeadConsumers();
+      await this.trimHandled();
     } catch (error) {
       if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
       this.problem(
@@ -565,32 +542,34 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
 
   /**
    * Claims entries pending longer than RPC_VISIBILITY_TIMEOUT_MS (their instance died, or their
-   * completion failed) with XAUTOCLAIM, as many as there are free slots, and handles them with
-   * their delivery count (XPENDING; the claim counted as one more delivery).
+   * completion failed) by bytes, as the reads do (lua/read.lua: XAUTOCLAIM one at a time, a payload
+   * over the limit never leaves Redis whole), as many as there are free slots and bytes, and
+   * handles them with their delivery count (the claim counted as one more delivery).
    */
   private async claimAbandoned(): Promise<void> {
     for (;;) {
-      const free = this.config.RPC_CONCURRENCY - this.busy;
-      if (free <= 0 || !this.running) return;
-      const [next, entries] = (await this.client.call(
-        'XAUTOCLAIM',
-        this.stream,
-        this.group,
-        this.consumer,
-        String(this.config.RPC_VISIBILITY_TIMEOUT_MS),
+      if (!this.running || this.busy >= this.config.RPC_CONCURRENCY || this.bytesFull) return;
+      const { next, entries } = await this.scripts.claim(
+        this.bounds(),
+        this.config.RPC_VISIBILITY_TIMEOUT_MS,
         this.claimCursor,
-        'COUNT',
-        String(free),
-      )) as [string, RawEntry[]];
+      );
       this.claimCursor = next;
-      const live = entries.filter(([, fields]) => fields !== null);
-      if (live.length > 0) {
-        const counts = await this.deliveryCounts(live.map(([id]) => id));
-        for (const entry of live) this.start(entry, counts.get(entry[0]) ?? 1);
-      }
+      for (const entry of entries) this.start(entry);
       // A full scan of the pending entries ends at 0-0; the next tick starts another one.
       if (next === '0-0' || entries.length === 0) return;
     }
+  }
+
+  /**
+   * Trims the request stream of the entries every group is done with (lua/trim.lua), at most
+   * every TRIM_EVERY_MS; each call trims whole radix nodes, a bounded number of entries.
+   */
+  private async trimHandled(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastTrim < TRIM_EVERY_MS) return;
+    this.lastTrim = now;
+    await this.scripts.trim();
   }
 
   /**
@@ -612,18 +591,6 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         await this.client.xgroup('DELCONSUMER', this.stream, this.group, name);
       }
     }
-  }
-
-  private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
-    const pipeline = this.client.pipeline();
-    for (const id of ids) pipeline.xpending(this.stream, this.group, id, id, 1);
-    const answers = (await pipeline.exec()) ?? [];
-    const counts = new Map<string, number>();
-    answers.forEach(([error, rows], i) => {
-      const row = !error && Array.isArray(rows) ? (rows[0] as unknown[] | undefined) : undefined;
-      if (row) counts.set(ids[i], Number(row[3]));
-    });
-    return counts;
   }
 
   /** `kind`: the problem in words, the same for its repeats (LogThrottle's summary names it). */

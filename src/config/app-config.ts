@@ -356,6 +356,21 @@ export class AppConfig {
   RPC_CONCURRENCY = 100;
 
   /**
+   * Payload bytes the bridge holds at once (read, not yet finished); it reads no more above it.
+   * One entry is always read when nothing is held; a payload over MAX_PAYLOAD_BYTES never is.
+   */
+  @IsInt()
+  @Min(1024)
+  @Max(1024 * 1024 * 1024)
+  RPC_MAX_BYTES_IN_FLIGHT = 4 * 1024 * 1024;
+
+  /** Dead letters kept (about: `XADD MAXLEN ~`), each with its payload's first KiB only. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  RPC_DEAD_LETTER_MAXLEN = 10_000;
+
+  /**
    * `none`: clients say who they are (the seed-000 protocol). `jwt`: every socket authenticates
    * with a signed token; production wants this.
    */
