@@ -64,8 +64,11 @@ export interface ReadBounds {
   readonly budgetBytes: number;
 }
 
-/** Bytes one read script may go through in Redis (entries over the limit included). */
-const SCAN_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes one read script goes through in Redis (entries over the limit included), plus one entry:
+ * bounds how long a call holds Redis (about 7 ms a MiB, copying entries into Lua).
+ */
+const SCAN_MAX_BYTES = 8 * 1024 * 1024;
 /** Bytes of an oversized payload's start and of its end that reach the bridge. */
 export const OVERSIZED_KEPT_BYTES = 1024;
 
