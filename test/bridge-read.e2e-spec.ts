@@ -56,7 +56,8 @@ describeWithRedis('bridge: entries over MAX_PAYLOAD_BYTES, more than the heap to
     const first = spawnServer(settings, ENTRY);
     servers.push(first);
     expect(await unlessDied(first, client.reply(small, 20_000))).toMatchObject({ success: true });
-    for (let n = 0; n < 2 * EACH; n++) {
+    // The new ones are answered; those claimed again (their first delivery never ended) are not.
+    for (let n = EACH; n < 2 * EACH; n++) {
       const [answer] = await client.replies(`list:response:big-${n}`, 1, 20_000);
       expect(answer).toMatchObject({
         type: 'error',
@@ -73,6 +74,9 @@ describeWithRedis('bridge: entries over MAX_PAYLOAD_BYTES, more than the heap to
       expect(letter.reason).toBe('too_large');
       expect(Buffer.byteLength(letter.payload)).toBeLessThanOrEqual(1_024);
     }
+    const claimed = letters.filter((letter) => ids.indexOf(letter.original_id) < EACH);
+    expect(claimed.map((letter) => letter.deliveries)).toEqual(Array(EACH).fill('2'));
+    expect(claimed[0].error).toContain('claimed again, not answered');
 
     // A restart (the first one killed, as a crash would) has nothing left to load or dead-letter.
     first.child.kill('SIGKILL');

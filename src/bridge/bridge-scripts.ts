@@ -22,6 +22,8 @@ export interface BridgeScriptSettings {
   readonly stream: string;
   readonly group: string;
   readonly deadLetters: string;
+  /** Dead letters kept (RPC_DEAD_LETTER_MAXLEN) by the read script; default 10,000. */
+  readonly deadLetterMaxLen?: number;
   /** This instance's consumer name in the group. */
   readonly consumer: string;
   /** How long an owner's lease lasts unless renewed (RPC_VISIBILITY_TIMEOUT_MS). */
@@ -180,14 +182,16 @@ export class BridgeScripts {
 
   /**
    * Entries pending longer than `minIdleMs` claimed for this consumer (XAUTOCLAIM from `cursor`),
-   * by bytes; also the cursor the next scan starts from ('0-0': the scan went round).
+   * by bytes; also the cursor the next scan starts from ('0-0': the scan went round). An
+   * oversized entry claimed again is dead-lettered and acknowledged in Redis, not returned.
    */
   async claim(
     bounds: ReadBounds,
     minIdleMs: number,
     cursor: string,
   ): Promise<{ next: string; entries: ReadEntry[] }> {
-    const [next, entries] = await this.read('claim', bounds, [minIdleMs, cursor]);
+    const { deadLetterMaxLen = 10_000 } = this.settings;
+    const [next, entries] = await this.read('claim', bounds, [minIdleMs, cursor, deadLetterMaxLen]);
     return { next, entries };
   }
 
@@ -201,10 +205,10 @@ export class BridgeScripts {
     bounds: ReadBounds,
     extra: (string | number)[],
   ): Promise<[string, ReadEntry[]]> {
-    const { stream, group, consumer } = this.settings;
+    const { stream, group, consumer, deadLetters } = this.settings;
     const [cursor, rows] = (await this.run(
       'bridgeRead',
-      [stream],
+      [stream, deadLetters],
       [
         group,
         consumer,

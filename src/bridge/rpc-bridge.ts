@@ -144,6 +144,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       stream: this.stream,
       group: this.group,
       deadLetters: config.RPC_DEAD_LETTER_STREAM,
+      deadLetterMaxLen: config.RPC_DEAD_LETTER_MAXLEN,
       consumer: this.consumer,
       leaseMs: config.RPC_VISIBILITY_TIMEOUT_MS,
       windowMs: config.RPC_DEDUP_WINDOW_MS,

@@ -1,12 +1,14 @@
 -- Brings entries of the request stream to the bridge by bytes, one at a time: new ones
 -- (XREADGROUP '>') or those idle past the visibility timeout (XAUTOCLAIM). Each entry's payload
 -- is measured here: one over the limit never leaves Redis whole (only its first and last bytes),
--- and what is returned stays within the read's byte budget (plus at most one entry).
--- KEYS: [1] request stream.
+-- and what is returned stays within the read's byte budget (plus at most one entry). An oversized
+-- entry claimed again (its first delivery never came to an end: the instance died, or the read's
+-- answer was lost) is dead-lettered here and acknowledged, unanswered: it cannot come back.
+-- KEYS: [1] request stream, [2] dead-letter stream.
 -- ARGV: [1] group, [2] consumer, [3] 'new' | 'claim', [4] at most this many entries,
 -- [5] payload limit in bytes, [6] byte budget of the answer, [7] bytes this call may scan,
 -- [8] bytes kept of an oversized payload's start and of its end, then for 'claim':
--- [9] min idle ms, [10] cursor.
+-- [9] min idle ms, [10] cursor, [11] dead letters kept (MAXLEN ~).
 -- Returns {cursor ('0-0' for 'new'), entries}, an entry being {id, deliveries, 'ok', payload},
 -- {id, deliveries, 'none'} (no `payload` field), or {id, deliveries, 'large', bytes, head, tail}.
 local stream = KEYS[1]
@@ -31,6 +33,13 @@ local function add(entry, deliveries)
   if payload == nil then
     out[#out + 1] = {id, deliveries, 'none'}
     used = used + #id
+  elseif #payload > limit and deliveries > 1 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], '*', 'reason', 'too_large',
+      'error', 'payload: is ' .. #payload .. ' bytes, more than MAX_PAYLOAD_BYTES (' .. limit ..
+        '); claimed again, not answered',
+      'original_id', id, 'payload', string.sub(payload, 1, kept),
+      'deliveries', tostring(deliveries), 'consumer', consumer)
+    redis.call('XACK', stream, group, id)
   elseif #payload > limit then
     local head, tail = string.sub(payload, 1, kept), string.sub(payload, -kept)
     out[#out + 1] = {id, deliveries, 'large', #payload, head, tail}
