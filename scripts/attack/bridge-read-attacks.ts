@@ -58,16 +58,21 @@ async function watch(server: Server, client: Redis, seconds: number) {
   };
 }
 
-/** The longest command Redis ran (SLOWLOG, commands over 10 ms), in ms. */
-async function slowestCommandMs(client: Redis): Promise<number> {
+/** The longest command of each name Redis ran (SLOWLOG: those over 10 ms), in ms. */
+async function slowestCommandsMs(client: Redis): Promise<Record<string, number>> {
   const entries = (await client.slowlog('GET', 128)) as [number, number, number, string[]][];
-  return Math.max(0, ...entries.map(([, , micros]) => micros / 1_000));
+  const slowest: Record<string, number> = {};
+  for (const [, , micros, [name]] of entries) {
+    const key = name.toLowerCase();
+    slowest[key] = Math.max(slowest[key] ?? 0, Math.round(micros / 1_000));
+  }
+  return slowest;
 }
 
 export const bridgeReadAttacks: Record<string, Attack> = {
   'bridge-flood': {
     summary:
-      '[--entries 24] [--entry-mb 16]  entries over MAX_PAYLOAD_BYTES in one MULTI, then a restart',
+      '[--entries 24] [--entry-mb 16] [--max-payload-bytes N] [--invalid yes]  big entries in one MULTI, then a restart',
     async setup(options) {
       redis = await RedisServer.start();
       const client = new Redis(redis.url);
@@ -78,6 +83,7 @@ export const bridgeReadAttacks: Record<string, Attack> = {
       for (let n = 0; n < entries; n++) {
         // As the Django client writes a request: `correlation_id` and `reply_to` after `params`.
         const payload =
+          (options.invalid === 'yes' ? 'not JSON ' : '') +
           `{"type":"rpc","method":"notification.send","params":{"user_id":"u","title":"${filler}"},` +
           `"correlation_id":"flood-${n}","reply_to":"list:response:flood-${n}","timeout":300}`;
         multi.xadd(STREAM, '*', 'payload', payload);
@@ -88,6 +94,9 @@ export const bridgeReadAttacks: Record<string, Attack> = {
         REDIS_URL: redis.url,
         RPC_VISIBILITY_TIMEOUT_MS: String(options['visibility-ms'] ?? 2_000),
         LOG_LEVEL: 'warn',
+        ...(options['max-payload-bytes'] !== undefined && {
+          MAX_PAYLOAD_BYTES: String(options['max-payload-bytes']),
+        }),
       };
       return {
         env: settings,
@@ -117,7 +126,7 @@ export const bridgeReadAttacks: Record<string, Attack> = {
           restart: { ...second, ...summarizeServer(restart, secondExit) },
           deadLetterStreamBytes: await client.memory('USAGE', DEAD_LETTERS),
           requestStreamEntries: await client.xlen(STREAM),
-          redisSlowestCommandMs: await slowestCommandMs(client),
+          redisSlowestCommandsMs: await slowestCommandsMs(client),
         };
       } finally {
         await client.quit();
