@@ -69,7 +69,57 @@ async function slowestCommandsMs(client: Redis): Promise<Record<string, number>>
   return slowest;
 }
 
+/** A Redis of its own for the attack, and the server's settings pointing at it. */
+async function ownRedis(extra: Record<string, string>) {
+  redis = await RedisServer.start();
+  settings = { REDIS_URL: redis.url, LOG_LEVEL: 'warn', ...extra };
+  return {
+    env: settings,
+    cleanup: async () => {
+      await redis?.stop();
+      redis = undefined;
+    },
+  };
+}
+
 export const bridgeReadAttacks: Record<string, Attack> = {
+  'bridge-trim': {
+    summary: '[--requests 50000]  fire-and-forget requests; what the request stream keeps after',
+    setup: () => ownRedis({}),
+    async run(server, options) {
+      if (!redis) throw new Error('bridge-trim runs after its setup');
+      const requests = Number(options.requests ?? 50_000);
+      const client = new Redis(redis.url);
+      try {
+        for (let sent = 0; sent < requests; sent += 1_000) {
+          const pipeline = client.pipeline();
+          for (let n = sent; n < Math.min(requests, sent + 1_000); n++) {
+            const payload = JSON.stringify({
+              type: 'rpc',
+              method: 'notification.send',
+              params: { user_id: 'u', title: 't', message: `m${n}`, type: 'info' },
+              correlation_id: `trim-${n}`,
+              timeout: 0,
+            });
+            pipeline.xadd(STREAM, '*', 'payload', payload);
+          }
+          await pipeline.exec();
+        }
+        const handled = await watch(server, client, Number(options.seconds ?? 60));
+        // One trim interval (5 s) and a little more.
+        await delay(6_000);
+        return {
+          requests,
+          handled,
+          requestStreamEntries: await client.xlen(STREAM),
+          requestStreamBytes: await client.memory('USAGE', STREAM),
+        };
+      } finally {
+        await client.quit();
+      }
+    },
+  },
+
   'bridge-flood': {
     summary:
       '[--entries 24] [--entry-mb 16] [--max-payload-bytes N] [--invalid yes]  big entries in one MULTI, then a restart',

@@ -195,9 +195,12 @@ export class BridgeScripts {
     return { next, entries };
   }
 
-  /** Trims the entries every group of the stream is done with (lua/trim.lua); how many. */
-  async trim(): Promise<number> {
-    return Number(await this.run('bridgeTrim', [this.settings.stream], []));
+  /**
+   * Trims the entries every group of the stream is done with (lua/trim.lua), at most `limit`
+   * (whole radix nodes); how many.
+   */
+  async trim(limit = 10_000): Promise<number> {
+    return Number(await this.run('bridgeTrim', [this.settings.stream], [limit]));
   }
 
   private async read(

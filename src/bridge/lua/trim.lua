@@ -1,9 +1,9 @@
 -- Trims the request stream's entries every consumer group is done with: those below the oldest
 -- entry a group has pending, or, for a group with none pending, below its last delivered entry
 -- (that one is kept). An entry a group has not read yet, or has pending, is never trimmed; a
--- stream without groups is left alone. Approximate (`~`: whole radix nodes, at most Redis' default
--- LIMIT of entries per call), so a call costs a bounded time and the next call goes on.
--- KEYS: [1] request stream. Returns the number of entries trimmed.
+-- stream without groups is left alone. Approximate (`~`: whole radix nodes) and at most LIMIT
+-- entries per call, so a call costs a bounded time and the next call goes on.
+-- KEYS: [1] request stream. ARGV: [1] LIMIT. Returns the number of entries trimmed.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 
 -- Stream ids `<ms>-<seq>` compare part by part as unbounded decimal integers.
@@ -29,4 +29,4 @@ for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   if floor == nil or id_less(kept, floor) then floor = kept end
 end
 if floor == nil or floor == '0-0' then return 0 end
-return redis.call('XTRIM', KEYS[1], 'MINID', '~', floor)
+return redis.call('XTRIM', KEYS[1], 'MINID', '~', floor, 'LIMIT', ARGV[1])
