@@ -69,6 +69,14 @@ async function slowestCommandsMs(client: Redis): Promise<Record<string, number>>
   return slowest;
 }
 
+/** How many of the flood's `count` requests got a reply on their list. */
+async function answered(client: Redis, count: number): Promise<number> {
+  const pipeline = client.pipeline();
+  for (let n = 0; n < count; n++) pipeline.llen(`list:response:flood-${n}`);
+  const lengths = (await pipeline.exec()) ?? [];
+  return lengths.filter(([, length]) => Number(length) > 0).length;
+}
+
 /** A Redis of its own for the attack, and the server's settings pointing at it. */
 async function ownRedis(extra: Record<string, string>) {
   redis = await RedisServer.start();
@@ -174,6 +182,7 @@ export const bridgeReadAttacks: Record<string, Attack> = {
           entryMb: Number(options['entry-mb'] ?? 16),
           first: { ...first, ...summarizeServer(server, firstExit) },
           restart: { ...second, ...summarizeServer(restart, secondExit) },
+          answered: await answered(client, Number(options.entries ?? 24)),
           deadLetterStreamBytes: await client.memory('USAGE', DEAD_LETTERS),
           requestStreamEntries: await client.xlen(STREAM),
           redisSlowestCommandsMs: await slowestCommandsMs(client),
