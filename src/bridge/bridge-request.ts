@@ -115,12 +115,16 @@ function nameIn(payload: { head: string; tail: string }, key: string): string | 
   return undefined;
 }
 
-/** The first DEAD_LETTER_PAYLOAD_BYTES bytes of a payload, as a dead letter keeps it. */
+/**
+ * What a dead letter keeps of a payload: the whole characters of its first
+ * DEAD_LETTER_PAYLOAD_BYTES bytes.
+ */
 export function payloadHead(payload: string): string {
   if (payload.length <= DEAD_LETTER_PAYLOAD_BYTES / 4) return payload;
   const bytes = Buffer.from(payload);
   if (bytes.length <= DEAD_LETTER_PAYLOAD_BYTES) return payload;
-  return bytes.subarray(0, DEAD_LETTER_PAYLOAD_BYTES).toString();
+  // Streaming, the decoder holds back a character cut at the end instead of replacing it.
+  return new TextDecoder().decode(bytes.subarray(0, DEAD_LETTER_PAYLOAD_BYTES), { stream: true });
 }
 
 function parseRequest(body: Record<string, unknown>, payload: string): ParsedEntry {

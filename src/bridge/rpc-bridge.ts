@@ -460,7 +460,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
 
   /**
    * Moves an entry that is not a request to the dead letters with the reason, the original id and
-   * the payload's start, answers it when it names a reply list, and acknowledges it, in one script (once).
+   * the payload's start, answers it when it names a reply list, and acknowledges it, in one
+   * script (once).
    */
   private async deadLetter(id: string, entry: InvalidEntry, deliveries: number): Promise<void> {
     this.problem(
