@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { BridgeScripts } from '../src/bridge/bridge-scripts';
 import type { BridgeClient } from './support/bridge-client';
 import { serverIdOf, useBridgeProcesses } from './support/bridge-processes';
 import { eventually } from './support/eventually';
@@ -88,6 +89,77 @@ describeWithRedis('bridge: entries over MAX_PAYLOAD_BYTES, more than the heap to
     await expectUp(second);
     expect(await client.redis.xlen(client.deadLetters)).toBe(2 * EACH);
   }, 120_000);
+});
+
+describeWithRedis('bridge: the read script (src/bridge/lua/read.lua)', () => {
+  const processes = useBridgeProcesses();
+  let runs = 0;
+
+  async function setUp(): Promise<{ client: BridgeClient; scripts: BridgeScripts }> {
+    runs += 1;
+    const stream = `read-script-${process.pid}-${runs}`;
+    const client = processes.client(stream);
+    await client.redis.xgroup('CREATE', stream, client.group, '0', 'MKSTREAM');
+    const scripts = new BridgeScripts(client.redis, {
+      stream,
+      group: client.group,
+      deadLetters: client.deadLetters,
+      deadLetterMaxLen: 100,
+      consumer: 'c',
+      leaseMs: 1_000,
+      windowMs: 60_000,
+      replyTtlS: 60,
+    });
+    return { client, scripts };
+  }
+
+  it('brings no more than its byte budget plus one entry, and the next read the rest', async () => {
+    const { client, scripts } = await setUp();
+    for (let n = 0; n < 10; n++) await client.sendRaw('p'.repeat(4_000));
+    const bounds = { count: 100, maxPayloadBytes: 65_536, budgetBytes: 10_000 };
+    const first = await scripts.readNew(bounds);
+    // 4,000 + 4,000 + 4,000: the third entry starts within the budget.
+    expect(first).toHaveLength(3);
+    const rest = [];
+    for (let read = 0; read < 10 && rest.length < 7; read++) {
+      rest.push(...(await scripts.readNew(bounds)));
+    }
+    expect(rest).toHaveLength(7);
+    expect(await scripts.readNew(bounds)).toEqual([]);
+  });
+
+  it('returns only the size, first and last KiB of a payload over the limit; the count bounds a read', async () => {
+    const { client, scripts } = await setUp();
+    const big = `{"head":"${'h'.repeat(2_000)}${'m'.repeat(100_000)}${'t'.repeat(2_000)}"}`;
+    const id = await client.sendRaw(big);
+    await client.sendRaw('{}', '*', 'other');
+    await client.sendRaw('{"small":1}');
+    const bounds = { count: 2, maxPayloadBytes: 65_536, budgetBytes: 1_000_000 };
+    expect(await scripts.readNew(bounds)).toEqual([
+      {
+        id,
+        deliveries: 1,
+        oversized: { bytes: big.length, head: big.slice(0, 1_024), tail: big.slice(-1_024) },
+      },
+      { id: expect.any(String), deliveries: 1 },
+    ]);
+    expect(await scripts.readNew(bounds)).toMatchObject([{ payload: '{"small":1}' }]);
+  });
+
+  it('claims by bytes with the delivery count; an oversized entry claimed again never leaves Redis', async () => {
+    const { client, scripts } = await setUp();
+    const small = await client.sendRaw('{"small":1}');
+    const big = await client.sendRaw('b'.repeat(100_000));
+    const bounds = { count: 10, maxPayloadBytes: 65_536, budgetBytes: 1_000_000 };
+    expect(await scripts.readNew(bounds)).toHaveLength(2);
+
+    const claimed = await scripts.claim(bounds, 0, '0-0');
+    expect(claimed.entries).toEqual([{ id: small, deliveries: 2, payload: '{"small":1}' }]);
+    expect(await client.pending()).toBe(1);
+    const [letter] = await client.deadLetterEntries();
+    expect(letter).toMatchObject({ original_id: big, reason: 'too_large', deliveries: '2' });
+    expect(letter.payload).toBe('b'.repeat(1_024));
+  });
 });
 
 /** `promise`, unless the server exits first: then its exit and last output. */
