@@ -1,7 +1,9 @@
 /* Every `npm run attack` command, by name: one file per surface. */
 import { Attack } from './harness';
+import { bridgeAnswerAttacks } from './bridge-answer-attacks';
 import { httpAttacks } from './http-attacks';
 
 export const attacks: Record<string, Attack> = {
   ...httpAttacks,
+  ...bridgeAnswerAttacks,
 };
