@@ -105,6 +105,8 @@ describeWithRedis('bridge: what it answers, and Redis stalls', () => {
       roomHistory: `${prefix}{workspace:victim}:hist`,
       userCount: `${prefix}{#i:${instanceId}}:u:victim`,
       dedupRecord: `${prefix}{#rpc:${first.correlationId}}:record`,
+      // Absent until the server writes it: a list there would refuse the room's first publish.
+      freshRoom: `${prefix}{workspace:fresh}:meta`,
     };
     await client.redis.sadd(victims.userCount, 'c1', 'c2');
     await client.settled();
@@ -140,6 +142,7 @@ describeWithRedis('bridge: what it answers, and Redis stalls', () => {
       (await roomEvents(client.redis, prefix, room)).map((kept) => kept.data.file_path);
     expect(await paths('workspace:victim')).toEqual(['a']);
     expect(await paths('workspace:other')).toEqual(['c']);
+    expect(await client.reply(await event('fresh', 'd'))).toMatchObject({ success: true });
     expect(wrongType.replyTo).toBe(notAList);
   });
 

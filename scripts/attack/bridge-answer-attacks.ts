@@ -107,17 +107,28 @@ function tallyReplies(replies: (string | undefined)[]): Record<string, number> {
   return tally;
 }
 
-/** Publications per request number in the rooms' histories (`file_path` = `f-<n>-`). */
+/** Publications per request number in the rooms' histories (`f-<n>-` in each). */
 async function publications(client: Redis, rooms: number): Promise<Map<number, number>> {
   const seen = new Map<number, number>();
-  for (let room = 0; room < rooms; room++) {
-    const entries = await client.xrange(`${PREFIX}{workspace:w${room}}:hist`, '-', '+');
+  const keys = Array.from({ length: rooms }, (_, room) => `${PREFIX}{workspace:w${room}}:hist`);
+  for (const key of [...keys, `${PREFIX}{~users}:hist`]) {
+    const entries = await client.xrange(key, '-', '+');
     for (const [, fields] of entries) {
       const match = /f-(\d+)-/.exec(fields.join(' '));
       if (match) seen.set(Number(match[1]), (seen.get(Number(match[1])) ?? 0) + 1);
     }
   }
   return seen;
+}
+
+/** Dedup records left, for requests with and without a reply list. */
+async function countRecords(client: Redis, ids: string[]): Promise<number> {
+  let count = 0;
+  for (let i = 0; i < ids.length; i += 2_000) {
+    const keys = ids.slice(i, i + 2_000).map((id) => `${PREFIX}{#rpc:${id}}:record`);
+    count += await client.exists(...keys);
+  }
+  return count;
 }
 
 /** Dedup records holding a stored error reply, by error code. */
@@ -190,9 +201,13 @@ export const bridgeAnswerAttacks: Record<string, Attack> = {
           roomHistory: `${PREFIX}{workspace:victim}:hist`,
           userCount: countKey,
           dedupRecord: `${PREFIX}{#rpc:${id}}:record`,
+          // Absent until the server writes them: a reply list there breaks what comes next.
+          freshRoomMeta: `${PREFIX}{workspace:fresh}:meta`,
+          freshUserCount: `${PREFIX}{#i:${health.server_id}}:u:newcomer`,
         };
         const before: Record<string, string> = {};
-        for (const [name, key] of Object.entries(victims)) before[name] = await keyState(client, key);
+        for (const [name, key] of Object.entries(victims))
+          before[name] = await keyState(client, key);
         const multi = client.multi();
         for (const [name, key] of Object.entries(victims)) {
           multi.xadd(
@@ -220,7 +235,8 @@ export const bridgeAnswerAttacks: Record<string, Attack> = {
         while (Date.now() < deadline && (await progress(client)).lag > 0) await delay(500);
         await delay(2_000);
         const after: Record<string, string> = {};
-        for (const [name, key] of Object.entries(victims)) after[name] = await keyState(client, key);
+        for (const [name, key] of Object.entries(victims))
+          after[name] = await keyState(client, key);
         const letters = await client.xrange(DEAD_LETTERS, '-', '+');
         const reasons: Record<string, number> = {};
         for (const [, fields] of letters) {
@@ -228,7 +244,22 @@ export const bridgeAnswerAttacks: Record<string, Attack> = {
           reasons[reason] = (reasons[reason] ?? 0) + 1;
         }
         const { done } = await progress(client);
+        // The room whose meta key was named: can an event still be published into it?
+        const probeId = randomUUID();
+        await client.xadd(
+          STREAM,
+          '*',
+          'payload',
+          request(
+            'workspace.file_changed',
+            { workspace_id: 'fresh', file_path: 'p', event_type: 'modify' },
+            probeId,
+            `list:response:${probeId}`,
+          ),
+        );
+        const [probe] = await awaitReplies(client, [`list:response:${probeId}`], 20_000);
         return {
+          freshRoomPublish: tallyReplies([probe]),
           queued,
           handled: done,
           pending: Number(((await client.xpending(STREAM, GROUP)) as [number])[0]),
@@ -253,18 +284,33 @@ export const bridgeAnswerAttacks: Record<string, Attack> = {
       const client = new Redis(currentRedis().url);
       try {
         const ids = Array.from({ length: total }, (_, n) => `stall-${n}-${randomUUID()}`);
-        const lists = ids.map((id) => `list:response:${id}`);
-        const payload = (n: number, replyTo: string): string =>
-          request(
-            'workspace.file_changed',
-            { workspace_id: `w${n % rooms}`, file_path: `f-${n}-`, event_type: 'modify' },
-            ids[n],
-            replyTo,
-          );
+        // A mix: one in ten fire-and-forget, one in ten a notification, one in twenty a history
+        // read, the others events with a reply; every publication names its request (`f-<n>-`).
+        const fireAndForget = (n: number): boolean => n % 10 === 1;
+        const publishes = (n: number): boolean => n % 20 !== 5;
+        const payload = (n: number, replyTo: string | undefined): string => {
+          if (n % 10 === 3) {
+            const params = { user_id: `u${n}`, title: `f-${n}-`, message: 'm', type: 'info' };
+            return request('notification.send', params, ids[n], replyTo);
+          }
+          if (n % 20 === 5) {
+            const params = { room: `workspace:w${n % rooms}`, limit: 5 };
+            return request('history', params, ids[n], replyTo);
+          }
+          const params = {
+            workspace_id: `w${n % rooms}`,
+            file_path: `f-${n}-`,
+            event_type: 'modify',
+          };
+          return request('workspace.file_changed', params, ids[n], replyTo);
+        };
+        const replied = ids.flatMap((_, n) => (fireAndForget(n) ? [] : [n]));
+        const lists = replied.map((n) => `list:response:${ids[n]}`);
         for (let n = 0; n < total; n += 1_000) {
           const pipeline = client.pipeline();
           for (let i = n; i < Math.min(total, n + 1_000); i++) {
-            pipeline.xadd(STREAM, '*', 'payload', payload(i, lists[i]));
+            const replyTo = fireAndForget(i) ? undefined : `list:response:${ids[i]}`;
+            pipeline.xadd(STREAM, '*', 'payload', payload(i, replyTo));
           }
           await pipeline.exec();
         }
@@ -279,6 +325,11 @@ export const bridgeAnswerAttacks: Record<string, Attack> = {
         await delay(stallMs);
         redisServer.resume();
         const replies = await awaitReplies(client, lists, 90_000);
+        // Fire-and-forget requests failed for want of Redis run again after the visibility timeout.
+        const settle = Date.now() + 90_000;
+        while (Date.now() < settle && (await client.xpending(STREAM, GROUP))[0] !== 0) {
+          await delay(500);
+        }
         const stallLines = {
           error: server.errorLines - linesBefore.error,
           warn: server.warnLines - linesBefore.warn,
@@ -286,9 +337,12 @@ export const bridgeAnswerAttacks: Record<string, Attack> = {
         const published = await publications(client, rooms);
         const twice = [...published.values()].filter((count) => count > 1).length;
         const stored = await storedErrors(client, ids);
+        const records = await countRecords(client, ids);
         // Every request answered with an error is sent again under its correlation id.
-        const failed = replies.flatMap((raw, n) =>
-          raw !== undefined && !(JSON.parse(raw) as { success?: boolean }).success ? [n] : [],
+        const failed = replies.flatMap((raw, i) =>
+          raw !== undefined && !(JSON.parse(raw) as { success?: boolean }).success
+            ? [replied[i]]
+            : [],
         );
         const retryLists = failed.map((n) => `list:response:retry:${ids[n]}`);
         const pipeline = client.pipeline();
@@ -296,13 +350,15 @@ export const bridgeAnswerAttacks: Record<string, Attack> = {
         await pipeline.exec();
         const retried = await awaitReplies(client, retryLists, 60_000);
         const afterRetry = await publications(client, rooms);
+        const expected = ids.filter((_, n) => publishes(n)).length;
         return {
           requests: total,
           stallMs,
           replies: tallyReplies(replies),
           storedErrors: stored,
+          dedupRecords: records,
           executedTwice: twice,
-          neverPublished: total - afterRetry.size,
+          neverPublished: expected - afterRetry.size,
           executedTwiceAfterRetry: [...afterRetry.values()].filter((count) => count > 1).length,
           retries: { sent: failed.length, replies: tallyReplies(retried) },
           logLinesFromStallToDrained: stallLines,
