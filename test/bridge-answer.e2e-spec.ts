@@ -193,6 +193,31 @@ describeWithRedis('bridge: what it answers, and Redis stalls', () => {
     expect(events.map((kept) => kept.data.file_path)).toEqual(['ff-1']);
   });
 
+  it('answers unavailable (retryable) and stores nothing when a method’s own Redis command fails for want of Redis; the retry runs', async () => {
+    const settings = setting();
+    const prefix = settings.REDIS_KEY_PREFIX ?? '';
+    const logger = new RecordingLogger();
+    const app = await instance(settings, logger);
+    const client = clientOf(settings);
+    const { command } = app.app.get(RedisConnections);
+    const call = { method: 'test.redis_read', params: { key: 'x' }, correlationId: 'read-1' };
+
+    // The shared connection down, the bridge's own up: the method's read fails, its answer is pushed.
+    command.disconnect();
+    const failed = await client.reply(await client.send(call));
+    await client.settled();
+    expect(failed).toMatchObject({
+      error_code: 'unavailable',
+      error: { code: 'unavailable', retryable: true },
+    });
+    expect(await client.redis.exists(`${prefix}{#rpc:read-1}:record`)).toBe(0);
+    expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
+
+    await command.connect();
+    const retried = await client.send({ ...call, replyTo: 'list:response:read-1-retry' });
+    expect(await client.reply(retried)).toMatchObject({ success: true });
+  });
+
   it('answers a Redis stall mid-drain unavailable (retryable), stores no error, publishes each event once, and a retry succeeds', async () => {
     const settings = setting({ HISTORY_SIZE: 2_000, RPC_VISIBILITY_TIMEOUT_MS: 1_000 });
     const prefix = settings.REDIS_KEY_PREFIX ?? '';
