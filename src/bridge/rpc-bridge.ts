@@ -73,8 +73,9 @@ export interface BridgeStatus {
  * pushes the reply to the request's `reply_to` list.
  *
  * Guarantees (each step one Lua script on the bridge's connection, lua/):
- * - replies go only to lists named RPC_REPLY_PREFIX…: a request whose `reply_to` names any other
- *   key is dead-lettered unanswered, and a push writes a list or an absent key, nothing else;
+ * - replies go only to keys whose names start with RPC_REPLY_PREFIX: a request whose `reply_to`
+ *   names any other key is dead-lettered unanswered, and a push writes a list or an absent key,
+ *   nothing else;
  * - exactly once in effect: a `correlation_id`'s record names its owner (consumer, entry,
  *   delivery) under a lease; it is taken only by the consumer the group's pending list gives the
  *   entry to, and only when free, done, or its owner's lease ran out. The reply is pushed, stored
