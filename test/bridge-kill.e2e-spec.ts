@@ -55,7 +55,7 @@ describeWithRedis('bridge: 10,000 requests, an instance killed midway', () => {
       return found;
     }
 
-    const replies = 'kill:replies';
+    const replies = 'list:response:kill';
 
     // The requests, written in pipelines of 500 with the invalid ones spread among them.
     const expected = new Set<string>();

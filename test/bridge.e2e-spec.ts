@@ -577,10 +577,14 @@ describeWithRedis('backend bridge on Redis Streams', () => {
 
     const sent = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        client.send({ method: 'test.slow', params: { key: `k${i}`, ms: 2 }, replyTo: 'replies' }),
+        client.send({
+          method: 'test.slow',
+          params: { key: `k${i}`, ms: 2 },
+          replyTo: 'list:response:shared',
+        }),
       ),
     );
-    const replies = await client.replies('replies', 200);
+    const replies = await client.replies('list:response:shared', 200);
     await client.settled();
 
     const answered = replies.map((r) => r.correlation_id).sort();

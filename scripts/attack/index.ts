@@ -1,9 +1,11 @@
 /* Every `npm run attack` command, by name: one file per surface. */
 import { bridgeReadAttacks } from './bridge-read-attacks';
 import { Attack } from './harness';
+import { bridgeAnswerAttacks } from './bridge-answer-attacks';
 import { httpAttacks } from './http-attacks';
 
 export const attacks: Record<string, Attack> = {
   ...httpAttacks,
   ...bridgeReadAttacks,
+  ...bridgeAnswerAttacks,
 };

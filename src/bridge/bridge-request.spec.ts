@@ -1,4 +1,10 @@
-import { hasExpired, parseEntry, parseOversized, payloadHead } from './bridge-request';
+import {
+  confineReplyTo,
+  hasExpired,
+  parseEntry,
+  parseOversized,
+  payloadHead,
+} from './bridge-request';
 
 const LIMIT = 65_536;
 const entry = (body: unknown): string => JSON.stringify(body);
@@ -141,5 +147,39 @@ describe('hasExpired', () => {
 
   it('never expires a fire-and-forget request', () => {
     expect(hasExpired('1000-0', fireAndForget, 1e12)).toBe(false);
+  });
+});
+
+describe('confineReplyTo', () => {
+  const PREFIX = 'list:response:';
+  const confined = (body: unknown) =>
+    confineReplyTo(parseEntry(entry(body), LIMIT), PREFIX, JSON.stringify(body));
+
+  it('keeps a request whose reply list is under the prefix, or that has none', () => {
+    expect(confined(request)).toMatchObject({ ok: true });
+    expect(confined({ ...request, reply_to: undefined })).toMatchObject({ ok: true });
+  });
+
+  it('turns a reply_to outside the prefix into an invalid request answered nowhere', () => {
+    const body = { ...request, reply_to: 'stream:requests' };
+    expect(confined(body)).toEqual({
+      ok: false,
+      reason: 'invalid_request',
+      errors: [{ field: 'reply_to', error: 'must start with "list:response:" (RPC_REPLY_PREFIX)' }],
+      payload: JSON.stringify(body),
+      correlationId: 'c1',
+      replyTo: undefined,
+    });
+  });
+
+  it('answers an invalid entry only on a reply list under the prefix', () => {
+    expect(confined({ ...request, method: '' })).toMatchObject({
+      ok: false,
+      replyTo: 'list:response:c1',
+    });
+    expect(confined({ ...request, method: '', reply_to: 'chat:{room}:meta' })).toMatchObject({
+      ok: false,
+      replyTo: undefined,
+    });
   });
 });

@@ -169,6 +169,29 @@ function parseRequest(body: Record<string, unknown>, payload: string): ParsedEnt
   };
 }
 
+/**
+ * Confines replies to RPC_REPLY_PREFIX: a request whose `reply_to` does not start with `prefix`
+ * becomes an `invalid_request` entry (dead-lettered, answered nowhere), and an invalid entry's
+ * `reply_to` is kept only when it does. `payload`: the entry's raw payload, for the dead letter.
+ */
+export function confineReplyTo(parsed: ParsedEntry, prefix: string, payload: string): ParsedEntry {
+  if (!parsed.ok) {
+    const allowed = parsed.replyTo?.startsWith(prefix) ? parsed.replyTo : undefined;
+    return allowed === parsed.replyTo ? parsed : { ...parsed, replyTo: allowed };
+  }
+  const { replyTo, correlationId } = parsed.request;
+  if (replyTo === undefined || replyTo.startsWith(prefix)) return parsed;
+  const error = `must start with ${JSON.stringify(prefix)} (RPC_REPLY_PREFIX)`;
+  return {
+    ok: false,
+    reason: 'invalid_request',
+    errors: [{ field: 'reply_to', error }],
+    payload,
+    correlationId,
+    replyTo: undefined,
+  };
+}
+
 function invalid(
   reason: InvalidEntry['reason'],
   payload: string,

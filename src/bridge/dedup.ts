@@ -1,6 +1,8 @@
 /**
- * The keys of one correlation id, cluster-wide, in one hash slot (`{#rpc:<id>}`) beside the other
- * keys of the layout (ids are bounded to 200 characters by the request's validation):
+ * The keys of one correlation id whose request waits for a reply (a request without a reply list
+ * keeps none: its publications are idempotent by the correlation id already), cluster-wide, in
+ * one hash slot (`{#rpc:<id>}`) beside the other keys of the layout (ids are bounded to 200
+ * characters by the request's validation):
  * - `record`: a hash that lives RPC_DEDUP_WINDOW_MS: `s` running (`r`) or done (`d`), `o` the
  *   owner (`<consumer>/<entry id>/<delivery>`), `l` the owner's lease (ms, Redis clock), `r` the
  *   stored reply (lua/library.lua);

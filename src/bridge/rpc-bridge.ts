@@ -12,12 +12,13 @@ import {
   BridgeRequest,
   InvalidEntry,
   ParsedEntry,
+  confineReplyTo,
   hasExpired,
   parseEntry,
   parseOversized,
   payloadHead,
 } from './bridge-request';
-import { asRpcError, errorReply, successReply } from './bridge-reply';
+import { asRpcError, errorReply, isFinal, successReply } from './bridge-reply';
 import { BridgeScripts, ReadBounds, ReadEntry } from './bridge-scripts';
 import { dedupKeys } from './dedup';
 
@@ -77,12 +78,18 @@ export interface BridgeStatus {
  * pushes the reply to the request's `reply_to` list.
  *
  * Guarantees (each step one Lua script on the bridge's connection, lua/):
+ * - replies go only to keys whose names start with RPC_REPLY_PREFIX: a request whose `reply_to`
+ *   names any other key is dead-lettered unanswered, and a push writes a list or an absent key,
+ *   nothing else;
  * - exactly once in effect: a `correlation_id`'s record names its owner (consumer, entry,
  *   delivery) under a lease; it is taken only by the consumer the group's pending list gives the
  *   entry to, and only when free, done, or its owner's lease ran out. The reply is pushed, stored
  *   and the entry acknowledged in one script, only while the record still names this owner, so
  *   an entry is answered once; a run that a claimer repeats after a crash or a stall publishes
- *   nothing new (its publications are keyed by the correlation id) and answers the same;
+ *   nothing new (its publications are keyed by the correlation id) and answers the same. A
+ *   request without a reply list keeps no record: its publications alone make a re-run harmless;
+ * - a failure for want of Redis (a stall, a lost connection) is answered `unavailable`,
+ *   retryable, and never stored: the retry runs (and publishes nothing twice);
  * - a live instance renews its leases and keeps its entries from being claimed (keepAlive), and
  *   never takes back an entry another instance claimed; an entry whose instance died is claimed
  *   (XAUTOCLAIM) by another after RPC_VISIBILITY_TIMEOUT_MS;
@@ -303,7 +310,11 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     const { id, deliveries, payload, oversized } = entry;
     if (this.inFlight.has(id)) return;
     const limit = this.config.MAX_PAYLOAD_BYTES;
-    const parsed = oversized ? parseOversized(oversized, limit) : parseEntry(payload, limit);
+    const parsed = confineReplyTo(
+      oversized ? parseOversized(oversized, limit) : parseEntry(payload, limit),
+      this.config.RPC_REPLY_PREFIX,
+      payload ?? '',
+    );
     const bytes = payload === undefined ? 0 : Buffer.byteLength(payload);
     const flight: InFlight = { touchedAt: Date.now(), task: Promise.resolve(), bytes };
     this.heldBytes += bytes;
@@ -381,21 +392,16 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
    * instance stalled past its lease) wrote nothing: the entry asks the record once more.
    */
   private async runOnce(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
+    const replyTo = replyListOf(request);
+    if (replyTo === undefined) return this.runUnanswered(id, request, flight);
     const keys = dedupKeys(this.keyPrefix, request.correlationId);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const taken = await this.scripts.take(keys, id, replyListOf(request));
+      const taken = await this.scripts.take(keys, id, replyTo);
       flight.taken?.();
       if (taken.kind !== 'run') return;
       flight.owned = { record: keys.record, owner: taken.owner };
       const { reply, outcome } = await this.execute(request, flight.ordered);
-      const done = await this.scripts.finish(
-        keys,
-        id,
-        taken.owner,
-        reply,
-        outcome,
-        replyListOf(request),
-      );
+      const done = await this.scripts.finish(keys, id, taken.owner, reply, outcome, replyTo);
       flight.owned = undefined;
       if (done) return;
       this.problem(
@@ -405,7 +411,29 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     }
   }
 
-  /** Runs the call; a retryable failure is not the request's answer for good: `release`. */
+  /**
+   * A request nobody waits a reply for keeps no record: running it twice (a redelivery, a claim
+   * after a stall) changes nothing, since its publications are keyed by its correlation id. It is
+   * acknowledged once run, unless it failed for a retryable reason (Redis unavailable): then it
+   * stays pending and is claimed again after RPC_VISIBILITY_TIMEOUT_MS.
+   */
+  private async runUnanswered(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
+    flight.taken?.();
+    const { outcome } = await this.execute(request, flight.ordered);
+    if (outcome === 'release') {
+      this.problem(
+        'A request without a reply failed for want of Redis',
+        'A request without a reply failed for want of Redis; it is run again after the visibility timeout',
+      );
+      return;
+    }
+    await this.scripts.answer(id, undefined, '');
+  }
+
+  /**
+   * Runs the call; a failure a retry could change (Redis unavailable, whatever threw it) is not
+   * the request's answer for good: `release`, never stored.
+   */
   private async execute(
     request: BridgeRequest,
     onOrdered: (() => void) | undefined,
@@ -418,7 +446,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     } catch (error) {
       const rpcError = asRpcError(error, this.logger);
       const reply = errorReply(request.correlationId, rpcError);
-      return { reply, outcome: rpcError.retryable ? 'release' : 'store' };
+      return { reply, outcome: isFinal(rpcError) ? 'store' : 'release' };
     }
   }
 

@@ -322,6 +322,15 @@ export class AppConfig {
   @Matches(REDIS_NAME, { message: 'RPC_DEAD_LETTER_STREAM must be 1 to 200 visible characters' })
   RPC_DEAD_LETTER_STREAM = 'stream:requests:dlq';
 
+  /**
+   * The only names a bridge request's `reply_to` may have: its start. A request naming any other
+   * key is dead-lettered unanswered, so no backend entry can make the bridge write a key the
+   * server owns. Seed 003's Django client uses `list:response:<uuid>`.
+   */
+  @IsString()
+  @Matches(REDIS_NAME, { message: 'RPC_REPLY_PREFIX must be 1 to 200 visible characters' })
+  RPC_REPLY_PREFIX = 'list:response:';
+
   /** Seconds a reply list (`reply_to`) is kept after the reply is pushed, for a late reader. */
   @IsInt()
   @Min(1)

@@ -78,6 +78,7 @@ describe('loadConfig', () => {
       RPC_REQUEST_STREAM: 'stream:requests',
       RPC_CONSUMER_GROUP: 'rpc_group',
       RPC_DEAD_LETTER_STREAM: 'stream:requests:dlq',
+      RPC_REPLY_PREFIX: 'list:response:',
       RPC_RESPONSE_TTL_S: 60,
       RPC_VISIBILITY_TIMEOUT_MS: 30000,
       RPC_MAX_DELIVERIES: 5,
@@ -148,6 +149,17 @@ describe('loadConfig', () => {
 
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
+  });
+
+  it('refuses an RPC_REPLY_PREFIX that could name a key of the server or one of its streams', () => {
+    expect(() => loadConfig({ RPC_REPLY_PREFIX: 'chat:' })).toThrow(
+      /RPC_REPLY_PREFIX="chat:": must not overlap REDIS_KEY_PREFIX/,
+    );
+    expect(() => loadConfig({ RPC_REPLY_PREFIX: 'ch' })).toThrow(/must not overlap/);
+    expect(() => loadConfig({ RPC_REPLY_PREFIX: 'stream:' })).toThrow(
+      /must not name RPC_REQUEST_STREAM \("stream:requests"\)/,
+    );
+    expect(loadConfig({ RPC_REPLY_PREFIX: 'replies:' }).RPC_REPLY_PREFIX).toBe('replies:');
   });
 
   it('refuses a message cost above RATE_LIMIT_BURST, which could never be paid', () => {

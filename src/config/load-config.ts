@@ -45,7 +45,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     });
     throw new ConfigError(`Invalid configuration: ${lines.join(', ')}`);
   }
-  const crossErrors = [...authConfigErrors(config), ...costErrors(config)];
+  const crossErrors = [
+    ...authConfigErrors(config),
+    ...costErrors(config),
+    ...replyPrefixErrors(config),
+  ];
   if (crossErrors.length > 0) {
     throw new ConfigError(`Invalid configuration: ${crossErrors.join(', ')}`);
   }
@@ -61,6 +65,29 @@ function costErrors(config: AppConfig): string[] {
       (key) =>
         `${key}=${config[key]}: must not exceed RATE_LIMIT_BURST (${config.RATE_LIMIT_BURST}), or the message could never be sent`,
     );
+}
+
+/**
+ * Reply lists must be no key the server owns: RPC_REPLY_PREFIX shares no start with
+ * REDIS_KEY_PREFIX, and the request and dead-letter streams are not named by it.
+ */
+function replyPrefixErrors(config: AppConfig): string[] {
+  const reply = config.RPC_REPLY_PREFIX;
+  const errors: string[] = [];
+  const keys = config.REDIS_KEY_PREFIX;
+  if (reply.startsWith(keys) || keys.startsWith(reply)) {
+    errors.push(
+      `RPC_REPLY_PREFIX=${JSON.stringify(reply)}: must not overlap REDIS_KEY_PREFIX (${JSON.stringify(keys)}), or a reply could be pushed to a key of the server`,
+    );
+  }
+  for (const key of ['RPC_REQUEST_STREAM', 'RPC_DEAD_LETTER_STREAM'] as const) {
+    if (config[key].startsWith(reply)) {
+      errors.push(
+        `RPC_REPLY_PREFIX=${JSON.stringify(reply)}: must not name ${key} (${JSON.stringify(config[key])})`,
+      );
+    }
+  }
+  return errors;
 }
 
 function shown(key: string, value: unknown): string {

@@ -13,6 +13,7 @@ import {
 import { RpcCallDto } from './dto/rpc-call.dto';
 import { KeyedSequencer } from './keyed-sequencer';
 import { RpcCaller, RpcDispatcher } from './rpc-dispatcher';
+import { isUnavailability, unavailableError } from './rpc-unavailable';
 
 /** Calls one request of the HTTP API may hold; a larger batch is refused (400). */
 export const MAX_BATCH_CALLS = 100;
@@ -128,6 +129,7 @@ export class RpcHttpApi {
       return rpcReplies.success(correlationId, result);
     } catch (error) {
       if (error instanceof RpcError) return rpcReplies.failure(correlationId, error);
+      if (isUnavailability(error)) return rpcReplies.failure(correlationId, unavailableError());
       logUnexpected(error, this.logger);
       const failure = new RpcError(RpcErrorCode.InternalError, 'internal server error');
       return rpcReplies.failure(correlationId, failure);

@@ -1,10 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { RoomPolicy } from '../auth/room-policy';
+import { LogThrottle } from '../common/log-throttle';
 import { ChatError } from '../protocol/chat-error';
 import { RpcError, RpcErrorCode, rpcErrorOf } from '../protocol/rpc.protocol';
 import type { RpcCaller, RpcDispatcher } from './rpc-dispatcher';
 import type { RpcMethodDefinition } from './rpc-method';
 import { validateParams } from './rpc-params';
+import { isUnavailability, unavailableError } from './rpc-unavailable';
 
 /** Seed 003's method names: `^[a-zA-Z0-9_.]+$`, at most 100 characters. */
 const METHOD_NAME = /^[A-Za-z0-9_.]{1,100}$/;
@@ -18,6 +20,8 @@ const MAX_ECHOED_METHOD = 100;
 @Injectable()
 export class RpcRegistry implements RpcDispatcher {
   private readonly logger = new Logger(RpcRegistry.name);
+  /** Calls failing for want of Redis come in storms while it is away: one line per interval. */
+  private readonly outages = new LogThrottle(this.logger);
   private readonly methods = new Map<string, RpcMethodDefinition>();
 
   constructor(private readonly policy: RoomPolicy) {}
@@ -48,7 +52,8 @@ export class RpcRegistry implements RpcDispatcher {
    * even read); `invalid_params`; `forbidden` for a socket publishing into a room its token does
    * not allow; then the handler, whose RpcError passes through, whose ChatError (a room
    * operation's refusal: `unavailable` when the broker could not publish) becomes its RPC
-   * counterpart, and whose other failures are logged (never with the params) and answered
+   * counterpart, a failure to reach Redis is the retryable `unavailable` (one warning per
+   * interval, no stack), and whose other failures are logged (never with the params) and answered
    * `internal_error`.
    */
   async call(method: string, params: unknown, caller: RpcCaller): Promise<unknown> {
@@ -70,6 +75,11 @@ export class RpcRegistry implements RpcDispatcher {
     } catch (error) {
       if (error instanceof RpcError) throw error;
       if (error instanceof ChatError) throw rpcErrorOf(error);
+      if (isUnavailability(error)) {
+        const kind = 'An RPC call failed: Redis is unavailable';
+        this.outages.warn(kind, `${kind} (${definition.name}: ${(error as Error).message})`);
+        throw unavailableError();
+      }
       // The error's own text and stack only: the params may hold what the caller must not see logged.
       const reason = error instanceof Error ? (error.stack ?? error.message) : String(error);
       this.logger.error(`RPC method ${definition.name} failed: ${reason}`);

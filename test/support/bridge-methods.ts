@@ -1,9 +1,11 @@
 import { Injectable, Module, OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { Gate } from './gate';
 import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ServerIdentity } from '../../src/lifecycle/server-identity';
 import { RpcError, RpcErrorCode } from '../../src/protocol/rpc.protocol';
+import { RedisConnections } from '../../src/redis/redis-connections';
 import { RpcRegistry } from '../../src/rpc/rpc-registry';
 
 /*
@@ -45,6 +47,7 @@ export class BridgeTestMethods implements OnModuleInit {
     private readonly registry: RpcRegistry,
     private readonly identity: ServerIdentity,
     private readonly gate: BridgeGate,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   runsOf(key: string): number {
@@ -130,6 +133,18 @@ export class BridgeTestMethods implements OnModuleInit {
       handler: (params: EchoParams) => {
         this.ran.push(`${params.key}:${params.seq}`);
         return Promise.resolve(answer(params));
+      },
+    });
+    // A method that reads Redis itself, as an extension may: the raw client's errors reach the
+    // registry as they are (a stall: "Command timed out", a dropped connection…).
+    this.registry.register({
+      name: 'test.redis_read',
+      params: EchoParams,
+      permission: 'backend',
+      handler: async (params: EchoParams) => {
+        const redis = this.moduleRef.get(RedisConnections, { strict: false });
+        await redis.command.get(`test-read:${params.key ?? ''}`);
+        return answer(params);
       },
     });
     this.registry.register({

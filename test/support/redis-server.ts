@@ -71,11 +71,22 @@ export class RedisServer {
     await waitForPort(this.port);
   }
 
+  /** Stalls the server (SIGSTOP): connections stay open and nothing is answered until `resume`. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  /** Resumes a server stalled by `pause` (SIGCONT). */
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   /** Stops the server the way a crash or an outage looks to clients. */
   async stop(): Promise<void> {
     const child = this.process;
     this.process = undefined;
     if (!child || child.exitCode !== null) return;
+    child.kill('SIGCONT');
     child.kill('SIGKILL');
     await once(child, 'exit');
   }

@@ -20,7 +20,12 @@ local function holder(stream, group, id)
   return row[2], row[4]
 end
 
+-- Pushes a reply to a reply list only: a key of another type is left as it is (no push, no
+-- expiry), so a reply list can never change a key that is not one. Returns 1 when pushed.
 local function push_reply(list, reply, ttl)
+  local kind = redis.call('TYPE', list)['ok']
+  if kind ~= 'list' and kind ~= 'none' then return 0 end
   redis.call('LPUSH', list, reply)
   redis.call('EXPIRE', list, ttl)
+  return 1
 end
