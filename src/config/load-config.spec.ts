@@ -87,13 +87,20 @@ describe('loadConfig', () => {
       JWT_SECRET: '',
       JWT_PUBLIC_KEY: '',
       JWT_JWKS_URL: '',
+      JWT_JWKS_TIMEOUT_MS: 5000,
+      JWT_JWKS_MAX_BYTES: 1048576,
+      JWT_JWKS_COOLDOWN_MS: 30000,
+      JWT_JWKS_MAX_AGE_MS: 600000,
+      JWT_JWKS_STALE_MS: 86400000,
       JWT_ALGORITHMS: '',
       JWT_ISSUER: '',
       JWT_AUDIENCE: '',
       AUTH_CLOCK_TOLERANCE_MS: 5000,
+      JWT_MAX_LIFETIME_S: 86400,
       AUTH_QUERY_TOKEN: false,
-      AUTH_TIMEOUT_MS: 10000,
-      AUTH_DEFAULT_ROOMS: '*',
+      AUTH_TIMEOUT_MS: 5000,
+      MAX_UNAUTHENTICATED: 2000,
+      AUTH_DEFAULT_ROOMS: '',
       AUTH_REFRESH_GRACE_MS: 25000,
       MAX_CONNECTIONS_PER_USER: 100,
       API_KEY: '',
@@ -137,6 +144,14 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ MAX_CONNECTIONS: '300', MAX_HTTP_CONNECTIONS: '450' }).MAX_HTTP_CONNECTIONS,
     ).toBe(450);
+  });
+
+  it('defaults MAX_UNAUTHENTICATED to a tenth of MAX_CONNECTIONS, at least one', () => {
+    expect(loadConfig({ MAX_CONNECTIONS: '300' }).MAX_UNAUTHENTICATED).toBe(30);
+    expect(loadConfig({ MAX_CONNECTIONS: '5' }).MAX_UNAUTHENTICATED).toBe(1);
+    expect(
+      loadConfig({ MAX_CONNECTIONS: '300', MAX_UNAUTHENTICATED: '7' }).MAX_UNAUTHENTICATED,
+    ).toBe(7);
   });
 
   it('accepts addresses and CIDR ranges of either family as TRUSTED_PROXIES', () => {
@@ -194,6 +209,10 @@ describe('loadConfig', () => {
     ['AUTH_CLOCK_TOLERANCE_MS', '-1'],
     ['AUTH_QUERY_TOKEN', 'sometimes'],
     ['AUTH_TIMEOUT_MS', '0'],
+    ['JWT_JWKS_TIMEOUT_MS', '0'],
+    ['JWT_JWKS_MAX_BYTES', '10'],
+    ['JWT_MAX_LIFETIME_S', '0'],
+    ['MAX_UNAUTHENTICATED', '0'],
     ['AUTH_DEFAULT_ROOMS', 'team 1'],
     ['AUTH_REFRESH_GRACE_MS', 'long'],
     ['MAX_CONNECTIONS_PER_USER', '0'],

@@ -36,6 +36,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (raw.MAX_HTTP_CONNECTIONS === undefined) {
     config.MAX_HTTP_CONNECTIONS = 2 * config.MAX_CONNECTIONS;
   }
+  if (raw.MAX_UNAUTHENTICATED === undefined) {
+    config.MAX_UNAUTHENTICATED = Math.max(1, Math.floor(config.MAX_CONNECTIONS / 10));
+  }
   applyFlyDefaults(config, new Set(Object.keys(raw)));
   const errors = validateSync(config, { forbidUnknownValues: true });
   if (errors.length > 0) {
