@@ -167,12 +167,13 @@ export class AppConfig {
   MAX_CONNECTIONS_PER_IP = 1_000;
 
   /** Open TCP connections on the port, of every kind (HTTP requests, handshakes, WebSockets); a
-   * connection over it is closed as soon as it is accepted. Unset: 2 × MAX_CONNECTIONS, so that
-   * health checks still get through when the WebSocket cap is full. Keep it below `ulimit -n`. */
+   * connection over it is closed as soon as it is accepted. Unset: 2 × (MAX_CONNECTIONS +
+   * MAX_UNAUTHENTICATED), so that health checks still get through when both WebSocket pools are
+   * full. Keep it below `ulimit -n`. */
   @IsInt()
   @Min(1)
   @Max(20_000_000)
-  MAX_HTTP_CONNECTIONS = 40_000;
+  MAX_HTTP_CONNECTIONS = 44_000;
 
   /** Requests one socket may have in flight (received, response not yet sent); one more closes
    * the socket. Bounds what a client that pipelines requests and never reads can make us hold. */

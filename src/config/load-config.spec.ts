@@ -56,7 +56,7 @@ describe('loadConfig', () => {
       PRESENCE_DIFF_INTERVAL_MS: 1000,
       MAX_CONNECTIONS: 20000,
       MAX_CONNECTIONS_PER_IP: 1000,
-      MAX_HTTP_CONNECTIONS: 40000,
+      MAX_HTTP_CONNECTIONS: 44000,
       HTTP_MAX_PIPELINED: 8,
       HTTP_HEADERS_TIMEOUT_MS: 10000,
       HTTP_REQUEST_TIMEOUT_MS: 10000,
@@ -139,8 +139,8 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ PORT: 9000, MAX_PAYLOAD_BYTES: 4096, LOG_FORMAT: 'json' });
   });
 
-  it('defaults MAX_HTTP_CONNECTIONS to twice MAX_CONNECTIONS', () => {
-    expect(loadConfig({ MAX_CONNECTIONS: '300' }).MAX_HTTP_CONNECTIONS).toBe(600);
+  it('defaults MAX_HTTP_CONNECTIONS to twice MAX_CONNECTIONS plus MAX_UNAUTHENTICATED', () => {
+    expect(loadConfig({ MAX_CONNECTIONS: '300' }).MAX_HTTP_CONNECTIONS).toBe(660);
     expect(
       loadConfig({ MAX_CONNECTIONS: '300', MAX_HTTP_CONNECTIONS: '450' }).MAX_HTTP_CONNECTIONS,
     ).toBe(450);
