@@ -1,5 +1,5 @@
 import { publicJwk, signToken, TestKeyPair, testKeyPair } from './support/jwt-fixtures';
-import { JwksServer } from './support/jwks-server';
+import { JwksServer } from '../scripts/lib/jwks-server';
 import { refusedUpgradeStatus } from './support/test-client';
 import { useApp } from './support/use-app';
 

@@ -5,7 +5,7 @@ import {
   TestKeyPair,
   testKeyPair,
 } from '../../test/support/jwt-fixtures';
-import { JwksServer } from '../../test/support/jwks-server';
+import { JwksServer } from '../../scripts/lib/jwks-server';
 import type { AppConfig } from '../config/app-config';
 import { configWith } from '../config/load-config';
 import { AuthError } from './auth-error';
