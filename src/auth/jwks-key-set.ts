@@ -29,8 +29,10 @@ export interface KeySetStatus {
   lastError?: string;
 }
 
-/** The key set cannot be had: never fetched, fetch failed, or too old to trust. */
-export class KeySetUnavailable extends errors.JWKSTimeout {}
+/** No usable key set: never fetched, every fetch failed, or older than `staleMs`. */
+export class KeySetUnavailable extends Error {
+  override readonly name = 'KeySetUnavailable';
+}
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
 type Fetcher = (url: URL, limits: FetchLimits) => Promise<Buffer>;
@@ -45,7 +47,8 @@ const log = new Logger('JwksKeySet');
  *   cost one fetch per cooldown, not one per login;
  * - the last good key set keeps verifying while later fetches fail, for `staleMs` after it was
  *   fetched; only then are tokens refused as `key unavailable`.
- * A failed fetch keeps the previous key set; nothing here throws but jose's key errors.
+ * A failed fetch keeps the previous key set. The lookup throws jose's key errors, or
+ * KeySetUnavailable (TokenVerifier's `key unavailable`).
  */
 export class JwksKeySet {
   private keys: LocalKeySet | undefined;
@@ -54,7 +57,6 @@ export class JwksKeySet {
   private attemptedAt: number | undefined;
   private inFlight: Promise<void> | undefined;
   private lastError: string | undefined;
-  private fetchCount = 0;
 
   /** The lookup jose's `jwtVerify` calls with a token's protected header. */
   readonly getKey: JWTVerifyGetKey = (header, token) => this.keyFor(header, token);
@@ -65,11 +67,7 @@ export class JwksKeySet {
     private readonly fetcher: Fetcher = boundedGet,
   ) {}
 
-  /** Fetches started since creation (tests and the attack scripts count them). */
-  get fetches(): number {
-    return this.fetchCount;
-  }
-
+  /** What the key set is now, for readiness: no fetch, no wait. */
   status(now = Date.now()): KeySetStatus {
     const state: KeySetState =
       !this.keys || this.fetchedAt === undefined || now - this.fetchedAt > this.options.staleMs
@@ -125,7 +123,6 @@ export class JwksKeySet {
     if (this.inFlight) return this.inFlight;
     if (!this.mayFetch(now)) return Promise.resolve();
     this.attemptedAt = now;
-    this.fetchCount += 1;
     this.inFlight = this.fetchOnce().finally(() => (this.inFlight = undefined));
     return this.inFlight;
   }

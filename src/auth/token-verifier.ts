@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { acceptedAlgorithms } from '../config/jwt-settings';
 import { ID_PATTERN } from '../protocol/ids';
 import { AuthError, AuthFailureReason } from './auth-error';
-import type { KeySetStatus } from './jwks-key-set';
+import { KeySetStatus, KeySetUnavailable } from './jwks-key-set';
 import { createVerificationKey, KeySourceOptions, VerificationKey } from './key-source';
 import type { Principal } from '../protocol/principal';
 import { isPatternList } from './room-patterns';
@@ -114,7 +114,6 @@ function reasonOf(error: unknown, fromJwks: boolean): AuthFailureReason {
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'exp') return error.reason === 'missing' ? 'missing exp' : 'malformed';
     if (error.claim === 'nbf' && error.reason === 'check_failed') return 'not yet valid';
-    if (error.claim === 'iat' && error.reason === 'check_failed') return 'issued in the future';
     if (error.claim === 'iss') return 'wrong issuer';
     if (error.claim === 'aud') return 'wrong audience';
     return 'malformed';
@@ -123,9 +122,7 @@ function reasonOf(error: unknown, fromJwks: boolean): AuthFailureReason {
   if (error instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
   if (error instanceof errors.JWKSNoMatchingKey) return 'unknown key';
   if (error instanceof errors.JWKSMultipleMatchingKeys) return 'unknown key';
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
-    return 'key unavailable';
-  }
+  if (error instanceof KeySetUnavailable) return 'key unavailable';
   if (
     error instanceof errors.JWSInvalid ||
     error instanceof errors.JWTInvalid ||
@@ -133,7 +130,7 @@ function reasonOf(error: unknown, fromJwks: boolean): AuthFailureReason {
   ) {
     return 'malformed';
   }
-  // Anything else from a JWKS lookup is the fetch failing (refused, not 200, not JSON).
+  // Anything else from the JWKS lookup is unexpected: treated as the key set failing.
   return fromJwks ? 'key unavailable' : 'malformed';
 }
 
