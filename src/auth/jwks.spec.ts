@@ -164,7 +164,9 @@ describe('TokenVerifier with JWT_JWKS_URL', () => {
     await tokens.verify(await tokenOf(first, 'key-1'));
     jwks.mode = 'error';
     const token = await tokenOf(first, 'key-1');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await eventually('the key set to age past JWT_JWKS_STALE_MS', () => {
+      return tokens.keySetStatus()?.state === 'none';
+    });
     expect(await reasonOf(tokens.verify(token))).toBe('key unavailable');
     expect(tokens.keySetStatus()?.state).toBe('none');
   });
