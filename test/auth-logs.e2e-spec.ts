@@ -134,6 +134,63 @@ describe('tokens in logs', () => {
   });
 });
 
+describe('tokens and bodies on plain HTTP', () => {
+  const marker = `marker-${randomUUID()}`;
+  const API_KEY = 'test-api-key-0123456789';
+
+  it('never appear in a log line at verbose, nor in an answer: GETs, 404s, refused upgrades, bad bodies', async () => {
+    const server = spawnServer({
+      LOG_LEVEL: 'verbose',
+      AUTH_MODE: 'jwt',
+      JWT_SECRET: TEST_SECRET,
+      AUTH_QUERY_TOKEN: 'true',
+      API_KEY,
+    });
+    try {
+      const port = await server.port;
+      const http = `http://127.0.0.1:${port}`;
+      const ws = `ws://127.0.0.1:${port}`;
+      const valid = await signToken({ sub: 'marky', marker }, TEST_SECRET);
+      const forged = await signToken({ sub: 'marky', marker }, 'z'.repeat(40));
+      const answers: string[] = [];
+      const get = async (path: string, init?: RequestInit): Promise<number> => {
+        const response = await fetch(`${http}${path}`, init);
+        answers.push(await response.text());
+        return response.status;
+      };
+      for (const token of [valid, forged]) {
+        expect(await get(`/ws?token=${token}`)).toBe(404);
+        expect(await get(`/no/such/route?token=${token}`)).toBe(404);
+        expect(await get(`/api/rpc?token=${token}`)).toBe(404);
+        expect(await get(`/?token=${token}`)).toBe(200);
+        expect(await refusedUpgradeStatus(`${ws}/nowhere?token=${token}`)).toBe(404);
+      }
+      expect(await refusedUpgradeStatus(`${ws}/ws?token=${forged}`)).toBe(401);
+      const post = (body: string) =>
+        get('/api/rpc', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+          body,
+        });
+      expect(await post(`{"method": "${marker}", ${marker}`)).toBe(400);
+      expect(await post(`${marker}`)).toBe(400);
+      expect(await post(`"${marker}"`)).toBe(400);
+      await stop(server);
+      const output = server.output();
+      expect(output).toContain('404');
+      expect(output).toContain('the body is not valid JSON');
+      for (const where of [output, ...answers]) {
+        expect(where).not.toContain(marker);
+        for (const token of [valid, forged]) {
+          for (const part of token.split('.')) if (part !== '') expect(where).not.toContain(part);
+        }
+      }
+    } finally {
+      await stop(server);
+    }
+  });
+});
+
 describe('the start-up warning', () => {
   it('warns under AUTH_MODE=none when HOST is not a loopback address', async () => {
     const open = spawnServer({ HOST: '0.0.0.0' });

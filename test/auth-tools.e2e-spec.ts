@@ -69,10 +69,12 @@ describe('tools with AUTH_MODE=jwt', () => {
 
   it('npm run client -- --token sends as the token’s user', async () => {
     const listener = await TestClient.connect(server.wsUrl, {
-      headers: { authorization: `Bearer ${await signToken({ sub: 'ear' }, TEST_SECRET)}` },
+      headers: {
+        authorization: `Bearer ${await signToken({ sub: 'ear', rooms: ['cli-*'] }, TEST_SECRET)}`,
+      },
     });
     await listener.request({ type: 'join', roomId: 'cli-room' }, 'joined');
-    const token = await signToken({ sub: 'typist' }, TEST_SECRET);
+    const token = await signToken({ sub: 'typist', rooms: ['cli-*'] }, TEST_SECRET);
     const { stdout } = await runScript(
       'scripts/chat-client.ts',
       [server.wsUrl, '--token', token, '--room', 'cli-room'],

@@ -271,7 +271,7 @@ describe('the terminal client with AUTH_MODE=jwt', () => {
   const listeners: TestClient[] = [];
 
   beforeEach(async () => {
-    server = await startApp({ AUTH_MODE: 'jwt', JWT_SECRET: TEST_SECRET });
+    server = await startApp({ AUTH_MODE: 'jwt', JWT_SECRET: TEST_SECRET, AUTH_DEFAULT_ROOMS: '*' });
     proxy = await TcpProxy.start(server.port);
   });
 
@@ -314,6 +314,7 @@ describe('the terminal client whose token expires', () => {
     server = await startApp({
       AUTH_MODE: 'jwt',
       JWT_SECRET: TEST_SECRET,
+      AUTH_DEFAULT_ROOMS: '*',
       AUTH_REFRESH_GRACE_MS: 0,
       AUTH_CLOCK_TOLERANCE_MS: 0,
     });

@@ -120,7 +120,9 @@ describe('parseMintArgs and mintToken', () => {
     const options = parseMintArgs(['--sub', 'a', '--ttl', ttl]);
     if (typeof options === 'string') throw new Error(options);
     const config = configWith({ JWT_SECRET: TEST_SECRET });
-    const principal = await verifierFor().verify(await mintToken(options, config));
+    const principal = await verifierFor({ JWT_MAX_LIFETIME_S: 172_800 }).verify(
+      await mintToken(options, config),
+    );
     const { iat } = principal.claims as { iat: number };
     expect(principal.expiresAt! / 1000 - iat).toBe(seconds);
   });

@@ -1,5 +1,6 @@
 /* Every `npm run attack` command, by name: one file per surface. */
 import { bridgeReadAttacks } from './bridge-read-attacks';
+import { authAttacks } from './auth-attacks';
 import { Attack } from './harness';
 import { bridgeAnswerAttacks } from './bridge-answer-attacks';
 import { httpAttacks } from './http-attacks';
@@ -8,4 +9,5 @@ export const attacks: Record<string, Attack> = {
   ...httpAttacks,
   ...bridgeReadAttacks,
   ...bridgeAnswerAttacks,
+  ...authAttacks,
 };

@@ -10,6 +10,8 @@ export type AuthFailureReason =
   | 'key unavailable'
   | 'expired'
   | 'not yet valid'
+  | 'issued in the future'
+  | 'lifetime too long'
   | 'missing exp'
   | 'wrong issuer'
   | 'wrong audience'

@@ -1,6 +1,3 @@
-import { createServer, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { JWK } from 'jose';
 import {
   publicJwk,
   signToken,
@@ -8,30 +5,13 @@ import {
   TestKeyPair,
   testKeyPair,
 } from '../../test/support/jwt-fixtures';
+import { JwksServer } from '../../scripts/lib/jwks-server';
+import { eventually } from '../../test/support/eventually';
+import type { AppConfig } from '../config/app-config';
 import { configWith } from '../config/load-config';
 import { AuthError } from './auth-error';
 import type { KeySourceOptions } from './key-source';
 import { TokenVerifier } from './token-verifier';
-
-/** A JWKS endpoint on 127.0.0.1 whose key set the test replaces, counting the fetches. */
-class JwksServer {
-  keys: JWK[] = [];
-  fetches = 0;
-  private readonly server: Server = createServer((_request, response) => {
-    this.fetches++;
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify({ keys: this.keys }));
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/.well-known/jwks.json`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 async function reasonOf(promise: Promise<unknown>): Promise<string> {
   const error = await promise.then(
@@ -56,10 +36,11 @@ describe('TokenVerifier with JWT_JWKS_URL', () => {
   beforeEach(async () => {
     jwks.keys = [await publicJwk(first, 'key-1')];
     jwks.fetches = 0;
+    jwks.mode = 'ok';
   });
 
-  const verifier = (options?: KeySourceOptions): TokenVerifier =>
-    new TokenVerifier(configWith({ AUTH_MODE: 'jwt', JWT_JWKS_URL: url }), options);
+  const verifier = (options?: KeySourceOptions, config: Partial<AppConfig> = {}): TokenVerifier =>
+    new TokenVerifier(configWith({ AUTH_MODE: 'jwt', JWT_JWKS_URL: url, ...config }), options);
   const tokenOf = (pair: TestKeyPair, kid: string, sub = 'alice'): Promise<string> =>
     signToken({ sub }, pair.privateKey, { alg: pair.alg, kid });
 
@@ -133,5 +114,67 @@ describe('TokenVerifier with JWT_JWKS_URL', () => {
     await gone.stop();
     const tokens = new TokenVerifier(configWith({ AUTH_MODE: 'jwt', JWT_JWKS_URL: goneUrl }));
     expect(await reasonOf(tokens.verify(await tokenOf(first, 'key-1')))).toBe('key unavailable');
+  });
+
+  it('gives up on a key set whose body stalls after the headers, within JWT_JWKS_TIMEOUT_MS', async () => {
+    jwks.mode = 'stall';
+    const tokens = verifier({}, { JWT_JWKS_TIMEOUT_MS: 300 });
+    expect(await reasonOf(tokens.verify(await tokenOf(first, 'key-1')))).toBe('key unavailable');
+    expect(tokens.keySetStatus()).toMatchObject({ state: 'none', lastError: expect.any(String) });
+  });
+
+  it('abandons a key set larger than JWT_JWKS_MAX_BYTES while it streams in', async () => {
+    jwks.mode = 'huge';
+    jwks.hugeBytes = 64 * 1024 * 1024;
+    const tokens = verifier({}, { JWT_JWKS_MAX_BYTES: 64 * 1024 });
+    expect(await reasonOf(tokens.verify(await tokenOf(first, 'key-1')))).toBe('key unavailable');
+    expect(jwks.hugeWritten).toBeLessThan(jwks.hugeBytes);
+  });
+
+  it('fetches once per cooldown while the issuer answers 500, however many logins', async () => {
+    jwks.mode = 'error';
+    const tokens = verifier();
+    const token = await tokenOf(first, 'key-1');
+    const reasons = await Promise.all(
+      Array.from({ length: 100 }, () => reasonOf(tokens.verify(token))),
+    );
+    for (const reason of reasons) expect(reason).toBe('key unavailable');
+    for (let i = 0; i < 20; i++)
+      expect(await reasonOf(tokens.verify(token))).toBe('key unavailable');
+    expect(jwks.fetches).toBe(1);
+  });
+
+  it('keeps verifying with the keys it has while the issuer is down, up to JWT_JWKS_STALE_MS', async () => {
+    const tokens = verifier({ jwksMaxAgeMs: 0, jwksCooldownMs: 0 });
+    await tokens.verify(await tokenOf(first, 'key-1'));
+    jwks.mode = 'down';
+    for (const sub of ['bob', 'carol', 'dave']) {
+      await expect(tokens.verify(await tokenOf(first, 'key-1', sub))).resolves.toMatchObject({
+        userId: sub,
+      });
+    }
+    expect(tokens.keySetStatus()?.state).toBe('stale');
+    // The refetch the logins started fails in the background; the keys stay.
+    await eventually('a failed refetch', () => tokens.keySetStatus()?.lastError);
+    expect(tokens.keySetStatus()?.state).toBe('stale');
+  });
+
+  it('stops using a key set older than JWT_JWKS_STALE_MS that could not be fetched again', async () => {
+    const tokens = verifier({ jwksMaxAgeMs: 0, jwksCooldownMs: 0 }, { JWT_JWKS_STALE_MS: 0 });
+    await tokens.verify(await tokenOf(first, 'key-1'));
+    jwks.mode = 'error';
+    const token = await tokenOf(first, 'key-1');
+    await eventually('the key set to age past JWT_JWKS_STALE_MS', () => {
+      return tokens.keySetStatus()?.state === 'none';
+    });
+    expect(await reasonOf(tokens.verify(token))).toBe('key unavailable');
+    expect(tokens.keySetStatus()?.state).toBe('none');
+  });
+
+  it('reports the key set as none before the first fetch and fresh after it', async () => {
+    const tokens = verifier();
+    expect(tokens.keySetStatus()).toEqual({ state: 'none' });
+    await tokens.verify(await tokenOf(first, 'key-1'));
+    expect(tokens.keySetStatus()).toMatchObject({ state: 'fresh', fetchedAt: expect.any(Number) });
   });
 });

@@ -1,28 +1,21 @@
 import type { KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, JWTVerifyGetKey } from 'jose';
 import { AppConfig } from '../config/app-config';
 import { keySourcesOf, KeySourceKind, parsePublicKey } from '../config/jwt-settings';
+import { JwksKeySet } from './jwks-key-set';
 
-/** What jose verifies with: the HMAC secret's bytes, a public key, or a JWKS lookup by `kid`. */
+/** What jose verifies with: the HMAC secret's bytes, a public key, or a JWKS looked up by `kid`. */
 export type VerificationKey =
   | { kind: 'secret'; key: Uint8Array }
   | { kind: 'public key'; key: KeyObject }
-  | { kind: 'jwks'; key: JWTVerifyGetKey };
+  | { kind: 'jwks'; key: JwksKeySet };
 
+/** Overrides of the JWKS timings, for tests; the configuration gives the rest. */
 export interface KeySourceOptions {
-  /**
-   * Least time between two JWKS fetches. A token with an unknown `kid` triggers a fetch (the
-   * issuer may have rotated its keys) unless one happened this recently: a client sending made-up
-   * `kid`s cannot make the server hammer the JWKS endpoint. Default 30 s.
-   */
+  /** Least time between two JWKS fetches (JWT_JWKS_COOLDOWN_MS otherwise). */
   jwksCooldownMs?: number;
-  /** Age after which the cached JWKS is fetched again before use. Default 10 min. */
+  /** Age after which the cached JWKS is fetched again (JWT_JWKS_MAX_AGE_MS otherwise). */
   jwksMaxAgeMs?: number;
 }
-
-export const JWKS_COOLDOWN_MS = 30_000;
-export const JWKS_MAX_AGE_MS = 600_000;
-const JWKS_FETCH_TIMEOUT_MS = 5_000;
 
 /**
  * The key of the one configured key source (loadConfig has checked there is exactly one). The
@@ -41,10 +34,12 @@ export function createVerificationKey(
     case 'jwks':
       return {
         kind,
-        key: createRemoteJWKSet(new URL(config.JWT_JWKS_URL), {
-          cooldownDuration: options.jwksCooldownMs ?? JWKS_COOLDOWN_MS,
-          cacheMaxAge: options.jwksMaxAgeMs ?? JWKS_MAX_AGE_MS,
-          timeoutDuration: JWKS_FETCH_TIMEOUT_MS,
+        key: new JwksKeySet(new URL(config.JWT_JWKS_URL), {
+          timeoutMs: config.JWT_JWKS_TIMEOUT_MS,
+          maxBytes: config.JWT_JWKS_MAX_BYTES,
+          cooldownMs: options.jwksCooldownMs ?? config.JWT_JWKS_COOLDOWN_MS,
+          maxAgeMs: options.jwksMaxAgeMs ?? config.JWT_JWKS_MAX_AGE_MS,
+          staleMs: config.JWT_JWKS_STALE_MS,
         }),
       };
     default:

@@ -30,8 +30,15 @@ describe('RoomPolicy', () => {
       expect(policy().canEnter(principal({ rooms: [] }), 'bob')).toBe(false);
     });
 
-    it('applies AUTH_DEFAULT_ROOMS (default *) to a token without a rooms claim', () => {
-      expect(policy().canEnter(principal(), 'anything')).toBe(true);
+    it("lets a token without a rooms claim into no other user's own room by default", () => {
+      expect(policy().canEnter(principal(), 'alice')).toBe(true);
+      expect(policy().canEnter(principal(), 'bob')).toBe(false);
+      expect(policy().canEnter(principal(), 'anything')).toBe(false);
+      expect(policy().canEnter(principal({ rooms: ['*'] }), 'bob')).toBe(true);
+    });
+
+    it('applies AUTH_DEFAULT_ROOMS to a token without a rooms claim', () => {
+      expect(policy({ AUTH_DEFAULT_ROOMS: '*' }).canEnter(principal(), 'anything')).toBe(true);
       const limited = policy({ AUTH_DEFAULT_ROOMS: 'public:*, lobby' });
       expect(limited.canEnter(principal(), 'public:news')).toBe(true);
       expect(limited.canEnter(principal(), 'lobby')).toBe(true);

@@ -127,6 +127,39 @@ describe('TokenVerifier', () => {
       await expect(withSecret().verify(token)).resolves.toMatchObject({ userId: 'alice' });
     });
 
+    it('refuses a token whose exp is further than JWT_MAX_LIFETIME_S after its iat', async () => {
+      const now = nowSeconds();
+      const long = await signToken({ sub: 'alice', iat: now }, TEST_SECRET, {
+        expiresIn: 86_400 * 2,
+      });
+      expect(await refusal(withSecret().verify(long), long)).toBe('lifetime too long');
+      const huge = await signToken({ sub: 'alice', iat: now, exp: 1e300 }, TEST_SECRET, {
+        expiresIn: null,
+      });
+      expect(await refusal(withSecret().verify(huge), huge)).toBe('lifetime too long');
+      const within = await signToken({ sub: 'alice', iat: now }, TEST_SECRET, { expiresIn: 3_600 });
+      await expect(withSecret().verify(within)).resolves.toMatchObject({ userId: 'alice' });
+      await expect(
+        withSecret({ JWT_MAX_LIFETIME_S: 86_400 * 3 }).verify(long),
+      ).resolves.toMatchObject({
+        userId: 'alice',
+      });
+    });
+
+    it('measures the lifetime from now for a token without iat', async () => {
+      const long = await signToken({ sub: 'alice' }, TEST_SECRET, { expiresIn: 86_400 + 600 });
+      expect(await refusal(withSecret().verify(long), long)).toBe('lifetime too long');
+      const within = await signToken({ sub: 'alice' }, TEST_SECRET, { expiresIn: 86_000 });
+      await expect(withSecret().verify(within)).resolves.toMatchObject({ userId: 'alice' });
+    });
+
+    it('refuses a token issued in the future beyond AUTH_CLOCK_TOLERANCE_MS', async () => {
+      const ahead = await signToken({ sub: 'alice', iat: nowSeconds() + 60 }, TEST_SECRET);
+      expect(await refusal(withSecret().verify(ahead), ahead)).toBe('issued in the future');
+      const skewed = await signToken({ sub: 'alice', iat: nowSeconds() + 2 }, TEST_SECRET);
+      await expect(withSecret().verify(skewed)).resolves.toMatchObject({ userId: 'alice' });
+    });
+
     it('checks iss against JWT_ISSUER when set', async () => {
       const checking = withSecret({ JWT_ISSUER: 'https://id.example.com' });
       const right = await signToken({ sub: 'a', iss: 'https://id.example.com' }, TEST_SECRET);

@@ -3,6 +3,7 @@ import { AppConfig } from '../config/app-config';
 import { acceptedAlgorithms } from '../config/jwt-settings';
 import { ID_PATTERN } from '../protocol/ids';
 import { AuthError, AuthFailureReason } from './auth-error';
+import { KeySetStatus, KeySetUnavailable } from './jwks-key-set';
 import { createVerificationKey, KeySourceOptions, VerificationKey } from './key-source';
 import type { Principal } from '../protocol/principal';
 import { isPatternList } from './room-patterns';
@@ -11,16 +12,21 @@ import { MAX_TOKEN_LENGTH } from './token-sources';
 /**
  * Verifies tokens with jose against the configured key source: signature with a pinned list of
  * algorithms (never `none`, never HMAC with a public key), `exp` required, `nbf`, and `iss` /
- * `aud` when configured, each within AUTH_CLOCK_TOLERANCE_MS. Every failure is an AuthError whose
+ * `aud` when configured, each within AUTH_CLOCK_TOLERANCE_MS; an `iat` in the future and a lifetime
+ * (`exp` after `iat`, or after now without `iat`) over JWT_MAX_LIFETIME_S are refused. Every failure is an AuthError whose
  * reason is for the debug log; nothing here logs, and nothing thrown quotes the token.
  */
 export class TokenVerifier {
   private readonly key: VerificationKey | undefined;
   private readonly options: JWTVerifyOptions;
+  private readonly toleranceS: number;
+  private readonly maxLifetimeS: number;
 
   constructor(config: AppConfig, keyOptions: KeySourceOptions = {}) {
     const enabled = config.AUTH_MODE === 'jwt';
     this.key = enabled ? createVerificationKey(config, keyOptions) : undefined;
+    this.toleranceS = config.AUTH_CLOCK_TOLERANCE_MS / 1000;
+    this.maxLifetimeS = config.JWT_MAX_LIFETIME_S;
     this.options = {
       algorithms: enabled ? acceptedAlgorithms(config) : [],
       requiredClaims: ['exp'],
@@ -40,7 +46,31 @@ export class TokenVerifier {
     } catch (error) {
       throw new AuthError(reasonOf(error, this.key.kind === 'jwks'));
     }
+    this.checkLifetime(payload);
     return principalOf(payload);
+  }
+
+  /** The JWKS' state (fresh, stale, none) when the key source is a JWKS; undefined otherwise. */
+  keySetStatus(): KeySetStatus | undefined {
+    return this.key?.kind === 'jwks' ? this.key.key.status() : undefined;
+  }
+
+  /** As keySetStatus, fetching the key set first when none is usable (cooldown permitting). */
+  async checkKeySet(): Promise<KeySetStatus | undefined> {
+    return this.key?.kind === 'jwks' ? this.key.key.check() : undefined;
+  }
+
+  /** jose has checked that `exp` is a number in the future and `iat`, when present, a number. */
+  private checkLifetime(payload: JWTPayload): void {
+    const now = Date.now() / 1000;
+    const { iat } = payload;
+    if (typeof iat === 'number' && iat > now + this.toleranceS) {
+      throw new AuthError('issued in the future');
+    }
+    const from = typeof iat === 'number' ? iat : now;
+    if ((payload.exp as number) - from > this.maxLifetimeS + this.toleranceS) {
+      throw new AuthError('lifetime too long');
+    }
   }
 
   /**
@@ -56,7 +86,7 @@ export class TokenVerifier {
   // jose's overloads take a key or a key lookup, not the union of the two.
   private verifyWithKey(key: VerificationKey, token: string) {
     return key.kind === 'jwks'
-      ? jwtVerify(token, key.key, this.options)
+      ? jwtVerify(token, key.key.getKey, this.options)
       : jwtVerify(token, key.key, this.options);
   }
 }
@@ -92,9 +122,7 @@ function reasonOf(error: unknown, fromJwks: boolean): AuthFailureReason {
   if (error instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
   if (error instanceof errors.JWKSNoMatchingKey) return 'unknown key';
   if (error instanceof errors.JWKSMultipleMatchingKeys) return 'unknown key';
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
-    return 'key unavailable';
-  }
+  if (error instanceof KeySetUnavailable) return 'key unavailable';
   if (
     error instanceof errors.JWSInvalid ||
     error instanceof errors.JWTInvalid ||
@@ -102,7 +130,7 @@ function reasonOf(error: unknown, fromJwks: boolean): AuthFailureReason {
   ) {
     return 'malformed';
   }
-  // Anything else from a JWKS lookup is the fetch failing (refused, not 200, not JSON).
+  // Anything else from the JWKS lookup is unexpected: treated as the key set failing.
   return fromJwks ? 'key unavailable' : 'malformed';
 }
 

@@ -167,12 +167,13 @@ export class AppConfig {
   MAX_CONNECTIONS_PER_IP = 1_000;
 
   /** Open TCP connections on the port, of every kind (HTTP requests, handshakes, WebSockets); a
-   * connection over it is closed as soon as it is accepted. Unset: 2 × MAX_CONNECTIONS, so that
-   * health checks still get through when the WebSocket cap is full. Keep it below `ulimit -n`. */
+   * connection over it is closed as soon as it is accepted. Unset: 2 × (MAX_CONNECTIONS +
+   * MAX_UNAUTHENTICATED), so that health checks still get through when both WebSocket pools are
+   * full. Keep it below `ulimit -n`. */
   @IsInt()
   @Min(1)
   @Max(20_000_000)
-  MAX_HTTP_CONNECTIONS = 40_000;
+  MAX_HTTP_CONNECTIONS = 44_000;
 
   /** Requests one socket may have in flight (received, response not yet sent); one more closes
    * the socket. Bounds what a client that pipelines requests and never reads can make us hold. */
@@ -402,6 +403,36 @@ export class AppConfig {
   @Matches(/^$|^https?:\/\/\S+$/, { message: 'JWT_JWKS_URL must be an http:// or https:// URL' })
   JWT_JWKS_URL = '';
 
+  /** Whole JWKS fetch (connect, headers and body) in milliseconds; a slower one is abandoned. */
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  JWT_JWKS_TIMEOUT_MS = 5_000;
+
+  /** Largest JWKS body read; a larger one is abandoned mid-stream, never buffered whole. */
+  @IsInt()
+  @Min(1_024)
+  @Max(16_777_216)
+  JWT_JWKS_MAX_BYTES = 1_048_576;
+
+  /** Least time between two JWKS fetches, failed or not, whatever the tokens' `kid`s. */
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  JWT_JWKS_COOLDOWN_MS = 30_000;
+
+  /** Age after which the key set is fetched again (the cached one serves meanwhile). */
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  JWT_JWKS_MAX_AGE_MS = 600_000;
+
+  /** How long the last fetched key set keeps verifying tokens while the issuer cannot be reached. */
+  @IsInt()
+  @Min(0)
+  @Max(2_592_000_000)
+  JWT_JWKS_STALE_MS = 86_400_000;
+
   /** Comma-separated algorithms accepted; empty: every algorithm of the key's type. `none` never. */
   @IsString()
   JWT_ALGORITHMS = '';
@@ -420,6 +451,15 @@ export class AppConfig {
   @Max(300_000)
   AUTH_CLOCK_TOLERANCE_MS = 5_000;
 
+  /**
+   * Longest token lifetime accepted in seconds: `exp` at most this after `iat` (after now when
+   * there is no `iat`). An `iat` in the future beyond AUTH_CLOCK_TOLERANCE_MS is refused too.
+   */
+  @IsInt()
+  @Min(60)
+  @Max(31_536_000)
+  JWT_MAX_LIFETIME_S = 86_400;
+
   /** Also accept the token as `?token=` on the upgrade URL (it may end up in proxy logs). */
   @IsBoolean()
   AUTH_QUERY_TOKEN = false;
@@ -428,14 +468,25 @@ export class AppConfig {
   @IsInt()
   @Min(100)
   @Max(600_000)
-  AUTH_TIMEOUT_MS = 10_000;
+  AUTH_TIMEOUT_MS = 5_000;
+
+  /**
+   * Open sockets that have not authenticated yet (AUTH_MODE=jwt, no token at the handshake); one
+   * more is refused with HTTP 503. They do not count toward MAX_CONNECTIONS, which stays for users.
+   * Unset: 10% of MAX_CONNECTIONS (at least 1).
+   */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  MAX_UNAUTHENTICATED = 2_000;
 
   /**
    * Comma-separated room patterns for tokens without a `rooms` claim; `*` matches any run of
-   * characters. An all-comma value (`,`) is the empty list: only the user's own room.
+   * characters. Empty (the default) or all commas: no pattern, only the user's own room, since a
+   * pattern cannot tell a shared room from another user's own room (named by that user's id).
    */
   @IsString()
-  AUTH_DEFAULT_ROOMS = '*';
+  AUTH_DEFAULT_ROOMS = '';
 
   /** Time after a token's `exp` to send a valid `refresh` before the close with 4001. */
   @IsInt()

@@ -56,7 +56,7 @@ describe('loadConfig', () => {
       PRESENCE_DIFF_INTERVAL_MS: 1000,
       MAX_CONNECTIONS: 20000,
       MAX_CONNECTIONS_PER_IP: 1000,
-      MAX_HTTP_CONNECTIONS: 40000,
+      MAX_HTTP_CONNECTIONS: 44000,
       HTTP_MAX_PIPELINED: 8,
       HTTP_HEADERS_TIMEOUT_MS: 10000,
       HTTP_REQUEST_TIMEOUT_MS: 10000,
@@ -90,13 +90,20 @@ describe('loadConfig', () => {
       JWT_SECRET: '',
       JWT_PUBLIC_KEY: '',
       JWT_JWKS_URL: '',
+      JWT_JWKS_TIMEOUT_MS: 5000,
+      JWT_JWKS_MAX_BYTES: 1048576,
+      JWT_JWKS_COOLDOWN_MS: 30000,
+      JWT_JWKS_MAX_AGE_MS: 600000,
+      JWT_JWKS_STALE_MS: 86400000,
       JWT_ALGORITHMS: '',
       JWT_ISSUER: '',
       JWT_AUDIENCE: '',
       AUTH_CLOCK_TOLERANCE_MS: 5000,
+      JWT_MAX_LIFETIME_S: 86400,
       AUTH_QUERY_TOKEN: false,
-      AUTH_TIMEOUT_MS: 10000,
-      AUTH_DEFAULT_ROOMS: '*',
+      AUTH_TIMEOUT_MS: 5000,
+      MAX_UNAUTHENTICATED: 2000,
+      AUTH_DEFAULT_ROOMS: '',
       AUTH_REFRESH_GRACE_MS: 25000,
       MAX_CONNECTIONS_PER_USER: 100,
       API_KEY: '',
@@ -135,11 +142,19 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ PORT: 9000, MAX_PAYLOAD_BYTES: 4096, LOG_FORMAT: 'json' });
   });
 
-  it('defaults MAX_HTTP_CONNECTIONS to twice MAX_CONNECTIONS', () => {
-    expect(loadConfig({ MAX_CONNECTIONS: '300' }).MAX_HTTP_CONNECTIONS).toBe(600);
+  it('defaults MAX_HTTP_CONNECTIONS to twice MAX_CONNECTIONS plus MAX_UNAUTHENTICATED', () => {
+    expect(loadConfig({ MAX_CONNECTIONS: '300' }).MAX_HTTP_CONNECTIONS).toBe(660);
     expect(
       loadConfig({ MAX_CONNECTIONS: '300', MAX_HTTP_CONNECTIONS: '450' }).MAX_HTTP_CONNECTIONS,
     ).toBe(450);
+  });
+
+  it('defaults MAX_UNAUTHENTICATED to a tenth of MAX_CONNECTIONS, at least one', () => {
+    expect(loadConfig({ MAX_CONNECTIONS: '300' }).MAX_UNAUTHENTICATED).toBe(30);
+    expect(loadConfig({ MAX_CONNECTIONS: '5' }).MAX_UNAUTHENTICATED).toBe(1);
+    expect(
+      loadConfig({ MAX_CONNECTIONS: '300', MAX_UNAUTHENTICATED: '7' }).MAX_UNAUTHENTICATED,
+    ).toBe(7);
   });
 
   it('accepts addresses and CIDR ranges of either family as TRUSTED_PROXIES', () => {
@@ -208,6 +223,10 @@ describe('loadConfig', () => {
     ['AUTH_CLOCK_TOLERANCE_MS', '-1'],
     ['AUTH_QUERY_TOKEN', 'sometimes'],
     ['AUTH_TIMEOUT_MS', '0'],
+    ['JWT_JWKS_TIMEOUT_MS', '0'],
+    ['JWT_JWKS_MAX_BYTES', '10'],
+    ['JWT_MAX_LIFETIME_S', '0'],
+    ['MAX_UNAUTHENTICATED', '0'],
     ['AUTH_DEFAULT_ROOMS', 'team 1'],
     ['AUTH_REFRESH_GRACE_MS', 'long'],
     ['MAX_CONNECTIONS_PER_USER', '0'],

@@ -32,9 +32,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     raw[key] = coerce(typeof defaults[key], value);
   }
   const config = plainToInstance(AppConfig, raw, { exposeDefaultValues: true });
-  // Derived default: room for as many plain HTTP connections as WebSockets.
+  if (raw.MAX_UNAUTHENTICATED === undefined) {
+    config.MAX_UNAUTHENTICATED = Math.max(1, Math.floor(config.MAX_CONNECTIONS / 10));
+  }
+  // Derived default: room for as many plain HTTP connections as WebSockets of both pools.
   if (raw.MAX_HTTP_CONNECTIONS === undefined) {
-    config.MAX_HTTP_CONNECTIONS = 2 * config.MAX_CONNECTIONS;
+    config.MAX_HTTP_CONNECTIONS = 2 * (config.MAX_CONNECTIONS + config.MAX_UNAUTHENTICATED);
   }
   applyFlyDefaults(config, new Set(Object.keys(raw)));
   const errors = validateSync(config, { forbidUnknownValues: true });

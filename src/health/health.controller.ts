@@ -8,6 +8,7 @@ import {
 import { BridgeHealthIndicator } from './bridge.health';
 import { ChatHealthIndicator } from './chat.health';
 import { DependencyHealthIndicator } from './dependency.health';
+import { KeySetHealthIndicator } from './key-set.health';
 import { ServerFigures, ServerFiguresBody } from './server-figures';
 
 /** Terminus' answer with seed 003's figures beside `status`, so the seed's readers find them. */
@@ -19,7 +20,8 @@ export type HealthAnswer = Pick<HealthCheckResult, 'status'> &
  * - `GET /health/live`: the process serves WebSockets (503 only while draining). Routing checks
  *   (Fly, Docker) use it: an instance whose Redis is away still serves its local members.
  * - `GET /health/ready`, `GET /` (the seed's health check) and `GET /health`: the same plus the
- *   dependencies (Redis, when configured) and the backend bridge; 503 when any is down.
+ *   dependencies (Redis, when configured), the backend bridge and the JWKS (when it is the key
+ *   source); 503 when any is down.
  * Every answer also carries seed 003's figures of this instance at its top level.
  */
 @Controller()
@@ -29,6 +31,7 @@ export class HealthController {
     private readonly chat: ChatHealthIndicator,
     private readonly dependencies: DependencyHealthIndicator,
     private readonly bridge: BridgeHealthIndicator,
+    private readonly keySet: KeySetHealthIndicator,
     private readonly figures: ServerFigures,
   ) {}
 
@@ -42,7 +45,12 @@ export class HealthController {
   @HealthCheck()
   ready(): Promise<HealthAnswer> {
     const checks: HealthIndicatorFunction[] = [() => this.chat.check('chat')];
-    return this.answer([...checks, ...this.dependencies.checks(), ...this.bridge.checks()]);
+    return this.answer([
+      ...checks,
+      ...this.dependencies.checks(),
+      ...this.bridge.checks(),
+      ...this.keySet.checks(),
+    ]);
   }
 
   /** Runs the checks; a failing one is Terminus' 503, whose body gets the figures too. */

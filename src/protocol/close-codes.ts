@@ -13,7 +13,7 @@ export const CloseCode = {
   InternalError: 1011,
   /** The server is restarting or draining. */
   ServiceRestart: 1012,
-  /** The client reads too slowly: more than MAX_BUFFERED_BYTES were waiting for it. */
+  /** The client reads too slowly (MAX_BUFFERED_BYTES), or no user slot was free for a first-frame login. */
   TryAgainLater: 1013,
   /** The token expired and no valid `refresh` came within AUTH_REFRESH_GRACE_MS: reconnect with a new token. */
   TokenExpired: 4001,
@@ -31,6 +31,7 @@ export const AuthCloseReason = {
   AuthenticationTimeout: 'authentication timeout',
   TokenExpired: 'token expired',
   TooManyConnectionsForUser: 'too many connections for this user',
+  ServerFull: 'server full',
 } as const;
 
 /** Application close codes a client should retry after backoff. */
@@ -94,6 +95,11 @@ export const CLOSE_CODE_TABLE: readonly CloseCodeRow[] = [
   {
     code: CloseCode.TryAgainLater,
     when: 'more than MAX_BUFFERED_BYTES queued for a client that reads too slowly',
+    reconnect: 'yes',
+  },
+  {
+    code: CloseCode.TryAgainLater,
+    when: 'AUTH_MODE=jwt, a valid first-frame token while MAX_CONNECTIONS users are connected',
     reconnect: 'yes',
   },
   {

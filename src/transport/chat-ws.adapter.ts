@@ -8,7 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
 import { CloseCode } from '../protocol/close-codes';
 import { logUnexpected } from '../protocol/error-frame';
-import { HandshakeGuard } from './handshake-guard';
+import { AdmissionPool, HandshakeGuard } from './handshake-guard';
 import { selectSubprotocol } from '../auth/token-sources';
 import type { Session } from './session';
 import { HandshakeIdentity, SessionAuthenticator } from './session-authenticator';
@@ -45,8 +45,9 @@ interface Route {
  * The WebSocket transport: `ws` servers on the HTTP server's port, one per gateway path, with
  * - `@WebSocketGateway()` served at `/` and `/ws`, `@WebSocketGateway({ path: '/x' })` at `/x`;
  *   gateways on the same path share one server and their handlers merge; other paths get 404,
- * - upgrades refused while draining (503), from a foreign Origin (403), over the instance cap
- *   (503) or the per-IP cap (429), before any WebSocket exists,
+ * - upgrades refused while draining (503), from a foreign Origin (403), over the cap of their
+ *   pool (503: MAX_CONNECTIONS, or MAX_UNAUTHENTICATED without a token under AUTH_MODE=jwt) or
+ *   the per-IP cap (429), before any WebSocket exists,
  * - one Session per connection, created here at the upgrade, handed to gateways as their client
  *   (`@ConnectedSocket()`), owning the inbound queue, the rate limit and the heartbeat state,
  * - inbound frames capped at MAX_PAYLOAD_BYTES (ws closes with 1009) and compression off,
@@ -136,9 +137,10 @@ export class ChatWsAdapter extends AbstractWsAdapter {
     const route = this.routes.get(pathOf(request.url));
     if (!route) return refuse(socket, 404);
     if (this.options.shutdown.draining) return refuse(socket, 503);
-    const admission = this.options.guard.admit(request);
+    const pool = this.options.auth.poolOf(request);
+    const admission = this.options.guard.admit(request, pool);
     if (!admission.admitted) return refuse(socket, admission.status);
-    const slot = this.holdSlot(socket, admission.ip);
+    const slot = this.holdSlot(socket, admission.ip, pool);
     const path = pathOf(request.url);
     const complete = (): void =>
       route.server.handleUpgrade(request, socket, head, (ws) =>
@@ -173,7 +175,13 @@ export class ChatWsAdapter extends AbstractWsAdapter {
     path: string,
   ): void {
     slot.upgraded = true;
-    const session = this.options.registry.open(ws, slot.ip, route.messageTypes, slot.identity);
+    const session = this.options.registry.open(
+      ws,
+      slot.ip,
+      route.messageTypes,
+      slot.identity,
+      slot.pool,
+    );
     // Before the gateways' connection hooks, so that it precedes an auto-join's `joined`.
     if (path === GREETED_PATH && !session.awaitingAuth) {
       session.sendFrame(this.options.auth.authFrame(session));
@@ -193,11 +201,11 @@ export class ChatWsAdapter extends AbstractWsAdapter {
    * `upgrade` would share its scope and keep the request (headers and all) alive for as long as
    * the connection.
    */
-  private holdSlot(socket: Duplex, ip: string): HeldSlot {
-    const slot: HeldSlot = { ip, upgraded: false };
+  private holdSlot(socket: Duplex, ip: string, pool: AdmissionPool): HeldSlot {
+    const slot: HeldSlot = { ip, pool, upgraded: false };
     socket.once('close', () => {
       if (slot.upgraded) return;
-      this.options.guard.release(ip);
+      this.options.guard.release(ip, pool);
       if (slot.identity) this.options.auth.abandon(slot.identity);
     });
     return slot;
@@ -215,6 +223,7 @@ export class ChatWsAdapter extends AbstractWsAdapter {
 /** An admission slot between the admission and the end of the upgrade. */
 interface HeldSlot {
   readonly ip: string;
+  readonly pool: AdmissionPool;
   upgraded: boolean;
   /** The identity of a token verified at the handshake, with its per-user count. */
   identity?: HandshakeIdentity;

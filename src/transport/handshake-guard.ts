@@ -7,6 +7,14 @@ import { clientIp, ipKey, isTrustedProxy, normalizeIp, untrustedProxyHeader } fr
 export type Admission =
   { admitted: true; ip: string } | { admitted: false; status: 403 | 429 | 503 };
 
+/**
+ * The pool a connection is counted in: `user` (authenticated at the handshake, or AUTH_MODE=none)
+ * up to MAX_CONNECTIONS, `unauthenticated` (AUTH_MODE=jwt without a token at the handshake, until
+ * its first frame authenticates it) up to MAX_UNAUTHENTICATED. The two are apart so that sockets
+ * that never authenticate cannot take the slots users need.
+ */
+export type AdmissionPool = 'user' | 'unauthenticated';
+
 /** What `admitSocket` decided: counted under `ip` (undefined for a trusted proxy), or refused. */
 export type SocketAdmission = { admitted: true; ip?: string } | { admitted: false };
 
@@ -17,12 +25,17 @@ export type SocketAdmission = { admitted: true; ip?: string } | { admitted: fals
  *   sockets cannot add to what one address holds (a trusted proxy's sockets are many clients
  *   and are counted by the client address at the upgrade instead);
  * - `admit`, at the HTTP upgrade, before any WebSocket exists: the Origin allowlist (403), the
- *   instance cap (503) and the per-IP cap (429).
- * Counts what it admitted until `release` / `releaseSocket`. IPv6 clients count per /64.
+ *   cap of the connection's pool (503) and the per-IP cap (429).
+ * Counts what it admitted until `release` / `releaseSocket`; `promote` moves a connection that
+ * authenticated by its first frame from the unauthenticated pool to the users'. IPv6 clients
+ * count per /64.
  */
 @Injectable()
 export class HandshakeGuard {
+  /** Connections in the users' pool (MAX_CONNECTIONS). */
   private open = 0;
+  /** Connections in the unauthenticated pool (MAX_UNAUTHENTICATED). */
+  private unauthenticated = 0;
   /** WebSockets and not-yet-upgraded sockets per client key (ipKey). */
   private readonly perIp = new Map<string, number>();
   private readonly origins: ReadonlySet<string>;
@@ -37,25 +50,38 @@ export class HandshakeGuard {
     );
   }
 
-  /** Checks a handshake and, when it passes, counts it as open. */
-  admit(request: IncomingMessage): Admission {
+  /** Checks a handshake and, when it passes, counts it as open in `pool`. */
+  admit(request: IncomingMessage, pool: AdmissionPool = 'user'): Admission {
     // Browsers always send Origin; non-browser clients (no ambient cookies) may leave it out.
     const origin = request.headers.origin?.toLowerCase();
     if (this.origins.size > 0 && origin !== undefined && !this.origins.has(origin)) {
       return { admitted: false, status: 403 };
     }
-    if (this.open >= this.config.MAX_CONNECTIONS) return { admitted: false, status: 503 };
+    if (this.isFull(pool)) return { admitted: false, status: 503 };
     this.warnOnceOfUntrustedHeader(request);
     const ip = ipKey(clientIp(request, this.config));
     if (!this.take(ip)) return { admitted: false, status: 429 };
-    this.open += 1;
+    if (pool === 'user') this.open += 1;
+    else this.unauthenticated += 1;
     return { admitted: true, ip };
   }
 
-  /** Forgets one admitted connection of `ip` (closed, or its handshake failed). */
-  release(ip: string): void {
-    this.open = Math.max(0, this.open - 1);
+  /** Forgets one admitted connection of `ip` in `pool` (closed, or its handshake failed). */
+  release(ip: string, pool: AdmissionPool = 'user'): void {
+    if (pool === 'user') this.open = Math.max(0, this.open - 1);
+    else this.unauthenticated = Math.max(0, this.unauthenticated - 1);
     this.give(ip);
+  }
+
+  /**
+   * Moves a connection that has just authenticated from the unauthenticated pool to the users';
+   * false (nothing moved) when the users' pool is full.
+   */
+  promote(): boolean {
+    if (this.isFull('user')) return false;
+    this.unauthenticated = Math.max(0, this.unauthenticated - 1);
+    this.open += 1;
+    return true;
   }
 
   /** Counts a freshly accepted TCP socket toward its peer's per-IP cap; refuses it over the cap. */
@@ -71,8 +97,20 @@ export class HandshakeGuard {
     this.give(ip);
   }
 
+  /** Connections in the users' pool. */
   get openCount(): number {
     return this.open;
+  }
+
+  /** Connections that have not authenticated yet. */
+  get unauthenticatedCount(): number {
+    return this.unauthenticated;
+  }
+
+  private isFull(pool: AdmissionPool): boolean {
+    return pool === 'user'
+      ? this.open >= this.config.MAX_CONNECTIONS
+      : this.unauthenticated >= this.config.MAX_UNAUTHENTICATED;
   }
 
   /** Number of client IPs (IPv6: /64s) holding at least one WebSocket or not-yet-upgraded socket. */

@@ -15,6 +15,7 @@ import type { Principal } from '../protocol/principal';
 import { RpcError, RpcErrorCode, RpcMessageType, rpcFrames } from '../protocol/rpc.protocol';
 import { SERVER_VERSION } from '../server-version';
 import { rpcCorrelationIdOf } from './message-parser';
+import type { AdmissionPool } from './handshake-guard';
 import type { Session } from './session';
 
 /** A connection authenticated at the upgrade: its principal and the per-user slot it holds. */
@@ -53,6 +54,13 @@ export class SessionAuthenticator {
     return this.config.AUTH_MODE === 'jwt';
   }
 
+  /** The admission pool of an upgrade: unauthenticated when AUTH_MODE=jwt and it carries no token. */
+  poolOf(request: Pick<IncomingMessage, 'headers' | 'url'>): AdmissionPool {
+    if (!this.required) return 'user';
+    const found = handshakeToken(request, { queryToken: this.config.AUTH_QUERY_TOKEN });
+    return found.kind === 'absent' ? 'unauthenticated' : 'user';
+  }
+
   /** Checks the token an upgrade request carries and counts the user's connection. */
   async handshake(request: Pick<IncomingMessage, 'headers' | 'url'>): Promise<HandshakeOutcome> {
     if (!this.required) return { ok: true };
@@ -82,9 +90,14 @@ export class SessionAuthenticator {
 
   /**
    * Seed 003's first frame: the text `Bearer <jwt>`. True when the session is now authenticated;
-   * otherwise it was closed (1008 for anything but a valid token, 4503 over the per-user cap).
+   * otherwise it was closed (1008 for anything but a valid token, 1013 when `admit` finds no free
+   * connection slot for a user, 4503 over the per-user cap).
    */
-  async firstFrame(session: Session, text: string | undefined): Promise<boolean> {
+  async firstFrame(
+    session: Session,
+    text: string | undefined,
+    admit: () => boolean = () => true,
+  ): Promise<boolean> {
     const token = text === undefined ? undefined : firstFrameToken(text);
     if (token === undefined) log.debug('First frame refused: not `Bearer <jwt>`');
     const principal = token === undefined ? undefined : await this.verified(token, 'first frame');
@@ -92,6 +105,11 @@ export class SessionAuthenticator {
     if (!principal) {
       if (token === undefined && text !== undefined) this.refuseCall(session, text);
       session.evict(CloseCode.PolicyViolation, AuthCloseReason.AuthenticationFailed);
+      return false;
+    }
+    if (!admit()) {
+      log.debug('Connection refused after its first frame: MAX_CONNECTIONS are open');
+      session.evict(CloseCode.TryAgainLater, AuthCloseReason.ServerFull);
       return false;
     }
     const slot = randomUUID();

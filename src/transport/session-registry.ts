@@ -8,7 +8,7 @@ import { ClientMessageType } from '../protocol/chat.protocol';
 import { AuthCloseReason, CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { toErrorFrame } from '../protocol/error-frame';
-import { HandshakeGuard } from './handshake-guard';
+import { AdmissionPool, HandshakeGuard } from './handshake-guard';
 import { LoopStallMeter } from './loop-stall-meter';
 import { Session, SessionContext, SessionOwner } from './session';
 import { HandshakeIdentity, SessionAuthenticator } from './session-authenticator';
@@ -54,7 +54,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
   constructor(
     private readonly config: AppConfig,
     private readonly shutdown: ShutdownState,
-    guard: HandshakeGuard,
+    private readonly guard: HandshakeGuard,
     private readonly auth: SessionAuthenticator,
   ) {
     this.context = {
@@ -81,7 +81,9 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
       ...(auth.required && {
         auth: {
           firstFrame: async (session, text) => {
-            if (await auth.firstFrame(session, text)) this.watch(session);
+            if (await auth.firstFrame(session, text, () => this.promote(session))) {
+              this.watch(session);
+            }
           },
           refresh: async (session, data) => {
             if (await auth.refresh(session, data)) this.watch(session);
@@ -164,21 +166,32 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
 
   /**
    * Creates the session of a socket just upgraded, holding the admission slot HandshakeGuard
-   * counted for `ip` (released when the socket closes). `messageTypes` is its path's known set.
+   * counted for `ip` in `pool` (released when the socket closes). `messageTypes` is its path's
+   * known set.
    */
   open(
     socket: WebSocket,
     ip: string,
     messageTypes: Set<string>,
     identity?: HandshakeIdentity,
+    pool: AdmissionPool = 'user',
   ): Session {
     if (this.auth.required) messageTypes.add(ClientMessageType.Refresh);
     const session = new Session(socket, ip, messageTypes, this.context);
+    session.admissionPool = pool;
     if (identity) this.auth.attach(session, identity);
     else session.awaitingAuth = this.auth.required;
     this.sessions.add(session);
     this.watched.add(session);
     return session;
+  }
+
+  /** A first-frame login takes a users' slot for its unauthenticated one; false when full. */
+  private promote(session: Session): boolean {
+    if (session.admissionPool === 'user') return true;
+    if (!this.guard.promote()) return false;
+    session.admissionPool = 'user';
+    return true;
   }
 
   /** Puts `session` under the sweep again: it has a new principal, so a new expiry. */

@@ -13,6 +13,7 @@ import { RpcErrorCode, type RpcErrorFrame } from '../protocol/rpc.protocol';
 import { ParsedMessage, parseFrame, RefusedFrame } from './message-parser';
 import type { Principal } from '../protocol/principal';
 import { SerialQueue } from './serial-queue';
+import type { AdmissionPool } from './handshake-guard';
 import type { StallClock } from './loop-stall-meter';
 import { TokenBucket } from './token-bucket';
 
@@ -55,7 +56,7 @@ export interface SessionOwner {
 
 /** The admission counter of the upgrade (HandshakeGuard): one slot per admitted connection. */
 export interface AdmissionSlots {
-  release(ip: string): void;
+  release(ip: string, pool: AdmissionPool): void;
 }
 
 /** What every session of one registry shares; one object, not one per session. */
@@ -108,6 +109,8 @@ export class Session {
    * authentication instead of a handler; nothing it sends is handled before that succeeds.
    */
   awaitingAuth = false;
+  /** The admission pool whose slot the session holds (moved to `user` by a first-frame login). */
+  admissionPool: AdmissionPool = 'user';
   /** The `expiresAt` whose `token_expired` was sent; a refresh's new expiry arms a new notice. */
   expiryNoticeSentFor: number | undefined = undefined;
   /**
@@ -174,7 +177,7 @@ export class Session {
     socket.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
     socket.on('pong', () => (this.awaitingPong = false));
     socket.once('close', () => {
-      context.slots.release(remoteAddress);
+      context.slots.release(remoteAddress, this.admissionPool);
       context.owner.closed(this);
     });
   }
