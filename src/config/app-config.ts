@@ -314,7 +314,7 @@ export class AppConfig {
   @IsInt()
   @Min(65_536)
   @Max(1024 * 1024 * 1024)
-  HISTORY_ROOM_MAX_BYTES = 1_048_576;
+  HISTORY_ROOM_MAX_BYTES = 262_144;
 
   /**
    * A publication's idempotency key (a bridge or HTTP call's `correlation_id` or

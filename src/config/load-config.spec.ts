@@ -78,7 +78,7 @@ describe('loadConfig', () => {
       MAX_ROOMS_PER_CONNECTION: 128,
       HISTORY_MAX_ROOMS: 10000,
       HISTORY_MAX_BYTES: HEAP / 4,
-      HISTORY_ROOM_MAX_BYTES: 1048576,
+      HISTORY_ROOM_MAX_BYTES: 262144,
       IDEMPOTENCY_WINDOW_MS: 300000,
       RPC_REQUEST_STREAM: 'stream:requests',
       RPC_CONSUMER_GROUP: 'rpc_group',

@@ -25,7 +25,7 @@ export function historySummary(config: AppConfig, heapLimitBytes: number): strin
   if (config.REDIS_URL) {
     return (
       `history in Redis: ${config.HISTORY_SIZE} publications and ` +
-      `${mib(config.HISTORY_ROOM_MAX_BYTES)} MiB per room (HISTORY_ROOM_MAX_BYTES)`
+      `${Math.round(config.HISTORY_ROOM_MAX_BYTES / 1024)} KiB per room (HISTORY_ROOM_MAX_BYTES)`
     );
   }
   return (
