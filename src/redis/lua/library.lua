@@ -71,7 +71,7 @@ local function trim_history(meta, hist, added)
   local kept_from
   local from = '-'
   while over() do
-    local batch = redis.call('XRANGE', hist, from, '+', 'COUNT', 4)
+    local batch = redis.call('XRANGE', hist, from, '+', 'COUNT', 1)
     if #batch == 0 then break end
     for _, entry in ipairs(batch) do
       if not over() then break end
