@@ -44,6 +44,46 @@ describe('history in memory, bounded by the heap', () => {
   });
 });
 
+describe('a server on a 128 MiB heap under history-filling traffic', () => {
+  const CONNECTIONS = 8;
+  const MESSAGES = 100;
+  const LENGTH = 100_000;
+
+  it(`stays up with ${CONNECTIONS * MESSAGES} messages of ${LENGTH} two-byte characters (more than the heap) in history`, async () => {
+    const server = spawnServer({
+      NODE_OPTIONS: '--max-old-space-size=128',
+      RATE_LIMIT_PER_SECOND: '100000',
+      RATE_LIMIT_BURST: '100000',
+      MAX_MESSAGE_LENGTH: String(LENGTH),
+      MAX_PAYLOAD_BYTES: String(4 * MIB),
+    });
+    const clients: TestClient[] = [];
+    try {
+      const port = await server.port;
+      const content = '€'.repeat(LENGTH);
+      const sender = async (n: number): Promise<void> => {
+        const client = await joinedClient(`ws://127.0.0.1:${port}`, `u${n}`, `room-${n}`);
+        clients.push(client);
+        for (let i = 0; i < MESSAGES; i++) {
+          const text = `${i}${content}`.slice(0, LENGTH);
+          await client.request(
+            { type: 'chat_message', userId: `u${n}`, content: text },
+            (frame) => frame.type === 'chat_message' && frame.content === text,
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: CONNECTIONS }, (_, n) => sender(n)));
+      const health = await fetch(`http://127.0.0.1:${port}/health/live`);
+      expect(health.status).toBe(200);
+      expect(server.child.exitCode).toBeNull();
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+      server.child.kill('SIGKILL');
+      await server.exited;
+    }
+  });
+});
+
 describeWithRedis('history in Redis, bounded in bytes per room', () => {
   const BUDGET = 64 * 1024;
   const prefix = `mem${process.pid}:`;
