@@ -70,15 +70,13 @@ local function trim_history(meta, hist, added)
   end
   local kept_from
   local from = '-'
+  -- One entry at a time: a publication usually pushes out about one.
   while over() do
-    local batch = redis.call('XRANGE', hist, from, '+', 'COUNT', 1)
-    if #batch == 0 then break end
-    for _, entry in ipairs(batch) do
-      if not over() then break end
-      bytes = bytes - entry_bytes(entry[2][2])
-      length = length - 1
-      kept_from = tonumber(string.match(entry[1], '^(%d+)-')) + 1
-    end
+    local entry = redis.call('XRANGE', hist, from, '+', 'COUNT', 1)[1]
+    if not entry then break end
+    bytes = bytes - entry_bytes(entry[2][2])
+    length = length - 1
+    kept_from = tonumber(string.match(entry[1], '^(%d+)-')) + 1
     from = kept_from .. '-0'
   end
   if kept_from then redis.call('XTRIM', hist, 'MINID', kept_from .. '-0') end
