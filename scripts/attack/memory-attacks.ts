@@ -22,6 +22,7 @@ async function redisSetup(options: Options, env: Record<string, string>): Promis
   options['redis-url'] = url;
   for (let attempt = 0; attempt < 100; attempt++) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    client.on('error', () => undefined); // refused until redis-server listens
     const up = await client.connect().then(
       () => true,
       () => false,
