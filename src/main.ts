@@ -1,10 +1,11 @@
 import { INestApplication, Logger } from '@nestjs/common';
+import { getHeapStatistics } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory';
 import { openAccessWarning } from './auth/open-access-warning';
 import { AppConfig } from './config/app-config';
 import { ConfigError, loadConfig } from './config/load-config';
-import { accessSummary } from './config/startup-summary';
+import { accessSummary, historySummary } from './config/startup-summary';
 import { StartRefusedError } from './lifecycle/start-refused.error';
 
 async function bootstrap(): Promise<void> {
@@ -17,6 +18,7 @@ async function bootstrap(): Promise<void> {
     `PixIDE chat server listening on http://${config.HOST}:${port} (WebSocket at / and /ws), ` +
       `${roomsMode(config)}, ${accessSummary(config)}`,
   );
+  logger.log(historySummary(config, getHeapStatistics().heap_size_limit));
   const warning = openAccessWarning(config);
   if (warning) logger.warn(warning);
   stopOnSignals(app, config, logger);

@@ -4,10 +4,12 @@ import { authAttacks } from './auth-attacks';
 import { Attack } from './harness';
 import { bridgeAnswerAttacks } from './bridge-answer-attacks';
 import { httpAttacks } from './http-attacks';
+import { memoryAttacks } from './memory-attacks';
 
 export const attacks: Record<string, Attack> = {
   ...httpAttacks,
   ...bridgeReadAttacks,
   ...bridgeAnswerAttacks,
   ...authAttacks,
+  ...memoryAttacks,
 };

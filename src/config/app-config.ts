@@ -49,6 +49,15 @@ export class AppConfig {
   @Max(16 * 1024 * 1024)
   MAX_PAYLOAD_BYTES = 65_536;
 
+  /**
+   * Largest room event frame in bytes (UTF-8, as published: `{type:"event", ...}` with its params);
+   * a larger event is refused with `invalid_params` on every path (socket RPC, HTTP API, bridge).
+   */
+  @IsInt()
+  @Min(1024)
+  @Max(16 * 1024 * 1024)
+  MAX_EVENT_BYTES = 262_144;
+
   /** How often the server pings each client; a client that missed the previous pong is terminated. */
   @IsInt()
   @Min(10)
@@ -290,12 +299,23 @@ export class AppConfig {
   /**
    * In memory: bytes of history kept at most, all rooms together (frames counted at two bytes a
    * character, plus a fixed overhead per publication); past it the least recently published rooms
-   * lose their history (their next publication starts a new epoch).
+   * lose their history (their next publication starts a new epoch). Unset: HISTORY_HEAP_SHARE of
+   * the V8 heap limit; more than HISTORY_HEAP_MAX_SHARE of it stops the start.
    */
   @IsInt()
   @Min(1_048_576)
   @Max(Number.MAX_SAFE_INTEGER)
   HISTORY_MAX_BYTES = 268_435_456;
+
+  /**
+   * With Redis: bytes of one room's history stream kept at most (an entry counts its stored bytes
+   * plus 64); past it the oldest entries are trimmed by the publishing script, the newest one
+   * always kept. HISTORY_SIZE still bounds the count.
+   */
+  @IsInt()
+  @Min(65_536)
+  @Max(1024 * 1024 * 1024)
+  HISTORY_ROOM_MAX_BYTES = 262_144;
 
   /**
    * A publication's idempotency key (a bridge or HTTP call's `correlation_id` or

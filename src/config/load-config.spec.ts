@@ -31,13 +31,17 @@ function refusal(env: NodeJS.ProcessEnv): string {
   throw new Error('the configuration was accepted');
 }
 
+/** A V8 heap limit of 512 MiB. */
+const HEAP = 512 * 1_048_576;
+
 describe('loadConfig', () => {
   it('uses the documented defaults for an empty environment', () => {
-    expect({ ...loadConfig({}) }).toEqual({
+    expect({ ...loadConfig({}, HEAP) }).toEqual({
       PORT: 8080,
       HOST: '0.0.0.0',
       MAX_MESSAGE_LENGTH: 10000,
       MAX_PAYLOAD_BYTES: 65536,
+      MAX_EVENT_BYTES: 262144,
       HEARTBEAT_INTERVAL_MS: 30000,
       SHUTDOWN_TIMEOUT_MS: 10000,
       JOIN_TIMEOUT_MS: 10000,
@@ -73,7 +77,8 @@ describe('loadConfig', () => {
       RECOVERY_MAX: 300,
       MAX_ROOMS_PER_CONNECTION: 128,
       HISTORY_MAX_ROOMS: 10000,
-      HISTORY_MAX_BYTES: 268435456,
+      HISTORY_MAX_BYTES: HEAP / 4,
+      HISTORY_ROOM_MAX_BYTES: 262144,
       IDEMPOTENCY_WINDOW_MS: 300000,
       RPC_REQUEST_STREAM: 'stream:requests',
       RPC_CONSUMER_GROUP: 'rpc_group',
@@ -160,6 +165,25 @@ describe('loadConfig', () => {
   it('accepts addresses and CIDR ranges of either family as TRUSTED_PROXIES', () => {
     const proxies = '10.0.0.0/8, fdaa::/16,::1, 192.0.2.7';
     expect(loadConfig({ TRUSTED_PROXIES: proxies }).TRUSTED_PROXIES).toBe(proxies);
+  });
+
+  it('defaults HISTORY_MAX_BYTES to a quarter of the heap limit', () => {
+    expect(loadConfig({}, HEAP).HISTORY_MAX_BYTES).toBe(128 * 1_048_576);
+    expect(loadConfig({}, 2 * HEAP).HISTORY_MAX_BYTES).toBe(256 * 1_048_576);
+  });
+
+  it('refuses a HISTORY_MAX_BYTES above half the heap limit, naming the ceiling', () => {
+    expect(() => loadConfig({ HISTORY_MAX_BYTES: String(300 * 1_048_576) }, HEAP)).toThrow(
+      /HISTORY_MAX_BYTES=314572800: must not exceed 268435456, 50% of the 512 MiB heap limit/,
+    );
+    expect(loadConfig({ HISTORY_MAX_BYTES: String(256 * 1_048_576) }, HEAP).HISTORY_MAX_BYTES).toBe(
+      256 * 1_048_576,
+    );
+  });
+
+  it('leaves HISTORY_MAX_BYTES unchecked with Redis, where history is not in the heap', () => {
+    const env = { HISTORY_MAX_BYTES: String(300 * 1_048_576), REDIS_URL: 'redis://localhost' };
+    expect(loadConfig(env, HEAP).HISTORY_MAX_BYTES).toBe(300 * 1_048_576);
   });
 
   it('treats an empty variable as unset', () => {

@@ -1,5 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { getHeapStatistics } from 'node:v8';
 import { AppConfig, CONFIG_KEYS, SECRET_KEYS } from './app-config';
 import { applyFlyDefaults } from './fly-platform';
 import { authConfigErrors } from './jwt-settings';
@@ -18,12 +19,21 @@ const BOOLEANS = new Map([
   ['no', false],
 ]);
 
+/** Share of the V8 heap limit HISTORY_MAX_BYTES defaults to. */
+export const HISTORY_HEAP_SHARE = 0.25;
+/** Largest share of the heap limit HISTORY_MAX_BYTES may be set to: the rest is the server's. */
+export const HISTORY_HEAP_MAX_SHARE = 0.5;
+
 /**
  * Builds the validated configuration from an environment. Unset or empty variables take their
  * defaults; a bad value throws a ConfigError whose message names the variable and the value
- * (never the value of a secret). Rules across settings (the JWT key source) are checked last.
+ * (never the value of a secret). Rules across settings (the JWT key source, the history's share
+ * of `heapLimitBytes`, the V8 heap limit by default) are checked last.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  heapLimitBytes = getHeapStatistics().heap_size_limit,
+): AppConfig {
   const defaults = new AppConfig();
   const raw: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
@@ -39,6 +49,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (raw.MAX_HTTP_CONNECTIONS === undefined) {
     config.MAX_HTTP_CONNECTIONS = 2 * (config.MAX_CONNECTIONS + config.MAX_UNAUTHENTICATED);
   }
+  // Derived default: history takes a share of the heap, whatever the machine.
+  if (raw.HISTORY_MAX_BYTES === undefined) {
+    config.HISTORY_MAX_BYTES = Math.max(1_048_576, Math.floor(heapLimitBytes * HISTORY_HEAP_SHARE));
+  }
   applyFlyDefaults(config, new Set(Object.keys(raw)));
   const errors = validateSync(config, { forbidUnknownValues: true });
   if (errors.length > 0) {
@@ -52,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     ...authConfigErrors(config),
     ...costErrors(config),
     ...replyPrefixErrors(config),
+    ...memoryErrors(config, heapLimitBytes),
   ];
   if (crossErrors.length > 0) {
     throw new ConfigError(`Invalid configuration: ${crossErrors.join(', ')}`);
@@ -91,6 +106,22 @@ function replyPrefixErrors(config: AppConfig): string[] {
     }
   }
   return errors;
+}
+
+/** History held in memory may take at most HISTORY_HEAP_MAX_SHARE of the heap. */
+function memoryErrors(config: AppConfig, heapLimitBytes: number): string[] {
+  const ceiling = Math.floor(heapLimitBytes * HISTORY_HEAP_MAX_SHARE);
+  if (config.REDIS_URL !== '' || config.HISTORY_MAX_BYTES <= ceiling) return [];
+  return [
+    `HISTORY_MAX_BYTES=${config.HISTORY_MAX_BYTES}: must not exceed ${ceiling}, ` +
+      `${HISTORY_HEAP_MAX_SHARE * 100}% of the ${mib(heapLimitBytes)} MiB heap limit ` +
+      `(raise --max-old-space-size or lower HISTORY_MAX_BYTES; unset, it is ` +
+      `${HISTORY_HEAP_SHARE * 100}% of the heap)`,
+  ];
+}
+
+export function mib(bytes: number): number {
+  return Math.round(bytes / 1_048_576);
 }
 
 function shown(key: string, value: unknown): string {

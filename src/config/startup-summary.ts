@@ -1,5 +1,6 @@
 import type { AppConfig } from './app-config';
 import { KEY_SOURCE_VARIABLES, keySourcesOf } from './jwt-settings';
+import { mib } from './load-config';
 
 /**
  * What the start-up log says about access, so whoever starts an instance sees how it is
@@ -16,4 +17,19 @@ export function accessSummary(config: AppConfig): string {
     ? 'HTTP API POST /api/rpc on (API_KEY set)'
     : 'HTTP API off (set API_KEY to turn it on)';
   return `${auth}, ${api}`;
+}
+
+/** What the start-up log says about the history's memory: its effective bound and where it is kept. */
+export function historySummary(config: AppConfig, heapLimitBytes: number): string {
+  if (config.HISTORY_SIZE === 0) return 'history off (HISTORY_SIZE=0)';
+  if (config.REDIS_URL) {
+    return (
+      `history in Redis: ${config.HISTORY_SIZE} publications and ` +
+      `${Math.round(config.HISTORY_ROOM_MAX_BYTES / 1024)} KiB per room (HISTORY_ROOM_MAX_BYTES)`
+    );
+  }
+  return (
+    `history in memory: ${mib(config.HISTORY_MAX_BYTES)} MiB at most (HISTORY_MAX_BYTES) of a ` +
+    `${mib(heapLimitBytes)} MiB heap`
+  );
 }

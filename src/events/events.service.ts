@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { UserConnections } from '../auth/user-connections';
+import { AppConfig } from '../config/app-config';
 import { ChatError } from '../protocol/chat-error';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
@@ -44,6 +45,7 @@ export class EventsService implements OnApplicationBootstrap {
     @Inject(RoomBroker) private readonly broker: RoomBroker,
     @Inject(UserConnections) private readonly users: UserConnections,
     private readonly registry: SessionRegistry,
+    private readonly config: AppConfig,
   ) {
     broker.onPublication((publication) => this.receive(publication));
   }
@@ -53,9 +55,20 @@ export class EventsService implements OnApplicationBootstrap {
     await this.broker.subscribe(EVERYONE_ROOM);
   }
 
-  /** Broadcasts `{type:"event", event, roomId, offset, epoch, timestamp, data}` to the room. */
+  /**
+   * Broadcasts `{type:"event", event, roomId, offset, epoch, timestamp, data}` to the room. A
+   * frame over MAX_EVENT_BYTES is refused (`invalid_message`, `invalid_params` over RPC) before
+   * anything is published: no member, history or replay ever carries one.
+   */
   async publish(event: string, room: string, data: object, caller?: RpcCaller): Promise<Published> {
     const frame = eventFrames.event(event, room, data, new Date());
+    const bytes = Buffer.byteLength(frame);
+    if (bytes > this.config.MAX_EVENT_BYTES) {
+      throw new ChatError(
+        ErrorCode.InvalidMessage,
+        `the event is ${bytes} bytes, more than MAX_EVENT_BYTES (${this.config.MAX_EVENT_BYTES})`,
+      );
+    }
     const { offset, epoch } = await this.send(room, { kind: 'frame', frame }, caller);
     return { room, offset, epoch };
   }

@@ -60,6 +60,7 @@ export class RedisConnections implements OnApplicationShutdown {
       prefix: config.REDIS_KEY_PREFIX,
       ttlMs: config.HISTORY_TTL_MS,
       historySize: config.HISTORY_SIZE,
+      historyMaxBytes: config.HISTORY_ROOM_MAX_BYTES,
     };
     this.baseOptions = {
       enableOfflineQueue: false,

@@ -44,11 +44,13 @@ export interface ScriptContext {
   ttlMs: number;
   /** HISTORY_SIZE: publications kept per room (0: none). */
   historySize: number;
+  /** HISTORY_ROOM_MAX_BYTES: bytes of history kept per room; absent: bounded by count only. */
+  historyMaxBytes?: number;
 }
 
 /**
  * Runs a defined script: `keys` first, then the arguments every script takes (prefix, the epoch
- * for a stream that starts now, the TTL, the history size), then `args`.
+ * for a stream that starts now, the TTL, the history's bounds), then `args`.
  */
 export function runScript(
   client: Redis,
@@ -58,6 +60,9 @@ export function runScript(
   args: readonly string[],
 ): Promise<unknown> {
   const command = (client as unknown as Record<ScriptName, ScriptCommand>)[name];
-  const common = [context.prefix, newEpoch(), String(context.ttlMs), String(context.historySize)];
+  const { historySize, historyMaxBytes } = context;
+  const history =
+    historyMaxBytes === undefined ? `${historySize}` : `${historySize}:${historyMaxBytes}`;
+  const common = [context.prefix, newEpoch(), String(context.ttlMs), history];
   return command.call(client, ...keys, ...common, ...args);
 }

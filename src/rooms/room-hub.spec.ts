@@ -160,6 +160,22 @@ describe('RoomHub', () => {
       expect(joiner.overflowed).toBe(true);
     });
 
+    it('closes a held member as too slow past half of MAX_BUFFERED_BYTES of held frames', async () => {
+      const small = new RoomHub(
+        broker,
+        new InMemoryRoomStore(),
+        configWith({ MAX_BUFFERED_BYTES: 4096 }),
+      );
+      const joiner = member('alice');
+      small.add('lobby', joiner);
+      small.hold('lobby', joiner);
+      const frame = JSON.stringify({ type: 'chat_message', content: 'x'.repeat(900) });
+      for (let n = 0; n < 2; n++) await publish({ kind: 'frame', frame });
+      expect(joiner.overflowed).toBe(false);
+      await publish({ kind: 'frame', frame });
+      expect(joiner.overflowed).toBe(true);
+    });
+
     it('renders a publication for a replay, leaving out the recipient’s own join and leave', () => {
       const position = { offset: 7, epoch: 'e1' };
       const of = (data: PublicationData) => ({ roomId: 'lobby', ...position, data });

@@ -5,7 +5,10 @@ import { RoomBroker } from './room-broker';
 import { RoomStore } from './room-store';
 import type { Publication, StreamPosition } from './publication';
 
-/** Publications one held member may collect; past it the member is closed as too slow. */
+/**
+ * Publications one held member may collect; past it, or past half of MAX_BUFFERED_BYTES of them
+ * (what a paced replay leaves room for), the member is closed as too slow.
+ */
 export const HOLD_MAX_PUBLICATIONS = 10_000;
 
 /** A local connection as the hub sees it: who it belongs to and how to write to it. */
@@ -28,6 +31,12 @@ interface HeldFrame {
   payload: string | Buffer;
 }
 
+/** A held member's frames and their bytes. */
+interface Held {
+  frames: HeldFrame[];
+  bytes: number;
+}
+
 /** One room as this instance holds it. */
 interface LocalRoom {
   readonly members: Set<RoomMember>;
@@ -35,7 +44,7 @@ interface LocalRoom {
    * Members whose live frames wait until the join that holds them has read the room's position
    * (and replayed what they missed): then those after the position are sent, in order.
    */
-  held: Map<RoomMember, HeldFrame[]> | undefined;
+  held: Map<RoomMember, Held> | undefined;
   /**
    * Released members and the position they were released at, until a later publication reaches
    * them: with Redis the position is read on another connection than the one publications
@@ -76,6 +85,11 @@ export class RoomHub implements OnModuleDestroy {
     broker.onPublication((publication) => this.deliver(publication));
   }
 
+  /** Bytes one held member may collect. */
+  private get maxHeldBytes(): number {
+    return this.config.MAX_BUFFERED_BYTES / 2;
+  }
+
   onModuleDestroy(): void {
     for (const room of this.rooms.values()) clearTimeout(room.timer);
   }
@@ -106,7 +120,7 @@ export class RoomHub implements OnModuleDestroy {
   hold(roomId: string, member: RoomMember): void {
     const room = this.rooms.get(roomId);
     if (!room?.members.has(member)) return;
-    (room.held ??= new Map()).set(member, []);
+    (room.held ??= new Map()).set(member, { frames: [], bytes: 0 });
   }
 
   /**
@@ -116,7 +130,7 @@ export class RoomHub implements OnModuleDestroy {
    */
   release(roomId: string, member: RoomMember, position: StreamPosition): void {
     const room = this.rooms.get(roomId);
-    const frames = room?.held?.get(member);
+    const frames = room?.held?.get(member)?.frames;
     if (!room || !frames) return;
     room.held?.delete(member);
     if (room.held?.size === 0) room.held = undefined;
@@ -303,9 +317,12 @@ export class RoomHub implements OnModuleDestroy {
     if (room.floors?.size === 0) room.floors = undefined;
   }
 
-  private collectHeld(member: RoomMember, held: HeldFrame[], frame: HeldFrame): void {
-    if (held.length >= HOLD_MAX_PUBLICATIONS) return member.overflow();
-    held.push(frame);
+  private collectHeld(member: RoomMember, held: Held, frame: HeldFrame): void {
+    held.bytes += Buffer.byteLength(frame.payload);
+    if (held.frames.length >= HOLD_MAX_PUBLICATIONS || held.bytes > this.maxHeldBytes) {
+      return member.overflow();
+    }
+    held.frames.push(frame);
   }
 }
 

@@ -398,13 +398,27 @@ export class RoomsService {
     }
     const own = (p: Publication): boolean => p.data.kind !== 'frame' && p.data.userId === userId;
     const replay = since && recoverable(since, read, this.config.RECOVERY_MAX, own);
-    for (const publication of replay ?? []) {
-      const frame = this.hub.render(publication, userId);
-      if (frame !== undefined) session.send(frame);
+    if (replay && !(await this.replay(session, userId, replay))) {
+      this.hub.release(roomId, session, read.position);
+      return;
     }
     const recovered = since === undefined ? undefined : replay !== undefined;
     confirm({ ...read.position, ...(recovered !== undefined && { recovered }) });
     this.hub.release(roomId, session, read.position);
+  }
+
+  /**
+   * Sends a recovery's frames with flow control (`Session.sendPaced`): as fast as the client
+   * takes them, however large the replay, while the hub holds the room's live frames back; then
+   * waits for the socket to drain to half its bound, so that `joined` and the held frames fit.
+   * False when the session closed or was evicted as too slow meanwhile.
+   */
+  private async replay(session: Session, userId: string, replay: Publication[]): Promise<boolean> {
+    for (const publication of replay) {
+      const frame = this.hub.render(publication, userId);
+      if (frame !== undefined && !(await session.sendPaced(frame))) return false;
+    }
+    return session.drained();
   }
 
   private async leaveCurrentRoom(session: Session): Promise<void> {

@@ -63,6 +63,8 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
         abuseErrorsMax: config.ABUSE_ERRORS_MAX,
         abuseWindowMs: config.ABUSE_WINDOW_MS,
         maxInboundQueue: config.MAX_INBOUND_QUEUE,
+        // A client that takes nothing of a replay for a heartbeat interval would miss its pong too.
+        drainTimeoutMs: config.HEARTBEAT_INTERVAL_MS,
         ratePerSecond: config.RATE_LIMIT_PER_SECOND,
         rateBurst: config.RATE_LIMIT_BURST,
         costs: new Map<string, number>([

@@ -1,4 +1,8 @@
-import { RecordingSocket, recordedSession } from '../../test/support/recording-socket';
+import {
+  BufferingSocket,
+  RecordingSocket,
+  recordedSession,
+} from '../../test/support/recording-socket';
 import { frames } from '../protocol/chat.protocol';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
@@ -216,6 +220,63 @@ describe('Session', () => {
       expect(socket.sent).toMatchObject([
         { type: 'error', correlation_id: 'c2', code: 'forbidden', error: { code: 'forbidden' } },
       ]);
+    });
+  });
+
+  describe('paced sends (a replay)', () => {
+    const frame = (n: number): string =>
+      JSON.stringify({ type: 'chat_message', n, pad: 'x'.repeat(400) });
+    const paced = (drainTimeoutMs = 60_000) => {
+      const evicted: Session[] = [];
+      const limits = {
+        maxBufferedBytes: 1024,
+        abuseErrorsMax: 20,
+        abuseWindowMs: 5000,
+        maxInboundQueue: 64,
+        ratePerSecond: 1000,
+        rateBurst: 1000,
+        costs: new Map<string, number>(),
+        drainTimeoutMs,
+      };
+      const { session, socket } = recordedSession(
+        'alice',
+        { limits, owner: { evicted: (s: Session) => evicted.push(s), closed: () => undefined } },
+        new BufferingSocket(),
+      );
+      return { session, socket, evicted };
+    };
+
+    it('writes while the socket holds at most half the bound, then waits for it to drain', async () => {
+      const { session, socket, evicted } = paced();
+      const results: boolean[] = [];
+      // One after another, as a replay sends.
+      const sent = (async () => {
+        for (const n of [1, 2, 3, 4]) results.push(await session.sendPaced(frame(n)));
+      })();
+      await new Promise((resolve) => setImmediate(resolve));
+      // Two frames of ~430 bytes passed half of 1 KiB: the rest wait, nothing is evicted.
+      expect(socket.sent.map((f) => f.n)).toEqual([1, 2]);
+      socket.flush();
+      await sent;
+      expect(socket.sent.map((f) => f.n)).toEqual([1, 2, 3, 4]);
+      expect(results).toEqual([true, true, true, true]);
+      expect(evicted).toEqual([]);
+    });
+
+    it('writes a frame larger than the bound whole, without evicting', async () => {
+      const { session, socket, evicted } = paced();
+      expect(await session.sendPaced(JSON.stringify({ big: 'y'.repeat(5_000) }))).toBe(true);
+      expect(socket.bufferedAmount).toBeGreaterThan(1024);
+      expect(evicted).toEqual([]);
+    });
+
+    it('evicts with 1013 a client that takes nothing for drainTimeoutMs', async () => {
+      const { session, socket, evicted } = paced(50);
+      await session.sendPaced(frame(1));
+      await session.sendPaced(frame(2));
+      expect(await session.sendPaced(frame(3))).toBe(false);
+      expect(evicted).toEqual([session]);
+      expect(socket.sent.map((f) => f.n)).toEqual([1, 2]);
     });
   });
 });

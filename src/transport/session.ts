@@ -30,6 +30,8 @@ const CLOSED = 3;
 const TEXT = { binary: false } as const;
 const NO_HANDLERS: readonly WsMessageHandler[] = [];
 const log = new Logger('Session');
+/** How often a paced send looks at a backlog that no paced write of its own is part of. */
+const DRAIN_POLL_MS = 10;
 
 /** The limits one session is held to. */
 export interface SessionLimits {
@@ -44,7 +46,15 @@ export interface SessionLimits {
   rateBurst: number;
   /** Tokens a message of a type takes (PRESENCE_COST, SWITCH_COST); other types take one. */
   costs: ReadonlyMap<string, number>;
+  /**
+   * Longest wait of a paced send (`sendPaced`, a replay) for the socket to drain; a client that
+   * takes nothing for this long is closed as too slow. Default DRAIN_TIMEOUT_MS.
+   */
+  drainTimeoutMs?: number;
 }
+
+/** Default of SessionLimits.drainTimeoutMs. */
+export const DRAIN_TIMEOUT_MS = 30_000;
 
 /** What a session reports to whoever keeps it (the SessionRegistry). */
 export interface SessionOwner {
@@ -150,6 +160,8 @@ export class Session {
   private readonly queue: SerialQueue;
   /** Times of recent error frames; created by the first one (most sessions never err). */
   private errorTimes: number[] | undefined;
+  /** Resolves when the last frame `sendPaced` wrote has been handed to the network. */
+  private lastPaced: Promise<void> | undefined;
 
   /**
    * @param messageTypes the message types known on this session's path: shared by every session
@@ -234,6 +246,47 @@ export class Session {
     if (this.socket.bufferedAmount > this.context.limits.maxBufferedBytes) {
       this.evict(CloseCode.TryAgainLater, 'slow consumer');
     }
+  }
+
+  /**
+   * Sends a frame of a replay with flow control: first waits until the socket holds at most half
+   * of MAX_BUFFERED_BYTES (the client reads what was sent), then writes the frame, whatever its
+   * size, without the slow-consumer check (the replay's own backlog is not the client's fault).
+   * So a replay larger than the send queue goes out as fast as the client takes it. Resolves
+   * false, writing nothing, when the session closed meanwhile, or evicts it (1013) when the socket
+   * did not drain within `drainTimeoutMs`.
+   */
+  async sendPaced(payload: string | Buffer): Promise<boolean> {
+    if (!(await this.drained())) return false;
+    this.lastPaced = new Promise((resolve) => this.socket.send(payload, TEXT, () => resolve()));
+    return true;
+  }
+
+  /**
+   * Resolves true once the socket holds at most half of MAX_BUFFERED_BYTES, false when the
+   * session closed first or the drain took longer than `drainTimeoutMs` (then it is evicted as a
+   * slow consumer). The wait is on the last paced write's completion; frames written otherwise
+   * (other rooms, unpaced) are waited out by polling their drain.
+   */
+  async drained(): Promise<boolean> {
+    const { maxBufferedBytes, drainTimeoutMs = DRAIN_TIMEOUT_MS } = this.context.limits;
+    const deadline = performance.now() + drainTimeoutMs;
+    while (this.isOpen && this.socket.bufferedAmount > maxBufferedBytes / 2) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.evict(CloseCode.TryAgainLater, 'slow consumer');
+        return false;
+      }
+      const written = this.lastPaced;
+      this.lastPaced = undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const wait = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, written ? left : Math.min(left, DRAIN_POLL_MS));
+      });
+      await Promise.race(written ? [written, wait] : [wait]);
+      clearTimeout(timer);
+    }
+    return this.isOpen;
   }
 
   /** Closes the session as a consumer that cannot keep up (its frames piled up unsent). */

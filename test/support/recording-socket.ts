@@ -38,6 +38,25 @@ export class RecordingSocket extends EventEmitter {
   }
 }
 
+/**
+ * A RecordingSocket whose writes stay buffered (`bufferedAmount`) until `flush`, which hands them
+ * to the network: then their write callbacks run.
+ */
+export class BufferingSocket extends RecordingSocket {
+  private written: (() => void)[] = [];
+
+  override send(payload: string | Buffer, _options?: unknown, callback?: () => void): void {
+    super.send(payload);
+    this.bufferedAmount += Buffer.byteLength(payload);
+    if (callback) this.written.push(callback);
+  }
+
+  flush(): void {
+    this.bufferedAmount = 0;
+    for (const callback of this.written.splice(0)) callback();
+  }
+}
+
 const CONTEXT: SessionContext = {
   limits: {
     maxBufferedBytes: 1 << 20,
@@ -55,11 +74,11 @@ const CONTEXT: SessionContext = {
 };
 
 /** A real Session over a RecordingSocket, optionally already bound to a user. */
-export function recordedSession(
+export function recordedSession<S extends RecordingSocket = RecordingSocket>(
   userId?: string,
   context: Partial<SessionContext> = {},
-): { session: Session; socket: RecordingSocket } {
-  const socket = new RecordingSocket();
+  socket: S = new RecordingSocket() as S,
+): { session: Session; socket: S } {
   const session = new Session(socket as unknown as WebSocket, '127.0.0.1', new Set(), {
     ...CONTEXT,
     ...context,

@@ -12,7 +12,13 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { ENTITY_ID_PATTERN, ENTITY_ID_TEXT, IsJsonValue, IsTimestampLike } from './validators';
+import {
+  ENTITY_ID_PATTERN,
+  ENTITY_ID_TEXT,
+  EVENT_TEXT_MAX_LENGTH,
+  IsJsonValue,
+  IsTimestampLike,
+} from './validators';
 
 const ROLES = ['user', 'assistant', 'system'] as const;
 const TASK_STATES = ['pending', 'running', 'completed', 'failed'] as const;
@@ -33,6 +39,9 @@ export class SessionMessageParams extends SessionParams {
   role!: (typeof ROLES)[number];
 
   /** May be empty: a stream's last chunk often is. */
+  @MaxLength(EVENT_TEXT_MAX_LENGTH, {
+    message: `content must be at most ${EVENT_TEXT_MAX_LENGTH} characters`,
+  })
   @IsString({ message: 'content must be a string' })
   content!: string;
 
@@ -79,6 +88,7 @@ export class TaskStatusParams extends SessionParams {
 
 /** `session.context_updated` */
 export class ContextUpdatedParams extends SessionParams {
+  @IsJsonValue()
   @IsObject({ message: 'context must be an object' })
   context!: Record<string, unknown>;
 }

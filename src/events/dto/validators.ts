@@ -20,16 +20,36 @@ export function IsTimestampLike(options?: ValidationOptions): PropertyDecorator 
   );
 }
 
-/** Any JSON value but undefined: kept as sent (`result`, `context` of the seed's methods). */
+/**
+ * Longest text of an event's free-text fields (`content`, `diff`) and longest serialized JSON of
+ * its free-form values (`result`, `context`), in characters. The frame as a whole is bounded by
+ * MAX_EVENT_BYTES on top of this (checked when it is published).
+ */
+export const EVENT_TEXT_MAX_LENGTH = 262_144;
+
+/**
+ * Any JSON value but undefined, kept as sent (`result`, `context` of the seed's methods), whose
+ * JSON text is at most EVENT_TEXT_MAX_LENGTH characters (which bounds every string inside it).
+ */
 export function IsJsonValue(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isJsonValue',
       validator: {
-        validate: (value: unknown): boolean => value !== undefined,
-        defaultMessage: () => '$property must be a JSON value',
+        validate: (value: unknown): boolean =>
+          value !== undefined && jsonLength(value) <= EVENT_TEXT_MAX_LENGTH,
+        defaultMessage: () =>
+          `$property must be a JSON value of at most ${EVENT_TEXT_MAX_LENGTH} characters as JSON`,
       },
     },
     options,
   );
+}
+
+function jsonLength(value: unknown): number {
+  try {
+    return JSON.stringify(value)?.length ?? 0;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }

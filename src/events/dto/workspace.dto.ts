@@ -1,5 +1,10 @@
 import { IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { ENTITY_ID_PATTERN, ENTITY_ID_TEXT, IsTimestampLike } from './validators';
+import {
+  ENTITY_ID_PATTERN,
+  ENTITY_ID_TEXT,
+  EVENT_TEXT_MAX_LENGTH,
+  IsTimestampLike,
+} from './validators';
 
 const FILE_EVENTS = ['create', 'modify', 'delete', 'rename'] as const;
 
@@ -24,10 +29,16 @@ export class FileChangedParams extends WorkspaceParams {
   old_path?: string;
 
   @IsOptional()
+  @MaxLength(EVENT_TEXT_MAX_LENGTH, {
+    message: `content must be at most ${EVENT_TEXT_MAX_LENGTH} characters`,
+  })
   @IsString({ message: 'content must be a string' })
   content?: string;
 
   @IsOptional()
+  @MaxLength(EVENT_TEXT_MAX_LENGTH, {
+    message: `diff must be at most ${EVENT_TEXT_MAX_LENGTH} characters`,
+  })
   @IsString({ message: 'diff must be a string' })
   diff?: string;
 

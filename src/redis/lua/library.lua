@@ -1,10 +1,12 @@
 -- Shared by every script (prepended at load time). Layout under the key prefix P, every key of
 -- the form P{X}:part, X a room id or '#…' (no id contains '{', '}' or starts with '#'), so no two
 -- (prefix, id) pairs share a key and a room's keys share a Redis Cluster hash slot:
---   P{<room>}:meta        hash    e -> epoch, s -> offset of the newest publication
+--   P{<room>}:meta        hash    e -> epoch, s -> offset of the newest publication, b -> bytes
+--                                 the room's history stream holds (see trim_history)
 --   P{<room>}:ch          channel the room's publications (format below)
---   P{<room>}:hist        stream  the newest HISTORY_SIZE publications, entry id "<offset>-0",
---                                 field d = "<kind><body>"; expires with the position
+--   P{<room>}:hist        stream  the newest publications, at most HISTORY_SIZE of them and
+--                                 HISTORY_ROOM_MAX_BYTES (the newest always), entry id
+--                                 "<offset>-0", field d = "<kind><body>"; expires with the position
 --   P{<room>}:conns       hash    "<instance>:<connection>" -> userId
 --   P{<room>}:members     hash    userId -> "<connections>:<since ms, Redis clock>"
 --   P{<room>}:idem:<key>  string  "<offset>:<epoch>" of the publication an idempotency key first
@@ -16,11 +18,14 @@
 --   P{#i:<id>}:lost       string  set when the instance found its registration gone (data loss)
 -- ARGV of every script: [1] prefix, [2] epoch for a room whose stream starts now, [3] ms a room's
 -- position and history outlive its newest publication, [4] publications kept per room (0: no
--- history); the script's own arguments follow.
+-- history), with ":<bytes>" when a room's history is bounded in bytes too; the script's own
+-- arguments follow.
 local prefix = ARGV[1]
 local new_epoch = ARGV[2]
 local meta_ttl = tonumber(ARGV[3])
-local history_size = tonumber(ARGV[4])
+local history_size, room_max_bytes = string.match(ARGV[4], '^(%d+):?(%d*)$')
+history_size = tonumber(history_size)
+room_max_bytes = tonumber(room_max_bytes)
 
 local function room_key(room, part) return prefix .. '{' .. room .. '}:' .. part end
 local function global_key(part) return prefix .. '{#}:' .. part end
@@ -49,6 +54,36 @@ local function epoch_of(meta)
   return epoch
 end
 
+-- What a history entry counts in its room's byte budget: its text plus what Redis spends on it.
+local ENTRY_OVERHEAD_BYTES = 64
+local function entry_bytes(text) return #text + ENTRY_OVERHEAD_BYTES end
+
+-- Brings the room's stream back within history_size entries and room_max_bytes, after an entry
+-- of `added` bytes was appended: the oldest entries go (exactly, by XTRIM MINID), the newest
+-- always stays. meta's 'b' counts the bytes of the entries the stream holds; a stream down to
+-- its newest entry sets it anew, so a count left by a lost stream does not outlive it.
+local function trim_history(meta, hist, added)
+  local bytes = redis.call('HINCRBY', meta, 'b', added)
+  local length = redis.call('XLEN', hist)
+  local function over()
+    return length > 1 and (length > history_size or (room_max_bytes ~= nil and bytes > room_max_bytes))
+  end
+  local kept_from
+  local from = '-'
+  -- One entry at a time: a publication usually pushes out about one.
+  while over() do
+    local entry = redis.call('XRANGE', hist, from, '+', 'COUNT', 1)[1]
+    if not entry then break end
+    bytes = bytes - entry_bytes(entry[2][2])
+    length = length - 1
+    kept_from = tonumber(string.match(entry[1], '^(%d+)-')) + 1
+    from = kept_from .. '-0'
+  end
+  if kept_from then redis.call('XTRIM', hist, 'MINID', kept_from .. '-0') end
+  if length <= 1 then bytes = added end
+  if kept_from or length <= 1 then redis.call('HSET', meta, 'b', bytes) end
+end
+
 local function publish(meta, channel, hist, kind, body)
   if kind == 'j' or kind == 'l' or kind == 'J' or kind == 'L' then body = now_ms() .. '\n' .. body end
   local epoch = epoch_of(meta)
@@ -57,7 +92,8 @@ local function publish(meta, channel, hist, kind, body)
   if history_size > 0 then
     -- A new stream (its position expired or was evicted): whatever history is left is another's.
     if offset == 1 then redis.call('DEL', hist) end
-    redis.call('XADD', hist, 'MAXLEN', '~', history_size, offset .. '-0', 'd', kind .. body)
+    redis.call('XADD', hist, offset .. '-0', 'd', kind .. body)
+    trim_history(meta, hist, entry_bytes(kind .. body))
     redis.call('PEXPIRE', hist, meta_ttl)
   end
   redis.call('PUBLISH', channel, offset .. ':' .. epoch .. ':' .. kind .. body)
@@ -74,7 +110,7 @@ local function publish_once(meta, channel, hist, idem, window_ms, kind, body)
     local offset, epoch = string.match(first, '^(%d+):(.*)$')
     local stored = ''
     local newest = tonumber(redis.call('HGET', meta, 's') or 0)
-    -- Within the newest history_size, as a history read sees them (MAXLEN ~ may keep a few more).
+    -- Within the newest history_size, as a history read sees them (bytes may have trimmed more).
     if redis.call('HGET', meta, 'e') == epoch and newest - tonumber(offset) < history_size then
       local id = offset .. '-0'
       local entries = redis.call('XRANGE', hist, id, id)
