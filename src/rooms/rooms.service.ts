@@ -30,6 +30,8 @@ export interface HistoryQuery {
 export interface RoomHistory extends StreamPosition {
   roomId: string;
   messages: string[];
+  /** Older frames of the page were left out to stay within HISTORY_MAX_ANSWER_BYTES. */
+  truncated: boolean;
 }
 
 /** Where a joiner entered a room: its position, and for a join with `since` whether it recovered. */
@@ -165,6 +167,7 @@ export class RoomsService {
    * Answers a room's retained frames (default: the current room's), oldest first: at most
    * `limit` (default HISTORY_DEFAULT_LIMIT, at most HISTORY_MAX_LIMIT) with offsets below
    * `before` (default: up to the newest). Whoever may see the room's presence may read it.
+   * The session pays for the answer by its bytes (see `historyOf`).
    */
   async history(session: Session, query: HistoryQuery): Promise<void> {
     const room = query.roomId ?? session.roomId;
@@ -172,22 +175,34 @@ export class RoomsService {
       throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
     }
     this.assertMayEnter(session, room);
-    const read = await this.historyOf(room, query);
-    session.send(frames.history(room, read, read.messages));
+    const read = await this.historyOf(room, query, session);
+    session.send(frames.history(room, read, read.messages, read.truncated));
   }
 
-  /** A room's history, rendered as it was broadcast; no authorization (the caller's part). */
-  async historyOf(roomId: string, query: Omit<HistoryQuery, 'roomId'>): Promise<RoomHistory> {
+  /**
+   * A room's history, rendered as it was broadcast; no authorization (the caller's part). The
+   * newest frames of the page whose bytes fit in HISTORY_MAX_ANSWER_BYTES (the newest one
+   * whatever its size), `truncated` when older ones were left out. `payer`, a socket asking, is
+   * charged one token per HISTORY_BYTES_PER_TOKEN bytes returned (rounded up): its frame took
+   * one at arrival, the rest is taken now.
+   */
+  async historyOf(
+    roomId: string,
+    query: Omit<HistoryQuery, 'roomId'>,
+    payer?: Session,
+  ): Promise<RoomHistory> {
     const limit = Math.min(query.limit ?? HISTORY_DEFAULT_LIMIT, this.config.HISTORY_MAX_LIMIT);
     const read = await this.unavailableAsChatError(() =>
       this.broker.history(roomId, { before: query.before, limit }),
     );
-    const messages: string[] = [];
+    const rendered: string[] = [];
     for (const publication of read.publications) {
       const frame = this.hub.render(publication);
-      if (frame !== undefined) messages.push(frame);
+      if (frame !== undefined) rendered.push(frame);
     }
-    return { roomId, ...read.position, messages };
+    const page = newestWithin(rendered, this.config.HISTORY_MAX_ANSWER_BYTES);
+    payer?.charge(Math.ceil(page.bytes / this.config.HISTORY_BYTES_PER_TOKEN) - 1);
+    return { roomId, ...read.position, messages: page.frames, truncated: page.truncated };
   }
 
   /** Who is in a room, serialized as the `presence` frame (cached as `presence` is). */
@@ -421,6 +436,25 @@ export class RoomsService {
     await this.store.remove(roomId, { userId, connectionId: session.id });
     this.logger.debug(`session ${session.id} (${userId}) left ${roomId}`);
   }
+}
+
+/**
+ * The newest of `frames` (oldest first) whose UTF-8 bytes add up to at most `maxBytes`, the
+ * newest one always, so that paging on with `before` always moves.
+ */
+export function newestWithin(
+  frames: readonly string[],
+  maxBytes: number,
+): { frames: string[]; bytes: number; truncated: boolean } {
+  let bytes = 0;
+  let first = frames.length;
+  while (first > 0) {
+    const size = Buffer.byteLength(frames[first - 1]);
+    if (first < frames.length && bytes + size > maxBytes) break;
+    bytes += size;
+    first -= 1;
+  }
+  return { frames: frames.slice(first), bytes, truncated: first > 0 };
 }
 
 /** True when `text` has more than `max` code points; counts only when UTF-16 length exceeds it. */

@@ -9,7 +9,7 @@ import { ChatError } from '../protocol/chat-error';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { logUnexpected, refusalFrame, toErrorFrame } from '../protocol/error-frame';
-import { RpcErrorCode, type RpcErrorFrame } from '../protocol/rpc.protocol';
+import { RpcErrorCode, RpcMessageType, type RpcErrorFrame } from '../protocol/rpc.protocol';
 import { ParsedMessage, parseFrame, RefusedFrame } from './message-parser';
 import type { Principal } from '../protocol/principal';
 import { SerialQueue } from './serial-queue';
@@ -41,8 +41,16 @@ export interface SessionLimits {
   maxInboundQueue: number;
   ratePerSecond: number;
   rateBurst: number;
-  /** Tokens a message of a type takes (PRESENCE_COST, SWITCH_COST); other types take one. */
+  /**
+   * Tokens a message of a type takes (PRESENCE_COST, SWITCH_COST), an `rpc` frame's by its method
+   * (keyed `costKey('rpc', method)`); others take one.
+   */
   costs: ReadonlyMap<string, number>;
+}
+
+/** The key of `SessionLimits.costs` for a message type, or for one method of `rpc` frames. */
+export function costKey(type: string, method?: string): string {
+  return method === undefined ? type : `${type} ${method}`;
 }
 
 /** What a session reports to whoever keeps it (the SessionRegistry). */
@@ -328,7 +336,7 @@ export class Session {
     const message = parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes);
     const parsed =
       message instanceof ChatError || message instanceof RefusedFrame ? undefined : message;
-    const cost = parsed ? this.costOf(parsed.event) : 1;
+    const cost = parsed ? this.costOf(parsed) : 1;
     const withinWindow = this.sustained.take(cost);
     const retryAfter = this.secondsUntil(cost);
     if (this.bucket.take(cost)) {
@@ -346,8 +354,24 @@ export class Session {
     return Math.max(1, Math.ceil(missing / this.context.limits.ratePerSecond));
   }
 
-  private costOf(type: string): number {
-    return this.context.limits.costs.get(type) ?? 1;
+  /**
+   * Charges work whose cost is known once done (a `history` answer, by its bytes) to both rate
+   * buckets, beyond the token its frame took at arrival: they may go below zero, and the frames
+   * that follow are refused until they refill.
+   */
+  charge(tokens: number): void {
+    if (tokens <= 0) return;
+    this.bucket.debit(tokens);
+    this.sustained.debit(tokens);
+  }
+
+  private costOf({ event, data }: ParsedMessage): number {
+    const { costs } = this.context.limits;
+    if (event === RpcMessageType.Rpc) {
+      const method = (data as Record<string, unknown>).method;
+      if (typeof method === 'string') return costs.get(costKey(event, method)) ?? 1;
+    }
+    return costs.get(event) ?? 1;
   }
 
   /**
