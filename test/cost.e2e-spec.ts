@@ -56,7 +56,7 @@ describe('history costs what it returns', () => {
     }
     const history = (client: TestClient, room: string) => () =>
       client.request({ type: 'history', roomId: room, limit: 60 }, (f) =>
-        ['history', 'error'].includes(f.type as string),
+        ['history', 'error'].includes(f.type),
       );
     const rpcHistory = (client: TestClient, room: string) => () =>
       rpc(client, 'history', { room, limit: 60 });

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import { frames } from '../protocol/chat.protocol';
 import { ChatError } from '../protocol/chat-error';
@@ -102,7 +103,10 @@ export class RoomsService {
   /**
    * Follows an event room besides the chat room (`join_room`): the same membership, replay and
    * hold as `join`, without a `joined` frame: resolves with where the session entered. At most
-   * MAX_ROOMS_PER_CONNECTION rooms; the rooms claim decides as for `join`.
+   * MAX_ROOMS_PER_CONNECTION rooms; the rooms claim decides as for `join`. It starts on a later
+   * turn of the event loop: a connection's calls run one after another, and without I/O between
+   * them (in memory) hundreds of connections following many rooms at once would run as one task,
+   * holding every other socket until all are done; so each connection's next one waits its turn.
    */
   async follow(
     session: Session,
@@ -110,6 +114,7 @@ export class RoomsService {
     roomId: string,
     since?: StreamPosition,
   ): Promise<Entry> {
+    await nextTurn();
     this.assertMayEnter(session, roomId);
     let entered: Entry = { ...UNPOSITIONED };
     const confirm = (entry: Entry): void => void (entered = entry);
@@ -278,13 +283,20 @@ export class RoomsService {
     session.send(await this.presenceOf(room));
   }
 
-  /** A closed or evicted session leaves its rooms as `switch_room` would. Safe to call more than
-   * once. */
+  /**
+   * A closed or evicted session leaves its rooms as `switch_room` would. Safe to call more than
+   * once. Between two followed rooms it lets the event loop turn: leaves that complete without
+   * I/O (in memory) would otherwise run as one task, and hundreds of sessions closing at once,
+   * following a hundred rooms each, would hold every other socket and timer until all are done.
+   */
   async disconnect(session: Session): Promise<void> {
     if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
     const followed = session.eventRooms;
     session.eventRooms = undefined;
-    for (const [roomId, userId] of followed ?? []) await this.leave(session, roomId, userId);
+    for (const [roomId, userId] of followed ?? []) {
+      await this.leave(session, roomId, userId);
+      await nextTurn();
+    }
     if (session.principal === undefined && session.userId !== undefined) {
       await this.users.release(session.userId, session.id).catch(() => undefined);
     }
