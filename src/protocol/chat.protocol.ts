@@ -121,6 +121,8 @@ export interface PresenceDiffFrame {
   left: string[];
   /** Users in the room after these changes, cluster-wide. */
   count: number;
+  /** Present (true) when `joined` or `left` was cut to PRESENCE_MAX_USERS names. */
+  truncated?: true;
 }
 
 /**
@@ -235,12 +237,14 @@ export const frames = {
     joined: string[],
     left: string[],
     count: number,
+    truncated = false,
   ): PresenceDiffFrame => ({
     type: ServerMessageType.PresenceDiff,
     roomId,
     joined,
     left,
     count,
+    ...(truncated && { truncated: true as const }),
   }),
   /** `messages` are serialized frames (JSON text): spliced in as they are, not parsed again. */
   history: (

@@ -311,6 +311,25 @@ describe('RoomHub', () => {
       expect(types()).toEqual(['presence_diff']);
     });
 
+    it('names at most PRESENCE_MAX_USERS users in each list of a diff, and says so', async () => {
+      const config = { JOIN_LEAVE_BURST: 1, PRESENCE_DIFF_INTERVAL_MS: INTERVAL };
+      const small = new RoomHub(broker, store, configWith({ ...config, PRESENCE_MAX_USERS: 2 }));
+      const seer = member('seer');
+      small.add('lobby', seer);
+      await jest.advanceTimersByTimeAsync(0);
+      for (let i = 0; i < 6; i++) await join(`u${i}`);
+      await jest.advanceTimersByTimeAsync(INTERVAL);
+      expect(seer.frames.at(-1)).toEqual({
+        type: 'presence_diff',
+        roomId: 'lobby',
+        joined: ['u1', 'u2'],
+        left: [],
+        count: 7,
+        truncated: true,
+      });
+      small.onModuleDestroy();
+    });
+
     it('goes back to user_joined once an interval passed without a change', async () => {
       for (let i = 0; i < 5; i++) await join(`u${i}`);
       await jest.advanceTimersByTimeAsync(INTERVAL * 3);

@@ -271,11 +271,20 @@ export class RoomHub implements OnModuleDestroy {
       room.flushing = false;
       if (this.rooms.get(roomId) !== room) return;
       room.count = count;
+      // Each list names at most PRESENCE_MAX_USERS users, as `presence` does: a burst of
+      // hundreds would otherwise send hundreds of names to each of hundreds of members.
+      const max = this.config.PRESENCE_MAX_USERS;
       const joined: string[] = [];
       const left: string[] = [];
-      for (const [userId, join] of pending) (join ? joined : left).push(userId);
+      let truncated = false;
+      for (const [userId, join] of pending) {
+        const list = join ? joined : left;
+        if (list.length < max) list.push(userId);
+        else truncated = true;
+      }
       if (joined.length + left.length > 0) {
-        this.broadcast(room, JSON.stringify(frames.presenceDiff(roomId, joined, left, count)));
+        const diff = frames.presenceDiff(roomId, joined, left, count, truncated);
+        this.broadcast(room, JSON.stringify(diff));
       }
       if (room.pending && !room.timer) this.schedule(roomId, room);
     };
