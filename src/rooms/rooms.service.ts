@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import { frames } from '../protocol/chat.protocol';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
+import { TurnGate } from '../common/turn-gate';
 import type { Session } from '../transport/session';
 import { BrokerUnavailableError, HistoryResult, RoomBroker } from './room-broker';
 import { UNPOSITIONED, type Publication, type StreamPosition } from './publication';
@@ -16,6 +16,9 @@ import { RoomStore } from './room-store';
 
 /** Bytes of cached presence answers kept at most (the least recently used go first). */
 const PRESENCE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Room entries and exits of `join_room` and of closing connections run per turn of the loop. */
+const ROOM_CHANGES_PER_TURN = 64;
 
 /** Frames a `history` request gets when it names no `limit`. */
 export const HISTORY_DEFAULT_LIMIT = 50;
@@ -50,6 +53,8 @@ export class RoomsService {
   private readonly logger = new Logger(RoomsService.name);
   /** Serialized presence answers by room; undefined with PRESENCE_CACHE_MS=0. */
   private readonly presenceCache: LRUCache<string, string> | undefined;
+  /** Spreads follows and the leaves of closing connections over turns of the event loop. */
+  private readonly turns = new TurnGate(ROOM_CHANGES_PER_TURN);
 
   constructor(
     @Inject(RoomStore) private readonly store: RoomStore,
@@ -104,9 +109,9 @@ export class RoomsService {
    * Follows an event room besides the chat room (`join_room`): the same membership, replay and
    * hold as `join`, without a `joined` frame: resolves with where the session entered. At most
    * MAX_ROOMS_PER_CONNECTION rooms; the rooms claim decides as for `join`. It starts on a later
-   * turn of the event loop: a connection's calls run one after another, and without I/O between
-   * them (in memory) hundreds of connections following many rooms at once would run as one task,
-   * holding every other socket until all are done; so each connection's next one waits its turn.
+   * turn of the event loop, at most ROOM_CHANGES_PER_TURN per turn: in memory a follow needs no
+   * I/O, and hundreds of connections following many rooms at once would otherwise run as one
+   * task, holding every other socket until all are done.
    */
   async follow(
     session: Session,
@@ -114,7 +119,7 @@ export class RoomsService {
     roomId: string,
     since?: StreamPosition,
   ): Promise<Entry> {
-    await nextTurn();
+    await this.turns.pass();
     this.assertMayEnter(session, roomId);
     let entered: Entry = { ...UNPOSITIONED };
     const confirm = (entry: Entry): void => void (entered = entry);
@@ -285,17 +290,17 @@ export class RoomsService {
 
   /**
    * A closed or evicted session leaves its rooms as `switch_room` would. Safe to call more than
-   * once. Between two followed rooms it lets the event loop turn: leaves that complete without
-   * I/O (in memory) would otherwise run as one task, and hundreds of sessions closing at once,
-   * following a hundred rooms each, would hold every other socket and timer until all are done.
+   * once. Each followed room is left on a turn of the event loop of its own (as `follow` enters
+   * it): hundreds of sessions closing at once, following a hundred rooms each, would otherwise
+   * hold every other socket and timer until all are done.
    */
   async disconnect(session: Session): Promise<void> {
     if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
     const followed = session.eventRooms;
     session.eventRooms = undefined;
     for (const [roomId, userId] of followed ?? []) {
+      await this.turns.pass();
       await this.leave(session, roomId, userId);
-      await nextTurn();
     }
     if (session.principal === undefined && session.userId !== undefined) {
       await this.users.release(session.userId, session.id).catch(() => undefined);
