@@ -155,7 +155,13 @@ export class AppConfig {
   @IsInt()
   @Min(1)
   @Max(10_000_000)
-  JOIN_LEAVE_BURST = 10;
+  JOIN_LEAVE_BURST = 20;
+
+  /** Users one list (`joined`, `left`) of a `presence_diff` names at most; past it, `truncated`. */
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  PRESENCE_DIFF_MAX_USERS = 100;
 
   /** Least time between two `presence_diff` frames of one room. */
   @IsInt()

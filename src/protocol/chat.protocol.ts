@@ -121,7 +121,7 @@ export interface PresenceDiffFrame {
   left: string[];
   /** Users in the room after these changes, cluster-wide. */
   count: number;
-  /** Present (true) when `joined` or `left` was cut to PRESENCE_MAX_USERS names. */
+  /** Present (true) when `joined` or `left` was cut to PRESENCE_DIFF_MAX_USERS names. */
   truncated?: true;
 }
 

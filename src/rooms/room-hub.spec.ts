@@ -311,9 +311,13 @@ describe('RoomHub', () => {
       expect(types()).toEqual(['presence_diff']);
     });
 
-    it('names at most PRESENCE_MAX_USERS users in each list of a diff, and says so', async () => {
+    it('names at most PRESENCE_DIFF_MAX_USERS users in each list of a diff, and says so', async () => {
       const config = { JOIN_LEAVE_BURST: 1, PRESENCE_DIFF_INTERVAL_MS: INTERVAL };
-      const small = new RoomHub(broker, store, configWith({ ...config, PRESENCE_MAX_USERS: 2 }));
+      const small = new RoomHub(
+        broker,
+        store,
+        configWith({ ...config, PRESENCE_DIFF_MAX_USERS: 2 }),
+      );
       const seer = member('seer');
       small.add('lobby', seer);
       await jest.advanceTimersByTimeAsync(0);

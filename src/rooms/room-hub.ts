@@ -271,9 +271,9 @@ export class RoomHub implements OnModuleDestroy {
       room.flushing = false;
       if (this.rooms.get(roomId) !== room) return;
       room.count = count;
-      // Each list names at most PRESENCE_MAX_USERS users, as `presence` does: a burst of
-      // hundreds would otherwise send hundreds of names to each of hundreds of members.
-      const max = this.config.PRESENCE_MAX_USERS;
+      // Each list names at most PRESENCE_DIFF_MAX_USERS users: a burst of hundreds would
+      // otherwise send hundreds of names to each of hundreds of members.
+      const max = this.config.PRESENCE_DIFF_MAX_USERS;
       const joined: string[] = [];
       const left: string[] = [];
       let truncated = false;
