@@ -161,7 +161,7 @@ export class AppConfig {
   @IsInt()
   @Min(1)
   @Max(100_000)
-  PRESENCE_DIFF_MAX_USERS = 100;
+  PRESENCE_DIFF_MAX_USERS = 1_000;
 
   /** Least time between two `presence_diff` frames of one room. */
   @IsInt()
