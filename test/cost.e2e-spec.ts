@@ -71,6 +71,21 @@ describe('history costs what it returns', () => {
     expect(await answeredBeforeRefusal(history(smallFrames, 'small'), 10)).toBe(10);
     const smallRpc = await member('reader-4', 'elsewhere');
     expect(await answeredBeforeRefusal(rpcHistory(smallRpc, 'small'), 10)).toBe(10);
+
+    // Sent at once, five requests are admitted at arrival (a token each); the bucket's debt after
+    // the first answer refuses the rest before they are read.
+    const eager = await member('reader-5', 'elsewhere');
+    const isAnswer = (f: Frame) => f.type === 'history' || f.type === 'error';
+    for (let i = 0; i < 5; i++) eager.send({ type: 'history', roomId: 'big', limit: 60 });
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await eager.next(isAnswer));
+    expect(answers.map((a) => a.code ?? a.type)).toEqual([
+      'history',
+      'rate_limited',
+      'rate_limited',
+      'rate_limited',
+      'rate_limited',
+    ]);
   });
 
   it('cuts an answer above HISTORY_MAX_ANSWER_BYTES, newest kept, truncated:true; paging on with before gets the rest', async () => {

@@ -194,13 +194,20 @@ export class RoomsService {
    * newest frames of the page whose bytes fit in HISTORY_MAX_ANSWER_BYTES (the newest one
    * whatever its size), `truncated` when older ones were left out. `payer`, a socket asking, is
    * charged one token per HISTORY_BYTES_PER_TOKEN bytes returned (rounded up): its frame took
-   * one at arrival, the rest is taken now.
+   * one at arrival, the rest is taken now; a payer still in debt from an earlier answer is
+   * refused `rate_limited` before anything is read.
    */
   async historyOf(
     roomId: string,
     query: Omit<HistoryQuery, 'roomId'>,
     payer?: Session,
   ): Promise<RoomHistory> {
+    if (payer && !payer.solvent) {
+      throw new ChatError(
+        ErrorCode.RateLimited,
+        'rate limit exceeded: history answers cost a token per HISTORY_BYTES_PER_TOKEN bytes',
+      );
+    }
     const limit = Math.min(query.limit ?? HISTORY_DEFAULT_LIMIT, this.config.HISTORY_MAX_LIMIT);
     const read = await this.unavailableAsChatError(() =>
       this.broker.history(roomId, { before: query.before, limit }),

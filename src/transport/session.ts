@@ -150,7 +150,7 @@ export class Session {
    * window is over the limit, not when one bunch of frames was.
    */
   private readonly sustained: TokenBucket;
-  /** performance.now() of the previous frame: the stalls since are credited to the buckets. */
+  /** performance.now() of the previous refill: the stalls since are credited to the buckets. */
   private lastArrival: number;
   private readonly queue: SerialQueue;
   /** Times of recent error frames; created by the first one (most sessions never err). */
@@ -328,11 +328,7 @@ export class Session {
       this.queue.push(() => auth.firstFrame(this, text));
       return;
     }
-    const now = performance.now();
-    const stalled = this.context.stalls.stalledBetween(this.lastArrival, now);
-    this.lastArrival = now;
-    this.bucket.refill(now, stalled);
-    this.sustained.refill(now, stalled);
+    this.refill(performance.now());
     const message = parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes);
     const parsed =
       message instanceof ChatError || message instanceof RefusedFrame ? undefined : message;
@@ -346,6 +342,24 @@ export class Session {
         message instanceof RefusedFrame ? message.correlationId : parsed?.correlationId;
       this.queue.push(() => this.refuse(!withinWindow, correlationId, retryAfter));
     }
+  }
+
+  /**
+   * Whether the rate bucket is out of debt now. Work charged once done (`charge`) may take it
+   * below zero after later frames were admitted already (a client sending many at once): those
+   * must not run before it refilled, or the charge would come too late to bound anything.
+   */
+  get solvent(): boolean {
+    this.refill(performance.now());
+    return this.bucket.available >= -1e-9;
+  }
+
+  /** Refills both buckets up to `now`, crediting the event loop's stalls since the last refill. */
+  private refill(now: number): void {
+    const stalled = this.context.stalls.stalledBetween(this.lastArrival, now);
+    this.lastArrival = now;
+    this.bucket.refill(now, stalled);
+    this.sustained.refill(now, stalled);
   }
 
   /** Whole seconds (at least one) until the bucket holds `cost` tokens, told to RPC callers. */
