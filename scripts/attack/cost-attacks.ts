@@ -2,7 +2,17 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { ATTACKER, Attack, PROBE_TIMEOUT_MS, round, text, underProbes } from './harness';
+import { RedisServer } from '../../test/support/redis-server';
+import {
+  ATTACKER,
+  Attack,
+  AttackSetup,
+  Options,
+  PROBE_TIMEOUT_MS,
+  round,
+  text,
+  underProbes,
+} from './harness';
 
 /** Longest chat message under the default MAX_MESSAGE_LENGTH (10,000). */
 const LONG = 'x'.repeat(9_990);
@@ -78,10 +88,18 @@ async function join(socket: WebSocket, userId: string, room: string): Promise<vo
   if (!(await joined)) throw new Error(`${userId} could not join ${room}`);
 }
 
+/** With `--redis 1`, a throwaway redis-server the server uses (stopped after it). */
+async function withRedis(options: Options): Promise<AttackSetup> {
+  if (!options.redis) return { env: {} };
+  const redis = await RedisServer.start();
+  return { env: { REDIS_URL: redis.url }, cleanup: () => redis.stop() };
+}
+
 export const costAttacks: Record<string, Attack> = {
   'history-pull': {
     summary:
-      '[--connections 10] [--rate 19] [--limit 100] [--via frame|rpc]  history of 10 KB frames at the rate limit',
+      '[--connections 10] [--rate 19] [--limit 100] [--via frame|rpc] [--redis 1]  history of 10 KB frames at the rate limit',
+    setup: withRedis,
     async run(server, options) {
       const connections = Number(options.connections ?? 10);
       const rate = Number(options.rate ?? 19);
@@ -165,7 +183,8 @@ export const costAttacks: Record<string, Attack> = {
 
   'follow-storm': {
     summary:
-      '[--sockets 300] [--rooms 128] [--cost 1]  each socket follows the same rooms by join_room (paced for a join_room of --cost tokens)',
+      '[--sockets 300] [--rooms 128] [--cost 1] [--redis 1]  each socket follows the same rooms by join_room (paced for a join_room of --cost tokens)',
+    setup: withRedis,
     async run(server, options) {
       const count = Number(options.sockets ?? 300);
       const roomCount = Number(options.rooms ?? 128);

@@ -142,7 +142,7 @@ describe('Session', () => {
         {
           message: 'rpc',
           isAckHandledManually: false,
-          callback: (data: { method: string }) => void called.push(data.method),
+          callback: (data: { method: string }) => Promise.resolve(void called.push(data.method)),
         },
       ]);
       const call = (method: string) => JSON.stringify({ type: 'rpc', method });
