@@ -309,7 +309,8 @@ export function summarizeProbes(tally: ProbeTally) {
     const slow = answered.filter((ms) => ms > 1_000).length;
     return (
       `${answered.length}/${values.length} ${what}, median ${round(percentile(answered, 50))} ms, ` +
-      `max ${round(percentile(answered, 100))} ms, ${slow} over 1 s`
+      `p99 ${round(percentile(answered, 99))} ms, max ${round(percentile(answered, 100))} ms, ` +
+      `${slow} over 1 s`
     );
   };
   return { health: line(tally.health, 'answered'), chat: line(tally.chat, 'round trips') };

@@ -1,6 +1,7 @@
 /* Every `npm run attack` command, by name: one file per surface. */
 import { bridgeReadAttacks } from './bridge-read-attacks';
 import { authAttacks } from './auth-attacks';
+import { costAttacks } from './cost-attacks';
 import { Attack } from './harness';
 import { bridgeAnswerAttacks } from './bridge-answer-attacks';
 import { httpAttacks } from './http-attacks';
@@ -12,4 +13,5 @@ export const attacks: Record<string, Attack> = {
   ...bridgeAnswerAttacks,
   ...authAttacks,
   ...memoryAttacks,
+  ...costAttacks,
 };

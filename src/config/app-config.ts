@@ -157,6 +157,21 @@ export class AppConfig {
   @Max(10_000_000)
   JOIN_LEAVE_MAX_MEMBERS = 200;
 
+  /**
+   * A room with more joins and leaves than this within one PRESENCE_DIFF_INTERVAL_MS announces
+   * them as `presence_diff` too, whatever its size, until an interval passes without any.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  JOIN_LEAVE_BURST = 20;
+
+  /** Users one list (`joined`, `left`) of a `presence_diff` names at most; past it, `truncated`. */
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  PRESENCE_DIFF_MAX_USERS = 1_000;
+
   /** Least time between two `presence_diff` frames of one room. */
   @IsInt()
   @Min(10)
@@ -277,6 +292,24 @@ export class AppConfig {
   @Min(1)
   @Max(10_000)
   HISTORY_MAX_LIMIT = 300;
+
+  /**
+   * Bytes of frames one `history` answer carries at most: past them the oldest are left out and
+   * the answer says `truncated: true` (the newest frame goes whatever its size).
+   */
+  @IsInt()
+  @Min(1_024)
+  @Max(67_108_864)
+  HISTORY_MAX_ANSWER_BYTES = 1_048_576;
+
+  /**
+   * A `history` answer takes one token of the rate bucket per this many bytes of frames it
+   * carries (rounded up, at least one).
+   */
+  @IsInt()
+  @Min(1_024)
+  @Max(67_108_864)
+  HISTORY_BYTES_PER_TOKEN = 16_384;
 
   /** Most publications a rejoin with `since` replays; a longer gap answers `recovered: false`. */
   @IsInt()

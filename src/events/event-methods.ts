@@ -1,6 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { ChatError } from '../protocol/chat-error';
-import { RpcError, RpcErrorCode, invalidParams, rpcErrorOf } from '../protocol/rpc.protocol';
+import {
+  RoomMethod,
+  RpcError,
+  RpcErrorCode,
+  invalidParams,
+  rpcErrorOf,
+} from '../protocol/rpc.protocol';
 import { RoomsService } from '../rooms/rooms.service';
 import type { RpcCaller } from '../rpc/rpc-dispatcher';
 import { RpcMethod } from '../rpc/rpc-method.decorator';
@@ -144,7 +150,7 @@ export class EventMethods {
   }
 
   @RpcMethod({
-    name: 'join_room',
+    name: RoomMethod.JoinRoom,
     params: JoinRoomParams,
     permission: 'query',
     description: 'Follows an event room besides the chat room (with `since`, recovers first).',
@@ -153,7 +159,7 @@ export class EventMethods {
     { room, since }: JoinRoomParams,
     caller: RpcCaller,
   ): Promise<{ room: string; offset: number; epoch: string; recovered?: boolean }> {
-    const session = socketOf(caller, 'join_room');
+    const session = socketOf(caller, RoomMethod.JoinRoom);
     const user = userOf(session) ?? `anon:${session.id}`;
     const position = since && { offset: since.offset, epoch: since.epoch };
     const entry = await this.guard(
@@ -164,18 +170,18 @@ export class EventMethods {
   }
 
   @RpcMethod({
-    name: 'leave_room',
+    name: RoomMethod.LeaveRoom,
     params: RoomParams,
     permission: 'query',
     description: 'Stops following an event room.',
   })
   async leaveRoom({ room }: RoomParams, caller: RpcCaller): Promise<{ left: boolean }> {
-    const session = socketOf(caller, 'leave_room');
+    const session = socketOf(caller, RoomMethod.LeaveRoom);
     return { left: await this.guard(() => this.roomsService.unfollow(session, room)) };
   }
 
   @RpcMethod({
-    name: 'presence',
+    name: RoomMethod.Presence,
     params: RoomParams,
     permission: 'query',
     description: 'Who is in a room, cluster-wide.',
@@ -194,19 +200,23 @@ export class EventMethods {
   }
 
   @RpcMethod({
-    name: 'history',
+    name: RoomMethod.History,
     params: HistoryParams,
     permission: 'query',
     description: 'A room’s retained events and messages, oldest first.',
   })
   async history({ room, limit, before }: HistoryParams, caller: RpcCaller): Promise<unknown> {
     this.assertMayRead(caller, room);
-    const read = await this.guard(() => this.roomsService.historyOf(room, { limit, before }));
+    const payer = caller.kind === 'socket' ? caller.session : undefined;
+    const read = await this.guard(() =>
+      this.roomsService.historyOf(room, { limit, before }, payer),
+    );
     return {
       room,
       offset: read.offset,
       epoch: read.epoch,
       messages: read.messages.map((frame) => JSON.parse(frame) as unknown),
+      ...(read.truncated && { truncated: true }),
     };
   }
 

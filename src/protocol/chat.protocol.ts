@@ -121,6 +121,8 @@ export interface PresenceDiffFrame {
   left: string[];
   /** Users in the room after these changes, cluster-wide. */
   count: number;
+  /** Present (true) when `joined` or `left` was cut to PRESENCE_DIFF_MAX_USERS names. */
+  truncated?: true;
 }
 
 /**
@@ -134,6 +136,11 @@ export interface HistoryFrame {
   epoch: string;
   offset: number;
   messages: unknown[];
+  /**
+   * Present (true) when older frames of the page were left out to keep the answer within
+   * HISTORY_MAX_ANSWER_BYTES: the next page is asked with `before` the first message's offset.
+   */
+  truncated?: true;
 }
 
 export interface ErrorFrame {
@@ -230,17 +237,25 @@ export const frames = {
     joined: string[],
     left: string[],
     count: number,
+    truncated = false,
   ): PresenceDiffFrame => ({
     type: ServerMessageType.PresenceDiff,
     roomId,
     joined,
     left,
     count,
+    ...(truncated && { truncated: true as const }),
   }),
   /** `messages` are serialized frames (JSON text): spliced in as they are, not parsed again. */
-  history: (roomId: string, position: StreamPositionFields, messages: readonly string[]): string =>
+  history: (
+    roomId: string,
+    position: StreamPositionFields,
+    messages: readonly string[],
+    truncated = false,
+  ): string =>
     `{"type":"history","roomId":${JSON.stringify(roomId)},"epoch":${JSON.stringify(position.epoch)},` +
-    `"offset":${position.offset},"messages":[${messages.join(',')}]}`,
+    `"offset":${position.offset},"messages":[${messages.join(',')}]` +
+    `${truncated ? ',"truncated":true' : ''}}`,
   /** `identity` is undefined with AUTH_MODE=none; then the frame carries neither field. */
   auth: (serverVersion: string, identity?: { userId: string; expiresAt?: number }): AuthFrame => ({
     type: ServerMessageType.Auth,

@@ -77,6 +77,14 @@ export const RpcMessageType = {
   Error: 'error',
 } as const;
 
+/** The RPC methods on a socket's rooms, whose cost is that of the frames they match. */
+export const RoomMethod = {
+  JoinRoom: 'join_room',
+  LeaveRoom: 'leave_room',
+  Presence: 'presence',
+  History: 'history',
+} as const;
+
 /** Longest `correlation_id` the server echoes; seed 003's clients send a UUID (36). */
 export const CORRELATION_ID_MAX_LENGTH = 128;
 

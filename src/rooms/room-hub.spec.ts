@@ -280,4 +280,82 @@ describe('RoomHub', () => {
       ]);
     });
   });
+
+  describe('in a small room in a burst of joins and leaves', () => {
+    const INTERVAL = 1000;
+    let store: InMemoryRoomStore;
+    let watcher: ReturnType<typeof member>;
+
+    beforeEach(async () => {
+      jest.useFakeTimers();
+      broker.onModuleDestroy();
+      broker = new InMemoryRoomBroker();
+      store = new InMemoryRoomStore(broker);
+      const config = { JOIN_LEAVE_BURST: 3, PRESENCE_DIFF_INTERVAL_MS: INTERVAL };
+      hub = new RoomHub(broker, store, configWith(config));
+      await broker.subscribe('lobby');
+      watcher = member('watcher');
+      await store.add('lobby', { userId: 'watcher', connectionId: 'w' });
+      hub.add('lobby', watcher);
+      await jest.advanceTimersByTimeAsync(0);
+    });
+
+    afterEach(() => jest.useRealTimers());
+
+    const join = (userId: string) => store.add('lobby', { userId, connectionId: userId });
+    const types = () => watcher.frames.map((f) => (f as { type: string }).type);
+
+    it('sends JOIN_LEAVE_BURST frames, then one presence_diff per interval while the burst lasts', async () => {
+      for (let i = 0; i < 8; i++) await join(`u${i}`);
+      expect(types()).toEqual(['user_joined', 'user_joined', 'user_joined']);
+      await jest.advanceTimersByTimeAsync(INTERVAL / 2);
+      for (let i = 8; i < 12; i++) await join(`u${i}`);
+      await jest.advanceTimersByTimeAsync(INTERVAL / 2);
+      expect(watcher.frames.at(-1)).toEqual({
+        type: 'presence_diff',
+        roomId: 'lobby',
+        joined: ['u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9', 'u10', 'u11'],
+        left: [],
+        count: 13,
+      });
+      watcher.frames.length = 0;
+      // Within an interval of the last change the burst goes on: one change is a diff too.
+      await jest.advanceTimersByTimeAsync(INTERVAL / 4);
+      await join('u12');
+      expect(types()).toEqual([]);
+      await jest.advanceTimersByTimeAsync(INTERVAL);
+      expect(types()).toEqual(['presence_diff']);
+    });
+
+    it('names at most PRESENCE_DIFF_MAX_USERS users in each list of a diff, and says so', async () => {
+      const config = { JOIN_LEAVE_BURST: 1, PRESENCE_DIFF_INTERVAL_MS: INTERVAL };
+      const small = new RoomHub(
+        broker,
+        store,
+        configWith({ ...config, PRESENCE_DIFF_MAX_USERS: 2 }),
+      );
+      const seer = member('seer');
+      small.add('lobby', seer);
+      await jest.advanceTimersByTimeAsync(0);
+      for (let i = 0; i < 6; i++) await join(`u${i}`);
+      await jest.advanceTimersByTimeAsync(INTERVAL);
+      expect(seer.frames.at(-1)).toEqual({
+        type: 'presence_diff',
+        roomId: 'lobby',
+        joined: ['u1', 'u2'],
+        left: [],
+        count: 7,
+        truncated: true,
+      });
+      small.onModuleDestroy();
+    });
+
+    it('goes back to user_joined once an interval passed without a change', async () => {
+      for (let i = 0; i < 5; i++) await join(`u${i}`);
+      await jest.advanceTimersByTimeAsync(INTERVAL * 3);
+      watcher.frames.length = 0;
+      await join('late');
+      expect(types()).toEqual(['user_joined']);
+    });
+  });
 });

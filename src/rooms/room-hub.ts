@@ -61,15 +61,21 @@ interface LocalRoom {
   timer: NodeJS.Timeout | undefined;
   /** A diff is waiting for the room's count: the next one is scheduled once it is sent. */
   flushing: boolean;
+  /** Start (epoch ms) of the interval whose joins and leaves `changes` counts. */
+  windowStart: number;
+  changes: number;
+  /** The room is in a burst of joins and leaves until then (epoch ms): they go as diffs. */
+  burstUntil: number;
 }
 
 /**
  * The connections of this instance per room, and the broker's consumer that writes a room's
  * publications to them: the one place a publication becomes a client frame.
  *
- * Joins and leaves of a room with more than JOIN_LEAVE_MAX_MEMBERS users are not rendered one
- * by one (building a room of n users would send n² frames): they collect, netted per user, into
- * one `presence_diff` per PRESENCE_DIFF_INTERVAL_MS, rendered once and sent to every local member.
+ * Joins and leaves of a room with more than JOIN_LEAVE_MAX_MEMBERS users, or of a room in a burst
+ * of them (more than JOIN_LEAVE_BURST within PRESENCE_DIFF_INTERVAL_MS), are not rendered one by
+ * one (building a room of n users would send n² frames): they collect, netted per user, into one
+ * `presence_diff` per PRESENCE_DIFF_INTERVAL_MS, rendered once and sent to every local member.
  * The publications themselves stay in the room's stream as they are; only delivery aggregates.
  */
 @Injectable()
@@ -108,6 +114,9 @@ export class RoomHub implements OnModuleDestroy {
       pending: undefined,
       timer: undefined,
       flushing: false,
+      windowStart: 0,
+      changes: 0,
+      burstUntil: 0,
     };
     this.rooms.set(roomId, created);
     this.readCount(roomId, created);
@@ -218,10 +227,34 @@ export class RoomHub implements OnModuleDestroy {
     return count;
   }
 
-  /** A room larger than the limit (before a leave, after a join), or one with a diff under way
-   * (so that one user's join and leave never go out of order, one in a diff and one alone). */
+  /** A room larger than the limit (before a leave, after a join), one in a burst of joins and
+   * leaves, or one with a diff under way (so that one user's join and leave never go out of
+   * order, one in a diff and one alone). */
   private aggregates(room: LocalRoom, size: number): boolean {
-    return room.pending !== undefined || size > this.config.JOIN_LEAVE_MAX_MEMBERS;
+    const burst = this.inBurst(room, Date.now());
+    return burst || room.pending !== undefined || size > this.config.JOIN_LEAVE_MAX_MEMBERS;
+  }
+
+  /**
+   * Counts one join or leave; true while the room is in a burst: from the change past
+   * JOIN_LEAVE_BURST within one PRESENCE_DIFF_INTERVAL_MS until an interval passes without any.
+   * A follow storm (many connections entering the same rooms) thus costs each member at most
+   * JOIN_LEAVE_BURST frames and then one diff per interval per room, not one frame per joiner.
+   */
+  private inBurst(room: LocalRoom, now: number): boolean {
+    const interval = this.config.PRESENCE_DIFF_INTERVAL_MS;
+    if (now < room.burstUntil) {
+      room.burstUntil = now + interval;
+      return true;
+    }
+    if (now - room.windowStart >= interval) {
+      room.windowStart = now;
+      room.changes = 0;
+    }
+    room.changes += 1;
+    if (room.changes <= this.config.JOIN_LEAVE_BURST) return false;
+    room.burstUntil = now + interval;
+    return true;
   }
 
   private collect(roomId: string, room: LocalRoom, userId: string, joined: boolean): void {
@@ -252,11 +285,20 @@ export class RoomHub implements OnModuleDestroy {
       room.flushing = false;
       if (this.rooms.get(roomId) !== room) return;
       room.count = count;
+      // Each list names at most PRESENCE_DIFF_MAX_USERS users: a burst of hundreds would
+      // otherwise send hundreds of names to each of hundreds of members.
+      const max = this.config.PRESENCE_DIFF_MAX_USERS;
       const joined: string[] = [];
       const left: string[] = [];
-      for (const [userId, join] of pending) (join ? joined : left).push(userId);
+      let truncated = false;
+      for (const [userId, join] of pending) {
+        const list = join ? joined : left;
+        if (list.length < max) list.push(userId);
+        else truncated = true;
+      }
       if (joined.length + left.length > 0) {
-        this.broadcast(room, JSON.stringify(frames.presenceDiff(roomId, joined, left, count)));
+        const diff = frames.presenceDiff(roomId, joined, left, count, truncated);
+        this.broadcast(room, JSON.stringify(diff));
       }
       if (room.pending && !room.timer) this.schedule(roomId, room);
     };

@@ -8,7 +8,7 @@ import { RecordingSocket, recordedSession } from '../../test/support/recording-s
 import { InMemoryRoomBroker } from './in-memory-room-broker';
 import { InMemoryRoomStore } from './in-memory-room-store';
 import { RoomHub } from './room-hub';
-import { RoomsService, exceedsCodePoints } from './rooms.service';
+import { RoomsService, exceedsCodePoints, newestWithin } from './rooms.service';
 
 function connect(): { session: Session; socket: RecordingSocket } {
   return recordedSession();
@@ -233,5 +233,19 @@ describe('exceedsCodePoints', () => {
     ['😀😀😀😀', 3, true],
   ])('%j with max %i → %s', (text, max, expected) => {
     expect(exceedsCodePoints(text, max)).toBe(expected);
+  });
+});
+
+describe('newestWithin', () => {
+  it('keeps the newest frames whose bytes fit, oldest first, and says when it left some out', () => {
+    const frames = ['aaaa', 'bbbb', 'cccc', 'dd'];
+    expect(newestWithin(frames, 100)).toEqual({ frames, bytes: 14, truncated: false });
+    expect(newestWithin(frames, 9)).toEqual({ frames: ['cccc', 'dd'], bytes: 6, truncated: true });
+  });
+
+  it('counts UTF-8 bytes, and keeps the newest frame whatever its size', () => {
+    expect(newestWithin(['é', 'éé'], 4)).toEqual({ frames: ['éé'], bytes: 4, truncated: true });
+    expect(newestWithin(['a', 'huge'], 2)).toEqual({ frames: ['huge'], bytes: 4, truncated: true });
+    expect(newestWithin([], 2)).toEqual({ frames: [], bytes: 0, truncated: false });
   });
 });

@@ -4,6 +4,7 @@ import { frames } from '../protocol/chat.protocol';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
+import { TurnGate } from '../common/turn-gate';
 import type { Session } from '../transport/session';
 import { BrokerUnavailableError, HistoryResult, RoomBroker } from './room-broker';
 import { UNPOSITIONED, type Publication, type StreamPosition } from './publication';
@@ -15,6 +16,9 @@ import { RoomStore } from './room-store';
 
 /** Bytes of cached presence answers kept at most (the least recently used go first). */
 const PRESENCE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Room entries and exits of `join_room` and of closing connections run per turn of the loop. */
+const ROOM_CHANGES_PER_TURN = 64;
 
 /** Frames a `history` request gets when it names no `limit`. */
 export const HISTORY_DEFAULT_LIMIT = 50;
@@ -30,6 +34,8 @@ export interface HistoryQuery {
 export interface RoomHistory extends StreamPosition {
   roomId: string;
   messages: string[];
+  /** Older frames of the page were left out to stay within HISTORY_MAX_ANSWER_BYTES. */
+  truncated: boolean;
 }
 
 /** Where a joiner entered a room: its position, and for a join with `since` whether it recovered. */
@@ -47,6 +53,8 @@ export class RoomsService {
   private readonly logger = new Logger(RoomsService.name);
   /** Serialized presence answers by room; undefined with PRESENCE_CACHE_MS=0. */
   private readonly presenceCache: LRUCache<string, string> | undefined;
+  /** Spreads follows and the leaves of closing connections over turns of the event loop. */
+  private readonly turns = new TurnGate(ROOM_CHANGES_PER_TURN);
 
   constructor(
     @Inject(RoomStore) private readonly store: RoomStore,
@@ -100,7 +108,10 @@ export class RoomsService {
   /**
    * Follows an event room besides the chat room (`join_room`): the same membership, replay and
    * hold as `join`, without a `joined` frame: resolves with where the session entered. At most
-   * MAX_ROOMS_PER_CONNECTION rooms; the rooms claim decides as for `join`.
+   * MAX_ROOMS_PER_CONNECTION rooms; the rooms claim decides as for `join`. It starts on a later
+   * turn of the event loop, at most ROOM_CHANGES_PER_TURN per turn: in memory a follow needs no
+   * I/O, and hundreds of connections following many rooms at once would otherwise run as one
+   * task, holding every other socket until all are done.
    */
   async follow(
     session: Session,
@@ -108,6 +119,7 @@ export class RoomsService {
     roomId: string,
     since?: StreamPosition,
   ): Promise<Entry> {
+    await this.turns.pass();
     this.assertMayEnter(session, roomId);
     let entered: Entry = { ...UNPOSITIONED };
     const confirm = (entry: Entry): void => void (entered = entry);
@@ -165,6 +177,7 @@ export class RoomsService {
    * Answers a room's retained frames (default: the current room's), oldest first: at most
    * `limit` (default HISTORY_DEFAULT_LIMIT, at most HISTORY_MAX_LIMIT) with offsets below
    * `before` (default: up to the newest). Whoever may see the room's presence may read it.
+   * The session pays for the answer by its bytes (see `historyOf`).
    */
   async history(session: Session, query: HistoryQuery): Promise<void> {
     const room = query.roomId ?? session.roomId;
@@ -172,22 +185,41 @@ export class RoomsService {
       throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
     }
     this.assertMayEnter(session, room);
-    const read = await this.historyOf(room, query);
-    session.send(frames.history(room, read, read.messages));
+    const read = await this.historyOf(room, query, session);
+    session.send(frames.history(room, read, read.messages, read.truncated));
   }
 
-  /** A room's history, rendered as it was broadcast; no authorization (the caller's part). */
-  async historyOf(roomId: string, query: Omit<HistoryQuery, 'roomId'>): Promise<RoomHistory> {
+  /**
+   * A room's history, rendered as it was broadcast; no authorization (the caller's part). The
+   * newest frames of the page whose bytes fit in HISTORY_MAX_ANSWER_BYTES (the newest one
+   * whatever its size), `truncated` when older ones were left out. `payer`, a socket asking, is
+   * charged one token per HISTORY_BYTES_PER_TOKEN bytes returned (rounded up): its frame took
+   * one at arrival, the rest is taken now; a payer still in debt from an earlier answer is
+   * refused `rate_limited` before anything is read.
+   */
+  async historyOf(
+    roomId: string,
+    query: Omit<HistoryQuery, 'roomId'>,
+    payer?: Session,
+  ): Promise<RoomHistory> {
+    if (payer && !payer.solvent) {
+      throw new ChatError(
+        ErrorCode.RateLimited,
+        'rate limit exceeded: history answers cost a token per HISTORY_BYTES_PER_TOKEN bytes',
+      );
+    }
     const limit = Math.min(query.limit ?? HISTORY_DEFAULT_LIMIT, this.config.HISTORY_MAX_LIMIT);
     const read = await this.unavailableAsChatError(() =>
       this.broker.history(roomId, { before: query.before, limit }),
     );
-    const messages: string[] = [];
+    const rendered: string[] = [];
     for (const publication of read.publications) {
       const frame = this.hub.render(publication);
-      if (frame !== undefined) messages.push(frame);
+      if (frame !== undefined) rendered.push(frame);
     }
-    return { roomId, ...read.position, messages };
+    const page = newestWithin(rendered, this.config.HISTORY_MAX_ANSWER_BYTES);
+    payer?.charge(Math.ceil(page.bytes / this.config.HISTORY_BYTES_PER_TOKEN) - 1);
+    return { roomId, ...read.position, messages: page.frames, truncated: page.truncated };
   }
 
   /** Who is in a room, serialized as the `presence` frame (cached as `presence` is). */
@@ -263,13 +295,20 @@ export class RoomsService {
     session.send(await this.presenceOf(room));
   }
 
-  /** A closed or evicted session leaves its rooms as `switch_room` would. Safe to call more than
-   * once. */
+  /**
+   * A closed or evicted session leaves its rooms as `switch_room` would. Safe to call more than
+   * once. Each followed room is left on a turn of the event loop of its own (as `follow` enters
+   * it): hundreds of sessions closing at once, following a hundred rooms each, would otherwise
+   * hold every other socket and timer until all are done.
+   */
   async disconnect(session: Session): Promise<void> {
     if (session.roomId !== undefined) await this.leaveCurrentRoom(session);
     const followed = session.eventRooms;
     session.eventRooms = undefined;
-    for (const [roomId, userId] of followed ?? []) await this.leave(session, roomId, userId);
+    for (const [roomId, userId] of followed ?? []) {
+      await this.turns.pass();
+      await this.leave(session, roomId, userId);
+    }
     if (session.principal === undefined && session.userId !== undefined) {
       await this.users.release(session.userId, session.id).catch(() => undefined);
     }
@@ -435,6 +474,25 @@ export class RoomsService {
     await this.store.remove(roomId, { userId, connectionId: session.id });
     this.logger.debug(`session ${session.id} (${userId}) left ${roomId}`);
   }
+}
+
+/**
+ * The newest of `frames` (oldest first) whose UTF-8 bytes add up to at most `maxBytes`, the
+ * newest one always, so that paging on with `before` always moves.
+ */
+export function newestWithin(
+  frames: readonly string[],
+  maxBytes: number,
+): { frames: string[]; bytes: number; truncated: boolean } {
+  let bytes = 0;
+  let first = frames.length;
+  while (first > 0) {
+    const size = Buffer.byteLength(frames[first - 1]);
+    if (first < frames.length && bytes + size > maxBytes) break;
+    bytes += size;
+    first -= 1;
+  }
+  return { frames: frames.slice(first), bytes, truncated: first > 0 };
 }
 
 /** True when `text` has more than `max` code points; counts only when UTF-16 length exceeds it. */

@@ -8,9 +8,10 @@ import { ClientMessageType } from '../protocol/chat.protocol';
 import { AuthCloseReason, CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { toErrorFrame } from '../protocol/error-frame';
+import { RoomMethod, RpcMessageType } from '../protocol/rpc.protocol';
 import { AdmissionPool, HandshakeGuard } from './handshake-guard';
 import { LoopStallMeter } from './loop-stall-meter';
-import { Session, SessionContext, SessionOwner } from './session';
+import { costKey, Session, SessionContext, SessionOwner } from './session';
 import { HandshakeIdentity, SessionAuthenticator } from './session-authenticator';
 
 /** Called when the server decides to close a session, before its socket has finished closing. */
@@ -72,6 +73,10 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
           [ClientMessageType.SwitchRoom, config.SWITCH_COST],
           // A join to another room is a switch, so it must not be the cheap way to switch.
           [ClientMessageType.Join, config.SWITCH_COST],
+          // The RPC methods doing what those frames do cost what they cost.
+          [costKey(RpcMessageType.Rpc, RoomMethod.Presence), config.PRESENCE_COST],
+          [costKey(RpcMessageType.Rpc, RoomMethod.JoinRoom), config.SWITCH_COST],
+          [costKey(RpcMessageType.Rpc, RoomMethod.LeaveRoom), config.SWITCH_COST],
         ]),
       },
       slots: guard,

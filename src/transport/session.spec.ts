@@ -7,7 +7,7 @@ import { frames } from '../protocol/chat.protocol';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { RpcError, RpcErrorCode, rpcFrames } from '../protocol/rpc.protocol';
-import type { Session, SessionContext } from './session';
+import { costKey, type Session, type SessionContext } from './session';
 
 /** A session whose `work` handler records its frames' `n` and waits while the gate is shut. */
 function sessionWithHandler(context: Partial<SessionContext> = {}): {
@@ -136,6 +136,36 @@ describe('Session', () => {
       for (let n = 0; n < 4; n++) socket.receive(work(n));
       await settled(session);
       expect(evicted).toEqual([session]);
+    });
+
+    it('takes the cost of an rpc frame by its method, one for a method without a cost', async () => {
+      const costs = new Map([[costKey('rpc', 'heavy'), 2]]);
+      const { session, socket, open } = sessionWithHandler({ limits: { ...limits(1), costs } });
+      const called: string[] = [];
+      session.bind([
+        {
+          message: 'rpc',
+          isAckHandledManually: false,
+          callback: (data: { method: string }) => Promise.resolve(void called.push(data.method)),
+        },
+      ]);
+      const call = (method: string) => JSON.stringify({ type: 'rpc', method });
+      // 5 tokens: heavy (2), heavy (2), light (1), then nothing is left.
+      for (const method of ['heavy', 'heavy', 'light', 'light']) socket.receive(call(method));
+      open();
+      await settled(session);
+      expect(called).toEqual(['heavy', 'heavy', 'light']);
+    });
+
+    it('charges work once done below zero; then refuses frames and is not solvent until refilled', async () => {
+      const { session, socket, open } = sessionWithHandler({ limits: limits(1) });
+      expect(session.solvent).toBe(true);
+      session.charge(7);
+      expect(session.solvent).toBe(false);
+      socket.receive(work(0));
+      open();
+      await settled(session);
+      expect(socket.sent.map((frame) => frame.code)).toEqual(['rate_limited']);
     });
 
     it('answers an rpc frame over the limit in the RPC shape, with its correlation id and retry_after', async () => {

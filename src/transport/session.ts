@@ -9,7 +9,7 @@ import { ChatError } from '../protocol/chat-error';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { logUnexpected, refusalFrame, toErrorFrame } from '../protocol/error-frame';
-import { RpcErrorCode, type RpcErrorFrame } from '../protocol/rpc.protocol';
+import { RpcErrorCode, RpcMessageType, type RpcErrorFrame } from '../protocol/rpc.protocol';
 import { ParsedMessage, parseFrame, RefusedFrame } from './message-parser';
 import type { Principal } from '../protocol/principal';
 import { SerialQueue } from './serial-queue';
@@ -44,7 +44,10 @@ export interface SessionLimits {
   maxInboundQueue: number;
   ratePerSecond: number;
   rateBurst: number;
-  /** Tokens a message of a type takes (PRESENCE_COST, SWITCH_COST); other types take one. */
+  /**
+   * Tokens a message of a type takes (PRESENCE_COST, SWITCH_COST), an `rpc` frame's by its method
+   * (keyed `costKey('rpc', method)`); others take one.
+   */
   costs: ReadonlyMap<string, number>;
   /**
    * Longest wait of a paced send (`sendPaced`, a replay) for the socket to drain; a client that
@@ -55,6 +58,11 @@ export interface SessionLimits {
 
 /** Default of SessionLimits.drainTimeoutMs. */
 export const DRAIN_TIMEOUT_MS = 30_000;
+
+/** The key of `SessionLimits.costs` for a message type, or for one method of `rpc` frames. */
+export function costKey(type: string, method?: string): string {
+  return method === undefined ? type : `${type} ${method}`;
+}
 
 /** What a session reports to whoever keeps it (the SessionRegistry). */
 export interface SessionOwner {
@@ -155,7 +163,7 @@ export class Session {
    * window is over the limit, not when one bunch of frames was.
    */
   private readonly sustained: TokenBucket;
-  /** performance.now() of the previous frame: the stalls since are credited to the buckets. */
+  /** performance.now() of the previous refill: the stalls since are credited to the buckets. */
   private lastArrival: number;
   private readonly queue: SerialQueue;
   /** Times of recent error frames; created by the first one (most sessions never err). */
@@ -376,15 +384,11 @@ export class Session {
       this.queue.push(() => auth.firstFrame(this, text));
       return;
     }
-    const now = performance.now();
-    const stalled = this.context.stalls.stalledBetween(this.lastArrival, now);
-    this.lastArrival = now;
-    this.bucket.refill(now, stalled);
-    this.sustained.refill(now, stalled);
+    this.refill(performance.now());
     const message = parseFrame(isBinary ? data : (data as Buffer).toString(), this.messageTypes);
     const parsed =
       message instanceof ChatError || message instanceof RefusedFrame ? undefined : message;
-    const cost = parsed ? this.costOf(parsed.event) : 1;
+    const cost = parsed ? this.costOf(parsed) : 1;
     const withinWindow = this.sustained.take(cost);
     const retryAfter = this.secondsUntil(cost);
     if (this.bucket.take(cost)) {
@@ -396,14 +400,48 @@ export class Session {
     }
   }
 
+  /**
+   * Whether the rate bucket is out of debt now. Work charged once done (`charge`) may take it
+   * below zero after later frames were admitted already (a client sending many at once): those
+   * must not run before it refilled, or the charge would come too late to bound anything.
+   */
+  get solvent(): boolean {
+    this.refill(performance.now());
+    return this.bucket.available >= -1e-9;
+  }
+
+  /** Refills both buckets up to `now`, crediting the event loop's stalls since the last refill. */
+  private refill(now: number): void {
+    const stalled = this.context.stalls.stalledBetween(this.lastArrival, now);
+    this.lastArrival = now;
+    this.bucket.refill(now, stalled);
+    this.sustained.refill(now, stalled);
+  }
+
   /** Whole seconds (at least one) until the bucket holds `cost` tokens, told to RPC callers. */
   private secondsUntil(cost: number): number {
     const missing = cost - this.bucket.available;
     return Math.max(1, Math.ceil(missing / this.context.limits.ratePerSecond));
   }
 
-  private costOf(type: string): number {
-    return this.context.limits.costs.get(type) ?? 1;
+  /**
+   * Charges work whose cost is known once done (a `history` answer, by its bytes) to both rate
+   * buckets, beyond the token its frame took at arrival: they may go below zero, and the frames
+   * that follow are refused until they refill.
+   */
+  charge(tokens: number): void {
+    if (tokens <= 0) return;
+    this.bucket.debit(tokens);
+    this.sustained.debit(tokens);
+  }
+
+  private costOf({ event, data }: ParsedMessage): number {
+    const { costs } = this.context.limits;
+    if (event === RpcMessageType.Rpc) {
+      const method = (data as Record<string, unknown>).method;
+      if (typeof method === 'string') return costs.get(costKey(event, method)) ?? 1;
+    }
+    return costs.get(event) ?? 1;
   }
 
   /**

@@ -61,4 +61,12 @@ describe('TokenBucket', () => {
     bucket.refill(2500);
     expect(bucket.available).toBeCloseTo(1);
   });
+
+  it('lets a debit take it below zero, and refuses until it has refilled from there', () => {
+    const bucket = new TokenBucket(10, 5, 0);
+    bucket.debit(25);
+    expect(bucket.available).toBeCloseTo(-20);
+    expect(bucket.takeAt(2000)).toBe(false);
+    expect(bucket.takeAt(2100)).toBe(true);
+  });
 });

@@ -55,6 +55,17 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Takes `cost` tokens however few there are (stall credit first): work whose cost is known only
+   * once done. The bucket may go below zero; it refills from there, refusing until it holds a
+   * message's cost again.
+   */
+  debit(cost: number): void {
+    const fromCredit = Math.min(this.credit, cost);
+    this.credit -= fromCredit;
+    this.tokens -= cost - fromCredit;
+  }
+
   /** `refill(now)` then `take(cost)`. */
   takeAt(now: number, cost = 1): boolean {
     this.refill(now);
