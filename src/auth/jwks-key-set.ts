@@ -102,9 +102,12 @@ export class JwksKeySet {
     try {
       return await keys(header, token);
     } catch (error) {
-      // An unknown `kid` may be a rotation: one fetch, if the cooldown allows, then one more try.
-      if (!(error instanceof errors.JWKSNoMatchingKey) || !this.mayFetch(Date.now())) throw error;
+      // An unknown `kid` may be a rotation: wait for the fetch in flight, or start one if the
+      // cooldown allows, then one more try if that brought a new key set.
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      if (this.keys === keys && !this.inFlight && !this.mayFetch(Date.now())) throw error;
       await this.refresh(Date.now());
+      if (this.keys === keys) throw error;
       return this.usable(Date.now())(header, token);
     }
   }

@@ -64,6 +64,15 @@ describe('TokenVerifier with JWT_JWKS_URL', () => {
     expect(jwks.fetches).toBe(2);
   });
 
+  it('lets every login of a rotated key wait for the one fetch in flight instead of refusing it', async () => {
+    const tokens = verifier({ jwksCooldownMs: 0 });
+    await tokens.verify(await tokenOf(first, 'key-1'));
+    jwks.keys = [await publicJwk(first, 'key-1'), await publicJwk(second, 'key-2')];
+    const rotated = await tokenOf(second, 'key-2');
+    const principals = await Promise.all(Array.from({ length: 10 }, () => tokens.verify(rotated)));
+    expect(principals.map((principal) => principal.userId)).toEqual(Array(10).fill('alice'));
+  });
+
   it('does not refetch in a tight loop for unknown kids: at most once per cooldown', async () => {
     const tokens = verifier();
     await tokens.verify(await tokenOf(first, 'key-1'));
