@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   publicJwk,
   signToken,
@@ -65,12 +66,14 @@ describe('TokenVerifier with JWT_JWKS_URL', () => {
   });
 
   it('lets every login of a rotated key wait for the one fetch in flight instead of refusing it', async () => {
-    const tokens = verifier({ jwksCooldownMs: 0 });
+    const tokens = verifier({ jwksCooldownMs: 200 });
     await tokens.verify(await tokenOf(first, 'key-1'));
     jwks.keys = [await publicJwk(first, 'key-1'), await publicJwk(second, 'key-2')];
     const rotated = await tokenOf(second, 'key-2');
+    await delay(250); // the cooldown of the first fetch has passed: the first miss fetches
     const principals = await Promise.all(Array.from({ length: 10 }, () => tokens.verify(rotated)));
     expect(principals.map((principal) => principal.userId)).toEqual(Array(10).fill('alice'));
+    expect(jwks.fetches).toBe(2);
   });
 
   it('does not refetch in a tight loop for unknown kids: at most once per cooldown', async () => {
