@@ -14,6 +14,7 @@ describe('the unauthenticated pool', () => {
       JWT_SECRET: TEST_SECRET,
       MAX_CONNECTIONS: 3,
       MAX_UNAUTHENTICATED: 4,
+      MAX_UNAUTHENTICATED_PER_IP: 4,
       AUTH_TIMEOUT_MS: 30_000,
     },
     { per: 'test' },
@@ -54,6 +55,16 @@ describe('the unauthenticated pool', () => {
       await (await fixture.connect('/ws', await bearer(sub))).next('auth');
     late.send(`Bearer ${await signToken({ sub: 'frank' }, TEST_SECRET)}`);
     expect(await late.closed).toMatchObject({ code: 1013, reason: 'server full' });
+  });
+
+  it('gives one address at most MAX_UNAUTHENTICATED_PER_IP of the pool: a first-frame login from another gets in', async () => {
+    await fixture.start({ MAX_UNAUTHENTICATED_PER_IP: 2 });
+    const from = (localAddress: string) => ({ localAddress });
+    for (let i = 0; i < 2; i++) await fixture.connect('/', from('127.0.0.2'));
+    expect(await refusedUpgradeStatus(`${fixture.app.wsUrl}/`, from('127.0.0.2'))).toBe(429);
+    const user = await fixture.connect('/', from('127.0.0.3'));
+    user.send(`Bearer ${await signToken({ sub: 'grace' }, TEST_SECRET)}`);
+    expect(await user.next('auth')).toMatchObject({ status: 'ok', userId: 'grace' });
   });
 
   it('gives the slot back when a silent socket times out', async () => {

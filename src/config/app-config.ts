@@ -534,6 +534,16 @@ export class AppConfig {
   MAX_UNAUTHENTICATED = 2_000;
 
   /**
+   * Unauthenticated sockets one client address (IPv6: /64) may hold at once; one more is refused
+   * with HTTP 429, so a few addresses cannot fill MAX_UNAUTHENTICATED. Unset: 10% of
+   * MAX_UNAUTHENTICATED (at least 1).
+   */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  MAX_UNAUTHENTICATED_PER_IP = 200;
+
+  /**
    * Comma-separated room patterns for tokens without a `rooms` claim; `*` matches any run of
    * characters. Empty (the default) or all commas: no pattern, only the user's own room, since a
    * pattern cannot tell a shared room from another user's own room (named by that user's id).

@@ -112,6 +112,7 @@ describe('loadConfig', () => {
       AUTH_QUERY_TOKEN: false,
       AUTH_TIMEOUT_MS: 5000,
       MAX_UNAUTHENTICATED: 2000,
+      MAX_UNAUTHENTICATED_PER_IP: 200,
       AUTH_DEFAULT_ROOMS: '',
       AUTH_REFRESH_GRACE_MS: 25000,
       MAX_CONNECTIONS_PER_USER: 100,
@@ -156,6 +157,15 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ MAX_CONNECTIONS: '300', MAX_HTTP_CONNECTIONS: '450' }).MAX_HTTP_CONNECTIONS,
     ).toBe(450);
+  });
+
+  it('defaults MAX_UNAUTHENTICATED_PER_IP to a tenth of MAX_UNAUTHENTICATED, at least one', () => {
+    expect(loadConfig({ MAX_UNAUTHENTICATED: '300' }).MAX_UNAUTHENTICATED_PER_IP).toBe(30);
+    expect(loadConfig({ MAX_CONNECTIONS: '5' }).MAX_UNAUTHENTICATED_PER_IP).toBe(1);
+    expect(
+      loadConfig({ MAX_UNAUTHENTICATED: '300', MAX_UNAUTHENTICATED_PER_IP: '7' })
+        .MAX_UNAUTHENTICATED_PER_IP,
+    ).toBe(7);
   });
 
   it('defaults MAX_UNAUTHENTICATED to a tenth of MAX_CONNECTIONS, at least one', () => {

@@ -45,6 +45,9 @@ export function loadConfig(
   if (raw.MAX_UNAUTHENTICATED === undefined) {
     config.MAX_UNAUTHENTICATED = Math.max(1, Math.floor(config.MAX_CONNECTIONS / 10));
   }
+  if (raw.MAX_UNAUTHENTICATED_PER_IP === undefined) {
+    config.MAX_UNAUTHENTICATED_PER_IP = Math.max(1, Math.floor(config.MAX_UNAUTHENTICATED / 10));
+  }
   // Derived default: room for as many plain HTTP connections as WebSockets of both pools.
   if (raw.MAX_HTTP_CONNECTIONS === undefined) {
     config.MAX_HTTP_CONNECTIONS = 2 * (config.MAX_CONNECTIONS + config.MAX_UNAUTHENTICATED);

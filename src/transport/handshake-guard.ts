@@ -36,6 +36,8 @@ export class HandshakeGuard {
   private open = 0;
   /** Connections in the unauthenticated pool (MAX_UNAUTHENTICATED). */
   private unauthenticated = 0;
+  /** Unauthenticated connections per client key, each at most MAX_UNAUTHENTICATED_PER_IP. */
+  private readonly unauthenticatedPerIp = new Map<string, number>();
   /** WebSockets and not-yet-upgraded sockets per client key (ipKey). */
   private readonly perIp = new Map<string, number>();
   private readonly origins: ReadonlySet<string>;
@@ -60,16 +62,24 @@ export class HandshakeGuard {
     if (this.isFull(pool)) return { admitted: false, status: 503 };
     this.warnOnceOfUntrustedHeader(request);
     const ip = ipKey(clientIp(request, this.config));
+    const waiting = this.unauthenticatedPerIp.get(ip) ?? 0;
+    // One address holds a share of the unauthenticated pool: a few cannot fill it for everyone.
+    if (pool === 'unauthenticated' && waiting >= this.config.MAX_UNAUTHENTICATED_PER_IP) {
+      return { admitted: false, status: 429 };
+    }
     if (!this.take(ip)) return { admitted: false, status: 429 };
     if (pool === 'user') this.open += 1;
-    else this.unauthenticated += 1;
+    else {
+      this.unauthenticated += 1;
+      this.unauthenticatedPerIp.set(ip, waiting + 1);
+    }
     return { admitted: true, ip };
   }
 
   /** Forgets one admitted connection of `ip` in `pool` (closed, or its handshake failed). */
   release(ip: string, pool: AdmissionPool = 'user'): void {
     if (pool === 'user') this.open = Math.max(0, this.open - 1);
-    else this.unauthenticated = Math.max(0, this.unauthenticated - 1);
+    else this.leaveUnauthenticated(ip);
     this.give(ip);
   }
 
@@ -77,11 +87,18 @@ export class HandshakeGuard {
    * Moves a connection that has just authenticated from the unauthenticated pool to the users';
    * false (nothing moved) when the users' pool is full.
    */
-  promote(): boolean {
+  promote(ip: string): boolean {
     if (this.isFull('user')) return false;
-    this.unauthenticated = Math.max(0, this.unauthenticated - 1);
+    this.leaveUnauthenticated(ip);
     this.open += 1;
     return true;
+  }
+
+  private leaveUnauthenticated(ip: string): void {
+    this.unauthenticated = Math.max(0, this.unauthenticated - 1);
+    const waiting = (this.unauthenticatedPerIp.get(ip) ?? 1) - 1;
+    if (waiting > 0) this.unauthenticatedPerIp.set(ip, waiting);
+    else this.unauthenticatedPerIp.delete(ip);
   }
 
   /** Counts a freshly accepted TCP socket toward its peer's per-IP cap; refuses it over the cap. */

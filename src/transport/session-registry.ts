@@ -196,7 +196,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
   /** A first-frame login takes a users' slot for its unauthenticated one; false when full. */
   private promote(session: Session): boolean {
     if (session.admissionPool === 'user') return true;
-    if (!this.guard.promote()) return false;
+    if (!this.guard.promote(session.remoteAddress)) return false;
     session.admissionPool = 'user';
     return true;
   }
