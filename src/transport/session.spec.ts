@@ -300,6 +300,16 @@ describe('Session', () => {
       expect(evicted).toEqual([]);
     });
 
+    it('sends one frame larger than the bound (a full history page) to a client with no backlog', () => {
+      const { session, socket, evicted } = paced();
+      session.send(JSON.stringify({ big: 'y'.repeat(5_000) }));
+      expect(socket.bufferedAmount).toBeGreaterThan(1024);
+      expect(evicted).toEqual([]);
+      // Its backlog is now over half the bound: the next frame evicts.
+      session.send(frame(1));
+      expect(evicted).toEqual([session]);
+    });
+
     it('evicts with 1013 a client that takes nothing for drainTimeoutMs', async () => {
       const { session, socket, evicted } = paced(50);
       await session.sendPaced(frame(1));

@@ -246,12 +246,17 @@ export class Session {
   /**
    * Sends an already serialized frame (a Buffer is sent as a text frame: a broadcast encodes its
    * UTF-8 once for all receivers); a closing or closed socket drops it. Never blocks and never
-   * queues without bound: a client whose backlog passes the limit is closed with 1013.
+   * queues without bound: a client whose backlog passes the limit is closed with 1013, unless the
+   * backlog before this frame was at most half the limit (one large frame, such as a full history
+   * page, to a client that keeps up is not a backlog). The socket holds at most the limit plus one
+   * frame.
    */
   send(payload: string | Buffer): void {
     if (!this.isOpen) return;
     this.socket.send(payload, TEXT);
-    if (this.socket.bufferedAmount > this.context.limits.maxBufferedBytes) {
+    const backlog = this.socket.bufferedAmount;
+    const limit = this.context.limits.maxBufferedBytes;
+    if (backlog > limit && backlog - Buffer.byteLength(payload) > limit / 2) {
       this.evict(CloseCode.TryAgainLater, 'slow consumer');
     }
   }
