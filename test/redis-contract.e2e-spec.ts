@@ -598,4 +598,88 @@ describeWithRedis('Redis room ports', () => {
       await a.broker.unsubscribe('lobby');
     });
   });
+
+  describe('history bytes per room', () => {
+    const BUDGET = 262_144;
+    const TEN_KB = 'x'.repeat(10_000);
+    let keys: RedisKeys;
+    let a: Instance;
+
+    beforeEach(async () => {
+      const prefix = uniquePrefix();
+      keys = new RedisKeys(prefix);
+      a = await instanceFor(prefix, { HISTORY_SIZE: 100, HISTORY_ROOM_MAX_BYTES: BUDGET });
+    });
+
+    afterEach(() => a.stop());
+
+    const frame = (text: string) => ({ kind: 'frame' as const, frame: JSON.stringify(text) });
+    /** A stream entry as the publish script stores a frame. */
+    const stored = (text: string): string => `f${JSON.stringify(text)}`;
+    const publishMany = async (count: number, text = TEN_KB): Promise<void> => {
+      for (let i = 0; i < count; i++) await a.broker.publish('big', frame(text));
+    };
+
+    /** The room's stream as it is, and the count its meta hash keeps of it. */
+    async function history(): Promise<{ length: number; bytes: number; counted: number }> {
+      const entries = await admin.xrange(keys.room('big', 'hist'), '-', '+');
+      const bytes = entries.reduce((sum, [, [, d]]) => sum + Buffer.byteLength(d) + 64, 0);
+      const counted = Number(await admin.hget(keys.room('big', 'meta'), 'b'));
+      return { length: entries.length, bytes, counted };
+    }
+
+    /** What an instance that keeps no count (an earlier version) writes: numbered, trimmed by count only. */
+    async function writeUncounted(count: number): Promise<void> {
+      for (let i = 0; i < count; i++) {
+        const offset = await admin.hincrby(keys.room('big', 'meta'), 's', 1);
+        await admin.xadd(
+          keys.room('big', 'hist'),
+          'MAXLEN',
+          '~',
+          '100',
+          `${offset}-0`,
+          'd',
+          stored(TEN_KB),
+        );
+      }
+    }
+
+    it('counts a room that held history before the count from its stream, and keeps it within the budget', async () => {
+      await admin.hset(keys.room('big', 'meta'), 'e', 'before', 's', '0');
+      await writeUncounted(50);
+      await publishMany(1);
+      expect(await history()).toEqual({ length: 26, bytes: 26 * 10_067, counted: 26 * 10_067 });
+      await publishMany(499);
+      const after = await history();
+      expect(after.counted).toBe(after.bytes);
+      expect(after.bytes).toBeLessThanOrEqual(BUDGET);
+      expect(after.length).toBe(26);
+    });
+
+    it('does not trim a room to its newest entry on a count higher than the stream holds', async () => {
+      await publishMany(10, 'y'.repeat(1_000));
+      await admin.hset(keys.room('big', 'meta'), 'b', String(10 * BUDGET));
+      await publishMany(1, 'y'.repeat(1_000));
+      expect(await history()).toEqual({ length: 11, bytes: 11 * 1_067, counted: 11 * 1_067 });
+    });
+
+    it('is exact again within HISTORY_SIZE publications after writers that kept no count', async () => {
+      await publishMany(10);
+      await writeUncounted(30);
+      await publishMany(60);
+      const { bytes, counted, length } = await history();
+      expect({ counted, length }).toEqual({ counted: bytes, length: 26 });
+    });
+
+    it('counts anew a stream that is gone while the room’s position stays, or left after the position went', async () => {
+      await publishMany(5);
+      await admin.del(keys.room('big', 'hist'));
+      await publishMany(1, 'z');
+      expect(await history()).toEqual({ length: 1, bytes: 68, counted: 68 });
+      await publishMany(5);
+      await admin.del(keys.room('big', 'meta'));
+      await publishMany(1, 'z');
+      expect(await history()).toEqual({ length: 1, bytes: 68, counted: 68 });
+    });
+  });
 });

@@ -58,20 +58,46 @@ end
 local ENTRY_OVERHEAD_BYTES = 64
 local function entry_bytes(text) return #text + ENTRY_OVERHEAD_BYTES end
 
--- Brings the room's stream back within history_size entries and room_max_bytes, after an entry
--- of `added` bytes was appended: the oldest entries go (exactly, by XTRIM MINID), the newest
--- always stays. meta's 'b' counts the bytes of the entries the stream holds; a stream down to
--- its newest entry sets it anew, so a count left by a lost stream does not outlive it.
-local function trim_history(meta, hist, added)
+-- Keeps the newest entries of the room's stream that fit history_size and room_max_bytes (the
+-- newest always) and sets meta's 'b' to their bytes, read from the stream itself. Reads the kept
+-- entries and at most one more, one at a time.
+local function recount_history(meta, hist)
+  local bytes, length, oldest = 0, 0, nil
+  local before = '+'
+  while length < history_size do
+    local entry = redis.call('XREVRANGE', hist, before, '-', 'COUNT', 1)[1]
+    if not entry then break end
+    local size = entry_bytes(entry[2][2])
+    if length > 0 and room_max_bytes ~= nil and bytes + size > room_max_bytes then break end
+    bytes, length, oldest = bytes + size, length + 1, entry[1]
+    before = '(' .. oldest
+  end
+  if oldest then redis.call('XTRIM', hist, 'MINID', oldest) end
+  redis.call('HSET', meta, 'b', bytes)
+end
+
+-- Brings the room's stream back within history_size entries and room_max_bytes, after the entry
+-- at `offset` of `added` bytes was appended: the oldest entries go (exactly, by XTRIM MINID), the
+-- newest always stays. meta's 'b' counts the bytes of the entries the stream holds. A count that
+-- cannot be the stream's (new beside older entries, below what the entries left must weigh, more
+-- than the newest alone once only it is left) is recounted from the stream instead of trusted, and
+-- so is every count at each history_size-th offset while bytes bound the room: a count set off by
+-- writers that do not keep it (an earlier version during a rolling deploy) is exact again within
+-- history_size publications.
+local function trim_history(meta, hist, offset, added)
   local bytes = redis.call('HINCRBY', meta, 'b', added)
   local length = redis.call('XLEN', hist)
+  local function plausible()
+    return bytes >= added + ENTRY_OVERHEAD_BYTES * (length - 1) and (length > 1 or bytes == added)
+  end
   local function over()
     return length > 1 and (length > history_size or (room_max_bytes ~= nil and bytes > room_max_bytes))
   end
+  if room_max_bytes ~= nil and offset % history_size == 0 then return recount_history(meta, hist) end
   local kept_from
   local from = '-'
   -- One entry at a time: a publication usually pushes out about one.
-  while over() do
+  while plausible() and over() do
     local entry = redis.call('XRANGE', hist, from, '+', 'COUNT', 1)[1]
     if not entry then break end
     bytes = bytes - entry_bytes(entry[2][2])
@@ -79,9 +105,12 @@ local function trim_history(meta, hist, added)
     kept_from = tonumber(string.match(entry[1], '^(%d+)-')) + 1
     from = kept_from .. '-0'
   end
-  if kept_from then redis.call('XTRIM', hist, 'MINID', kept_from .. '-0') end
-  if length <= 1 then bytes = added end
-  if kept_from or length <= 1 then redis.call('HSET', meta, 'b', bytes) end
+  -- Nothing is trimmed on a count found wrong: the recount decides what stays.
+  if not plausible() then return recount_history(meta, hist) end
+  if kept_from then
+    redis.call('XTRIM', hist, 'MINID', kept_from .. '-0')
+    redis.call('HSET', meta, 'b', bytes)
+  end
 end
 
 local function publish(meta, channel, hist, kind, body)
@@ -93,7 +122,7 @@ local function publish(meta, channel, hist, kind, body)
     -- A new stream (its position expired or was evicted): whatever history is left is another's.
     if offset == 1 then redis.call('DEL', hist) end
     redis.call('XADD', hist, offset .. '-0', 'd', kind .. body)
-    trim_history(meta, hist, entry_bytes(kind .. body))
+    trim_history(meta, hist, offset, entry_bytes(kind .. body))
     redis.call('PEXPIRE', hist, meta_ttl)
   end
   redis.call('PUBLISH', channel, offset .. ':' .. epoch .. ':' .. kind .. body)
