@@ -1,6 +1,7 @@
 /*
  * The bridge's answering side, attacked through Redis as a backend would: `reply_to` naming keys
- * the server owns, and a Redis stall (SIGSTOP/SIGCONT of redis-server) in the middle of a drain.
+ * the server owns, a Redis stall (SIGSTOP/SIGCONT of redis-server) in the middle of a drain, and
+ * read-only requests whose replies dedup records would keep.
  * Each attack starts its own throwaway redis-server on loopback and stops it afterwards.
  */
 import Redis from 'ioredis';
@@ -363,6 +364,88 @@ export const bridgeAnswerAttacks: Record<string, Attack> = {
           retries: { sent: failed.length, replies: tallyReplies(retried) },
           logLinesFromStallToDrained: stallLines,
           drainedInS: round((Date.now() - started) / 1000),
+        };
+      } finally {
+        client.disconnect();
+      }
+    },
+  },
+  'dedup-records': {
+    summary:
+      '[--requests 1000]  history requests with their own reply_to against a room of ~256 KiB of history',
+    setup: () => startRedis({}),
+    async run(_server, options: Options) {
+      const requests = Number(options.requests ?? 1_000);
+      const client = new Redis(currentRedis().url);
+      const usedMemory = async (): Promise<number> =>
+        Number(/used_memory:(\d+)/.exec(await client.info('memory'))?.[1] ?? 0);
+      try {
+        // ~256 KiB of history in one room: 52 events of 5,000 characters, fire-and-forget.
+        const fill = client.pipeline();
+        for (let i = 0; i < 52; i++) {
+          const params = {
+            workspace_id: 'big',
+            file_path: `f${i}`,
+            event_type: 'modify',
+            content: `${i}:`.padEnd(5_000, 'x'),
+          };
+          fill.xadd(
+            STREAM,
+            '*',
+            'payload',
+            request('workspace.file_changed', params, `fill-${i}`, undefined),
+          );
+        }
+        await fill.exec();
+        const filled = Date.now() + 60_000;
+        while (Date.now() < filled && (await progress(client)).done < 52) await delay(200);
+        const before = await usedMemory();
+        const ids = Array.from({ length: requests }, (_, i) => `history-${i}-${randomUUID()}`);
+        const lists = ids.map((id) => `list:response:${id}`);
+        const multi = client.multi();
+        ids.forEach((id, i) =>
+          multi.xadd(
+            STREAM,
+            '*',
+            'payload',
+            request('history', { room: 'workspace:big', limit: 100 }, id, lists[i]),
+          ),
+        );
+        const started = Date.now();
+        await multi.exec();
+        // The client pops each reply as it comes (as the Django client's BRPOP does).
+        let answered = 0;
+        let replyBytes = 0;
+        let peak = before;
+        const deadline = Date.now() + 120_000;
+        let waiting = [...lists];
+        while (waiting.length > 0 && Date.now() < deadline) {
+          const pipeline = client.pipeline();
+          for (const list of waiting) pipeline.rpop(list);
+          const popped = (await pipeline.exec()) ?? [];
+          const left: string[] = [];
+          popped.forEach(([, value], i) => {
+            if (typeof value === 'string') {
+              answered += 1;
+              replyBytes += Buffer.byteLength(value);
+            } else left.push(waiting[i]);
+          });
+          waiting = left;
+          peak = Math.max(peak, await usedMemory());
+          if (waiting.length > 0) await delay(100);
+        }
+        const after = await usedMemory();
+        return {
+          requests,
+          answered,
+          meanReplyBytes: answered === 0 ? 0 : Math.round(replyBytes / answered),
+          answeredInS: round((Date.now() - started) / 1000),
+          usedMemoryMb: {
+            before: round(before / 1e6),
+            peak: round(peak / 1e6),
+            after: round(after / 1e6),
+          },
+          dedupRecords: await countRecords(client, ids),
         };
       } finally {
         client.disconnect();

@@ -87,7 +87,10 @@ export interface BridgeStatus {
  *   and the entry acknowledged in one script, only while the record still names this owner, so
  *   an entry is answered once; a run that a claimer repeats after a crash or a stall publishes
  *   nothing new (its publications are keyed by the correlation id) and answers the same. A
- *   request without a reply list keeps no record: its publications alone make a re-run harmless;
+ *   request without a reply list, and a query (a method of permission `query`, which only reads),
+ *   keep no record: its publications alone, or reading only, make a re-run harmless. A reply over
+ *   RPC_DEDUP_MAX_REPLY_BYTES is pushed but not stored: the record is dropped once answered, and a
+ *   duplicate runs again (publishing nothing new);
  * - a failure for want of Redis (a stall, a lost connection) is answered `unavailable`,
  *   retryable, and never stored: the retry runs (and publishes nothing twice);
  * - a live instance renews its leases and keeps its entries from being claimed (keepAlive), and
@@ -393,7 +396,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
    */
   private async runOnce(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
     const replyTo = replyListOf(request);
-    if (replyTo === undefined) return this.runUnanswered(id, request, flight);
+    if (!this.keepsRecord(request)) return this.runUnrecorded(id, request, replyTo, flight);
     const keys = dedupKeys(this.keyPrefix, request.correlationId);
     for (let attempt = 0; attempt < 2; attempt++) {
       const taken = await this.scripts.take(keys, id, replyTo);
@@ -401,7 +404,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       if (taken.kind !== 'run') return;
       flight.owned = { record: keys.record, owner: taken.owner };
       const { reply, outcome } = await this.execute(request, flight.ordered);
-      const done = await this.scripts.finish(keys, id, taken.owner, reply, outcome, replyTo);
+      const mode = outcome === 'store' && !this.fitsRecord(reply) ? 'release' : outcome;
+      const done = await this.scripts.finish(keys, id, taken.owner, reply, mode, replyTo);
       flight.owned = undefined;
       if (done) return;
       this.problem(
@@ -412,22 +416,39 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /**
-   * A request nobody waits a reply for keeps no record: running it twice (a redelivery, a claim
-   * after a stall) changes nothing, since its publications are keyed by its correlation id. It is
-   * acknowledged once run, unless it failed for a retryable reason (Redis unavailable): then it
-   * stays pending and is claimed again after RPC_VISIBILITY_TIMEOUT_MS.
+   * A request nobody waits a reply for, and a query, keep no record: running either twice (a
+   * duplicate, a redelivery, a claim after a stall) changes nothing, since a query only reads and
+   * publications are keyed by the correlation id. A query's reply is pushed and the entry
+   * acknowledged, only while the group gives it to this consumer. A request without a reply list
+   * that failed for a retryable reason (Redis unavailable) stays pending and is claimed again
+   * after RPC_VISIBILITY_TIMEOUT_MS.
    */
-  private async runUnanswered(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
+  private async runUnrecorded(
+    id: string,
+    request: BridgeRequest,
+    replyTo: string | undefined,
+    flight: InFlight,
+  ): Promise<void> {
     flight.taken?.();
-    const { outcome } = await this.execute(request, flight.ordered);
-    if (outcome === 'release') {
+    const { reply, outcome } = await this.execute(request, flight.ordered);
+    if (replyTo === undefined && outcome === 'release') {
       this.problem(
         'A request without a reply failed for want of Redis',
         'A request without a reply failed for want of Redis; it is run again after the visibility timeout',
       );
       return;
     }
-    await this.scripts.answer(id, undefined, '');
+    await this.scripts.answer(id, replyTo, replyTo === undefined ? '' : reply);
+  }
+
+  /** Whether a request has a dedup record: it waits for a reply and its method is not a query. */
+  private keepsRecord(request: BridgeRequest): boolean {
+    return replyListOf(request) !== undefined && !this.dispatcher.isQuery(request.method);
+  }
+
+  /** Whether a reply is kept in its record (RPC_DEDUP_MAX_REPLY_BYTES); a larger one is not. */
+  private fitsRecord(reply: string): boolean {
+    return Buffer.byteLength(reply) <= this.config.RPC_DEDUP_MAX_REPLY_BYTES;
   }
 
   /**
@@ -451,9 +472,11 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /**
-   * An entry delivered more than RPC_MAX_DELIVERIES times is not run again: as the owner of its
-   * record, it is dead-lettered and its error stored and pushed (to its duplicates too), so they
-   * do not wait for an attempt that never ends. A record already done answers it instead.
+   * An entry delivered more than RPC_MAX_DELIVERIES times is not run again: it is dead-lettered
+   * and its error pushed. One that keeps a record (see keepsRecord) does so as the record's owner,
+   * storing the error and pushing it to its duplicates too, so they do not wait for an attempt
+   * that never ends (a record already done answers it instead); any other keeps no record: it is
+   * answered, dead-lettered and acknowledged in one script.
    */
   private async giveUp(
     id: string,
@@ -462,28 +485,39 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     deliveries: number,
     flight: InFlight,
   ): Promise<void> {
-    const keys = dedupKeys(this.keyPrefix, request.correlationId);
-    const taken = await this.scripts.take(keys, id, replyListOf(request));
-    if (taken.kind !== 'run') return;
-    flight.owned = { record: keys.record, owner: taken.owner };
     const error = new RpcError(
       RpcErrorCode.InternalError,
       `the request failed ${deliveries - 1} times and was moved to the dead letters`,
     );
-    this.problem(
-      'A request moved to the dead letters (max_deliveries)',
-      `Request ${id} moved to the dead letters: max_deliveries`,
-    );
+    const fields = this.deadLetterFields(id, 'max_deliveries', error.message, payload, deliveries);
+    const moved = (): void =>
+      this.problem(
+        'A request moved to the dead letters (max_deliveries)',
+        `Request ${id} moved to the dead letters: max_deliveries`,
+      );
+    const replyTo = replyListOf(request);
+    if (!this.keepsRecord(request)) {
+      flight.taken?.();
+      const reply = replyTo === undefined ? '' : errorReply(request.correlationId, error);
+      const maxLen = this.config.RPC_DEAD_LETTER_MAXLEN;
+      if (await this.scripts.answer(id, replyTo, reply, { maxLen, fields })) moved();
+      return;
+    }
+    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const taken = await this.scripts.take(keys, id, replyTo);
+    if (taken.kind !== 'run') return;
+    flight.owned = { record: keys.record, owner: taken.owner };
+    moved();
     await this.client.xadd(
       this.config.RPC_DEAD_LETTER_STREAM,
       'MAXLEN',
       '~',
       this.config.RPC_DEAD_LETTER_MAXLEN,
       '*',
-      ...this.deadLetterFields(id, 'max_deliveries', error.message, payload, deliveries),
+      ...fields,
     );
     const reply = errorReply(request.correlationId, error);
-    await this.scripts.finish(keys, id, taken.owner, reply, 'store', replyListOf(request));
+    await this.scripts.finish(keys, id, taken.owner, reply, 'store', replyTo);
   }
 
   /**

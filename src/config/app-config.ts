@@ -412,6 +412,15 @@ export class AppConfig {
   @Max(86_400_000)
   RPC_DEDUP_WINDOW_MS = 300_000;
 
+  /**
+   * Bytes of a reply the bridge keeps in a dedup record at most; a larger one is not kept (the
+   * record is dropped once answered): a duplicate runs again, publishing nothing new.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(16_777_216)
+  RPC_DEDUP_MAX_REPLY_BYTES = 65_536;
+
   /** Requests from the stream one instance handles at once; it reads no more while they run. */
   @IsInt()
   @Min(1)

@@ -39,6 +39,12 @@ export interface RpcDispatcher {
    * (the bridge, the HTTP API) key their sequencer with it.
    */
   roomOf(method: string, params: unknown): string | undefined;
+
+  /**
+   * Whether `method` is a query (permission `query`): it changes nothing, so running it twice is
+   * harmless. The bridge keeps no dedup record for it. False for an unknown method.
+   */
+  isQuery(method: string): boolean;
 }
 
 /** Injection token of the RpcDispatcher port. */

@@ -2,7 +2,9 @@ import type { RpcCaller } from './rpc-dispatcher';
 
 /**
  * Who may call a method from a socket (backends may call every method):
- * - `query`: any connection (authenticated when AUTH_MODE=jwt);
+ * - `query`: any connection (authenticated when AUTH_MODE=jwt); a query only reads (or changes
+ *   only the calling socket's own state): running it twice must change nothing, since the bridge
+ *   keeps no dedup record for it and a redelivery runs it again;
  * - `publish`: a connection whose token's `publish` claim matches the method's room (any with
  *   AUTH_MODE=none);
  * - `backend`: no socket, ever.

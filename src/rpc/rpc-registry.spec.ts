@@ -331,4 +331,13 @@ describe('RpcRegistry', () => {
       expect(registry.roomOf('workspace.changed', 'not an object')).toBeUndefined();
     });
   });
+
+  describe('isQuery', () => {
+    it('tells a query from a method that publishes or is for backends, and from an unknown one', () => {
+      expect(registry.isQuery('rooms')).toBe(true);
+      expect(registry.isQuery('workspace.changed')).toBe(false);
+      expect(registry.isQuery('user.disconnect')).toBe(false);
+      expect(registry.isQuery('no.such')).toBe(false);
+    });
+  });
 });

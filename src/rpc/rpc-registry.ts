@@ -97,6 +97,10 @@ export class RpcRegistry implements RpcDispatcher {
     }
   }
 
+  isQuery(method: string): boolean {
+    return this.methods.get(method)?.permission === 'query';
+  }
+
   /** A socket publishes only into a room its token's `publish` claim matches (any without auth). */
   private checkPublish(definition: RpcMethodDefinition, dto: object, caller: RpcCaller): void {
     if (caller.kind !== 'socket' || definition.permission !== 'publish' || !definition.room) return;

@@ -1,6 +1,7 @@
 -- Completes a run: only while the record still names this owner's delivery; otherwise nothing
 -- is written (the record's owner answers). Pushes the reply to the request's list and to every
--- waiter, stores it (`store`) or releases the record for a retry (`release`), and acknowledges.
+-- waiter, stores it (`store`) or drops the record (`release`: a retryable failure, or a reply too
+-- large to keep; a duplicate then runs again), and acknowledges.
 -- KEYS: [1] record, [2] waiters, [3] request stream, [4] the request's reply list (optional).
 -- ARGV: [1] group, [2] entry id, [3] owner, [4] reply, [5] 'store' | 'release', [6] window ms,
 -- [7] reply TTL s. Returns 1 when completed, 0 when the record is not this owner's.
