@@ -119,12 +119,20 @@ describe('parseMintArgs and mintToken', () => {
   ])('reads --ttl %s as %i seconds', async (ttl, seconds) => {
     const options = parseMintArgs(['--sub', 'a', '--ttl', ttl]);
     if (typeof options === 'string') throw new Error(options);
-    const config = configWith({ JWT_SECRET: TEST_SECRET });
+    const config = configWith({ JWT_SECRET: TEST_SECRET, JWT_MAX_LIFETIME_S: 172_800 });
     const principal = await verifierFor({ JWT_MAX_LIFETIME_S: 172_800 }).verify(
       await mintToken(options, config),
     );
     const { iat } = principal.claims as { iat: number };
     expect(principal.expiresAt! / 1000 - iat).toBe(seconds);
+  });
+
+  it('refuses a --ttl the server would refuse: longer than JWT_MAX_LIFETIME_S', async () => {
+    const options = parseMintArgs(['--sub', 'a', '--ttl', '25h']);
+    if (typeof options === 'string') throw new Error(options);
+    await expect(mintToken(options, configWith({ JWT_SECRET: TEST_SECRET }))).rejects.toThrow(
+      '--ttl 25h is longer than JWT_MAX_LIFETIME_S (86400 s)',
+    );
   });
 
   it('lets --aud and --iss override the configured ones', async () => {

@@ -1,4 +1,4 @@
-import { SignJWT } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import { AppConfig } from '../../src/config/app-config';
 import { HMAC_ALGORITHMS, listedAlgorithms } from '../../src/config/jwt-settings';
 import {
@@ -15,7 +15,7 @@ Mints a development token signed with JWT_SECRET and prints it.
   --user-id ID         the user as seed 003's user_id claim, instead of --sub
   --rooms PATTERNS     comma-separated room patterns the user may enter (* matches any run)
   --publish PATTERNS   comma-separated room patterns the user may publish into
-  --ttl SPAN           lifetime: 90s, 30m, 1h, 7d, or seconds (default 1h)
+  --ttl SPAN           lifetime: 90s, 30m, 1h, or seconds (default 1h; at most JWT_MAX_LIFETIME_S)
   --aud AUDIENCE       the aud claim (default JWT_AUDIENCE)
   --iss ISSUER         the iss claim (default JWT_ISSUER)
 IDs are ${ID_PATTERN_TEXT}; patterns ${ROOM_PATTERN_TEXT}.`;
@@ -64,7 +64,7 @@ export function parseMintArgs(argv: readonly string[]): MintOptions | string {
     audience: single('--aud'),
     issuer: single('--iss'),
   };
-  if (!TTL.test(options.ttl)) return `--ttl must be like 90s, 30m, 1h or 7d, or seconds`;
+  if (!TTL.test(options.ttl)) return `--ttl must be like 90s, 30m or 1h, or seconds`;
   for (const [name, key] of [
     ['--rooms', 'rooms'],
     ['--publish', 'publish'],
@@ -105,5 +105,13 @@ export async function mintToken(options: MintOptions, config: AppConfig): Promis
   const issuer = options.issuer ?? (config.JWT_ISSUER || undefined);
   if (audience !== undefined) jwt.setAudience(audience);
   if (issuer !== undefined) jwt.setIssuer(issuer);
-  return jwt.sign(new TextEncoder().encode(config.JWT_SECRET));
+  const token = await jwt.sign(new TextEncoder().encode(config.JWT_SECRET));
+  const { iat = 0, exp = 0 } = decodeJwt(token);
+  if (exp - iat > config.JWT_MAX_LIFETIME_S) {
+    throw new Error(
+      `--ttl ${options.ttl} is longer than JWT_MAX_LIFETIME_S (${config.JWT_MAX_LIFETIME_S} s): ` +
+        'the server would refuse the token',
+    );
+  }
+  return token;
 }

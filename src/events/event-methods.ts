@@ -237,7 +237,10 @@ export class EventMethods {
 
   private assertMayRead(caller: RpcCaller, room: string): void {
     if (caller.kind === 'socket' && !this.roomsService.mayEnter(caller.session, room)) {
-      throw new RpcError(RpcErrorCode.Forbidden, 'the token does not allow this room');
+      throw new RpcError(
+        RpcErrorCode.Forbidden,
+        'the token does not allow this room (see its `rooms` claim, or AUTH_DEFAULT_ROOMS)',
+      );
     }
   }
 

@@ -338,7 +338,10 @@ export class RoomsService {
   /** The token's `rooms` claim (or AUTH_DEFAULT_ROOMS) decides; without a token, every room. */
   private assertMayEnter(session: Session, roomId: string): void {
     if (!this.policy.canEnter(session.principal, roomId)) {
-      throw new ChatError(ErrorCode.Forbidden, 'the token does not allow this room');
+      throw new ChatError(
+        ErrorCode.Forbidden,
+        'the token does not allow this room (see its `rooms` claim, or AUTH_DEFAULT_ROOMS)',
+      );
     }
   }
 
