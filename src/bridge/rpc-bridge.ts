@@ -526,9 +526,14 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
    * script (once).
    */
   private async deadLetter(id: string, entry: InvalidEntry, deliveries: number): Promise<void> {
+    // The fields at fault, not their values (a field's name is cut: it can be the sender's).
+    const fields = entry.errors
+      .slice(0, 5)
+      .map((e) => e.field.slice(0, 64))
+      .join(', ');
     this.problem(
       `A request moved to the dead letters (${entry.reason})`,
-      `Request ${id} moved to the dead letters: ${entry.reason}`,
+      `Request ${id} moved to the dead letters: ${entry.reason}${fields && ` (${fields})`}`,
     );
     const answer = new RpcError(RpcErrorCode.InvalidParams, 'the request is invalid', {
       details: { validation_errors: entry.errors },
