@@ -118,6 +118,37 @@ describe('history costs what it returns', () => {
   });
 });
 
+describe('a replay costs what history costs', () => {
+  const { connect, member, start } = useApp({}, { per: 'test' });
+
+  it('charges a rejoin with since by the bytes replayed: the frames that follow are refused until the bucket refills', async () => {
+    await start({ RATE_LIMIT_BURST: 40, RATE_LIMIT_PER_SECOND: 1 });
+    const reader = await connect();
+    const joined = await reader.request(
+      { type: 'join', userId: 'reader', roomId: 'big' },
+      'joined',
+    );
+    const since = { offset: joined.offset, epoch: joined.epoch };
+    // 60 frames of 9 KB published after the reader's position: 34 tokens of 16 KiB to replay.
+    for (const sender of ['s1', 's2']) await say(await member(sender, 'big'), sender, 30, BIG);
+    await reader.request({ type: 'switch_room', userId: 'reader', roomId: 'elsewhere' }, 'joined');
+    const live = reader.unread('chat_message').length;
+
+    const back = await reader.request(
+      { type: 'switch_room', userId: 'reader', roomId: 'big', since },
+      'joined',
+    );
+    expect(back).toMatchObject({ recovered: true });
+    expect(reader.unread('chat_message').length - live).toBe(60);
+    // 5 (the first switch) + 5 + 34 is past the burst of 40: the bucket is in debt.
+    const refused = await reader.request(
+      { type: 'chat_message', userId: 'reader', content: 'after' },
+      (f) => f.type === 'error' || (f.type === 'chat_message' && f.content === 'after'),
+    );
+    expect(refused).toMatchObject({ type: 'error', code: 'rate_limited' });
+  });
+});
+
 describe('the room operations over RPC cost what their frames cost', () => {
   const { member, start } = useApp({}, { per: 'test' });
 

@@ -439,7 +439,9 @@ export class RoomsService {
       }
     }
     const own = (p: Publication): boolean => p.data.kind !== 'frame' && p.data.userId === userId;
-    const replay = since && recoverable(since, read, this.config.RECOVERY_MAX, own);
+    // A replay costs what `history` costs: a session still in debt for one recovers nothing.
+    const replay =
+      since && session.solvent && recoverable(since, read, this.config.RECOVERY_MAX, own);
     if (replay && !(await this.replay(session, userId, replay))) {
       this.hub.release(roomId, session, read.position);
       return;
@@ -453,13 +455,20 @@ export class RoomsService {
    * Sends a recovery's frames with flow control (`Session.sendPaced`): as fast as the client
    * takes them, however large the replay, while the hub holds the room's live frames back; then
    * waits for the socket to drain to half its bound, so that `joined` and the held frames fit.
-   * False when the session closed or was evicted as too slow meanwhile.
+   * The replayed bytes are charged to the session's rate buckets. False when the session closed
+   * or was evicted as too slow meanwhile.
    */
   private async replay(session: Session, userId: string, replay: Publication[]): Promise<boolean> {
+    let bytes = 0;
     for (const publication of replay) {
       const frame = this.hub.render(publication, userId);
-      if (frame !== undefined && !(await session.sendPaced(frame))) return false;
+      if (frame === undefined) continue;
+      bytes += Buffer.byteLength(frame);
+      if (!(await session.sendPaced(frame))) return false;
     }
+    // Charged as `history` is, one token per HISTORY_BYTES_PER_TOKEN bytes (the join frame paid
+    // its own cost at arrival): rejoining with `since` is no cheaper way to pull a room's frames.
+    if (bytes > 0) session.charge(Math.ceil(bytes / this.config.HISTORY_BYTES_PER_TOKEN));
     return session.drained();
   }
 
