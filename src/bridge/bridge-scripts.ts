@@ -196,6 +196,35 @@ export class BridgeScripts {
   }
 
   /**
+   * Takes back, by bytes, the given entries while they are still pending on this consumer (an
+   * earlier read or claim took them but its answer never came: a timeout), with their delivery
+   * count unchanged ('+<id>': one more); one another consumer holds is left to it. Also how many
+   * of `ids` were looked
+   * at: the others (past the bounds) are for the next call.
+   */
+  async retake(
+    bounds: ReadBounds,
+    ids: readonly string[],
+  ): Promise<{ looked: number; entries: ReadEntry[] }> {
+    const { deadLetterMaxLen = 10_000 } = this.settings;
+    const [looked, entries] = await this.read('mine', bounds, [0, '0-0', deadLetterMaxLen, ...ids]);
+    return { looked: Number(looked), entries };
+  }
+
+  /** This consumer's pending entries after `after` (exclusive; '-' from the start): id and idle ms. */
+  async ownPending(after: string, count: number): Promise<{ id: string; idleMs: number }[]> {
+    const { stream, group, consumer } = this.settings;
+    const start = after === '-' ? '-' : `(${after}`;
+    const rows = (await this.client.xpending(stream, group, start, '+', count, consumer)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
+    return rows.map(([id, , idleMs]) => ({ id: String(id), idleMs: Number(idleMs) }));
+  }
+
+  /**
    * Trims the entries every group of the stream is done with (lua/trim.lua), at most `limit`
    * (whole radix nodes); how many.
    */
@@ -204,7 +233,7 @@ export class BridgeScripts {
   }
 
   private async read(
-    mode: 'new' | 'claim',
+    mode: 'new' | 'claim' | 'mine',
     bounds: ReadBounds,
     extra: (string | number)[],
   ): Promise<[string, ReadEntry[]]> {

@@ -36,6 +36,15 @@ const TRIM_CALLS = 10;
 /** Backoff of the read loop after a failure (Redis away), doubling up to the maximum. */
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2_000;
+/** This consumer's pending entries looked at per call when taking back those a failed read took. */
+const ORPHAN_PAGE = 100;
+/**
+ * How long after Redis answers again the read loop keeps looking for such entries (before each
+ * read): a call sent on a connection dropped during the stall may still be run once Redis resumes.
+ */
+const ORPHAN_WATCH_MS = 2_000;
+/** An entry whose handling failed here (Redis away) is taken back after this, not after the visibility timeout. */
+const DROPPED_RETRY_MS = 1_000;
 
 interface InFlight {
   task: Promise<void>;
@@ -135,6 +144,22 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private ticking = false;
   /** Where the next XAUTOCLAIM scan of the pending entries starts. */
   private claimCursor = '0-0';
+  /** How often the read loop claims abandoned entries (and the maintenance tick runs). */
+  private readonly claimEveryMs: number;
+  private nextClaim = 0;
+  /**
+   * When the first read or claim that failed since entries were last taken back was sent: Redis
+   * may have run it (a stall outlasting the command timeout), leaving entries pending on this
+   * consumer that the bridge never received.
+   */
+  private failedSince: number | undefined;
+  /** When the first retake after that failure succeeded (ORPHAN_WATCH_MS from then). */
+  private retakenSince: number | undefined;
+  /**
+   * Entries whose handling failed here (a Redis error) and that stay pending on this consumer:
+   * when. Taken back as one more delivery (RPC_MAX_DELIVERIES bounds their retries).
+   */
+  private readonly dropped = new Map<string, number>();
   private lastSweep = Date.now();
   private lastTrim = 0;
 
@@ -159,16 +184,16 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       windowMs: config.RPC_DEDUP_WINDOW_MS,
       replyTtlS: config.RPC_RESPONSE_TTL_S,
     });
+    this.claimEveryMs = Math.min(
+      5_000,
+      Math.max(25, Math.floor(config.RPC_VISIBILITY_TIMEOUT_MS / 4)),
+    );
   }
 
   onApplicationBootstrap(): void {
     this.running = true;
     this.loop = this.readLoop();
-    const every = Math.min(
-      5_000,
-      Math.max(25, Math.floor(this.config.RPC_VISIBILITY_TIMEOUT_MS / 4)),
-    );
-    this.tick = setInterval(() => void this.maintain(), every);
+    this.tick = setInterval(() => void this.maintain(), this.claimEveryMs);
     this.tick.unref();
   }
 
@@ -220,13 +245,23 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
 
   // ---- reading ---------------------------------------------------------------------------
 
+  /**
+   * Brings every entry the bridge handles, one call at a time, so each call's bounds count what
+   * the calls before it brought: the entries a failed call may have taken (first), the abandoned
+   * ones (every claimEveryMs), then new ones.
+   */
   private async readLoop(): Promise<void> {
     let failures = 0;
     while (this.running) {
+      const sentAt = Date.now();
       try {
         // Connecting, or Redis away: RedisConnections logs the outage; wait without failing.
         if (!(await this.connected())) continue;
         if (!this.groupReady) await this.createGroup();
+        await this.freeSlot();
+        if (!this.running) break;
+        if (this.failedSince !== undefined) await this.retakeOrphans(this.failedSince);
+        if (Date.now() >= this.nextClaim) await this.claimAbandoned();
         await this.freeSlot();
         if (!this.running) break;
         const entries = await this.scripts.readNew(this.bounds());
@@ -235,6 +270,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         for (const entry of entries) this.start(entry);
         if (entries.length === 0) await this.idle(IDLE_POLL_MS);
       } catch (error) {
+        this.failedSince = Math.min(this.failedSince ?? sentAt, sentAt);
+        this.retakenSince = undefined;
         // The group (or the whole stream) is gone: Redis lost its data. Created again, from 0.
         if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
         this.problem(
@@ -306,7 +343,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     return this.heldBytes >= this.config.RPC_MAX_BYTES_IN_FLIGHT;
   }
 
-  private start(entry: ReadEntry): void {
+  /** `retaken`: taken back after a failed read (retakeOrphans), never run here. */
+  private start(entry: ReadEntry, retaken = false): void {
     const { id, deliveries, payload, oversized } = entry;
     if (this.inFlight.has(id)) return;
     const limit = this.config.MAX_PAYLOAD_BYTES;
@@ -326,7 +364,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       // registers it as a waiter (or answers it from the record) without waiting for the room.
       flight.parked = true;
       this.parked += 1;
-      queued = twin.then(() => this.handle(id, payload, parsed, deliveries, flight));
+      queued = twin.then(() => this.handle(id, payload, parsed, deliveries, flight, retaken));
     } else {
       if (correlationId !== undefined && !twin) {
         this.twins.set(correlationId, new Promise((resolve) => (flight.taken = resolve)));
@@ -337,12 +375,14 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         : undefined;
       queued = this.sequencer.run(room, (release) => {
         flight.ordered = release;
-        return this.handle(id, payload, parsed, deliveries, flight);
+        return this.handle(id, payload, parsed, deliveries, flight, retaken);
       });
     }
     flight.task = queued
       .catch((error: unknown) => {
-        // Not acknowledged: the entry stays pending and is claimed again after the timeout.
+        // Not acknowledged: the entry stays pending here, and is taken back (retakeOrphans).
+        this.dropped.set(id, Date.now());
+        this.failedSince ??= Date.now();
         this.problem(
           'A request could not be completed',
           'A request could not be completed; it will be retried',
@@ -370,6 +410,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     parsed: ParsedEntry,
     deliveries: number,
     flight: InFlight,
+    retaken: boolean,
   ): Promise<void> {
     if (!parsed.ok) return this.deadLetter(id, parsed, deliveries);
     const { request } = parsed;
@@ -377,7 +418,12 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       return this.giveUp(id, payload ?? '', request, deliveries, flight);
     }
     if (hasExpired(id, request, Date.now())) {
-      const error = new RpcError(RpcErrorCode.Timeout, 'the request expired before it was run');
+      // One a stall kept from this instance expired for want of Redis, not run: a retry may run it.
+      const error = retaken
+        ? new RpcError(RpcErrorCode.Unavailable, 'Redis was unavailable; the request was not run', {
+            retryable: true,
+          })
+        : new RpcError(RpcErrorCode.Timeout, 'the request expired before it was run');
       await this.scripts.answer(id, replyListOf(request), errorReply(request.correlationId, error));
       return;
     }
@@ -536,22 +582,17 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
 
   // ---- claiming --------------------------------------------------------------------------
 
-  /** The periodic work: keep this instance's slow requests ours, then claim abandoned ones. */
+  /** The periodic work: keep this instance's slow requests ours, forget dead consumers, trim. */
   private async maintain(): Promise<void> {
     if (this.ticking || !this.running || !this.groupReady) return;
     this.ticking = true;
     try {
       await this.keepAlive();
-      await this.claimAbandoned();
       await this.forgetDeadConsumers();
       await this.trimHandled();
     } catch (error) {
       if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
-      this.problem(
-        'Claiming abandoned requests failed',
-        'Claiming abandoned requests failed',
-        error,
-      );
+      this.problem('The bridge’s maintenance failed', 'The bridge’s maintenance failed', error);
     } finally {
       this.ticking = false;
     }
@@ -576,9 +617,11 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
    * Claims entries pending longer than RPC_VISIBILITY_TIMEOUT_MS (their instance died, or their
    * completion failed) by bytes, as the reads do (lua/read.lua: XAUTOCLAIM one at a time, a payload
    * over the limit never leaves Redis whole), as many as there are free slots and bytes, and
-   * handles them with their delivery count (the claim counted as one more delivery).
+   * handles them with their delivery count (the claim counted as one more delivery). Run by the
+   * read loop, between its reads: claims and reads share RPC_CONCURRENCY and the byte budget.
    */
   private async claimAbandoned(): Promise<void> {
+    this.nextClaim = Date.now() + this.claimEveryMs;
     for (;;) {
       if (!this.running || this.busy >= this.config.RPC_CONCURRENCY || this.bytesFull) return;
       const { next, entries } = await this.scripts.claim(
@@ -591,6 +634,59 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       // A full scan of the pending entries ends at 0-0; the next tick starts another one.
       if (next === '0-0' || entries.length === 0) return;
     }
+  }
+
+  /**
+   * Takes back the entries a read or claim sent at `since` or later may have taken without the
+   * bridge learning of them (Redis ran it after its command timeout): pending on this consumer,
+   * delivered since then, and not handled here. Taken by bytes as a read is (lua/read.lua 'mine'),
+   * only while still pending here, with their delivery count unchanged, and handled at once,
+   * before any newer entry is read; and those whose handling failed here (`dropped`), as one more
+   * delivery, DROPPED_RETRY_MS after. Looked for before each read until ORPHAN_WATCH_MS after the
+   * first look that succeeded, and while any `dropped` entry is left.
+   */
+  private async retakeOrphans(since: number): Promise<void> {
+    let after = '-';
+    let taken = 0;
+    const seen = new Set<string>();
+    for (;;) {
+      const rows = await this.scripts.ownPending(after, ORPHAN_PAGE);
+      // Idle at most since `since` (measured once the rows came): delivered after it was sent.
+      const now = Date.now();
+      const maxIdle = now - since;
+      const orphans: string[] = [];
+      for (const { id, idleMs } of rows) {
+        seen.add(id);
+        if (this.inFlight.has(id)) continue;
+        const droppedAt = this.dropped.get(id);
+        if (droppedAt !== undefined && now - droppedAt >= DROPPED_RETRY_MS) {
+          this.dropped.delete(id);
+          orphans.push(`+${id}`);
+        } else if (droppedAt === undefined && idleMs <= maxIdle) {
+          orphans.push(id);
+        }
+      }
+      for (let next = 0; next < orphans.length;) {
+        await this.freeSlot();
+        if (!this.running) return;
+        const { looked, entries } = await this.scripts.retake(this.bounds(), orphans.slice(next));
+        next += Math.max(1, looked);
+        taken += entries.length;
+        for (const entry of entries) this.start(entry, true);
+      }
+      if (rows.length < ORPHAN_PAGE) break;
+      after = rows[rows.length - 1].id;
+    }
+    // Those no longer pending here were acknowledged or claimed: nothing to take back.
+    for (const id of this.dropped.keys()) if (!seen.has(id)) this.dropped.delete(id);
+    const now = Date.now();
+    this.retakenSince ??= now;
+    if (now - this.retakenSince >= ORPHAN_WATCH_MS && this.dropped.size === 0) {
+      this.failedSince = undefined;
+      this.retakenSince = undefined;
+    }
+    if (taken > 0)
+      this.logger.warn(`Took back ${taken} request(s) a Redis failure left pending here`);
   }
 
   /**
