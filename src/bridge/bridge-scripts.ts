@@ -24,6 +24,11 @@ export interface BridgeScriptSettings {
   readonly deadLetters: string;
   /** Dead letters kept (RPC_DEAD_LETTER_MAXLEN) by the read script; default 10,000. */
   readonly deadLetterMaxLen?: number;
+  /**
+   * RPC_MAX_DELIVERIES (default 5): an oversized entry delivered more often is dead-lettered by the
+   * read script, unanswered; below that it is returned for the bridge to answer.
+   */
+  readonly maxDeliveries?: number;
   /** This instance's consumer name in the group. */
   readonly consumer: string;
   /** How long an owner's lease lasts unless renewed (RPC_VISIBILITY_TIMEOUT_MS). */
@@ -183,15 +188,21 @@ export class BridgeScripts {
   /**
    * Entries pending longer than `minIdleMs` claimed for this consumer (XAUTOCLAIM from `cursor`),
    * by bytes; also the cursor the next scan starts from ('0-0': the scan went round). An
-   * oversized entry claimed again is dead-lettered and acknowledged in Redis, not returned.
+   * oversized entry delivered more than `maxDeliveries` times is dead-lettered and acknowledged in
+   * Redis, not returned.
    */
   async claim(
     bounds: ReadBounds,
     minIdleMs: number,
     cursor: string,
   ): Promise<{ next: string; entries: ReadEntry[] }> {
-    const { deadLetterMaxLen = 10_000 } = this.settings;
-    const [next, entries] = await this.read('claim', bounds, [minIdleMs, cursor, deadLetterMaxLen]);
+    const { deadLetterMaxLen = 10_000, maxDeliveries = 5 } = this.settings;
+    const [next, entries] = await this.read('claim', bounds, [
+      minIdleMs,
+      cursor,
+      deadLetterMaxLen,
+      maxDeliveries,
+    ]);
     return { next, entries };
   }
 
@@ -206,8 +217,14 @@ export class BridgeScripts {
     bounds: ReadBounds,
     ids: readonly string[],
   ): Promise<{ looked: number; entries: ReadEntry[] }> {
-    const { deadLetterMaxLen = 10_000 } = this.settings;
-    const [looked, entries] = await this.read('mine', bounds, [0, '0-0', deadLetterMaxLen, ...ids]);
+    const { deadLetterMaxLen = 10_000, maxDeliveries = 5 } = this.settings;
+    const [looked, entries] = await this.read('mine', bounds, [
+      0,
+      '0-0',
+      deadLetterMaxLen,
+      maxDeliveries,
+      ...ids,
+    ]);
     return { looked: Number(looked), entries };
   }
 

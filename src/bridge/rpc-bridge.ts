@@ -179,6 +179,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       group: this.group,
       deadLetters: config.RPC_DEAD_LETTER_STREAM,
       deadLetterMaxLen: config.RPC_DEAD_LETTER_MAXLEN,
+      maxDeliveries: config.RPC_MAX_DELIVERIES,
       consumer: this.consumer,
       leaseMs: config.RPC_VISIBILITY_TIMEOUT_MS,
       windowMs: config.RPC_DEDUP_WINDOW_MS,
@@ -616,7 +617,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   /**
    * Claims entries pending longer than RPC_VISIBILITY_TIMEOUT_MS (their instance died, or their
    * completion failed) by bytes, as the reads do (lua/read.lua: XAUTOCLAIM one at a time, a payload
-   * over the limit never leaves Redis whole), as many as there are free slots and bytes, and
+   * over the limit never leaves Redis whole and is answered as on its first delivery, until it
+   * was delivered more than RPC_MAX_DELIVERIES times), as many as there are free slots and bytes, and
    * handles them with their delivery count (the claim counted as one more delivery). Run by the
    * read loop, between its reads: claims and reads share RPC_CONCURRENCY and the byte budget.
    */
