@@ -101,7 +101,9 @@ export interface BridgeStatus {
  *   retryable, and never stored: the retry runs (and publishes nothing twice);
  * - a live instance renews its leases and keeps its entries from being claimed (keepAlive), and
  *   never takes back an entry another instance claimed; an entry whose instance died is claimed
- *   (XAUTOCLAIM) by another after RPC_VISIBILITY_TIMEOUT_MS;
+ *   (XAUTOCLAIM) by another after RPC_VISIBILITY_TIMEOUT_MS; entries a failed read took without
+ *   the bridge learning of them (Redis ran it after the command timeout), and those whose
+ *   handling failed here, are taken back at once once Redis answers (retakeOrphans);
  * - a duplicate `correlation_id` is answered with the stored reply at once, or, while its twin
  *   runs, registered as a waiter and acknowledged: the twin's finish pushes the reply to it. It
  *   holds no slot and does not poll. A retryable failure is pushed but never stored: a retry runs;
@@ -110,7 +112,8 @@ export interface BridgeStatus {
  *   held at once, running or waiting in their room's chain;
  * - it reads by bytes (lua/read.lua, for new and for claimed entries alike): a payload over
  *   MAX_PAYLOAD_BYTES never leaves Redis whole (its size and first and last KiB do), and it holds
- *   at most RPC_MAX_BYTES_IN_FLIGHT bytes of payload at once (plus one entry);
+ *   at most RPC_MAX_BYTES_IN_FLIGHT bytes of payload at once (plus one entry): reads, claims and
+ *   take-backs are one script call at a time;
  * - an entry delivered more than RPC_MAX_DELIVERIES times, or that is not a request, goes to
  *   RPC_DEAD_LETTER_STREAM (MAXLEN ~ RPC_DEAD_LETTER_MAXLEN) with the reason and the first KiB of
  *   its payload, and is acknowledged (answered when it can be);
