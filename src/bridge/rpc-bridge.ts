@@ -422,16 +422,37 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       return this.giveUp(id, payload ?? '', request, deliveries, flight);
     }
     if (hasExpired(id, request, Date.now())) {
-      // One a stall kept from this instance expired for want of Redis, not run: a retry may run it.
-      const error = retaken
-        ? new RpcError(RpcErrorCode.Unavailable, 'Redis was unavailable; the request was not run', {
-            retryable: true,
-          })
-        : new RpcError(RpcErrorCode.Timeout, 'the request expired before it was run');
+      if (retaken) return this.answerDelayed(id, request, flight);
+      const error = new RpcError(RpcErrorCode.Timeout, 'the request expired before it was run');
       await this.scripts.answer(id, replyListOf(request), errorReply(request.correlationId, error));
       return;
     }
     await this.runOnce(id, request, flight);
+  }
+
+  /**
+   * A request a Redis failure kept from this instance (taken back) until it expired: answered
+   * `unavailable`, retryable, not run again. Through its record, as a run's failure is: an
+   * earlier attempt here may have taken it (its waiters are answered too, and the record freed
+   * for a retry), and a reply stored meanwhile is answered instead.
+   */
+  private async answerDelayed(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
+    const error = new RpcError(
+      RpcErrorCode.Unavailable,
+      'Redis was unavailable until the request expired; it was not run',
+      { retryable: true },
+    );
+    const reply = errorReply(request.correlationId, error);
+    const replyTo = replyListOf(request);
+    if (replyTo === undefined) {
+      await this.scripts.answer(id, undefined, '');
+      return;
+    }
+    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const taken = await this.scripts.take(keys, id, replyTo);
+    flight.taken?.();
+    if (taken.kind !== 'run') return;
+    await this.scripts.finish(keys, id, taken.owner, reply, 'release', replyTo);
   }
 
   /**
