@@ -347,7 +347,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     return this.heldBytes >= this.config.RPC_MAX_BYTES_IN_FLIGHT;
   }
 
-  /** `retaken`: taken back after a failed read (retakeOrphans), never run here. */
+  /** `retaken`: taken back after a Redis failure (retakeOrphans). */
   private start(entry: ReadEntry, retaken = false): void {
     const { id, deliveries, payload, oversized } = entry;
     if (this.inFlight.has(id)) return;
