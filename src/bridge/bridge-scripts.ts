@@ -24,6 +24,11 @@ export interface BridgeScriptSettings {
   readonly deadLetters: string;
   /** Dead letters kept (RPC_DEAD_LETTER_MAXLEN) by the read script; default 10,000. */
   readonly deadLetterMaxLen?: number;
+  /**
+   * RPC_MAX_DELIVERIES (default 5): an oversized entry delivered more often is dead-lettered by the
+   * read script, unanswered; below that it is returned for the bridge to answer.
+   */
+  readonly maxDeliveries?: number;
   /** This instance's consumer name in the group. */
   readonly consumer: string;
   /** How long an owner's lease lasts unless renewed (RPC_VISIBILITY_TIMEOUT_MS). */
@@ -183,16 +188,57 @@ export class BridgeScripts {
   /**
    * Entries pending longer than `minIdleMs` claimed for this consumer (XAUTOCLAIM from `cursor`),
    * by bytes; also the cursor the next scan starts from ('0-0': the scan went round). An
-   * oversized entry claimed again is dead-lettered and acknowledged in Redis, not returned.
+   * oversized entry delivered more than `maxDeliveries` times is dead-lettered and acknowledged in
+   * Redis, not returned.
    */
   async claim(
     bounds: ReadBounds,
     minIdleMs: number,
     cursor: string,
   ): Promise<{ next: string; entries: ReadEntry[] }> {
-    const { deadLetterMaxLen = 10_000 } = this.settings;
-    const [next, entries] = await this.read('claim', bounds, [minIdleMs, cursor, deadLetterMaxLen]);
+    const { deadLetterMaxLen = 10_000, maxDeliveries = 5 } = this.settings;
+    const [next, entries] = await this.read('claim', bounds, [
+      minIdleMs,
+      cursor,
+      deadLetterMaxLen,
+      maxDeliveries,
+    ]);
     return { next, entries };
+  }
+
+  /**
+   * Takes back, by bytes, the given entries while they are still pending on this consumer (an
+   * earlier read or claim took them but its answer never came: a timeout), with their delivery
+   * count unchanged ('+<id>': one more); one another consumer holds is left to it. Also how many
+   * of `ids` were looked
+   * at: the others (past the bounds) are for the next call.
+   */
+  async retake(
+    bounds: ReadBounds,
+    ids: readonly string[],
+  ): Promise<{ looked: number; entries: ReadEntry[] }> {
+    const { deadLetterMaxLen = 10_000, maxDeliveries = 5 } = this.settings;
+    const [looked, entries] = await this.read('mine', bounds, [
+      0,
+      '0-0',
+      deadLetterMaxLen,
+      maxDeliveries,
+      ...ids,
+    ]);
+    return { looked: Number(looked), entries };
+  }
+
+  /** This consumer's pending entries after `after` (exclusive; '-' from the start): id and idle ms. */
+  async ownPending(after: string, count: number): Promise<{ id: string; idleMs: number }[]> {
+    const { stream, group, consumer } = this.settings;
+    const start = after === '-' ? '-' : `(${after}`;
+    const rows = (await this.client.xpending(stream, group, start, '+', count, consumer)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
+    return rows.map(([id, , idleMs]) => ({ id: String(id), idleMs: Number(idleMs) }));
   }
 
   /**
@@ -204,7 +250,7 @@ export class BridgeScripts {
   }
 
   private async read(
-    mode: 'new' | 'claim',
+    mode: 'new' | 'claim' | 'mine',
     bounds: ReadBounds,
     extra: (string | number)[],
   ): Promise<[string, ReadEntry[]]> {

@@ -36,6 +36,15 @@ const TRIM_CALLS = 10;
 /** Backoff of the read loop after a failure (Redis away), doubling up to the maximum. */
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2_000;
+/** This consumer's pending entries looked at per call when taking back those a failed read took. */
+const ORPHAN_PAGE = 100;
+/**
+ * How long after Redis answers again the read loop keeps looking for such entries (before each
+ * read): a call sent on a connection dropped during the stall may still be run once Redis resumes.
+ */
+const ORPHAN_WATCH_MS = 2_000;
+/** An entry whose handling failed here (Redis away) is taken back after this, not after the visibility timeout. */
+const DROPPED_RETRY_MS = 1_000;
 
 interface InFlight {
   task: Promise<void>;
@@ -95,7 +104,9 @@ export interface BridgeStatus {
  *   retryable, and never stored: the retry runs (and publishes nothing twice);
  * - a live instance renews its leases and keeps its entries from being claimed (keepAlive), and
  *   never takes back an entry another instance claimed; an entry whose instance died is claimed
- *   (XAUTOCLAIM) by another after RPC_VISIBILITY_TIMEOUT_MS;
+ *   (XAUTOCLAIM) by another after RPC_VISIBILITY_TIMEOUT_MS; entries a failed read took without
+ *   the bridge learning of them (Redis ran it after the command timeout), and those whose
+ *   handling failed here, are taken back at once once Redis answers (retakeOrphans);
  * - a duplicate `correlation_id` is answered with the stored reply at once, or, while its twin
  *   runs, registered as a waiter and acknowledged: the twin's finish pushes the reply to it. It
  *   holds no slot and does not poll. A retryable failure is pushed but never stored: a retry runs;
@@ -104,7 +115,8 @@ export interface BridgeStatus {
  *   held at once, running or waiting in their room's chain;
  * - it reads by bytes (lua/read.lua, for new and for claimed entries alike): a payload over
  *   MAX_PAYLOAD_BYTES never leaves Redis whole (its size and first and last KiB do), and it holds
- *   at most RPC_MAX_BYTES_IN_FLIGHT bytes of payload at once (plus one entry);
+ *   at most RPC_MAX_BYTES_IN_FLIGHT bytes of payload at once (plus one entry): reads, claims and
+ *   take-backs are one script call at a time;
  * - an entry delivered more than RPC_MAX_DELIVERIES times, or that is not a request, goes to
  *   RPC_DEAD_LETTER_STREAM (MAXLEN ~ RPC_DEAD_LETTER_MAXLEN) with the reason and the first KiB of
  *   its payload, and is acknowledged (answered when it can be);
@@ -138,6 +150,22 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private ticking = false;
   /** Where the next XAUTOCLAIM scan of the pending entries starts. */
   private claimCursor = '0-0';
+  /** How often the read loop claims abandoned entries (and the maintenance tick runs). */
+  private readonly claimEveryMs: number;
+  private nextClaim = 0;
+  /**
+   * When the first read or claim that failed since entries were last taken back was sent: Redis
+   * may have run it (a stall outlasting the command timeout), leaving entries pending on this
+   * consumer that the bridge never received.
+   */
+  private failedSince: number | undefined;
+  /** When the first retake after that failure succeeded (ORPHAN_WATCH_MS from then). */
+  private retakenSince: number | undefined;
+  /**
+   * Entries whose handling failed here (a Redis error) and that stay pending on this consumer:
+   * when. Taken back as one more delivery (RPC_MAX_DELIVERIES bounds their retries).
+   */
+  private readonly dropped = new Map<string, number>();
   private lastSweep = Date.now();
   private lastTrim = 0;
 
@@ -157,21 +185,22 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       group: this.group,
       deadLetters: config.RPC_DEAD_LETTER_STREAM,
       deadLetterMaxLen: config.RPC_DEAD_LETTER_MAXLEN,
+      maxDeliveries: config.RPC_MAX_DELIVERIES,
       consumer: this.consumer,
       leaseMs: config.RPC_VISIBILITY_TIMEOUT_MS,
       windowMs: config.RPC_DEDUP_WINDOW_MS,
       replyTtlS: config.RPC_RESPONSE_TTL_S,
     });
+    this.claimEveryMs = Math.min(
+      5_000,
+      Math.max(25, Math.floor(config.RPC_VISIBILITY_TIMEOUT_MS / 4)),
+    );
   }
 
   onApplicationBootstrap(): void {
     this.running = true;
     this.loop = this.readLoop();
-    const every = Math.min(
-      5_000,
-      Math.max(25, Math.floor(this.config.RPC_VISIBILITY_TIMEOUT_MS / 4)),
-    );
-    this.tick = setInterval(() => void this.maintain(), every);
+    this.tick = setInterval(() => void this.maintain(), this.claimEveryMs);
     this.tick.unref();
   }
 
@@ -223,13 +252,23 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
 
   // ---- reading ---------------------------------------------------------------------------
 
+  /**
+   * Brings every entry the bridge handles, one call at a time, so each call's bounds count what
+   * the calls before it brought: the entries a failed call may have taken (first), the abandoned
+   * ones (every claimEveryMs), then new ones.
+   */
   private async readLoop(): Promise<void> {
     let failures = 0;
     while (this.running) {
+      const sentAt = Date.now();
       try {
         // Connecting, or Redis away: RedisConnections logs the outage; wait without failing.
         if (!(await this.connected())) continue;
         if (!this.groupReady) await this.createGroup();
+        await this.freeSlot();
+        if (!this.running) break;
+        if (this.failedSince !== undefined) await this.retakeOrphans(this.failedSince);
+        if (Date.now() >= this.nextClaim) await this.claimAbandoned();
         await this.freeSlot();
         if (!this.running) break;
         const entries = await this.scripts.readNew(this.bounds());
@@ -238,6 +277,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         for (const entry of entries) this.start(entry);
         if (entries.length === 0) await this.idle(IDLE_POLL_MS);
       } catch (error) {
+        this.failedSince = Math.min(this.failedSince ?? sentAt, sentAt);
+        this.retakenSince = undefined;
         // The group (or the whole stream) is gone: Redis lost its data. Created again, from 0.
         if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
         this.problem(
@@ -309,7 +350,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     return this.heldBytes >= this.config.RPC_MAX_BYTES_IN_FLIGHT;
   }
 
-  private start(entry: ReadEntry): void {
+  /** `retaken`: taken back after a Redis failure (retakeOrphans). */
+  private start(entry: ReadEntry, retaken = false): void {
     const { id, deliveries, payload, oversized } = entry;
     if (this.inFlight.has(id)) return;
     const limit = this.config.MAX_PAYLOAD_BYTES;
@@ -329,7 +371,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       // registers it as a waiter (or answers it from the record) without waiting for the room.
       flight.parked = true;
       this.parked += 1;
-      queued = twin.then(() => this.handle(id, payload, parsed, deliveries, flight));
+      queued = twin.then(() => this.handle(id, payload, parsed, deliveries, flight, retaken));
     } else {
       if (correlationId !== undefined && !twin) {
         this.twins.set(correlationId, new Promise((resolve) => (flight.taken = resolve)));
@@ -340,12 +382,14 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         : undefined;
       queued = this.sequencer.run(room, (release) => {
         flight.ordered = release;
-        return this.handle(id, payload, parsed, deliveries, flight);
+        return this.handle(id, payload, parsed, deliveries, flight, retaken);
       });
     }
     flight.task = queued
       .catch((error: unknown) => {
-        // Not acknowledged: the entry stays pending and is claimed again after the timeout.
+        // Not acknowledged: the entry stays pending here, and is taken back (retakeOrphans).
+        this.dropped.set(id, Date.now());
+        this.failedSince ??= Date.now();
         this.problem(
           'A request could not be completed',
           'A request could not be completed; it will be retried',
@@ -373,6 +417,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     parsed: ParsedEntry,
     deliveries: number,
     flight: InFlight,
+    retaken: boolean,
   ): Promise<void> {
     if (!parsed.ok) return this.deadLetter(id, parsed, deliveries);
     const { request } = parsed;
@@ -380,11 +425,37 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       return this.giveUp(id, payload ?? '', request, deliveries, flight);
     }
     if (hasExpired(id, request, Date.now())) {
+      if (retaken) return this.answerDelayed(id, request, flight);
       const error = new RpcError(RpcErrorCode.Timeout, 'the request expired before it was run');
       await this.scripts.answer(id, replyListOf(request), errorReply(request.correlationId, error));
       return;
     }
     await this.runOnce(id, request, flight);
+  }
+
+  /**
+   * A request a Redis failure kept from this instance (taken back) until it expired: answered
+   * `unavailable`, retryable, not run again. Through its record, as a run's failure is: an
+   * earlier attempt here may have taken it (its waiters are answered too, and the record freed
+   * for a retry), and a reply stored meanwhile is answered instead.
+   */
+  private async answerDelayed(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
+    const error = new RpcError(
+      RpcErrorCode.Unavailable,
+      'Redis was unavailable until the request expired; it was not run',
+      { retryable: true },
+    );
+    const reply = errorReply(request.correlationId, error);
+    const replyTo = replyListOf(request);
+    if (replyTo === undefined) {
+      await this.scripts.answer(id, undefined, '');
+      return;
+    }
+    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const taken = await this.scripts.take(keys, id, replyTo);
+    flight.taken?.();
+    if (taken.kind !== 'run') return;
+    await this.scripts.finish(keys, id, taken.owner, reply, 'release', replyTo);
   }
 
   /**
@@ -575,22 +646,17 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
 
   // ---- claiming --------------------------------------------------------------------------
 
-  /** The periodic work: keep this instance's slow requests ours, then claim abandoned ones. */
+  /** The periodic work: keep this instance's slow requests ours, forget dead consumers, trim. */
   private async maintain(): Promise<void> {
     if (this.ticking || !this.running || !this.groupReady) return;
     this.ticking = true;
     try {
       await this.keepAlive();
-      await this.claimAbandoned();
       await this.forgetDeadConsumers();
       await this.trimHandled();
     } catch (error) {
       if (/NOGROUP/.test(messageOf(error))) this.groupReady = false;
-      this.problem(
-        'Claiming abandoned requests failed',
-        'Claiming abandoned requests failed',
-        error,
-      );
+      this.problem('The bridge’s maintenance failed', 'The bridge’s maintenance failed', error);
     } finally {
       this.ticking = false;
     }
@@ -614,10 +680,13 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   /**
    * Claims entries pending longer than RPC_VISIBILITY_TIMEOUT_MS (their instance died, or their
    * completion failed) by bytes, as the reads do (lua/read.lua: XAUTOCLAIM one at a time, a payload
-   * over the limit never leaves Redis whole), as many as there are free slots and bytes, and
-   * handles them with their delivery count (the claim counted as one more delivery).
+   * over the limit never leaves Redis whole and is answered as on its first delivery, until it
+   * was delivered more than RPC_MAX_DELIVERIES times), as many as there are free slots and bytes, and
+   * handles them with their delivery count (the claim counted as one more delivery). Run by the
+   * read loop, between its reads: claims and reads share RPC_CONCURRENCY and the byte budget.
    */
   private async claimAbandoned(): Promise<void> {
+    this.nextClaim = Date.now() + this.claimEveryMs;
     for (;;) {
       if (!this.running || this.busy >= this.config.RPC_CONCURRENCY || this.bytesFull) return;
       const { next, entries } = await this.scripts.claim(
@@ -630,6 +699,59 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       // A full scan of the pending entries ends at 0-0; the next tick starts another one.
       if (next === '0-0' || entries.length === 0) return;
     }
+  }
+
+  /**
+   * Takes back the entries a read or claim sent at `since` or later may have taken without the
+   * bridge learning of them (Redis ran it after its command timeout): pending on this consumer,
+   * delivered since then, and not handled here. Taken by bytes as a read is (lua/read.lua 'mine'),
+   * only while still pending here, with their delivery count unchanged, and handled at once,
+   * before any newer entry is read; and those whose handling failed here (`dropped`), as one more
+   * delivery, DROPPED_RETRY_MS after. Looked for before each read until ORPHAN_WATCH_MS after the
+   * first look that succeeded, and while any `dropped` entry is left.
+   */
+  private async retakeOrphans(since: number): Promise<void> {
+    let after = '-';
+    let taken = 0;
+    const seen = new Set<string>();
+    for (;;) {
+      const rows = await this.scripts.ownPending(after, ORPHAN_PAGE);
+      // Idle at most since `since` (measured once the rows came): delivered after it was sent.
+      const now = Date.now();
+      const maxIdle = now - since;
+      const orphans: string[] = [];
+      for (const { id, idleMs } of rows) {
+        seen.add(id);
+        if (this.inFlight.has(id)) continue;
+        const droppedAt = this.dropped.get(id);
+        if (droppedAt !== undefined && now - droppedAt >= DROPPED_RETRY_MS) {
+          this.dropped.delete(id);
+          orphans.push(`+${id}`);
+        } else if (droppedAt === undefined && idleMs <= maxIdle) {
+          orphans.push(id);
+        }
+      }
+      for (let next = 0; next < orphans.length;) {
+        await this.freeSlot();
+        if (!this.running) return;
+        const { looked, entries } = await this.scripts.retake(this.bounds(), orphans.slice(next));
+        next += Math.max(1, looked);
+        taken += entries.length;
+        for (const entry of entries) this.start(entry, true);
+      }
+      if (rows.length < ORPHAN_PAGE) break;
+      after = rows[rows.length - 1].id;
+    }
+    // Those no longer pending here were acknowledged or claimed: nothing to take back.
+    for (const id of this.dropped.keys()) if (!seen.has(id)) this.dropped.delete(id);
+    const now = Date.now();
+    this.retakenSince ??= now;
+    if (now - this.retakenSince >= ORPHAN_WATCH_MS && this.dropped.size === 0) {
+      this.failedSince = undefined;
+      this.retakenSince = undefined;
+    }
+    if (taken > 0)
+      this.logger.warn(`Took back ${taken} request(s) a Redis failure left pending here`);
   }
 
   /**

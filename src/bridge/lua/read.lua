@@ -1,21 +1,28 @@
 -- Brings entries of the request stream to the bridge by bytes, one at a time: new ones
--- (XREADGROUP '>') or those idle past the visibility timeout (XAUTOCLAIM). Each entry's payload
+-- (XREADGROUP '>'), those idle past the visibility timeout (XAUTOCLAIM), or given ones still
+-- pending on this consumer ('mine': entries an earlier call took whose answer never reached the
+-- bridge, taken back by XCLAIM with their delivery count unchanged). Each entry's payload
 -- is measured here: one over the limit never leaves Redis whole (only its first and last bytes),
 -- and what is returned stays within the read's byte budget (plus at most one entry). An oversized
--- entry claimed again (its first delivery never came to an end: the instance died, or the read's
--- answer was lost) is dead-lettered here and acknowledged, unanswered: it cannot come back.
+-- entry delivered more than the max deliveries (its earlier deliveries never came to an end) is
+-- dead-lettered here and acknowledged, unanswered: it cannot come back; below that it is returned
+-- as on its first delivery (size, first and last bytes), for the bridge to answer.
 -- KEYS: [1] request stream, [2] dead-letter stream.
--- ARGV: [1] group, [2] consumer, [3] 'new' | 'claim', [4] at most this many entries,
+-- ARGV: [1] group, [2] consumer, [3] 'new' | 'claim' | 'mine', [4] at most this many entries,
 -- [5] payload limit in bytes, [6] byte budget of the answer, [7] bytes this call may scan,
--- [8] bytes kept of an oversized payload's start and of its end, then for 'claim':
--- [9] min idle ms, [10] cursor, [11] dead letters kept (MAXLEN ~).
--- Returns {cursor ('0-0' for 'new'), entries}, an entry being {id, deliveries, 'ok', payload},
+-- [8] bytes kept of an oversized payload's start and of its end, then for 'claim' and 'mine':
+-- [9] min idle ms, [10] cursor, [11] dead letters kept (MAXLEN ~), [12] max deliveries, and for
+-- 'mine' [13…] the ids ('+<id>': taken back as one more delivery).
+-- Returns {cursor, entries}: the next XAUTOCLAIM cursor for 'claim', '0-0' for 'new', for 'mine'
+-- how many of the ids were looked at (the rest are left for the next call). An entry is
+-- {id, deliveries, 'ok', payload},
 -- {id, deliveries, 'none'} (no `payload` field), or {id, deliveries, 'large', bytes, head, tail}.
 local stream = KEYS[1]
 local group, consumer, mode = ARGV[1], ARGV[2], ARGV[3]
 local count, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
 local budget, scan_max, kept = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local cursor = ARGV[10] or '0-0'
+local max_deliveries = tonumber(ARGV[12]) or math.huge
 local out, used, scanned = {}, 0, 0
 
 local function add(entry, deliveries)
@@ -33,10 +40,10 @@ local function add(entry, deliveries)
   if payload == nil then
     out[#out + 1] = {id, deliveries, 'none'}
     used = used + #id
-  elseif #payload > limit and deliveries > 1 then
+  elseif #payload > limit and deliveries > max_deliveries then
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[11], '*', 'reason', 'too_large',
       'error', 'payload: is ' .. #payload .. ' bytes, more than MAX_PAYLOAD_BYTES (' .. limit ..
-        '); claimed again, not answered',
+        '); delivered ' .. deliveries .. ' times, not answered',
       'original_id', id, 'payload', string.sub(payload, 1, kept),
       'deliveries', tostring(deliveries), 'consumer', consumer)
     redis.call('XACK', stream, group, id)
@@ -53,7 +60,22 @@ end
 local attempts = 0
 while attempts < count and #out < count and used < budget and scanned < scan_max do
   attempts = attempts + 1
-  if mode == 'new' then
+  if mode == 'mine' then
+    local id = ARGV[12 + attempts]
+    if not id then break end
+    cursor = tostring(attempts)
+    -- '+<id>': its handling failed here; taking it back counts as one more delivery.
+    local bump = 0
+    if string.sub(id, 1, 1) == '+' then id, bump = string.sub(id, 2), 1 end
+    -- Only while the group still gives it to this consumer: a claimer's entry is never taken back.
+    local row = redis.call('XPENDING', stream, group, id, id, 1)[1]
+    if row and row[2] == consumer then
+      local deliveries = row[4] + bump
+      local entry = redis.call('XCLAIM', stream, group, consumer, 0, id,
+        'RETRYCOUNT', deliveries)[1]
+      if entry then add(entry, deliveries) else redis.call('XACK', stream, group, id) end
+    end
+  elseif mode == 'new' then
     local answer = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 1,
       'STREAMS', stream, '>')
     if not answer then break end
