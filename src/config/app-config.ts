@@ -303,6 +303,18 @@ export class AppConfig {
   HISTORY_MAX_ANSWER_BYTES = 1_048_576;
 
   /**
+   * Bytes of `history` answers held at once for backend callers (HTTP API and bridge), all
+   * requests together, from the read until the answer is sent; one request (a batch) holds at
+   * most HISTORY_MAX_ANSWER_BYTES of it. A call that finds no room is answered `unavailable`,
+   * `retryable: true`. Unset: HISTORY_ANSWERS_HEAP_SHARE of the V8 heap limit, at least
+   * HISTORY_MAX_ANSWER_BYTES; less than HISTORY_MAX_ANSWER_BYTES stops the start.
+   */
+  @IsInt()
+  @Min(1_024)
+  @Max(Number.MAX_SAFE_INTEGER)
+  HISTORY_ANSWERS_MAX_BYTES = 67_108_864;
+
+  /**
    * A `history` answer takes one token of the rate bucket per this many bytes of frames it
    * carries (rounded up, at least one).
    */
