@@ -1,6 +1,8 @@
 import { Socket, connect } from 'node:net';
 import { once } from 'node:events';
+import { useBridgeProcesses } from './support/bridge-processes';
 import { eventually } from './support/eventually';
+import { describeWithRedis } from './support/redis-server';
 import { spawnServer, type ServerProcess } from './support/server-process';
 
 /*
@@ -50,6 +52,26 @@ async function postUnread(port: number, body: unknown): Promise<Socket> {
   return socket;
 }
 
+/** Publishes FRAMES session messages of CONTENT characters into ROOM, 10 per request. */
+async function fillRoom(port: number): Promise<void> {
+  const content = 'x'.repeat(CONTENT);
+  for (let first = 0; first < FRAMES; first += 10) {
+    const calls = Array.from({ length: 10 }, (_, i) => ({
+      method: 'session.message',
+      params: {
+        session_id: 'x',
+        message_id: `m${first + i}`,
+        role: 'assistant',
+        content,
+        is_streaming: false,
+        is_final: true,
+      },
+    }));
+    const replies = (await (await post(port, calls)).json()) as Reply[];
+    expect(replies.every((reply) => reply.success)).toBe(true);
+  }
+}
+
 const historyCall = { method: 'history', params: { room: ROOM, limit: FRAMES } };
 const historyBatch = Array.from({ length: 100 }, () => historyCall);
 
@@ -77,22 +99,7 @@ describe('history answers to backends on a 128 MiB heap', () => {
       HISTORY_ANSWERS_MAX_BYTES: String(2 * ANSWER),
     });
     port = await server.port;
-    const content = 'x'.repeat(CONTENT);
-    for (let first = 0; first < FRAMES; first += 10) {
-      const calls = Array.from({ length: 10 }, (_, i) => ({
-        method: 'session.message',
-        params: {
-          session_id: 'x',
-          message_id: `m${first + i}`,
-          role: 'assistant',
-          content,
-          is_streaming: false,
-          is_final: true,
-        },
-      }));
-      const replies = (await (await post(port, calls)).json()) as Reply[];
-      expect(replies.every((reply) => reply.success)).toBe(true);
-    }
+    await fillRoom(port);
   });
 
   afterAll(async () => {
@@ -157,6 +164,46 @@ describe('history answers to backends on a 128 MiB heap', () => {
     for (const { status, reply } of loneAnswers) {
       expect(status === 200 ? reply.success : status === 503 && isUnavailable(reply)).toBe(true);
     }
+    expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+    expect(server.child.exitCode).toBeNull();
+  });
+});
+
+describeWithRedis('history answers to bridge requests on a 128 MiB heap', () => {
+  const processes = useBridgeProcesses();
+
+  it('answers 100 history requests at once, each or unavailable, and stays up', async () => {
+    const stream = `answers-${process.pid}`;
+    const server = spawnServer({
+      NODE_OPTIONS: '--max-old-space-size=128',
+      REDIS_URL: processes.redis.url,
+      REDIS_KEY_PREFIX: `answers${process.pid}:`,
+      RPC_REQUEST_STREAM: stream,
+      RPC_DEAD_LETTER_STREAM: `${stream}:dlq`,
+      API_KEY,
+      MAX_PAYLOAD_BYTES: String(2 * MIB),
+      HISTORY_ROOM_MAX_BYTES: String(32 * MIB),
+      HISTORY_MAX_ANSWER_BYTES: String(ANSWER),
+      HISTORY_ANSWERS_MAX_BYTES: String(2 * ANSWER),
+    });
+    processes.servers.push(server);
+    const port = await server.port;
+    await fillRoom(port);
+    const client = processes.client(stream);
+    const sent = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        client.send({ method: 'history', params: historyCall.params }),
+      ),
+    );
+    const replies = await Promise.all(sent.map((call) => client.reply(call, 60_000)));
+    const answered = replies.filter((reply) => reply.success === true);
+    const refused = replies.filter(
+      (reply) =>
+        reply.error_code === 'unavailable' &&
+        (reply.error as { retryable?: boolean } | undefined)?.retryable === true,
+    );
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered.length + refused.length).toBe(100);
     expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
     expect(server.child.exitCode).toBeNull();
   });

@@ -8,9 +8,9 @@ export type AnswerTake =
   | 'busy';
 
 /**
- * The bytes of answers held at once for backend callers, all requests together: an answer takes
- * its bytes before it is built and gives them back once it is sent, so answers waiting to be
- * serialized and written never hold more than `capacity` bytes.
+ * The bytes of answers held at once for backend callers, all requests together: room for an
+ * answer is set aside before it is read and given back once it is sent, so answers being read,
+ * serialized and written never hold more than `capacity` bytes (a read beyond them is refused).
  */
 export class AnswerPool {
   private heldBytes = 0;
@@ -46,7 +46,9 @@ export class AnswerPool {
 /**
  * One request's share of the pool: its answers together hold at most `budget` bytes (the first
  * answer whatever its size, as long as the pool has room), all given back by `release` (once the
- * answer is sent, or the request is gone). A released lease takes nothing more.
+ * answer is sent, or the request is gone). Room for an answer is set aside before it is read
+ * (`reserve`), so that reads in flight are bounded too, and trimmed to what it came to once built
+ * (`settle`); one answer at a time. A released lease takes nothing more.
  */
 export class AnswerLease {
   private heldBytes = 0;
@@ -62,12 +64,36 @@ export class AnswerLease {
     return this.released ? 0 : Math.max(0, this.budget - this.heldBytes);
   }
 
-  take(bytes: number): AnswerTake {
-    if (bytes === 0) return 'taken';
-    if (this.released || (this.heldBytes > 0 && bytes > this.remaining)) return 'spent';
+  /**
+   * Sets aside what the request has left (its whole budget for its first answer) before an
+   * answer is read: the bytes set aside, or why none were.
+   */
+  reserve(): number | Exclude<AnswerTake, 'taken'> {
+    const bytes = this.remaining;
+    if (bytes === 0) return 'spent';
     if (!this.pool.take(bytes)) return 'busy';
     this.heldBytes += bytes;
-    return 'taken';
+    return bytes;
+  }
+
+  /**
+   * Keeps `used` of the `reserved` bytes and gives the rest back. An answer larger than its
+   * reservation (one frame over the budget) is kept only as the request's first and while the
+   * pool has room; otherwise all of the reservation is given back.
+   */
+  settle(reserved: number, used: number): AnswerTake {
+    if (this.released) return 'spent';
+    if (used <= reserved) {
+      this.give(reserved - used);
+      return 'taken';
+    }
+    const first = this.heldBytes === reserved;
+    if (first && this.pool.take(used - reserved)) {
+      this.heldBytes += used - reserved;
+      return 'taken';
+    }
+    this.give(reserved);
+    return first ? 'busy' : 'spent';
   }
 
   /** Gives every byte back to the pool; idempotent. */
@@ -76,5 +102,10 @@ export class AnswerLease {
     this.released = true;
     this.pool.give(this.heldBytes);
     this.heldBytes = 0;
+  }
+
+  private give(bytes: number): void {
+    this.heldBytes -= bytes;
+    this.pool.give(bytes);
   }
 }

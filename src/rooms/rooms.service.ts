@@ -202,10 +202,10 @@ export class RoomsService {
    * whatever its size), `truncated` when older ones were left out. `payer`, a socket asking, is
    * charged one token per HISTORY_BYTES_PER_TOKEN bytes returned (rounded up): its frame took
    * one at arrival, the rest is taken now; a payer still in debt from an earlier answer is
-   * refused `rate_limited` before anything is read. `answers`, a backend's request, holds the
-   * answer's bytes until it is sent: the answer fits in what the request has left (cut,
-   * `truncated`, while its newest frame fits), else `unavailable` (the request's budget is
-   * spent, or the pool of all requests' answers is full).
+   * refused `rate_limited` before anything is read. `answers`, a backend's request, sets aside
+   * what it has left before the read and keeps the answer's bytes until it is sent: the answer
+   * fits in it (cut, `truncated`, while its newest frame fits), else `unavailable` (the
+   * request's budget is spent, or the pool of all requests' answers is full).
    */
   async historyOf(
     roomId: string,
@@ -219,20 +219,25 @@ export class RoomsService {
       );
     }
     const limit = Math.min(query.limit ?? HISTORY_DEFAULT_LIMIT, this.config.HISTORY_MAX_LIMIT);
-    const read = await this.unavailableAsChatError(() =>
-      this.broker.history(roomId, { before: query.before, limit }),
-    );
-    const rendered: string[] = [];
-    for (const publication of read.publications) {
-      const frame = this.hub.render(publication);
-      if (frame !== undefined) rendered.push(frame);
+    const reserved = answers && reserveAnswer(answers);
+    let read: HistoryResult;
+    let page: ReturnType<typeof newestWithin>;
+    try {
+      read = await this.unavailableAsChatError(() =>
+        this.broker.history(roomId, { before: query.before, limit }),
+      );
+      const rendered: string[] = [];
+      for (const publication of read.publications) {
+        const frame = this.hub.render(publication);
+        if (frame !== undefined) rendered.push(frame);
+      }
+      const maxBytes = Math.min(this.config.HISTORY_MAX_ANSWER_BYTES, reserved ?? Infinity);
+      page = newestWithin(rendered, maxBytes);
+    } catch (error) {
+      if (reserved !== undefined) answers?.settle(reserved, 0);
+      throw error;
     }
-    const maxBytes = Math.min(
-      this.config.HISTORY_MAX_ANSWER_BYTES,
-      answers?.remaining ?? Number.POSITIVE_INFINITY,
-    );
-    const page = newestWithin(rendered, maxBytes);
-    if (answers) holdAnswer(answers, page.bytes);
+    if (answers && reserved !== undefined) settleAnswer(answers, reserved, page.bytes);
     payer?.charge(Math.ceil(page.bytes / this.config.HISTORY_BYTES_PER_TOKEN) - 1);
     return { roomId, ...read.position, messages: page.frames, truncated: page.truncated };
   }
@@ -491,18 +496,26 @@ export class RoomsService {
   }
 }
 
-/** Takes an answer's bytes from the request's lease, or refuses the answer `unavailable`. */
-function holdAnswer(answers: AnswerLease, bytes: number): void {
-  const taken = answers.take(bytes);
-  if (taken === 'spent') {
-    throw new ChatError(
-      ErrorCode.Unavailable,
-      'this request’s history answers reached HISTORY_MAX_ANSWER_BYTES: ask again in another request',
-    );
-  }
-  if (taken === 'busy') {
-    throw new ChatError(ErrorCode.Unavailable, 'too many history answers in flight; retry');
-  }
+/** Sets aside room for an answer in the request's lease, or refuses it `unavailable`. */
+function reserveAnswer(answers: AnswerLease): number {
+  const reserved = answers.reserve();
+  if (typeof reserved === 'number') return reserved;
+  throw answerRefused(reserved);
+}
+
+/** Keeps the answer's bytes of what was set aside, or refuses it `unavailable`. */
+function settleAnswer(answers: AnswerLease, reserved: number, used: number): void {
+  const taken = answers.settle(reserved, used);
+  if (taken !== 'taken') throw answerRefused(taken);
+}
+
+function answerRefused(why: 'spent' | 'busy'): ChatError {
+  return new ChatError(
+    ErrorCode.Unavailable,
+    why === 'spent'
+      ? 'this request’s history answers reached HISTORY_MAX_ANSWER_BYTES: ask again in another request'
+      : 'too many history answers in flight; retry',
+  );
 }
 
 /**
