@@ -195,7 +195,7 @@ describeWithRedis('history answers to bridge requests on a 128 MiB heap', () => 
         client.send({ method: 'history', params: historyCall.params }),
       ),
     );
-    const replies = await Promise.all(sent.map((call) => client.reply(call, 60_000)));
+    const replies = await Promise.all(sent.map((call) => client.reply(call, 20_000)));
     const answered = replies.filter((reply) => reply.success === true);
     const refused = replies.filter(
       (reply) =>
