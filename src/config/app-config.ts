@@ -295,7 +295,8 @@ export class AppConfig {
 
   /**
    * Bytes of frames one `history` answer carries at most: past them the oldest are left out and
-   * the answer says `truncated: true` (the newest frame goes whatever its size).
+   * the answer says `truncated: true` (the newest frame goes whatever its size). A backend's
+   * request (a batch's calls together) carries at most this much in all.
    */
   @IsInt()
   @Min(1_024)

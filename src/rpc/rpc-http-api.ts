@@ -47,7 +47,9 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
  * `invalid_params`), or an array of 1 to MAX_BATCH_CALLS calls run one after another, in order,
  * answered 200 with one reply per call in the same order (a failed call does not stop the others).
  * Calls whose method names a room run one after another per room, in arrival order, with the
- * bridge's calls into that room; other rooms' calls run in parallel.
+ * bridge's calls into that room; other rooms' calls run in parallel. The `history` answers of
+ * one request share one lease of the AnswerPool: HISTORY_MAX_ANSWER_BYTES in all, a call past it
+ * answered `unavailable`.
  *
  * A call's publications are idempotent (see `RoomBroker.publish`) under its `correlation_id`
  * when it has one, else under the request's `Idempotency-Key` header (the call's index appended
