@@ -14,6 +14,8 @@ import {
   underProbes,
 } from './harness';
 
+const API_KEY = 'attack-api-key-0123456789';
+
 /** Longest chat message under the default MAX_MESSAGE_LENGTH (10,000). */
 const LONG = 'x'.repeat(9_990);
 
@@ -263,6 +265,79 @@ export const costAttacks: Record<string, Attack> = {
           stormSeconds: round(joinsMs / 1_000),
           refusedRateLimited: refused,
           ...tally.summary,
+        };
+      });
+    },
+  },
+  'history-batches': {
+    summary:
+      '[--batches 8] [--rounds 3] [--frame-kb 60]  concurrent POST /api/rpc batches of 100 history calls of a room of 100 large frames',
+    setup: () => Promise.resolve({ env: { API_KEY, MAX_PAYLOAD_BYTES: String(1_048_576) } }),
+    async run(server, options) {
+      const batches = Number(options.batches ?? 8);
+      const rounds = Number(options.rounds ?? 3);
+      const content = 'x'.repeat(Number(options['frame-kb'] ?? 60) * 1_000);
+      const url = `http://127.0.0.1:${server.port}/api/rpc`;
+      const post = (body: unknown): Promise<Response> =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+          body: JSON.stringify(body),
+        });
+      // The room: 100 session messages, 10 per request.
+      for (let first = 0; first < 100; first += 10) {
+        await post(
+          Array.from({ length: 10 }, (_, i) => ({
+            method: 'session.message',
+            params: {
+              session_id: 'x',
+              message_id: `m${first + i}`,
+              role: 'assistant',
+              content,
+              is_streaming: false,
+              is_final: true,
+            },
+          })),
+        );
+      }
+      const batch = Array.from({ length: 100 }, () => ({
+        method: 'history',
+        params: { room: 'session:x', limit: 100 },
+      }));
+      const replies: Record<string, number> = {};
+      let failedRequests = 0;
+      let receivedBytes = 0;
+      return underProbes(server, Number(options.seconds ?? 10), async () => {
+        for (let r = 0; r < rounds; r++) {
+          await Promise.all(
+            Array.from({ length: batches }, async () => {
+              try {
+                const body = await (await post(batch)).text();
+                receivedBytes += Buffer.byteLength(body);
+                for (const reply of JSON.parse(body) as {
+                  success: boolean;
+                  error_code?: string;
+                  result?: { truncated?: boolean };
+                }[]) {
+                  const kind = reply.success
+                    ? reply.result?.truncated
+                      ? 'truncated'
+                      : 'whole'
+                    : (reply.error_code ?? 'error');
+                  replies[kind] = (replies[kind] ?? 0) + 1;
+                }
+              } catch {
+                failedRequests += 1;
+              }
+            }),
+          );
+        }
+        return {
+          batches,
+          rounds,
+          replies,
+          failedRequests,
+          receivedMb: round(receivedBytes / 1_048_576),
         };
       });
     },

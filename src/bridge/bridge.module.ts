@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { AnswerPool } from '../common/answer-pool';
 import { AppConfig } from '../config/app-config';
 import { RedisConnections } from '../redis/redis-connections';
 import { KeyedSequencer } from '../rpc/keyed-sequencer';
@@ -14,13 +15,14 @@ import { RpcBridge } from './rpc-bridge';
   providers: [
     {
       provide: RpcBridge,
-      inject: [RedisConnections, AppConfig, RpcDispatcher, KeyedSequencer],
+      inject: [RedisConnections, AppConfig, RpcDispatcher, KeyedSequencer, AnswerPool],
       useFactory: (
         redis: RedisConnections,
         config: AppConfig,
         dispatcher: RpcDispatcher,
         sequencer: KeyedSequencer,
-      ) => new RpcBridge(redis, config, dispatcher, sequencer),
+        answers: AnswerPool,
+      ) => new RpcBridge(redis, config, dispatcher, sequencer, answers),
     },
   ],
   exports: [RpcBridge],

@@ -1,3 +1,4 @@
+import { AnswerPool } from '../common/answer-pool';
 import type Redis from 'ioredis';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig } from '../config/load-config';
@@ -108,7 +109,13 @@ describe('RpcBridge reads', () => {
       roomOf: () => undefined,
       isQuery: () => false,
     };
-    const bridge = new RpcBridge(connections, config, dispatcher, new KeyedSequencer());
+    const bridge = new RpcBridge(
+      connections,
+      config,
+      dispatcher,
+      new KeyedSequencer(),
+      new AnswerPool(config.HISTORY_ANSWERS_MAX_BYTES, config.HISTORY_MAX_ANSWER_BYTES),
+    );
     bridge.onApplicationBootstrap();
     try {
       while (redis.calls.claim < 20 || redis.calls.new < 20) await delay(10);

@@ -7,6 +7,7 @@ import { AppConfig } from '../config/app-config';
 import { RpcError, RpcErrorCode } from '../protocol/rpc.protocol';
 import { RedisConnections } from '../redis/redis-connections';
 import type { KeyedSequencer } from '../rpc/keyed-sequencer';
+import type { AnswerLease, AnswerPool } from '../common/answer-pool';
 import type { RpcCaller, RpcDispatcher } from '../rpc/rpc-dispatcher';
 import {
   BridgeRequest,
@@ -23,7 +24,7 @@ import { BridgeScripts, ReadBounds, ReadEntry } from './bridge-scripts';
 import { dedupKeys } from './dedup';
 
 /** Who the bridge calls as: a backend, which may call every method. */
-const CALLER: RpcCaller = { kind: 'backend', via: 'redis' };
+const CALLER = { kind: 'backend', via: 'redis' } as const;
 /**
  * Wait before the next read once one found nothing new. Reads are by bytes in a script, which
  * cannot block: an idle instance polls (one cheap script call per interval).
@@ -174,6 +175,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     private readonly config: AppConfig,
     private readonly dispatcher: RpcDispatcher,
     private readonly sequencer: KeyedSequencer,
+    private readonly answers: AnswerPool,
   ) {
     this.stream = config.RPC_REQUEST_STREAM;
     this.group = config.RPC_CONSUMER_GROUP;
@@ -474,9 +476,16 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       flight.taken?.();
       if (taken.kind !== 'run') return;
       flight.owned = { record: keys.record, owner: taken.owner };
-      const { reply, outcome } = await this.execute(request, flight.ordered);
-      const mode = outcome === 'store' && !this.fitsRecord(reply) ? 'release' : outcome;
-      const done = await this.scripts.finish(keys, id, taken.owner, reply, mode, replyTo);
+      // The answer's bytes stay held until its reply is pushed.
+      const lease = this.answers.lease();
+      let done: boolean;
+      try {
+        const { reply, outcome } = await this.execute(request, flight.ordered, lease);
+        const mode = outcome === 'store' && !this.fitsRecord(reply) ? 'release' : outcome;
+        done = await this.scripts.finish(keys, id, taken.owner, reply, mode, replyTo);
+      } finally {
+        lease.release();
+      }
       flight.owned = undefined;
       if (done) return;
       this.problem(
@@ -501,15 +510,21 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
     flight: InFlight,
   ): Promise<void> {
     flight.taken?.();
-    const { reply, outcome } = await this.execute(request, flight.ordered);
-    if (replyTo === undefined && outcome === 'release') {
-      this.problem(
-        'A request without a reply failed for want of Redis',
-        'A request without a reply failed for want of Redis; it is run again after the visibility timeout',
-      );
-      return;
+    // The answer's bytes stay held until its reply is pushed.
+    const lease = this.answers.lease();
+    try {
+      const { reply, outcome } = await this.execute(request, flight.ordered, lease);
+      if (replyTo === undefined && outcome === 'release') {
+        this.problem(
+          'A request without a reply failed for want of Redis',
+          'A request without a reply failed for want of Redis; it is run again after the visibility timeout',
+        );
+        return;
+      }
+      await this.scripts.answer(id, replyTo, replyTo === undefined ? '' : reply);
+    } finally {
+      lease.release();
     }
-    await this.scripts.answer(id, replyTo, replyTo === undefined ? '' : reply);
   }
 
   /** Whether a request has a dedup record: it waits for a reply and its method is not a query. */
@@ -529,9 +544,15 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private async execute(
     request: BridgeRequest,
     onOrdered: (() => void) | undefined,
+    answers: AnswerLease,
   ): Promise<{ reply: string; outcome: 'store' | 'release' }> {
     // The correlation id keys the call's publications: a re-run publishes nothing new.
-    const caller: RpcCaller = { ...CALLER, idempotencyKey: request.correlationId, onOrdered };
+    const caller: RpcCaller = {
+      ...CALLER,
+      idempotencyKey: request.correlationId,
+      onOrdered,
+      answers,
+    };
     try {
       const result = await this.dispatcher.call(request.method, request.params, caller);
       return { reply: successReply(request.correlationId, result), outcome: 'store' };

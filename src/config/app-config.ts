@@ -295,12 +295,25 @@ export class AppConfig {
 
   /**
    * Bytes of frames one `history` answer carries at most: past them the oldest are left out and
-   * the answer says `truncated: true` (the newest frame goes whatever its size).
+   * the answer says `truncated: true` (the newest frame goes whatever its size). A backend's
+   * request (a batch's calls together) carries at most this much in all.
    */
   @IsInt()
   @Min(1_024)
   @Max(67_108_864)
   HISTORY_MAX_ANSWER_BYTES = 1_048_576;
+
+  /**
+   * Bytes of `history` answers held at once for backend callers (HTTP API and bridge), all
+   * requests together, from the read until the answer is sent; one request (a batch) holds at
+   * most HISTORY_MAX_ANSWER_BYTES of it. A call that finds no room is answered `unavailable`,
+   * `retryable: true`. Unset: HISTORY_ANSWERS_HEAP_SHARE of the V8 heap limit, at least
+   * HISTORY_MAX_ANSWER_BYTES; less than HISTORY_MAX_ANSWER_BYTES stops the start.
+   */
+  @IsInt()
+  @Min(1_024)
+  @Max(Number.MAX_SAFE_INTEGER)
+  HISTORY_ANSWERS_MAX_BYTES = 67_108_864;
 
   /**
    * A `history` answer takes one token of the rate bucket per this many bytes of frames it

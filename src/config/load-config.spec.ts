@@ -77,6 +77,7 @@ describe('loadConfig', () => {
       HISTORY_TTL_MS: 86400000,
       HISTORY_MAX_LIMIT: 300,
       HISTORY_MAX_ANSWER_BYTES: 1048576,
+      HISTORY_ANSWERS_MAX_BYTES: Math.floor(HEAP / 20),
       HISTORY_BYTES_PER_TOKEN: 16384,
       RECOVERY_MAX: 300,
       MAX_ROOMS_PER_CONNECTION: 128,
@@ -180,6 +181,18 @@ describe('loadConfig', () => {
   it('accepts addresses and CIDR ranges of either family as TRUSTED_PROXIES', () => {
     const proxies = '10.0.0.0/8, fdaa::/16,::1, 192.0.2.7';
     expect(loadConfig({ TRUSTED_PROXIES: proxies }).TRUSTED_PROXIES).toBe(proxies);
+  });
+
+  it('defaults HISTORY_ANSWERS_MAX_BYTES to 5% of the heap limit, at least one full answer', () => {
+    expect(loadConfig({}, HEAP).HISTORY_ANSWERS_MAX_BYTES).toBe(Math.floor(HEAP / 20));
+    expect(loadConfig({}, 8 * 1_048_576).HISTORY_ANSWERS_MAX_BYTES).toBe(1_048_576);
+  });
+
+  it('refuses a HISTORY_ANSWERS_MAX_BYTES below HISTORY_MAX_ANSWER_BYTES', () => {
+    const env = { HISTORY_ANSWERS_MAX_BYTES: '4096', HISTORY_MAX_ANSWER_BYTES: '8192' };
+    expect(() => loadConfig(env, HEAP)).toThrow(
+      /HISTORY_ANSWERS_MAX_BYTES=4096: must not be below HISTORY_MAX_ANSWER_BYTES \(8192\)/,
+    );
   });
 
   it('defaults HISTORY_MAX_BYTES to a quarter of the heap limit', () => {

@@ -25,6 +25,12 @@ export const HISTORY_HEAP_SHARE = 0.25;
 export const HISTORY_HEAP_MAX_SHARE = 0.5;
 
 /**
+ * Share of the V8 heap limit HISTORY_ANSWERS_MAX_BYTES defaults to: an answer in flight costs a
+ * few times its bytes (the parsed frames, the serialized reply, the socket's buffer).
+ */
+export const HISTORY_ANSWERS_HEAP_SHARE = 0.05;
+
+/**
  * Builds the validated configuration from an environment. Unset or empty variables take their
  * defaults; a bad value throws a ConfigError whose message names the variable and the value
  * (never the value of a secret). Rules across settings (the JWT key source, the history's share
@@ -56,6 +62,12 @@ export function loadConfig(
   if (raw.HISTORY_MAX_BYTES === undefined) {
     config.HISTORY_MAX_BYTES = Math.max(1_048_576, Math.floor(heapLimitBytes * HISTORY_HEAP_SHARE));
   }
+  if (raw.HISTORY_ANSWERS_MAX_BYTES === undefined) {
+    config.HISTORY_ANSWERS_MAX_BYTES = Math.max(
+      config.HISTORY_MAX_ANSWER_BYTES,
+      Math.floor(heapLimitBytes * HISTORY_ANSWERS_HEAP_SHARE),
+    );
+  }
   applyFlyDefaults(config, new Set(Object.keys(raw)));
   const errors = validateSync(config, { forbidUnknownValues: true });
   if (errors.length > 0) {
@@ -77,15 +89,21 @@ export function loadConfig(
   return config;
 }
 
-/** A message costing more than the bucket holds could never be sent. */
+/** A message costing more than the bucket holds, or an answer than the pool, could never be sent. */
 function costErrors(config: AppConfig): string[] {
   const costs = ['PRESENCE_COST', 'SWITCH_COST'] as const;
-  return costs
+  const errors = costs
     .filter((key) => config[key] > config.RATE_LIMIT_BURST)
     .map(
       (key) =>
         `${key}=${config[key]}: must not exceed RATE_LIMIT_BURST (${config.RATE_LIMIT_BURST}), or the message could never be sent`,
     );
+  if (config.HISTORY_ANSWERS_MAX_BYTES < config.HISTORY_MAX_ANSWER_BYTES) {
+    errors.push(
+      `HISTORY_ANSWERS_MAX_BYTES=${config.HISTORY_ANSWERS_MAX_BYTES}: must not be below HISTORY_MAX_ANSWER_BYTES (${config.HISTORY_MAX_ANSWER_BYTES}), or a full answer could never be sent`,
+    );
+  }
+  return errors;
 }
 
 /**

@@ -207,10 +207,8 @@ export class EventMethods {
   })
   async history({ room, limit, before }: HistoryParams, caller: RpcCaller): Promise<unknown> {
     this.assertMayRead(caller, room);
-    const payer = caller.kind === 'socket' ? caller.session : undefined;
-    const read = await this.guard(() =>
-      this.roomsService.historyOf(room, { limit, before }, payer),
-    );
+    const bill = caller.kind === 'socket' ? { payer: caller.session } : { answers: caller.answers };
+    const read = await this.guard(() => this.roomsService.historyOf(room, { limit, before }, bill));
     return {
       room,
       offset: read.offset,

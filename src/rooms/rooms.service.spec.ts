@@ -1,4 +1,5 @@
 import { InMemoryUserConnections } from '../auth/in-memory-user-connections';
+import { AnswerPool } from '../common/answer-pool';
 import { RoomPolicy } from '../auth/room-policy';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
@@ -233,6 +234,66 @@ describe('exceedsCodePoints', () => {
     ['😀😀😀😀', 3, true],
   ])('%j with max %i → %s', (text, max, expected) => {
     expect(exceedsCodePoints(text, max)).toBe(expected);
+  });
+});
+
+describe('RoomsService history answers for backends', () => {
+  const FRAME = 100;
+  let rooms: RoomsService;
+  let frameBytes: number;
+
+  beforeEach(async () => {
+    const broker = new InMemoryRoomBroker({ size: 50 });
+    const config = configWith({ MAX_MESSAGE_LENGTH: FRAME, HISTORY_MAX_ANSWER_BYTES: 4_096 });
+    const store = new InMemoryRoomStore(broker);
+    rooms = new RoomsService(
+      store,
+      broker,
+      new RoomHub(broker, store, config),
+      config,
+      new RoomPolicy(config),
+      new InMemoryUserConnections(),
+    );
+    const a = connect();
+    await rooms.join(a.session, 'alice', 'lobby');
+    for (let i = 0; i < 20; i++) {
+      await rooms.sendMessage(a.session, 'alice', `${i}`.padStart(FRAME, 'x'));
+    }
+    const read = await rooms.historyOf('lobby', { limit: 1 });
+    frameBytes = Buffer.byteLength(read.messages[0]);
+  });
+
+  it('cuts the answers of one request to what its budget has left, then refuses unavailable', async () => {
+    const pool = new AnswerPool(1_000_000, 5 * frameBytes + 10);
+    const answers = pool.lease();
+    const first = await rooms.historyOf('lobby', { limit: 3 }, { answers });
+    expect(first).toMatchObject({ truncated: false });
+    expect(first.messages).toHaveLength(3);
+    const second = await rooms.historyOf('lobby', { limit: 10 }, { answers });
+    expect(second.messages).toHaveLength(2);
+    expect(second.truncated).toBe(true);
+    const spent = await rejection(rooms.historyOf('lobby', { limit: 10 }, { answers }));
+    expect(spent.code).toBe(ErrorCode.Unavailable);
+    expect(pool.held).toBe(5 * frameBytes);
+    answers.release();
+    expect(pool.held).toBe(0);
+  });
+
+  it('refuses unavailable, holding nothing, when the pool of all requests has no room', async () => {
+    const pool = new AnswerPool(8 * frameBytes, 5 * frameBytes);
+    const holder = pool.lease();
+    expect(
+      (await rooms.historyOf('lobby', { limit: 5 }, { answers: holder })).messages,
+    ).toHaveLength(5);
+    const refused = await rejection(
+      rooms.historyOf('lobby', { limit: 5 }, { answers: pool.lease() }),
+    );
+    expect(refused.code).toBe(ErrorCode.Unavailable);
+    expect(pool.held).toBe(5 * frameBytes);
+    holder.release();
+    expect(
+      (await rooms.historyOf('lobby', { limit: 5 }, { answers: pool.lease() })).messages,
+    ).toHaveLength(5);
   });
 });
 

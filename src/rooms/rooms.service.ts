@@ -4,6 +4,7 @@ import { frames } from '../protocol/chat.protocol';
 import { ChatError } from '../protocol/chat-error';
 import { ErrorCode } from '../protocol/error-code';
 import { AppConfig } from '../config/app-config';
+import type { AnswerLease } from '../common/answer-pool';
 import { TurnGate } from '../common/turn-gate';
 import type { Session } from '../transport/session';
 import { BrokerUnavailableError, HistoryResult, RoomBroker } from './room-broker';
@@ -36,6 +37,12 @@ export interface RoomHistory extends StreamPosition {
   messages: string[];
   /** Older frames of the page were left out to stay within HISTORY_MAX_ANSWER_BYTES. */
   truncated: boolean;
+}
+
+/** Who bears a `history` answer: a socket pays tokens, a backend's request holds pool bytes. */
+export interface HistoryBill {
+  payer?: Session;
+  answers?: AnswerLease;
 }
 
 /** Where a joiner entered a room: its position, and for a join with `since` whether it recovered. */
@@ -185,7 +192,7 @@ export class RoomsService {
       throw new ChatError(ErrorCode.NotJoined, 'join a room or name one with roomId');
     }
     this.assertMayEnter(session, room);
-    const read = await this.historyOf(room, query, session);
+    const read = await this.historyOf(room, query, { payer: session });
     session.send(frames.history(room, read, read.messages, read.truncated));
   }
 
@@ -195,12 +202,15 @@ export class RoomsService {
    * whatever its size), `truncated` when older ones were left out. `payer`, a socket asking, is
    * charged one token per HISTORY_BYTES_PER_TOKEN bytes returned (rounded up): its frame took
    * one at arrival, the rest is taken now; a payer still in debt from an earlier answer is
-   * refused `rate_limited` before anything is read.
+   * refused `rate_limited` before anything is read. `answers`, a backend's request, sets aside
+   * what it has left before the read and keeps the answer's bytes until it is sent: the answer
+   * fits in it (cut, `truncated`, while its newest frame fits), else `unavailable` (the
+   * request's budget is spent, or the pool of all requests' answers is full).
    */
   async historyOf(
     roomId: string,
     query: Omit<HistoryQuery, 'roomId'>,
-    payer?: Session,
+    { payer, answers }: HistoryBill = {},
   ): Promise<RoomHistory> {
     if (payer && !payer.solvent) {
       throw new ChatError(
@@ -209,15 +219,25 @@ export class RoomsService {
       );
     }
     const limit = Math.min(query.limit ?? HISTORY_DEFAULT_LIMIT, this.config.HISTORY_MAX_LIMIT);
-    const read = await this.unavailableAsChatError(() =>
-      this.broker.history(roomId, { before: query.before, limit }),
-    );
-    const rendered: string[] = [];
-    for (const publication of read.publications) {
-      const frame = this.hub.render(publication);
-      if (frame !== undefined) rendered.push(frame);
+    const reserved = answers && reserveAnswer(answers);
+    let read: HistoryResult;
+    let page: ReturnType<typeof newestWithin>;
+    try {
+      read = await this.unavailableAsChatError(() =>
+        this.broker.history(roomId, { before: query.before, limit }),
+      );
+      const rendered: string[] = [];
+      for (const publication of read.publications) {
+        const frame = this.hub.render(publication);
+        if (frame !== undefined) rendered.push(frame);
+      }
+      const maxBytes = Math.min(this.config.HISTORY_MAX_ANSWER_BYTES, reserved ?? Infinity);
+      page = newestWithin(rendered, maxBytes);
+    } catch (error) {
+      if (reserved !== undefined) answers?.settle(reserved, 0);
+      throw error;
     }
-    const page = newestWithin(rendered, this.config.HISTORY_MAX_ANSWER_BYTES);
+    if (answers && reserved !== undefined) settleAnswer(answers, reserved, page.bytes);
     payer?.charge(Math.ceil(page.bytes / this.config.HISTORY_BYTES_PER_TOKEN) - 1);
     return { roomId, ...read.position, messages: page.frames, truncated: page.truncated };
   }
@@ -486,6 +506,28 @@ export class RoomsService {
     await this.store.remove(roomId, { userId, connectionId: session.id });
     this.logger.debug(`session ${session.id} (${userId}) left ${roomId}`);
   }
+}
+
+/** Sets aside room for an answer in the request's lease, or refuses it `unavailable`. */
+function reserveAnswer(answers: AnswerLease): number {
+  const reserved = answers.reserve();
+  if (typeof reserved === 'number') return reserved;
+  throw answerRefused(reserved);
+}
+
+/** Keeps the answer's bytes of what was set aside, or refuses it `unavailable`. */
+function settleAnswer(answers: AnswerLease, reserved: number, used: number): void {
+  const taken = answers.settle(reserved, used);
+  if (taken !== 'taken') throw answerRefused(taken);
+}
+
+function answerRefused(why: 'spent' | 'busy'): ChatError {
+  return new ChatError(
+    ErrorCode.Unavailable,
+    why === 'spent'
+      ? 'this request’s history answers reached HISTORY_MAX_ANSWER_BYTES: ask again in another request'
+      : 'too many history answers in flight; retry',
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { AnswerLease } from '../common/answer-pool';
 import type { Principal } from '../protocol/principal';
 import type { Session } from '../transport/session';
 
@@ -9,6 +10,8 @@ export type RpcCaller =
   | {
       readonly kind: 'backend';
       readonly via: 'redis' | 'http';
+      /** The request's share of the pool of answer bytes, given back once its answer is sent. */
+      readonly answers?: AnswerLease;
       /** Makes the call's publications idempotent (see `RoomBroker.publish`). */
       readonly idempotencyKey?: string;
       /** Called once the call's publication has its place in its room (`PublishOptions.onOrdered`). */

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { validateSync } from 'class-validator';
+import type { AnswerLease } from '../common/answer-pool';
 import { logUnexpected } from '../protocol/error-frame';
 import {
   CORRELATION_ID_MAX_LENGTH,
@@ -46,7 +47,9 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
  * `invalid_params`), or an array of 1 to MAX_BATCH_CALLS calls run one after another, in order,
  * answered 200 with one reply per call in the same order (a failed call does not stop the others).
  * Calls whose method names a room run one after another per room, in arrival order, with the
- * bridge's calls into that room; other rooms' calls run in parallel.
+ * bridge's calls into that room; other rooms' calls run in parallel. The `history` answers of
+ * one request share one lease of the AnswerPool: HISTORY_MAX_ANSWER_BYTES in all, a call past it
+ * answered `unavailable`.
  *
  * A call's publications are idempotent (see `RoomBroker.publish`) under its `correlation_id`
  * when it has one, else under the request's `Idempotency-Key` header (the call's index appended
@@ -63,9 +66,14 @@ export class RpcHttpApi {
 
   /**
    * `idempotencyKeys`: the request's `Idempotency-Key` header lines, if any: one, of 1 to 128
-   * characters (a repeated header names no one key: refused).
+   * characters (a repeated header names no one key: refused). `answers`: the request's share of
+   * the pool of history answer bytes, shared by the calls of a batch.
    */
-  async handle(body: unknown, idempotencyKeys?: readonly string[]): Promise<RpcHttpAnswer> {
+  async handle(
+    body: unknown,
+    idempotencyKeys?: readonly string[],
+    answers?: AnswerLease,
+  ): Promise<RpcHttpAnswer> {
     const idempotencyKey = idempotencyKeys?.[0];
     if (
       idempotencyKeys !== undefined &&
@@ -81,7 +89,7 @@ export class RpcHttpApi {
       }
       const replies: RpcReply[] = [];
       for (const [index, call] of body.entries()) {
-        replies.push(await this.run(call, idempotencyKey && `${idempotencyKey}#${index}`));
+        replies.push(await this.run(call, idempotencyKey && `${idempotencyKey}#${index}`, answers));
       }
       return { status: 200, body: replies };
     }
@@ -89,12 +97,16 @@ export class RpcHttpApi {
       const reason = 'the body must be a JSON call object or an array of them';
       return refused(invalidParams(reason, [{ field: '', error: reason }]));
     }
-    const reply = await this.run(body, idempotencyKey);
+    const reply = await this.run(body, idempotencyKey, answers);
     return { status: reply.success ? 200 : STATUS_OF[reply.error_code], body: reply };
   }
 
   /** Runs one call; `headerKey` names its publications when it has no correlation id. */
-  private async run(value: unknown, headerKey: string | undefined): Promise<RpcReply> {
+  private async run(
+    value: unknown,
+    headerKey: string | undefined,
+    answers: AnswerLease | undefined,
+  ): Promise<RpcReply> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       const reason = 'a call must be a JSON object';
       return rpcReplies.failure(undefined, invalidParams(reason, [{ field: '', error: reason }]));
@@ -119,6 +131,7 @@ export class RpcHttpApi {
       kind: 'backend',
       via: 'http',
       idempotencyKey: correlationId ?? headerKey,
+      answers,
     };
     try {
       // Calls into one room run one after another in arrival order (queued before any await).

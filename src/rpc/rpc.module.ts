@@ -1,6 +1,8 @@
 import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
+import { AnswerPool } from '../common/answer-pool';
+import { AppConfig } from '../config/app-config';
 import { JsonBodyMiddleware } from '../transport/json-body.middleware';
 import { ApiKeyMiddleware } from './api-key.middleware';
 import { KeyedSequencer } from './keyed-sequencer';
@@ -28,8 +30,15 @@ import { RpcGateway } from './rpc.gateway';
     RpcHttpApi,
     // The per-room order of backend calls, one per instance, shared by the bridge and the HTTP API.
     KeyedSequencer,
+    // The bytes of history answers held for backends at once, shared by the bridge and the HTTP API.
+    {
+      provide: AnswerPool,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) =>
+        new AnswerPool(config.HISTORY_ANSWERS_MAX_BYTES, config.HISTORY_MAX_ANSWER_BYTES),
+    },
   ],
-  exports: [RpcRegistry, RpcDispatcher, KeyedSequencer],
+  exports: [RpcRegistry, RpcDispatcher, KeyedSequencer, AnswerPool],
 })
 export class RpcModule implements NestModule {
   /** The key first: a caller without it gets 401 before its body is read. */
