@@ -26,8 +26,10 @@ import { dedupKeys } from './dedup';
 /** Who the bridge calls as: a backend, which may call every method. */
 const CALLER = { kind: 'backend', via: 'redis' } as const;
 /**
- * Wait before the next read once one found nothing new. Reads are by bytes in a script, which
- * cannot block: an idle instance polls (one cheap script call per interval).
+ * Longest wait before the next read once reads find nothing new. Reads are by bytes in a script,
+ * which cannot block: an idle instance polls (one cheap script call per interval). After a read
+ * that found entries the waits start at 1 ms and double up to this, so a busy stream is read as
+ * its entries come.
  */
 const IDLE_POLL_MS = 25;
 /** How often (at most) the handled entries are trimmed from the request stream. */
@@ -261,6 +263,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
    */
   private async readLoop(): Promise<void> {
     let failures = 0;
+    let emptyReads = 0;
     while (this.running) {
       const sentAt = Date.now();
       try {
@@ -277,7 +280,8 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
         failures = 0;
         // Entries read are ours now, also after a stop: handled rather than left to be claimed.
         for (const entry of entries) this.start(entry);
-        if (entries.length === 0) await this.idle(IDLE_POLL_MS);
+        emptyReads = entries.length === 0 ? emptyReads + 1 : 0;
+        if (emptyReads > 0) await this.idle(Math.min(IDLE_POLL_MS, 2 ** (emptyReads - 1)));
       } catch (error) {
         this.failedSince = Math.min(this.failedSince ?? sentAt, sentAt);
         this.retakenSince = undefined;
