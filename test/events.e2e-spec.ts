@@ -1,4 +1,5 @@
 import type { AppConfig } from '../src/config/app-config';
+import { SessionRegistry } from '../src/transport/session-registry';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
@@ -226,6 +227,14 @@ describe('the seed methods in memory', () => {
       await tab.request({ type: 'join', userId: 'nina', roomId: 'lobby' }, 'joined');
     const other = track(await TestClient.connect(app.wsUrl));
     await other.request({ type: 'join', userId: 'otto' }, 'joined');
+    // A push finds the user's sessions through the registry's index, never by a scan of all.
+    const registry = app.app.get(SessionRegistry);
+    const iterate = registry[Symbol.iterator].bind(registry);
+    let scans = 0;
+    registry[Symbol.iterator] = () => {
+      scans += 1;
+      return iterate();
+    };
     const params = {
       user_id: 'nina',
       title: 'Build',
@@ -244,6 +253,7 @@ describe('the seed methods in memory', () => {
         timestamp: expect.any(String),
       });
     }
+    expect(scans).toBe(0);
     expect(await backend(app, 'notification.send', { ...params, user_id: 'nobody' })).toMatchObject(
       {
         result: { delivered: 0 },

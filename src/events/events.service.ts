@@ -140,8 +140,7 @@ export class EventsService implements OnApplicationBootstrap {
       this.logger.warn('Dropped a malformed push');
       return;
     }
-    for (const session of this.registry) {
-      if (userOf(session) !== push.user) continue;
+    for (const session of this.registry.sessionsOf(push.user)) {
       if ('frame' in push) session.send(push.frame);
       else session.evict(CloseCode.DisconnectedByBackend, push.close);
     }
@@ -156,7 +155,7 @@ function unavailable(): ChatError {
 
 /** Who a connection is: its token's user, or the user it joined as (AUTH_MODE=none). */
 export function userOf(session: Session): string | undefined {
-  return session.principal?.userId ?? session.userId;
+  return session.user;
 }
 
 function parsePush(text: string): UserPush | undefined {

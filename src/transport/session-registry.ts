@@ -43,6 +43,8 @@ function closing(
 export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner {
   private readonly logger = new Logger(SessionRegistry.name);
   private readonly sessions = new Set<Session>();
+  /** Open sessions by user (Session.user), kept by `identified`. */
+  private readonly byUser = new Map<string, Set<Session>>();
   /** Sessions with a deadline pending, swept by one timer instead of one timer each. */
   private readonly watched = new Set<Session>();
   private readonly joinDeadline: Deadline;
@@ -190,6 +192,7 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
     else session.awaitingAuth = this.auth.required;
     this.sessions.add(session);
     this.watched.add(session);
+    if (session.user !== undefined) this.identified(session, undefined);
     return session;
   }
 
@@ -206,8 +209,34 @@ export class SessionRegistry implements BeforeApplicationShutdown, SessionOwner 
     if (this.sessions.has(session)) this.watched.add(session);
   }
 
+  /**
+   * The open sessions of `userId` (its token's user, or the user it joined as), from an index
+   * kept as identities change: a push to a user touches that user's sessions, never a scan.
+   */
+  sessionsOf(userId: string): readonly Session[] {
+    const held = this.byUser.get(userId);
+    return held ? [...held] : [];
+  }
+
+  /** SessionOwner: the session's user changed; the index follows. */
+  identified(session: Session, previous: string | undefined): void {
+    if (previous !== undefined) this.unindex(session, previous);
+    const user = session.user;
+    if (user === undefined || !this.sessions.has(session)) return;
+    let held = this.byUser.get(user);
+    if (!held) this.byUser.set(user, (held = new Set()));
+    held.add(session);
+  }
+
+  private unindex(session: Session, user: string): void {
+    const held = this.byUser.get(user);
+    if (held?.delete(session) && held.size === 0) this.byUser.delete(user);
+  }
+
   /** SessionOwner: the socket closed; what is still queued on the session runs on without us. */
   closed(session: Session): void {
+    const user = session.user;
+    if (user !== undefined) this.unindex(session, user);
     this.sessions.delete(session);
     this.watched.delete(session);
     this.auth.closed(session);

@@ -70,6 +70,8 @@ export interface SessionOwner {
   evicted(session: Session): void;
   /** The socket closed, however it closed; the admission slot is released already. */
   closed(session: Session): void;
+  /** The session's user (`Session.user`) changed from `previous`. */
+  identified?(session: Session, previous: string | undefined): void;
 }
 
 /** The admission counter of the upgrade (HandshakeGuard): one slot per admitted connection. */
@@ -120,8 +122,8 @@ export class Session {
   readonly id = randomUUID();
   /** Epoch ms of the upgrade; the join deadline counts from here. */
   readonly connectedAt = Date.now();
-  /** The verified identity (AUTH_MODE=jwt), from the upgrade, the first frame or a refresh. */
-  principal: Principal | undefined = undefined;
+  private verified: Principal | undefined = undefined;
+  private joinedAs: string | undefined = undefined;
   /**
    * Opened under AUTH_MODE=jwt without a token: its first frame is its `Bearer <jwt>`, handed to
    * authentication instead of a handler; nothing it sends is handled before that succeeds.
@@ -137,8 +139,6 @@ export class Session {
    * join deadline no longer applies to it.
    */
   engaged = false;
-  /** Bound by the first successful join; later messages must name the same user. */
-  userId: string | undefined = undefined;
   /**
    * The chat room this session is in (at most one). Rooms of other kinds (event rooms) will sit
    * beside it as a set created on first use, and a leave then leaves them all.
@@ -200,6 +200,37 @@ export class Session {
       context.slots.release(remoteAddress, this.admissionPool);
       context.owner.closed(this);
     });
+  }
+
+  /** The verified identity (AUTH_MODE=jwt), from the upgrade, the first frame or a refresh. */
+  get principal(): Principal | undefined {
+    return this.verified;
+  }
+
+  set principal(principal: Principal | undefined) {
+    const before = this.user;
+    this.verified = principal;
+    this.identityChanged(before);
+  }
+
+  /** Bound by the first successful join; later messages must name the same user. */
+  get userId(): string | undefined {
+    return this.joinedAs;
+  }
+
+  set userId(userId: string | undefined) {
+    const before = this.user;
+    this.joinedAs = userId;
+    this.identityChanged(before);
+  }
+
+  /** Who the connection is: its token's user, or the user it joined as (AUTH_MODE=none). */
+  get user(): string | undefined {
+    return this.verified?.userId ?? this.joinedAs;
+  }
+
+  private identityChanged(before: string | undefined): void {
+    if (this.user !== before) this.context.owner.identified?.(this, before);
   }
 
   /** Adds one gateway's message handlers; several gateways on one path each bind theirs. */
