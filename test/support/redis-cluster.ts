@@ -1,12 +1,11 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { eventually } from './eventually';
-import { redisRequired, redisServerPath } from './redis-server';
+import { describeNeeding, freePort, redisServerPath } from './redis-server';
 
 /** redis-cli (Debian's redis-tools), which forms the cluster; undefined when missing. */
 export const redisCliPath: string | undefined = (() => {
@@ -19,22 +18,16 @@ export const redisCliPath: string | undefined = (() => {
  * warning when either is missing, and a failing suite when Redis is required (CI).
  */
 export function describeWithRedisCluster(name: string, body: () => void): void {
-  if (redisServerPath && redisCliPath) {
-    describe(name, body);
-    return;
-  }
-  if (redisRequired) {
-    describe(name, () => {
-      it('needs redis-server and redis-cli on PATH (Debian packages redis-server, redis-tools)', () => {
-        throw new Error('redis-server or redis-cli not found on PATH, and this run requires Redis');
-      });
-    });
-    return;
-  }
-  console.warn(
-    `\n*** SKIPPED Redis Cluster suite "${name}": redis-server or redis-cli is not on PATH. ***\n`,
+  describeNeeding(
+    redisServerPath !== undefined && redisCliPath !== undefined,
+    {
+      what: 'redis-server and redis-cli',
+      packages: 'redis-server redis-tools',
+      suite: 'Redis Cluster suite',
+    },
+    name,
+    body,
   );
-  describe.skip(name, body);
 }
 
 export interface ClusterNode {
@@ -184,18 +177,11 @@ function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function ping(port: number): Promise<boolean> {
+/** Runs `ask` on a one-off connection to the node on `port`; undefined when it cannot. */
+async function askNode<T>(
+  port: number,
+  ask: (client: Redis) => Promise<T>,
+): Promise<T | undefined> {
   const client = new Redis(port, '127.0.0.1', {
     lazyConnect: true,
     retryStrategy: () => null,
@@ -204,28 +190,19 @@ async function ping(port: number): Promise<boolean> {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function clusterState(port: number): Promise<string | undefined> {
-  const client = new Redis(port, '127.0.0.1', {
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    const info = (await client.call('CLUSTER', 'INFO')) as string;
-    return /cluster_state:(\w+)/.exec(info)?.[1];
+    return await ask(client);
   } catch {
     return undefined;
   } finally {
     client.disconnect();
   }
+}
+
+async function ping(port: number): Promise<boolean> {
+  return (await askNode(port, (client) => client.ping())) === 'PONG';
+}
+
+async function clusterState(port: number): Promise<string | undefined> {
+  const info = await askNode(port, (client) => client.call('CLUSTER', 'INFO'));
+  return typeof info === 'string' ? /cluster_state:(\w+)/.exec(info)?.[1] : undefined;
 }

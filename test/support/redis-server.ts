@@ -20,21 +20,49 @@ export const redisRequired = process.env.CI === 'true' || process.env.REQUIRE_RE
  * failing suite when Redis is required.
  */
 export function describeWithRedis(name: string, body: () => void): void {
-  if (redisServerPath) {
+  describeNeeding(
+    redisServerPath !== undefined,
+    { what: 'redis-server', packages: 'redis-server', suite: 'Redis suite' },
+    name,
+    body,
+  );
+}
+
+/** What a suite needs from PATH, for the messages of `describeNeeding`. */
+export interface Needs {
+  /** The programs, as named in messages ("redis-server"). */
+  what: string;
+  /** The Debian packages that bring them. */
+  packages: string;
+  /** The kind of suite, as the warning names it ("Redis suite"). */
+  suite: string;
+}
+
+/**
+ * `describe` when `found`; otherwise a failing suite when Redis is required (CI), or a skipped
+ * one with a warning.
+ */
+export function describeNeeding(
+  found: boolean,
+  needs: Needs,
+  name: string,
+  body: () => void,
+): void {
+  if (found) {
     describe(name, body);
     return;
   }
   if (redisRequired) {
     describe(name, () => {
-      it('needs redis-server on PATH (CI installs the Debian package redis-server)', () => {
-        throw new Error('redis-server not found on PATH, and this run requires Redis');
+      it(`needs ${needs.what} on PATH (CI installs the Debian package ${needs.packages})`, () => {
+        throw new Error(`${needs.what} not found on PATH, and this run requires Redis`);
       });
     });
     return;
   }
   console.warn(
-    `\n*** SKIPPED Redis suite "${name}": redis-server is not on PATH. ` +
-      'Install it (apt-get install redis-server) to run it; CI requires it. ***\n',
+    `\n*** SKIPPED ${needs.suite} "${name}": ${needs.what} is not on PATH. ` +
+      `Install it (apt-get install ${needs.packages}) to run it; CI requires it. ***\n`,
   );
   describe.skip(name, body);
 }
@@ -92,7 +120,8 @@ export class RedisServer {
   }
 }
 
-async function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 at the time of the call. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
