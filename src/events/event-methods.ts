@@ -22,7 +22,7 @@ import {
 } from './dto/platform.dto';
 import { ContextUpdatedParams, SessionMessageParams, TaskStatusParams } from './dto/session.dto';
 import { FileChangedParams, SnapshotCreatedParams, StateChangedParams } from './dto/workspace.dto';
-import { EventsService, Published, userOf } from './events.service';
+import { EventsService, Published } from './events.service';
 
 const workspaceRoom = (p: { workspace_id: string }): string => `workspace:${p.workspace_id}`;
 const sessionRoom = (p: { session_id: string }): string => `session:${p.session_id}`;
@@ -160,7 +160,7 @@ export class EventMethods {
     caller: RpcCaller,
   ): Promise<{ room: string; offset: number; epoch: string; recovered?: boolean }> {
     const session = socketOf(caller, RoomMethod.JoinRoom);
-    const user = userOf(session) ?? `anon:${session.id}`;
+    const user = session.user ?? `anon:${session.id}`;
     const position = since && { offset: since.offset, epoch: since.epoch };
     const entry = await this.guard(
       () => this.roomsService.follow(session, user, room, position),

@@ -9,7 +9,6 @@ import type { Publication, PublicationData, StreamPosition } from '../rooms/publ
 import { BrokerUnavailableError, RoomBroker, type PublishResult } from '../rooms/room-broker';
 import type { RpcCaller } from '../rpc/rpc-dispatcher';
 import { idempotencyKeyOf } from '../rpc/rpc-idempotency';
-import type { Session } from '../transport/session';
 import { SessionRegistry } from '../transport/session-registry';
 
 /**
@@ -151,11 +150,6 @@ function unavailable(): ChatError {
   return new ChatError(ErrorCode.Unavailable, 'the event could not be published; retry', {
     retryable: true,
   });
-}
-
-/** Who a connection is: its token's user, or the user it joined as (AUTH_MODE=none). */
-export function userOf(session: Session): string | undefined {
-  return session.user;
 }
 
 function parsePush(text: string): UserPush | undefined {
