@@ -1,13 +1,12 @@
+import { useBridgeApps } from './support/bridge-apps';
 import Redis from 'ioredis';
-import { AppConfig } from '../src/config/app-config';
 import { RedisConnections } from '../src/redis/redis-connections';
-import { BridgeClient, SentCall } from './support/bridge-client';
-import { BridgeTestMethods, BridgeTestMethodsModule } from './support/bridge-methods';
+import { SentCall } from './support/bridge-client';
+import { BridgeTestMethods } from './support/bridge-methods';
 import { eventually } from './support/eventually';
 import { RecordingLogger } from './support/recording-logger';
-import { RedisServer, describeWithRedis } from './support/redis-server';
+import { describeWithRedis } from './support/redis-server';
 import { roomEvents } from './support/room-history';
-import { RunningApp, startApp } from './support/test-app';
 
 /*
  * What the bridge answers, and where: replies only to lists under RPC_REPLY_PREFIX (no backend
@@ -16,58 +15,9 @@ import { RunningApp, startApp } from './support/test-app';
  * stored, with nothing published twice.
  */
 
-let suites = 0;
-
 describeWithRedis('bridge: what it answers, and Redis stalls', () => {
-  let redis: RedisServer;
-  const running: RunningApp[] = [];
-  const clients: BridgeClient[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    await redis.stop();
-  });
-
-  afterEach(async () => {
-    redis.resume();
-    await Promise.all(running.splice(0).map((app) => app.close()));
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-
-  function setting(overrides: Partial<AppConfig> = {}): Partial<AppConfig> {
-    suites += 1;
-    const name = `answer-${process.pid}-${suites}`;
-    return {
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: `${name}:`,
-      RPC_REQUEST_STREAM: `${name}-requests`,
-      RPC_DEAD_LETTER_STREAM: `${name}-requests:dlq`,
-      ...overrides,
-    };
-  }
-
-  async function instance(
-    settings: Partial<AppConfig>,
-    logger?: RecordingLogger,
-  ): Promise<RunningApp> {
-    const app = await startApp(settings, { imports: [BridgeTestMethodsModule], logger });
-    running.push(app);
-    return app;
-  }
-
-  function clientOf(settings: Partial<AppConfig>): BridgeClient {
-    const client = new BridgeClient(
-      redis.url,
-      settings.RPC_REQUEST_STREAM ?? '',
-      'rpc_group',
-      settings.RPC_DEAD_LETTER_STREAM,
-    );
-    clients.push(client);
-    return client;
-  }
+  const bridge = useBridgeApps('answer');
+  const { setting, instance, clientOf } = bridge;
 
   /** Type, whether it expires, and size: what a write to the key would change. */
   async function stateOf(client: Redis, key: string): Promise<string> {
@@ -113,7 +63,7 @@ describeWithRedis('bridge: what it answers, and Redis stalls', () => {
     const before = new Map<string, string>();
     for (const key of Object.values(victims)) before.set(key, await stateOf(client.redis, key));
     // Under the prefix but not a list: the request runs, nothing is pushed.
-    const notAList = `list:response:not-a-list-${suites}`;
+    const notAList = `list:response:not-a-list-${settings.REDIS_KEY_PREFIX}`;
     await client.redis.set(notAList, 'kept');
 
     const bad: SentCall[] = [];
@@ -151,7 +101,10 @@ describeWithRedis('bridge: what it answers, and Redis stalls', () => {
     await instance(settings);
     const client = clientOf(settings);
 
-    const ours = await client.send({ method: 'test.echo', replyTo: `replies:${suites}` });
+    const ours = await client.send({
+      method: 'test.echo',
+      replyTo: `replies:${settings.REDIS_KEY_PREFIX}`,
+    });
     const seeds = await client.send({ method: 'test.echo' });
 
     expect(await client.reply(ours)).toMatchObject({ success: true });
@@ -236,7 +189,7 @@ describeWithRedis('bridge: what it answers, and Redis stalls', () => {
             timeout: n % 10 === 1 ? 0 : 30,
             replyTo,
           };
-    const ids = Array.from({ length: total }, (_, n) => `stall-${suites}-${n}`);
+    const ids = Array.from({ length: total }, (_, n) => `stall-${prefix}${n}`);
     const pipeline = client.redis.pipeline();
     ids.forEach((correlationId, n) => {
       const { method, params, timeout, replyTo } = call(n);
@@ -262,7 +215,7 @@ describeWithRedis('bridge: what it answers, and Redis stalls', () => {
       },
     );
     const linesBefore = logger.lines.length;
-    redis.pause();
+    bridge.redis.pause();
     // Long enough for the server's command timeout (1.5 s) and socket timeout (2 s) to fire.
     // Stalled until the server's socket timeout (2 s) dropped the bridge's connection.
     await eventually(
@@ -270,7 +223,7 @@ describeWithRedis('bridge: what it answers, and Redis stalls', () => {
       () => logger.lines.slice(linesBefore).some((line) => /connection lost/.test(line.message)),
       { timeoutMs: 10_000, intervalMs: 50 },
     );
-    redis.resume();
+    bridge.redis.resume();
 
     const replies = new Map<string, Record<string, unknown>>();
     for (const id of answered)

@@ -1,10 +1,8 @@
-import { AppConfig } from '../src/config/app-config';
+import { useBridgeApps } from './support/bridge-apps';
 import { EventsService } from '../src/events/events.service';
 import { BridgeClient } from './support/bridge-client';
-import { BridgeTestMethodsModule } from './support/bridge-methods';
-import { RedisServer, describeWithRedis } from './support/redis-server';
+import { describeWithRedis } from './support/redis-server';
 import { roomEvents } from './support/room-history';
-import { RunningApp, startApp } from './support/test-app';
 
 /*
  * What the bridge's dedup records hold: none for a query (it only reads) nor for a request nobody
@@ -13,54 +11,8 @@ import { RunningApp, startApp } from './support/test-app';
  * publishing nothing new.
  */
 
-let suites = 0;
-
 describeWithRedis('bridge: dedup records', () => {
-  let redis: RedisServer;
-  const running: RunningApp[] = [];
-  const clients: BridgeClient[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    await redis.stop();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((app) => app.close()));
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-
-  function setting(overrides: Partial<AppConfig> = {}): Partial<AppConfig> {
-    suites += 1;
-    const name = `records-${process.pid}-${suites}`;
-    return {
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: `${name}:`,
-      RPC_REQUEST_STREAM: `${name}-requests`,
-      RPC_DEAD_LETTER_STREAM: `${name}-requests:dlq`,
-      ...overrides,
-    };
-  }
-
-  async function instance(settings: Partial<AppConfig>): Promise<RunningApp> {
-    const app = await startApp(settings, { imports: [BridgeTestMethodsModule] });
-    running.push(app);
-    return app;
-  }
-
-  function clientOf(settings: Partial<AppConfig>): BridgeClient {
-    const client = new BridgeClient(
-      redis.url,
-      settings.RPC_REQUEST_STREAM ?? '',
-      'rpc_group',
-      settings.RPC_DEAD_LETTER_STREAM,
-    );
-    clients.push(client);
-    return client;
-  }
+  const { setting, instance, clientOf } = useBridgeApps('records');
 
   /** The dedup record keys under `prefix` (SCAN). */
   async function records(client: BridgeClient, prefix: string): Promise<string[]> {

@@ -1,5 +1,5 @@
+import { useBridgeApps } from './support/bridge-apps';
 import { RpcBridge } from '../src/bridge/rpc-bridge';
-import { AppConfig } from '../src/config/app-config';
 import { ServerIdentity } from '../src/lifecycle/server-identity';
 import { BridgeClient, SentCall } from './support/bridge-client';
 import { BridgeGate, BridgeTestMethods, BridgeTestMethodsModule } from './support/bridge-methods';
@@ -15,54 +15,8 @@ import { RunningApp, startApp } from './support/test-app';
  * state (pending entries, dead letters) read back from Redis.
  */
 
-let streams = 0;
-
 describeWithRedis('backend bridge on Redis Streams', () => {
-  let redis: RedisServer;
-  const running: RunningApp[] = [];
-  const clients: BridgeClient[] = [];
-
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-
-  afterAll(async () => {
-    await redis.stop();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((app) => app.close()));
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-
-  /** A stream, group and key prefix of the test's own, and the settings of its instances. */
-  function setting(overrides: Partial<AppConfig> = {}): Partial<AppConfig> {
-    streams += 1;
-    return {
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: `bridge${process.pid}-${streams}:`,
-      RPC_REQUEST_STREAM: `requests-${process.pid}-${streams}`,
-      RPC_DEAD_LETTER_STREAM: `requests-${process.pid}-${streams}:dlq`,
-      ...overrides,
-    };
-  }
-
-  async function instance(settings: Partial<AppConfig>): Promise<RunningApp> {
-    const app = await startApp(settings, { imports: [BridgeTestMethodsModule] });
-    running.push(app);
-    return app;
-  }
-
-  function clientOf(settings: Partial<AppConfig>): BridgeClient {
-    const client = new BridgeClient(
-      redis.url,
-      settings.RPC_REQUEST_STREAM ?? 'stream:requests',
-      settings.RPC_CONSUMER_GROUP ?? 'rpc_group',
-      settings.RPC_DEAD_LETTER_STREAM,
-    );
-    clients.push(client);
-    return client;
-  }
+  const { setting, instance, clientOf, closeInstances } = useBridgeApps('bridge');
 
   const methodsOf = (app: RunningApp): BridgeTestMethods => app.app.get(BridgeTestMethods);
 
@@ -623,11 +577,12 @@ describeWithRedis('backend bridge on Redis Streams', () => {
 
   it('creates the group again when Redis comes back without its data', async () => {
     const own = await RedisServer.start();
+    let opened: BridgeClient | undefined;
     try {
       const settings = { ...setting(), REDIS_URL: own.url };
       await instance(settings);
       const client = new BridgeClient(own.url, settings.RPC_REQUEST_STREAM ?? '');
-      clients.push(client);
+      opened = client;
       expect(await client.reply(await client.send({ method: 'test.echo' }))).toMatchObject({
         success: true,
       });
@@ -644,7 +599,8 @@ describeWithRedis('backend bridge on Redis Streams', () => {
         success: true,
       });
     } finally {
-      await Promise.all(running.splice(0).map((app) => app.close()));
+      await opened?.close();
+      await closeInstances();
       await own.stop();
     }
   }, 40_000);
