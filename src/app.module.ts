@@ -1,7 +1,7 @@
 import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
 import { BridgeModule } from './bridge/bridge.module';
 import { ChatModule } from './chat/chat.module';
-import { AppConfig } from './config/app-config';
+import { AppConfig, redisConfigured } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { HealthModule } from './health/health.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
@@ -20,7 +20,7 @@ import { EventsModule } from './events/events.module';
 export class AppModule {
   /** `extensions`: feature modules beside the core ones (their gateways add message types). */
   static forRoot(config: AppConfig, extensions: ModuleMetadata['imports'] = []): DynamicModule {
-    const redis = config.REDIS_URL !== '';
+    const redis = redisConfigured(config);
     const backend = redis ? RedisRoomsModule : InMemoryRoomsModule;
     return {
       module: AppModule,

@@ -3,7 +3,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory';
 import { openAccessWarning } from './auth/open-access-warning';
-import { AppConfig } from './config/app-config';
+import { AppConfig, redisConfigured } from './config/app-config';
 import { ConfigError, loadConfig } from './config/load-config';
 import { accessSummary, historySummary } from './config/startup-summary';
 import { StartRefusedError } from './lifecycle/start-refused.error';
@@ -29,9 +29,9 @@ async function bootstrap(): Promise<void> {
 
 /** Which mode the rooms run in, for the start-up log (never the Redis URL: it holds a password). */
 function roomsMode(config: AppConfig): string {
-  return config.REDIS_URL
+  return redisConfigured(config)
     ? 'rooms in Redis (shared with the other instances on it)'
-    : 'rooms in memory (this instance only; set REDIS_URL to share them)';
+    : 'rooms in memory (this instance only; set REDIS_URL or REDIS_CLUSTER_NODES to share them)';
 }
 
 function loadConfigOrExit(): AppConfig {

@@ -568,7 +568,7 @@ describeWithRedis('history and recovery: two instances on one Redis', () => {
       await watcher.client.next(isChat('first'));
       // Drops B's subscriber connection: what A publishes until it is back is lost to B's
       // pub/sub, and read back from the stream once B has re-subscribed.
-      const subscriber = b.app.get(RedisConnections).subscriber;
+      const subscriber = b.app.get(RedisConnections).subscriber as Redis;
       await admin.call('CLIENT', 'KILL', 'ADDR', `127.0.0.1:${subscriber.stream.localPort}`);
       const sent = range(30, 'while-');
       for (const content of sent) await say(bob.client, 'bob', content);

@@ -80,7 +80,7 @@ const userIds = (users: PresenceEntry[]): string[] => users.map((u) => u.userId)
 function queuedCommands(clients: RedisConnections): number {
   return [clients.command, clients.subscriber].reduce((sum, client) => {
     const offline = (client as unknown as { offlineQueue: { length: number } }).offlineQueue;
-    return sum + client.commandQueue.length + offline.length;
+    return sum + (client as Redis).commandQueue.length + offline.length;
   }, 0);
 }
 

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-client';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DedupKeys } from './dedup';
@@ -92,7 +92,7 @@ export interface KeptEntry {
  */
 export class BridgeScripts {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly settings: BridgeScriptSettings,
   ) {
     const library = readFileSync(join(LUA_DIR, 'library.lua'), 'utf8');

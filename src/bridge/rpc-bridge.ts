@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-client';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LogThrottle } from '../common/log-throttle';
@@ -131,7 +131,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Redis failures come in storms while it is away: one line per kind and interval. */
   private readonly problems = new LogThrottle(this.logger);
   /** Everything the bridge sends (reads, replies, claims, acknowledgements). */
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private readonly stream: string;
   private readonly group: string;
   readonly consumer: string;

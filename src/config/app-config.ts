@@ -261,6 +261,20 @@ export class AppConfig {
   })
   REDIS_URL = '';
 
+  /** Seeds of a Redis Cluster (`host:port` or `redis://[user:password@]host:port`, comma-separated),
+   * instead of REDIS_URL: the server connects with ioredis' Cluster and finds the rest. */
+  @IsString()
+  @Matches(/^$|^\s*(rediss?:\/\/)?[^\s,/]+:\d{1,5}\s*(,\s*(rediss?:\/\/)?[^\s,/]+:\d{1,5}\s*)*$/, {
+    message:
+      'REDIS_CLUSTER_NODES must be comma-separated host:port seeds (or redis://[user:password@]host:port)',
+  })
+  REDIS_CLUSTER_NODES = '';
+
+  /** Room channels over sharded pub/sub (SPUBLISH/SSUBSCRIBE: a publication reaches only the
+   * shard owning its room). Unset: on with REDIS_CLUSTER_NODES, off with REDIS_URL. */
+  @IsBoolean()
+  REDIS_SHARDED_PUBSUB = false;
+
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   @IsString()
   // No braces: every key is `<prefix>{<id>}:part`, so a prefix without them keeps deployments apart.
@@ -609,7 +623,15 @@ export const SECRET_KEYS: ReadonlySet<keyof AppConfig> = new Set([
   'JWT_SECRET',
   'JWT_PUBLIC_KEY',
   'API_KEY',
+  'REDIS_CLUSTER_NODES',
 ]);
+
+/** Whether the instances share state through Redis (one server or a cluster). */
+export function redisConfigured(
+  config: Pick<AppConfig, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>,
+): boolean {
+  return config.REDIS_URL !== '' || config.REDIS_CLUSTER_NODES !== '';
+}
 
 /** A non-empty comma-separated list of IP addresses and CIDR ranges (`10.0.0.0/8`, `fdaa::/16`). */
 function isIpList(value: string): boolean {

@@ -71,7 +71,9 @@ describe('loadConfig', () => {
       FLY_APP_NAME: '',
       ALLOWED_ORIGINS: '',
       REDIS_URL: '',
+      REDIS_CLUSTER_NODES: '',
       REDIS_KEY_PREFIX: 'chat:',
+      REDIS_SHARDED_PUBSUB: false,
       PRESENCE_TTL_MS: 30000,
       HISTORY_SIZE: 100,
       HISTORY_TTL_MS: 86400000,
@@ -122,6 +124,22 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'log',
       LOG_FORMAT: 'text',
     });
+  });
+
+  it('turns sharded pub/sub on by default on a cluster, and lets it be turned off', () => {
+    const seeds = '10.0.0.1:7000, redis://:pw@10.0.0.2:7001';
+    expect(loadConfig({ REDIS_CLUSTER_NODES: seeds }, HEAP).REDIS_SHARDED_PUBSUB).toBe(true);
+    const off = { REDIS_CLUSTER_NODES: seeds, REDIS_SHARDED_PUBSUB: 'false' };
+    expect(loadConfig(off, HEAP).REDIS_SHARDED_PUBSUB).toBe(false);
+    expect(loadConfig({ REDIS_URL: 'redis://h:6379' }, HEAP).REDIS_SHARDED_PUBSUB).toBe(false);
+  });
+
+  it('refuses REDIS_URL and REDIS_CLUSTER_NODES together, and a seed without a port', () => {
+    const both = { REDIS_URL: 'redis://h:6379', REDIS_CLUSTER_NODES: 'h:7000' };
+    expect(() => loadConfig(both, HEAP)).toThrow(/set one of them, not both/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'h' }, HEAP)).toThrow(
+      /REDIS_CLUSTER_NODES=\(not shown\): REDIS_CLUSTER_NODES must be comma-separated host:port/,
+    );
   });
 
   it.each([

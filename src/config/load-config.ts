@@ -1,7 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { getHeapStatistics } from 'node:v8';
-import { AppConfig, CONFIG_KEYS, SECRET_KEYS } from './app-config';
+import { AppConfig, CONFIG_KEYS, SECRET_KEYS, redisConfigured } from './app-config';
 import { applyFlyDefaults } from './fly-platform';
 import { authConfigErrors } from './jwt-settings';
 
@@ -68,6 +68,10 @@ export function loadConfig(
       Math.floor(heapLimitBytes * HISTORY_ANSWERS_HEAP_SHARE),
     );
   }
+  // Derived default: a cluster spreads room channels over its shards.
+  if (raw.REDIS_SHARDED_PUBSUB === undefined) {
+    config.REDIS_SHARDED_PUBSUB = config.REDIS_CLUSTER_NODES !== '';
+  }
   applyFlyDefaults(config, new Set(Object.keys(raw)));
   const errors = validateSync(config, { forbidUnknownValues: true });
   if (errors.length > 0) {
@@ -82,6 +86,7 @@ export function loadConfig(
     ...costErrors(config),
     ...replyPrefixErrors(config),
     ...memoryErrors(config, heapLimitBytes),
+    ...redisErrors(config),
   ];
   if (crossErrors.length > 0) {
     throw new ConfigError(`Invalid configuration: ${crossErrors.join(', ')}`);
@@ -129,10 +134,16 @@ function replyPrefixErrors(config: AppConfig): string[] {
   return errors;
 }
 
+/** One Redis or one cluster: never both. */
+function redisErrors(config: AppConfig): string[] {
+  if (config.REDIS_URL === '' || config.REDIS_CLUSTER_NODES === '') return [];
+  return ['REDIS_URL and REDIS_CLUSTER_NODES: set one of them, not both'];
+}
+
 /** History held in memory may take at most HISTORY_HEAP_MAX_SHARE of the heap. */
 function memoryErrors(config: AppConfig, heapLimitBytes: number): string[] {
   const ceiling = Math.floor(heapLimitBytes * HISTORY_HEAP_MAX_SHARE);
-  if (config.REDIS_URL !== '' || config.HISTORY_MAX_BYTES <= ceiling) return [];
+  if (redisConfigured(config) || config.HISTORY_MAX_BYTES <= ceiling) return [];
   return [
     `HISTORY_MAX_BYTES=${config.HISTORY_MAX_BYTES}: must not exceed ${ceiling}, ` +
       `${HISTORY_HEAP_MAX_SHARE * 100}% of the ${mib(heapLimitBytes)} MiB heap limit ` +

@@ -1,4 +1,4 @@
-import type { AppConfig } from './app-config';
+import { type AppConfig, redisConfigured } from './app-config';
 import { KEY_SOURCE_VARIABLES, keySourcesOf } from './jwt-settings';
 import { mib } from './load-config';
 
@@ -22,7 +22,7 @@ export function accessSummary(config: AppConfig): string {
 /** What the start-up log says about the history's memory: its effective bound and where it is kept. */
 export function historySummary(config: AppConfig, heapLimitBytes: number): string {
   if (config.HISTORY_SIZE === 0) return 'history off (HISTORY_SIZE=0)';
-  if (config.REDIS_URL) {
+  if (redisConfigured(config)) {
     return (
       `history in Redis: ${config.HISTORY_SIZE} publications and ` +
       `${Math.round(config.HISTORY_ROOM_MAX_BYTES / 1024)} KiB per room (HISTORY_ROOM_MAX_BYTES)`

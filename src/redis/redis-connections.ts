@@ -1,9 +1,10 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import Redis, { RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { LogThrottle } from '../common/log-throttle';
 import { AppConfig } from '../config/app-config';
 import { StartRefusedError } from '../lifecycle/start-refused.error';
+import { type RedisClient, type RedisTarget, createRedisClient, redisTarget } from './redis-client';
 import { RedisKeys } from './redis-keys';
 import type { ScriptContext } from './redis-scripts';
 import { RedisConnectionState, connectionState, redisErrorCode } from './redis-state';
@@ -36,12 +37,16 @@ export class RedisConnections implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   /** Refusals (OOM, WRONGTYPE…) can come with every command: one line per kind and interval. */
   private readonly refusals = new LogThrottle(this.logger);
-  readonly command: Redis;
-  readonly subscriber: Redis;
+  readonly command: RedisClient;
+  readonly subscriber: RedisClient;
+  /** Where Redis is: REDIS_URL, or REDIS_CLUSTER_NODES' seeds. */
+  readonly target: RedisTarget;
+  /** Room channels go out with SPUBLISH and are read with SSUBSCRIBE (REDIS_SHARDED_PUBSUB). */
+  readonly shardedPubSub: boolean;
   readonly keys: RedisKeys;
   /** What every Lua script is told: the key prefix and the history settings. */
   readonly scripts: ScriptContext;
-  private readonly extra: Redis[] = [];
+  private readonly extra: RedisClient[] = [];
   private readonly closing: (() => Promise<void>)[] = [];
   private readonly baseOptions: RedisOptions;
   private unresponsive = false;
@@ -56,6 +61,8 @@ export class RedisConnections implements OnApplicationShutdown {
     readonly instanceId: string = randomUUID(),
   ) {
     this.keys = new RedisKeys(config.REDIS_KEY_PREFIX);
+    this.target = redisTarget(config);
+    this.shardedPubSub = config.REDIS_SHARDED_PUBSUB;
     this.scripts = {
       prefix: config.REDIS_KEY_PREFIX,
       ttlMs: config.HISTORY_TTL_MS,
@@ -79,7 +86,7 @@ export class RedisConnections implements OnApplicationShutdown {
       lazyConnect: true,
     };
     this.command = this.connection('command', this.baseOptions, true);
-    this.subscriber = this.connection('subscriber', this.baseOptions, true);
+    this.subscriber = this.connection('subscriber', this.baseOptions, true, this.shardedPubSub);
   }
 
   /**
@@ -110,7 +117,7 @@ export class RedisConnections implements OnApplicationShutdown {
    * A dedicated connection (for example for blocking stream reads), connecting in the background;
    * closed with the others at shutdown.
    */
-  create(name: string, options: ConnectionOptions = {}): Redis {
+  create(name: string, options: ConnectionOptions = {}): RedisClient {
     const redisOptions: RedisOptions = {
       ...this.baseOptions,
       ...(options.blocking && { commandTimeout: undefined, socketTimeout: undefined }),
@@ -188,8 +195,14 @@ export class RedisConnections implements OnApplicationShutdown {
    * connection: the shared pair is one dependency to an operator; a dedicated connection is its
    * own.
    */
-  private connection(name: string, options: RedisOptions, shared: boolean): Redis {
-    const client = new Redis(this.config.REDIS_URL, { ...options, connectionName: `chat-${name}` });
+  private connection(
+    name: string,
+    options: RedisOptions,
+    shared: boolean,
+    sharded = false,
+  ): RedisClient {
+    const named = { ...options, connectionName: `chat-${name}` };
+    const client = createRedisClient(this.target, named, sharded);
     let downSince: number | undefined;
     let everReady = false;
     const lost = (why: string): void => {

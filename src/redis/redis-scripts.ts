@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type Redis from 'ioredis';
+import type { RedisClient } from './redis-client';
 import { newEpoch } from '../rooms/stream-epoch';
 
 /** The scripts in lua/, each run with lua/library.lua in front; KEYS declared where known. */
@@ -25,7 +25,7 @@ export type ScriptName = keyof typeof SCRIPTS;
 const LUA_DIR = join(__dirname, 'lua');
 
 /** Reads the scripts once (at start) and defines them on `client` as commands (EVALSHA). */
-export function defineScripts(client: Redis): void {
+export function defineScripts(client: RedisClient): void {
   const library = readFileSync(join(LUA_DIR, 'library.lua'), 'utf8');
   for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
     const body = readFileSync(join(LUA_DIR, file), 'utf8');
@@ -53,7 +53,7 @@ export interface ScriptContext {
  * for a stream that starts now, the TTL, the history's bounds), then `args`.
  */
 export function runScript(
-  client: Redis,
+  client: RedisClient,
   context: ScriptContext,
   name: ScriptName,
   keys: readonly string[],
