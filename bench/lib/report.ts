@@ -193,7 +193,7 @@ function judgeSeries(
       const worst = Math.max(...all);
       return {
         target: 'all 0',
-        judgedOn: `max ${formatNumber(worst)}`,
+        judgedOn: `max ${Number.isInteger(worst) ? worst : formatNumber(worst)}`,
         verdict: verdict(complete(all) && worst === 0),
       };
     }
