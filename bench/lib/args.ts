@@ -22,14 +22,15 @@ Runs every scenario against the product (dist/main.js) and the bare-ws reference
 (bench/reference-server.ts), alternating product, reference, product, ... N times each, with a
 fresh server and a fresh load generator per run. Prints medians with min-max and the ratio
 product/reference, and writes the runs and the table to DIR/<timestamp>.json.
-The cluster-* scenarios instead alternate the product alone (in-memory) with two product
-instances on a redis-server the harness starts (clients split between them), ratio
-cluster/in-memory; they are skipped when redis-server is not on PATH. The history scenarios
+The cluster-fan-out and cluster-latency scenarios instead alternate the product alone
+(in-memory) with two product instances on a redis-server the harness starts (clients split
+between them), ratio cluster/in-memory; they are skipped when redis-server is not on PATH. The
+history scenarios
 (--scenario history) alternate the product with room history on (HISTORY_SIZE 100) and off
 (HISTORY_SIZE 0), in memory and on two instances and Redis, ratio on/off (target >= 0.9).
-cluster-scale runs 1, 2 and 4 instances on a 3-master Redis Cluster the harness starts (needs
-redis-server and redis-cli), with each shard's CPU and share of the publications, ratios 2/1
-and 4/1. Every judged figure ends in a verdict line (ok or MISS) after the tables.
+cluster-scale runs 1, 2 and 4 instances on a 3-master Redis Cluster the harness starts (skipped
+without redis-server and redis-cli), with each master's CPU and share of the publications and
+the ratios 2/1 and 4/1. Every judged figure ends in a verdict line (ok or MISS) after the tables.
 
   --quick          tiny sizes and one run (a few seconds; a smoke test of the harness)
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIOS.map((s) => s.name).join(', ')};

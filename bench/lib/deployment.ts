@@ -149,7 +149,12 @@ async function startCluster(pinning: Pinning): Promise<RedisBackend> {
     pinning.taskset !== undefined && pinning.serverCore !== undefined
       ? { taskset: pinning.taskset, core: pinning.serverCore }
       : undefined;
-  const cluster = await RedisCluster.start({ masters: CLUSTER_MASTERS, pin });
+  // Redis' default node timeout: a node slowed by the load on its core is not taken as failed.
+  const cluster = await RedisCluster.start({
+    masters: CLUSTER_MASTERS,
+    pin,
+    nodeTimeoutMs: 15_000,
+  });
   const forget = killAtExit(() => cluster.killNow());
   const stop = async (): Promise<void> => {
     await cluster.stop();
