@@ -51,11 +51,16 @@ const onRedis = (env = {}): SetupDef => ({
   instances: 2,
   env,
 });
+/** The bridge's streams in one slot, as the product requires on a cluster (README). */
+const CLUSTER_STREAMS = {
+  RPC_REQUEST_STREAM: '{rpc}:requests',
+  RPC_DEAD_LETTER_STREAM: '{rpc}:requests:dlq',
+};
 const onCluster = (instances: number): SetupDef => ({
   kind: 'product',
   backend: 'redis-cluster',
   instances,
-  env: {},
+  env: CLUSTER_STREAMS,
 });
 
 export const SETUPS: Readonly<Record<Setup, SetupDef>> = {
