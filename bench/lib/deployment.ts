@@ -143,25 +143,32 @@ async function startRedisServer(
   };
 }
 
+/** Tries to form the cluster; a port taken between its probe and the node's bind fails one. */
+const CLUSTER_START_ATTEMPTS = 3;
+
 /** A 3-master Redis Cluster, pinned with the servers, and a reader of its masters. */
 async function startCluster(pinning: Pinning): Promise<RedisBackend> {
   const pin =
     pinning.taskset !== undefined && pinning.serverCore !== undefined
       ? { taskset: pinning.taskset, core: pinning.serverCore }
       : undefined;
-  // Redis' default node timeout: a node slowed by the load on its core is not taken as failed.
-  const cluster = await RedisCluster.start({
-    masters: CLUSTER_MASTERS,
-    pin,
-    nodeTimeoutMs: 15_000,
-  });
-  const forget = killAtExit(() => cluster.killNow());
+  let cluster: RedisCluster | undefined;
+  for (let attempt = 1; !cluster; attempt++) {
+    try {
+      // Redis' default node timeout: a node slowed by the load on its core is not taken as failed.
+      cluster = await RedisCluster.start({ masters: CLUSTER_MASTERS, pin, nodeTimeoutMs: 15_000 });
+    } catch (error) {
+      if (attempt >= CLUSTER_START_ATTEMPTS) throw error;
+    }
+  }
+  const started = cluster;
+  const forget = killAtExit(() => started.killNow());
   const stop = async (): Promise<void> => {
-    await cluster.stop();
+    await started.stop();
     forget();
   };
   // With no replicas every node is a master, in the order `--cluster create` gave them slots.
-  const masters = cluster.addresses.slice(0, CLUSTER_MASTERS);
+  const masters = started.addresses.slice(0, CLUSTER_MASTERS);
   let shards: ShardReader;
   try {
     shards = await ShardReader.open(masters, true);

@@ -211,7 +211,7 @@ const scaleFanOut = (o: SizeOptions): ClosedLoopSpec => ({
   rooms: o.quick ? 3 : 10,
   membersPerRoom: o.quick ? 8 : 100,
   sendersPerRoom: 4,
-  inFlight: o.quick ? 2 : 8,
+  inFlight: o.quick ? 2 : 4,
   contentLength: CONTENT_LENGTH,
   warmupMs: o.quick ? 100 : 2_000,
   durationMs: duration(o, 10_000),
@@ -457,7 +457,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'cluster-scale',
     title:
       'scale-out on a 3-master Redis Cluster: 1, 2 and 4 instances; 1,000 clients in 10 rooms ' +
-      'of 100 spread over the instances; 40 senders (4 per room), closed loop, 8 in flight each',
+      'of 100 spread over the instances; 40 senders (4 per room), closed loop, 4 in flight each',
     scale: CLUSTER_SCALE,
     needs: 'redis-cluster',
     spec: scaleFanOut,
