@@ -63,18 +63,17 @@ function clusterPinning(pinning: Pinning): string {
         `CPU ${pinning.loadCore} (the instances pay for Redis on their core)`;
 }
 
+/** What the Redis scenarios run besides node, and the Debian package that brings it. */
+const DEBIAN_PACKAGE = { 'redis-server': 'redis-server', 'redis-cli': 'redis-tools' } as const;
+type Program = keyof typeof DEBIAN_PACKAGE;
+
 /** The program a scenario needs that is not on PATH, or undefined when it can run. */
-function missingFor(scenario: Scenario, context: RunContext): string | undefined {
+function missingFor(scenario: Scenario, context: RunContext): Program | undefined {
   if (!scenario.needs) return undefined;
   if (!context.redisServer) return 'redis-server';
   const cluster = scenario.needs === 'redis-cluster' && !context.options.oneRedis;
   return cluster && !redisCliPath ? 'redis-cli' : undefined;
 }
-
-const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
-  'redis-server': 'redis-server',
-  'redis-cli': 'redis-tools',
-};
 
 interface Machine {
   cpus: number;
@@ -168,7 +167,7 @@ async function runOnce(
   const load = LoadProcess.fork(context.pinning, ROOT);
   let deployment: Deployment | undefined;
   try {
-    deployment = await Deployment.start(
+    const started = await Deployment.start(
       setup,
       `${scenario.name}-${run}`,
       {
@@ -181,8 +180,9 @@ async function runOnce(
       },
       nodeArgs,
     );
-    const { servers } = deployment;
-    const rooms = await deployment.roomsPerShard(roomsOf(spec));
+    deployment = started;
+    const { servers } = started;
+    const rooms = await started.roomsPerShard(roomsOf(spec));
     // Memory figures are those of the first server (the idle scenario runs one).
     const first = servers[0];
     const baseline = spec.kind === 'idle' ? await first.memory() : undefined;
@@ -192,7 +192,7 @@ async function runOnce(
       if (mark !== 'held') {
         const [samples, redis] = await Promise.all([
           Promise.all(servers.map((server) => server.cpu())),
-          deployment?.sampleRedis() ?? { cpuMs: undefined, shards: undefined },
+          started.sampleRedis(),
         ]);
         const core = readCoreTicks(context.pinning.serverCore);
         cpu[mark] = { samples, redis, core };
@@ -314,11 +314,12 @@ async function main(): Promise<number> {
     .map((name) => scenarioNamed(name))
     .filter((s) => s !== undefined);
   const skipped = selected.filter((s) => missingFor(s, context) !== undefined);
-  for (const program of new Set(skipped.map((s) => missingFor(s, context)))) {
+  for (const program of Object.keys(DEBIAN_PACKAGE) as Program[]) {
     const names = skipped.filter((s) => missingFor(s, context) === program).map((s) => s.name);
+    if (names.length === 0) continue;
     console.log(
       `bench: SKIPPED ${names.join(', ')}: ${program} is not on PATH ` +
-        `(install Debian's ${DEBIAN_PACKAGE[program ?? '']} package to run them)`,
+        `(install Debian's ${DEBIAN_PACKAGE[program]} package to run them)`,
     );
   }
   const scenarios = selected.filter((s) => !skipped.includes(s));

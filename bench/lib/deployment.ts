@@ -32,7 +32,8 @@ interface RedisBackend {
   stop(): Promise<void>;
 }
 
-const INSTANCE_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+/** Instance i's name in profile file names: a, b, c... */
+const instanceName = (i: number): string => String.fromCharCode('a'.charCodeAt(0) + i);
 
 /**
  * The server side of one run: one server process, or product instances on a redis-server or a
@@ -47,11 +48,6 @@ export class Deployment {
 
   get ports(): number[] {
     return this.servers.map((server) => server.port);
-  }
-
-  /** Whether the nodes' counters (per-shard figures) are read in this deployment. */
-  get readsShards(): boolean {
-    return this.redis?.shards !== undefined;
   }
 
   static async start(
@@ -78,12 +74,12 @@ export class Deployment {
     // A prefix of its own per run: nothing of an earlier run can leak into this one.
     const redisEnv = { ...env, ...redis.env, REDIS_KEY_PREFIX: `bench-${process.pid}-${label}:` };
     const starts = await Promise.allSettled(
-      INSTANCE_NAMES.slice(0, instances).map((instance) =>
+      Array.from({ length: instances }, (_, i) =>
         ServerProcess.start({
           ...common,
           kind,
           env: redisEnv,
-          nodeArgs: nodeArgs(`${setup}-${instance}`),
+          nodeArgs: nodeArgs(`${setup}-${instanceName(i)}`),
         }),
       ),
     );
