@@ -33,10 +33,10 @@ const ROUND: Readonly<Record<string, string[]>> = {
   [SCALE_SCENARIO]: SCALE_SETUPS,
 };
 /**
- * Generous, as this runs apart from npm test: a stale dist/ is rebuilt first, and other runs may
- * share the two cores.
+ * Generous, as this runs apart from npm test: a stale dist/ is rebuilt first, cluster-scale
+ * starts three clusters and seven instances, and other runs may share the two cores.
  */
-const HARNESS_TIMEOUT_MS = 240_000;
+const HARNESS_TIMEOUT_MS = 360_000;
 
 /** The parts of the results file this smoke test looks at. */
 interface WrittenResults {
