@@ -15,18 +15,24 @@ import { CoreTicks, busyPercentBetween, readCoreTicks } from './lib/core-usage';
 import { CpuSample, MarkName, MemorySample } from './lib/ipc';
 import { LoadProcess } from './lib/load-process';
 import { ensureProductBuilt } from './lib/product-build';
-import { RedisProcess, findRedisServer } from './lib/redis-process';
+import { Deployment, RedisSample } from './lib/deployment';
+import { roomsOf } from './lib/load-specs';
+import { findRedisServer } from './lib/redis-process';
 import {
   RunRecord,
   formatNumber,
+  formatSeriesTables,
   formatTable,
   formatVerdicts,
   summarize,
+  summarizeSeries,
   writeResults,
 } from './lib/report';
 import { Scenario, comparisonOf, roundOrder, scenarioNamed } from './lib/scenarios';
-import { ServerProcess, cpuPercentBetween } from './lib/server-process';
-import { SETUPS, Setup } from './lib/setups';
+import { cpuPercentBetween } from './lib/server-process';
+import { Setup } from './lib/setups';
+import { shardMetrics } from './lib/shard-stats';
+import { redisCliPath } from '../test/support/redis-cluster';
 
 const ROOT = path.resolve(__dirname, '..');
 const PRODUCT_ENTRY = path.join(ROOT, 'dist', 'main.js');
@@ -52,9 +58,21 @@ const PRODUCT_ENV: Readonly<Record<string, string>> = {
 
 function clusterPinning(pinning: Pinning): string {
   return pinning.serverCore === undefined
-    ? 'no pinning; two product instances and redis-server share the machine with the generator'
-    : `both product instances and redis-server on CPU ${pinning.serverCore}, load generator on ` +
-        `CPU ${pinning.loadCore} (the cluster pays for Redis on the servers' core)`;
+    ? 'no pinning; the product instances and Redis share the machine with the generator'
+    : `every product instance and Redis node on CPU ${pinning.serverCore}, load generator on ` +
+        `CPU ${pinning.loadCore} (the instances pay for Redis on their core)`;
+}
+
+/** What the Redis scenarios run besides node, and the Debian package that brings it. */
+const DEBIAN_PACKAGE = { 'redis-server': 'redis-server', 'redis-cli': 'redis-tools' } as const;
+type Program = keyof typeof DEBIAN_PACKAGE;
+
+/** The program a scenario needs that is not on PATH, or undefined when it can run. */
+function missingFor(scenario: Scenario, context: RunContext): Program | undefined {
+  if (!scenario.needs) return undefined;
+  if (!context.redisServer) return 'redis-server';
+  const cluster = scenario.needs === 'redis-cluster' && !context.options.oneRedis;
+  return cluster && !redisCliPath ? 'redis-cli' : undefined;
 }
 
 interface Machine {
@@ -97,80 +115,13 @@ interface RunContext {
   options: BenchOptions;
   pinning: Pinning;
   fdLimit: number | undefined;
-  /** redis-server for the cluster scenarios; undefined when it is not installed. */
+  /** redis-server for the Redis scenarios; undefined when it is not installed. */
   redisServer: string | undefined;
-}
-
-/**
- * The server side of one run: one server process, or two product instances and their
- * redis-server (all pinned to the server's CPU). Whatever started is stopped by `stop`, also when
- * a later start failed.
- */
-class Deployment {
-  private constructor(
-    readonly servers: ServerProcess[],
-    readonly redis: RedisProcess | undefined,
-  ) {}
-
-  get ports(): number[] {
-    return this.servers.map((server) => server.port);
-  }
-
-  static async start(
-    setup: Setup,
-    label: string,
-    context: RunContext,
-    nodeArgs: (instance: string) => string[],
-  ): Promise<Deployment> {
-    const { kind, redis: needsRedis, env: settings } = SETUPS[setup];
-    const env = { ...process.env, ...PRODUCT_ENV, ...settings };
-    const options = { productEntry: PRODUCT_ENTRY, pinning: context.pinning, cwd: ROOT };
-    if (!needsRedis) {
-      const server = await ServerProcess.start({
-        ...options,
-        kind,
-        env,
-        nodeArgs: nodeArgs(setup),
-      });
-      return new Deployment([server], undefined);
-    }
-    if (!context.redisServer) throw new Error('redis-server not found on PATH');
-    const redis = await RedisProcess.start(context.redisServer, context.pinning);
-    // A prefix of its own per run: nothing of an earlier run can leak into this one.
-    const clusterEnv = {
-      ...env,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: `bench-${process.pid}-${label}:`,
-    };
-    const starts = await Promise.allSettled(
-      ['a', 'b'].map((instance) =>
-        ServerProcess.start({
-          ...options,
-          kind,
-          env: clusterEnv,
-          nodeArgs: nodeArgs(`${setup}-${instance}`),
-        }),
-      ),
-    );
-    const servers = starts.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const deployment = new Deployment(servers, redis);
-    const failed = starts.find((s) => s.status === 'rejected');
-    if (failed) {
-      await deployment.stop();
-      throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
-    }
-    return deployment;
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.servers.map((server) => server.stop()));
-    await this.redis?.stop();
-  }
 }
 
 interface CpuMark {
   samples: CpuSample[];
-  redisMs: number | undefined;
+  redis: RedisSample;
   core: CoreTicks | undefined;
 }
 
@@ -216,8 +167,22 @@ async function runOnce(
   const load = LoadProcess.fork(context.pinning, ROOT);
   let deployment: Deployment | undefined;
   try {
-    deployment = await Deployment.start(setup, `${scenario.name}-${run}`, context, nodeArgs);
-    const { servers, redis } = deployment;
+    const started = await Deployment.start(
+      setup,
+      `${scenario.name}-${run}`,
+      {
+        productEntry: PRODUCT_ENTRY,
+        cwd: ROOT,
+        pinning: context.pinning,
+        env: { ...process.env, ...PRODUCT_ENV },
+        redisServer: context.redisServer,
+        oneRedis: context.options.oneRedis,
+      },
+      nodeArgs,
+    );
+    deployment = started;
+    const { servers } = started;
+    const rooms = await started.roomsPerShard(roomsOf(spec));
     // Memory figures are those of the first server (the idle scenario runs one).
     const first = servers[0];
     const baseline = spec.kind === 'idle' ? await first.memory() : undefined;
@@ -225,9 +190,12 @@ async function runOnce(
     let heldMemory: MemorySample | undefined;
     const result = await load.run(spec, HOST, deployment.ports, async (mark) => {
       if (mark !== 'held') {
-        const samples = await Promise.all(servers.map((server) => server.cpu()));
+        const [samples, redis] = await Promise.all([
+          Promise.all(servers.map((server) => server.cpu())),
+          started.sampleRedis(),
+        ]);
         const core = readCoreTicks(context.pinning.serverCore);
-        cpu[mark] = { samples, redisMs: redis?.cpuMs(), core };
+        cpu[mark] = { samples, redis, core };
         return;
       }
       heldMemory = await first.memory();
@@ -235,9 +203,15 @@ async function runOnce(
       if (dir)
         await first.heapSnapshot(path.join(dir, `${setup}-${scenario.name}-${run}.heapsnapshot`));
     });
-    record.metrics = { ...result.metrics, errors: result.errors };
+    record.metrics = { ...result.metrics, errors: result.errors, instances: servers.length };
     record.errorSamples.push(...result.errorSamples);
     Object.assign(record.metrics, windowMetrics(cpu));
+    const { start, end } = cpu;
+    if (start?.redis.shards && end?.redis.shards)
+      Object.assign(
+        record.metrics,
+        shardMetrics(start.redis.shards, end.redis.shards, rooms ?? []),
+      );
     if (baseline && heldMemory)
       Object.assign(record.metrics, perConnection(baseline, heldMemory, record.metrics.held));
     Object.assign(record.metrics, scenario.derive?.(record.metrics));
@@ -264,9 +238,10 @@ function windowMetrics(cpu: Partial<Record<MarkName, CpuMark>>): Record<string, 
     serverLoopDelayMaxMs: Math.max(...end.samples.map((s) => s.loopDelayMaxMs)),
   };
   let redisCpuPercent = 0;
-  if (start.redisMs !== undefined && end.redisMs !== undefined) {
+  const [fromMs, toMs] = [start.redis.cpuMs, end.redis.cpuMs];
+  if (fromMs !== undefined && toMs !== undefined) {
     const wallMs = end.samples[0].atMs - start.samples[0].atMs;
-    redisCpuPercent = wallMs > 0 ? ((end.redisMs - start.redisMs) / wallMs) * 100 : NaN;
+    redisCpuPercent = wallMs > 0 ? ((toMs - fromMs) / wallMs) * 100 : NaN;
     metrics.redisCpuPercent = redisCpuPercent;
   }
   if (start.core && end.core) {
@@ -302,6 +277,10 @@ function progressLine(record: RunRecord, scenario: Scenario): string {
     : '';
   const others = record.metrics.othersOnServerCpuPercent;
   if (others !== undefined) figures.push(`others on server CPU ${formatNumber(others)}%`);
+  const shares = Object.keys(record.metrics)
+    .filter((key) => key.startsWith('publishShareShard'))
+    .map((key) => formatNumber(record.metrics[key]));
+  if (shares.length > 0) figures.push(`publications per shard ${shares.join('/')}`);
   return `${head}  ${figures.join('  ')}${errors}`;
 }
 
@@ -334,16 +313,20 @@ async function main(): Promise<number> {
   const selected = options.scenarios
     .map((name) => scenarioNamed(name))
     .filter((s) => s !== undefined);
-  const skipped = redisServer ? [] : selected.filter((s) => s.needsRedis);
-  if (skipped.length > 0) {
+  const skipped = selected.filter((s) => missingFor(s, context) !== undefined);
+  for (const program of Object.keys(DEBIAN_PACKAGE) as Program[]) {
+    const names = skipped.filter((s) => missingFor(s, context) === program).map((s) => s.name);
+    if (names.length === 0) continue;
     console.log(
-      `bench: SKIPPED ${skipped.map((s) => s.name).join(', ')}: redis-server is not on PATH ` +
-        "(install Debian's redis-server package to run them)",
+      `bench: SKIPPED ${names.join(', ')}: ${program} is not on PATH ` +
+        `(install Debian's ${DEBIAN_PACKAGE[program]} package to run them)`,
     );
   }
   const scenarios = selected.filter((s) => !skipped.includes(s));
-  if (scenarios.some((s) => s.needsRedis))
-    console.log(`bench: cluster scenarios: ${clusterPinning(pinning)}`);
+  if (scenarios.some((s) => s.needs))
+    console.log(`bench: Redis scenarios: ${clusterPinning(pinning)}`);
+  if (options.oneRedis && scenarios.some((s) => s.needs === 'redis-cluster'))
+    console.log('bench: --one-redis: the Redis Cluster scenarios run on one redis-server');
   const records: RunRecord[] = [];
   for (const scenario of scenarios) {
     console.log(`\n${scenario.name}: ${scenario.title}`);
@@ -358,9 +341,11 @@ async function main(): Promise<number> {
     }
   }
   const rows = summarize(scenarios, records);
+  const seriesRows = summarizeSeries(scenarios, records);
+  const tables = [formatTable(rows, scenarios), formatSeriesTables(seriesRows, scenarios)];
   if (scenarios.length > 0) {
-    console.log(`\n${formatTable(rows, scenarios)}\n`);
-    console.log(`${formatVerdicts(rows)}\n`);
+    console.log(`\n${tables.filter((table) => table.length > 0).join('\n\n')}\n`);
+    console.log(`${formatVerdicts([...rows, ...seriesRows])}\n`);
   }
   const file = writeResults(options.outDir, startedAt, {
     startedAt: startedAt.toISOString(),
@@ -372,11 +357,11 @@ async function main(): Promise<number> {
     scenarios: scenarios.map((s) => ({
       name: s.name,
       title: s.title,
-      compare: comparisonOf(s),
+      compare: s.scale ?? comparisonOf(s),
       spec: s.spec(options),
     })),
     skipped: skipped.map((s) => s.name),
-    summary: rows,
+    summary: [...rows, ...seriesRows],
     runs: records,
   });
   console.log(`results written to ${path.relative(process.cwd(), file) || file}`);

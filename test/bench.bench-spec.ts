@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { redisCliPath } from './support/redis-cluster';
 import { redisServerPath } from './support/redis-server';
 
 const ROOT = join(__dirname, '..');
@@ -11,12 +12,17 @@ const CLUSTER_SCENARIOS = ['cluster-fan-out', 'cluster-latency'];
 /** History on against off: in memory, and on two instances and Redis (needs redis-server). */
 const HISTORY_SCENARIO = 'history-fan-out';
 const CLUSTER_HISTORY_SCENARIO = 'cluster-history-fan-out';
+/** 1, 2 and 4 instances on a 3-master Redis Cluster; skipped without redis-server or redis-cli. */
+const SCALE_SCENARIO = 'cluster-scale';
+const SCALE_SETUPS = ['redis-cluster-1', 'redis-cluster-2', 'redis-cluster-4'];
 const NEEDS_REDIS = [...CLUSTER_SCENARIOS, CLUSTER_HISTORY_SCENARIO];
+const clusterTools = redisServerPath !== undefined && redisCliPath !== undefined;
 const SCENARIOS = [
   ...REFERENCE_SCENARIOS,
   ...(redisServerPath ? CLUSTER_SCENARIOS : []),
   HISTORY_SCENARIO,
   ...(redisServerPath ? [CLUSTER_HISTORY_SCENARIO] : []),
+  ...(clusterTools ? [SCALE_SCENARIO] : []),
 ];
 /** The setups of one round of each scenario, in the order they run. */
 const ROUND: Readonly<Record<string, string[]>> = {
@@ -24,12 +30,13 @@ const ROUND: Readonly<Record<string, string[]>> = {
   ...Object.fromEntries(CLUSTER_SCENARIOS.map((name) => [name, ['product', 'cluster']])),
   [HISTORY_SCENARIO]: ['history-on', 'history-off'],
   [CLUSTER_HISTORY_SCENARIO]: ['cluster-history-on', 'cluster-history-off'],
+  [SCALE_SCENARIO]: SCALE_SETUPS,
 };
 /**
- * Generous, as this runs apart from npm test: a stale dist/ is rebuilt first, and other runs may
- * share the two cores.
+ * Generous, as this runs apart from npm test: a stale dist/ is rebuilt first, cluster-scale
+ * starts three clusters and seven instances, and other runs may share the two cores.
  */
-const HARNESS_TIMEOUT_MS = 240_000;
+const HARNESS_TIMEOUT_MS = 360_000;
 
 /** The parts of the results file this smoke test looks at. */
 interface WrittenResults {
@@ -78,7 +85,7 @@ describe('npm run bench (harness smoke run)', () => {
   });
 
   it(
-    'runs every scenario against both setups, prints the tables and writes the JSON file',
+    'runs every scenario against its setups, prints the tables and writes the JSON file',
     async () => {
       const result = await runBench(['--quick', '--out', outDir]);
 
@@ -95,7 +102,18 @@ describe('npm run bench (harness smoke run)', () => {
           /2 instances \+ Redis median \(min–max\)\s+1 instance in-memory median \(min–max\)\s+ratio/,
         );
       } else {
-        expect(result.stdout).toContain(`SKIPPED ${NEEDS_REDIS.join(', ')}`);
+        expect(result.stdout).toContain(`SKIPPED ${[...NEEDS_REDIS, SCALE_SCENARIO].join(', ')}`);
+      }
+      if (clusterTools) {
+        expect(result.stdout).toMatch(
+          /1 instance median \(min–max\)\s+2 instances median \(min–max\)\s+4 instances median \(min–max\)\s+2\/1\s+4\/1/,
+        );
+        // What shows sharded pub/sub is judged, whatever the tiny sizes make of it.
+        expect(result.stdout).toMatch(
+          /^(ok|MISS)\s+cluster-scale\s+publications relayed over the cluster bus\s+max \d+\s+all 0/m,
+        );
+      } else if (redisServerPath) {
+        expect(result.stdout).toContain(`SKIPPED ${SCALE_SCENARIO}: redis-cli is not on PATH`);
       }
       for (const scenario of SCENARIOS) {
         expect(result.stdout).toMatch(new RegExp(`^${scenario}\\s+\\S`, 'm'));

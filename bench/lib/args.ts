@@ -11,21 +11,26 @@ export interface BenchOptions {
   cpuProfDir?: string;
   /** Directory for heap snapshots taken while the idle connections are held. */
   heapSnapshotDir?: string;
+  /** The Redis Cluster scenarios on one redis-server (REDIS_URL) instead of the cluster. */
+  oneRedis: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [--quick] [--scenario NAME]... [--runs N] [--duration S]
-                        [--out DIR] [--cpu-prof DIR] [--heap-snapshot DIR]
+                        [--out DIR] [--cpu-prof DIR] [--heap-snapshot DIR] [--one-redis]
 
 Runs every scenario against the product (dist/main.js) and the bare-ws reference server
 (bench/reference-server.ts), alternating product, reference, product, ... N times each, with a
 fresh server and a fresh load generator per run. Prints medians with min-max and the ratio
 product/reference, and writes the runs and the table to DIR/<timestamp>.json.
-The cluster-* scenarios instead alternate the product alone (in-memory) with two product
-instances on a redis-server the harness starts (clients split between them), ratio
-cluster/in-memory; they are skipped when redis-server is not on PATH. The history scenarios
+The cluster-fan-out and cluster-latency scenarios instead alternate the product alone
+(in-memory) with two product instances on a redis-server the harness starts (clients split
+between them), ratio cluster/in-memory; they are skipped when redis-server is not on PATH. The
+history scenarios
 (--scenario history) alternate the product with room history on (HISTORY_SIZE 100) and off
 (HISTORY_SIZE 0), in memory and on two instances and Redis, ratio on/off (target >= 0.9).
-Every judged figure ends in a verdict line (ok or MISS) after the tables.
+cluster-scale runs 1, 2 and 4 instances on a 3-master Redis Cluster the harness starts (skipped
+without redis-server and redis-cli), with each master's CPU and share of the publications and
+the ratios 2/1 and 4/1. Every judged figure ends in a verdict line (ok or MISS) after the tables.
 
   --quick          tiny sizes and one run (a few seconds; a smoke test of the harness)
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIOS.map((s) => s.name).join(', ')};
@@ -39,6 +44,8 @@ Every judged figure ends in a verdict line (ok or MISS) after the tables.
   --heap-snapshot DIR
                    write a heap snapshot of each server to DIR while the idle scenario's
                    connections are held (after the memory sample)
+  --one-redis      run cluster-scale on one redis-server (REDIS_URL) instead of the cluster:
+                   the same flow and figures, with one shard
 
 Summaries: ts-node --transpile-only bench/profile-summary.ts FILE.cpuprofile
            ts-node --transpile-only bench/heap-summary.ts FILE.heapsnapshot [CONNECTIONS]`;
@@ -55,6 +62,7 @@ export function parseArgs(argv: readonly string[], benchDir: string): BenchOptio
   let outDir = path.join(benchDir, 'results');
   let cpuProfDir: string | undefined;
   let heapSnapshotDir: string | undefined;
+  let oneRedis = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -91,6 +99,9 @@ export function parseArgs(argv: readonly string[], benchDir: string): BenchOptio
       case '--heap-snapshot':
         heapSnapshotDir = path.resolve(value());
         break;
+      case '--one-redis':
+        oneRedis = true;
+        break;
       default:
         throw new UsageError(`unknown argument ${flag}`);
     }
@@ -106,6 +117,7 @@ export function parseArgs(argv: readonly string[], benchDir: string): BenchOptio
     outDir,
     cpuProfDir,
     heapSnapshotDir,
+    oneRedis,
   };
 }
 

@@ -80,6 +80,24 @@ const FIELDS: Record<LoadSpec['kind'], readonly string[]> = {
   churn: ['rooms', 'residentsPerRoom', 'concurrency', 'warmupMs', 'durationMs'],
 };
 
+/** The prefix of the names of a load's rooms and users, per kind of load. */
+export const ROOM_PREFIX: Readonly<Record<LoadSpec['kind'], string>> = {
+  'closed-loop': 'f',
+  'open-loop': 'o',
+  idle: 'i',
+  churn: 'c',
+};
+
+/** Room `index` of a load whose names start with `prefix`. */
+export function roomName(prefix: string, index: number): string {
+  return `${prefix}-r${index}`;
+}
+
+/** The rooms a run of `spec` joins, by name (the orchestrator finds which shard owns each). */
+export function roomsOf(spec: LoadSpec): string[] {
+  return Array.from({ length: spec.rooms }, (_, i) => roomName(ROOM_PREFIX[spec.kind], i));
+}
+
 /** Narrows a spec received over IPC; throws when a field is missing or not a positive number. */
 export function parseLoadSpec(value: unknown): LoadSpec {
   if (!isRecord(value) || typeof value.kind !== 'string' || !(value.kind in FIELDS)) {

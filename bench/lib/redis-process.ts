@@ -16,13 +16,13 @@ export function findRedisServer(): string | undefined {
 }
 
 /**
- * Every redis-server still running, killed if the orchestrator exits without stopping them (an
- * uncaught error, or a SIGINT/SIGTERM to the orchestrator alone, which its node children survive
- * only until their IPC channel closes, but a redis-server would not notice).
+ * What kills every redis-server still running, called if the orchestrator exits without stopping
+ * them (an uncaught error, or a SIGINT/SIGTERM to the orchestrator alone, which its node children
+ * survive only until their IPC channel closes, but a redis-server would not notice).
  */
-const running = new Set<ChildProcess>();
+const running = new Set<() => void>();
 function killRunning(): void {
-  for (const child of running) child.kill('SIGKILL');
+  for (const kill of running) kill();
 }
 process.on('exit', killRunning);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -31,6 +31,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // The listener is gone: the signal again ends this process the default way.
     process.kill(process.pid, signal);
   });
+}
+
+/** Runs `kill` (synchronous) if this process exits before the returned function is called. */
+export function killAtExit(kill: () => void): () => void {
+  running.add(kill);
+  return () => running.delete(kill);
 }
 
 /**
@@ -65,8 +71,8 @@ export class RedisProcess {
           stdio: 'ignore',
         })
       : spawn(binary, args, { stdio: 'ignore' });
-    running.add(child);
-    child.once('exit', () => running.delete(child));
+    const forget = killAtExit(() => child.kill('SIGKILL'));
+    child.once('exit', forget);
     const redis = new RedisProcess(child, port);
     try {
       await waitForPong(port, START_TIMEOUT_MS);

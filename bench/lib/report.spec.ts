@@ -1,5 +1,12 @@
 import { parseArgs } from './args';
-import { RunRecord, formatTable, formatVerdicts, summarize } from './report';
+import {
+  RunRecord,
+  formatSeriesTables,
+  formatTable,
+  formatVerdicts,
+  summarize,
+  summarizeSeries,
+} from './report';
 import { Scenario, roundOrder, scenarioNamed } from './scenarios';
 import type { Setup } from './setups';
 
@@ -100,5 +107,112 @@ describe('the history on/off comparison of the bench', () => {
       /^MISS\s+cluster-history-fan-out\s+delivered frames\/s\s+ratio 0\.85\s+>= 0\.9/m,
     );
     expect(verdicts).toMatch(/^ok\s+history-fan-out\s+errors \(all runs of both: 0\)\s+max 0/m);
+  });
+});
+
+describe('the cluster-scale series of the bench', () => {
+  const scale = scenario('cluster-scale');
+  const setups: Setup[] = ['redis-cluster-1', 'redis-cluster-2', 'redis-cluster-4'];
+
+  /** A run of `setup` whose shards carried `shares` of the publications. */
+  function scaleRun(
+    setup: Setup,
+    run: number,
+    framesPerCpuSecond: number,
+    shares: number[] = [0.4, 0.3, 0.3],
+  ): RunRecord {
+    const metrics: Record<string, number> = {
+      framesPerSecond: framesPerCpuSecond,
+      framesPerCpuSecond,
+      busPublishes: 0,
+      errors: 0,
+    };
+    shares.forEach((share, i) => (metrics[`publishShareShard${i + 1}`] = share));
+    return { scenario: scale.name, server: setup, run, metrics, errorSamples: [], seconds: 1 };
+  }
+
+  it('runs 1, 2 and 4 instances in every round, and leaves the pair tables alone', () => {
+    expect(roundOrder(scale)).toEqual(setups);
+    expect(summarize([scale], [scaleRun('redis-cluster-1', 1, 100)])).toEqual([]);
+  });
+
+  it('gives each setup its spread and its ratio over one instance, judged on the worst', () => {
+    const records = [
+      ...[100, 90, 40].map((perCpu, i) => scaleRun(setups[i], 1, perCpu)),
+      ...[100, 100, 40].map((perCpu, i) => scaleRun(setups[i], 2, perCpu)),
+    ];
+
+    const perCpu = summarizeSeries([scale], records).find(
+      (row) => row.metric === 'framesPerCpuSecond',
+    );
+
+    expect(perCpu).toMatchObject({
+      values: [
+        { median: 100, min: 100, max: 100 },
+        { median: 95, min: 90, max: 100 },
+        { median: 40, min: 40, max: 40 },
+      ],
+      ratios: [1, 0.95, 0.4],
+      roundRatios: { median: 0.4, min: 0.4, max: 0.4 },
+      target: '>= 0.5',
+      judgedOn: 'ratio 0.40',
+      verdict: 'MISS',
+    });
+  });
+
+  it('wants every run of every setup to give each shard about a third of the publications', () => {
+    const records = [
+      scaleRun(setups[0], 1, 100),
+      scaleRun(setups[1], 1, 100),
+      scaleRun(setups[2], 1, 100, [0.6, 0.2, 0.2]),
+    ];
+
+    const shares = summarizeSeries([scale], records).filter((row) =>
+      row.metric.startsWith('publishShare'),
+    );
+
+    expect(shares.map((row) => [row.judgedOn, row.verdict])).toEqual([
+      ['runs 0.400–0.600', 'MISS'],
+      ['runs 0.200–0.300', 'ok'],
+      ['runs 0.200–0.300', 'ok'],
+    ]);
+  });
+
+  it('misses a per-shard target when a shard reported nothing (one redis-server)', () => {
+    const records = setups.map((setup) => scaleRun(setup, 1, 100, [1]));
+
+    const third = summarizeSeries([scale], records).find(
+      (row) => row.metric === 'publishShareShard3',
+    );
+
+    expect(third).toMatchObject({ target: '0.2–0.47', verdict: 'MISS' });
+  });
+
+  it('misses the bus row when any run relayed a publication to other nodes', () => {
+    const records = setups.map((setup) => scaleRun(setup, 1, 100));
+    records[1].metrics.busPublishes = 12;
+
+    const bus = summarizeSeries([scale], records).find((row) => row.metric === 'busPublishes');
+
+    expect(bus).toMatchObject({ target: 'all 0', judgedOn: 'max 12', verdict: 'MISS' });
+  });
+
+  it('prints a column per setup with the ratios 2/1 and 4/1, and verdict lines', () => {
+    const rows = summarizeSeries(
+      [scale],
+      [100, 90, 80].map((perCpu, i) => scaleRun(setups[i], 1, perCpu)),
+    );
+
+    const table = formatSeriesTables(rows, [scale]);
+
+    expect(table).toMatch(
+      /1 instance median \(min–max\)\s+2 instances median \(min–max\)\s+4 instances median \(min–max\)\s+2\/1\s+4\/1\s+target/,
+    );
+    expect(table).toMatch(
+      /^cluster-scale\s+frames per CPU-second \(instances \+ Redis\)\s+100 \(100–100\)\s+90\.0 \(90\.0–90\.0\)\s+80\.0 \(80\.0–80\.0\)\s+0\.90\s+0\.80\s+>= 0\.5 ok$/m,
+    );
+    expect(formatVerdicts(rows)).toMatch(
+      /^ok\s+cluster-scale\s+frames per CPU-second \(instances \+ Redis\)\s+ratio 0\.80\s+>= 0\.5\s+per round 0\.80/m,
+    );
   });
 });

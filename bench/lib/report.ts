@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Setup } from './setups';
-import { Comparison, MetricDef, Scenario, Target, comparisonOf } from './scenarios';
+import { Comparison, MetricDef, Scenario, Series, Target, comparisonOf } from './scenarios';
 import { Spread, spread } from './stats';
 
 /** One run of one scenario against one setup. */
@@ -42,11 +42,32 @@ export interface SummaryRow {
   verdict?: 'ok' | 'MISS';
 }
 
+/**
+ * One metric of a series scenario: each setup's runs, and the ratio of each setup's median over
+ * the first setup's.
+ */
+export interface ScaleRow {
+  scenario: string;
+  metric: string;
+  label: string;
+  setups: Setup[];
+  values: Spread[];
+  /** Median of each setup over the first's (the first's is 1). */
+  ratios: number[];
+  /** The last setup over the first within each round: how much of its ratio is noise. */
+  roundRatios: Spread;
+  target?: string;
+  judgedOn?: string;
+  verdict?: 'ok' | 'MISS';
+}
+
+/** The rows of the pair scenarios among `scenarios` (series have `summarizeSeries`). */
 export function summarize(
   scenarios: readonly Scenario[],
   records: readonly RunRecord[],
 ): SummaryRow[] {
   return scenarios.flatMap((scenario) => {
+    if (scenario.scale) return [];
     const runs = records.filter((r) => r.scenario === scenario.name && !r.failure);
     return scenario.metrics.map((metric) => row(scenario, metric, runs));
   });
@@ -84,6 +105,109 @@ function row(scenario: Scenario, metric: MetricDef, runs: readonly RunRecord[]):
   };
 }
 
+/** The rows of the series scenarios among `scenarios`. */
+export function summarizeSeries(
+  scenarios: readonly Scenario[],
+  records: readonly RunRecord[],
+): ScaleRow[] {
+  return scenarios.flatMap((scenario) => {
+    const series = scenario.scale;
+    if (!series) return [];
+    const runs = records.filter((r) => r.scenario === scenario.name && !r.failure);
+    return scenario.metrics.map((metric) => seriesRow(scenario.name, series, metric, runs));
+  });
+}
+
+function seriesRow(
+  scenario: string,
+  series: Series,
+  metric: MetricDef,
+  runs: readonly RunRecord[],
+): ScaleRow {
+  const valuesOf = (setup: Setup): number[] =>
+    runs.filter((r) => r.server === setup).map((r) => r.metrics[metric.key] ?? NaN);
+  const setups = [...series.setups];
+  const values = setups.map((setup) => spread(valuesOf(setup)));
+  const ratios = values.map((v) => v.median / values[0].median);
+  const [first, last] = [setups[0], setups[setups.length - 1]];
+  const roundRatios = spread(
+    runs
+      .filter((r) => r.server === last)
+      .map((r) => {
+        const base = runs.find((b) => b.server === first && b.run === r.run);
+        return (r.metrics[metric.key] ?? NaN) / (base?.metrics[metric.key] ?? NaN);
+      }),
+  );
+  const judged = metric.target
+    ? judgeSeries(metric.target, ratios.slice(1), setups.flatMap(valuesOf))
+    : undefined;
+  return {
+    scenario,
+    metric: metric.key,
+    label: metric.label,
+    setups,
+    values,
+    ratios,
+    roundRatios,
+    ...judged,
+  };
+}
+
+/**
+ * A series is judged on its worst: the lowest (or highest) ratio of a setup over the first, or
+ * the most extreme value of any run of any setup.
+ */
+function judgeSeries(
+  target: Target,
+  ratios: readonly number[],
+  all: readonly number[],
+): Pick<ScaleRow, 'target' | 'judgedOn' | 'verdict'> {
+  const finite = (xs: readonly number[]): number[] => xs.filter((x) => Number.isFinite(x));
+  const verdict = (ok: boolean): 'ok' | 'MISS' => (ok ? 'ok' : 'MISS');
+  // A missing figure (a setup that never ran, a shard that is not there) is no evidence.
+  const complete = (xs: readonly number[]): boolean =>
+    xs.length > 0 && finite(xs).length === xs.length;
+  const onRatio = (r: number): string => `ratio ${Number.isFinite(r) ? r.toFixed(2) : '-'}`;
+  switch (target.kind) {
+    case 'ratio-at-least': {
+      const worst = Math.min(...ratios);
+      return {
+        target: `>= ${target.ratio}`,
+        judgedOn: onRatio(worst),
+        verdict: verdict(complete(ratios) && worst >= target.ratio),
+      };
+    }
+    case 'ratio-at-most':
+    case 'ratio-below': {
+      const worst = Math.max(...ratios);
+      const below = target.kind === 'ratio-below';
+      return {
+        target: `${below ? '<' : '<='} ${target.ratio}`,
+        judgedOn: onRatio(worst),
+        verdict: verdict(
+          complete(ratios) && (below ? worst < target.ratio : worst <= target.ratio),
+        ),
+      };
+    }
+    case 'zero': {
+      const worst = Math.max(...all);
+      return {
+        target: 'all 0',
+        judgedOn: `max ${Number.isInteger(worst) ? worst : formatNumber(worst)}`,
+        verdict: verdict(complete(all) && worst === 0),
+      };
+    }
+    case 'between': {
+      const [min, max] = [Math.min(...all), Math.max(...all)];
+      return {
+        target: `${target.min}–${target.max}`,
+        judgedOn: `runs ${formatNumber(min)}–${formatNumber(max)}`,
+        verdict: verdict(complete(all) && min >= target.min && max <= target.max),
+      };
+    }
+  }
+}
+
 function judge(
   target: Target,
   ratio: number,
@@ -119,6 +243,12 @@ function judge(
         verdict: worst === 0 ? 'ok' : 'MISS',
       };
     }
+    case 'between':
+      return {
+        target: `${target.min}–${target.max}`,
+        judgedOn: `runs ${formatNumber(subject.min)}–${formatNumber(subject.max)}`,
+        verdict: subject.min >= target.min && subject.max <= target.max ? 'ok' : 'MISS',
+      };
   }
 }
 
@@ -144,6 +274,7 @@ function formatSpread(s: Spread): string {
 export function formatTable(rows: readonly SummaryRow[], scenarios: readonly Scenario[]): string {
   const tables = new Map<string, { compare: Comparison; names: Set<string> }>();
   for (const scenario of scenarios) {
+    if (scenario.scale) continue;
     const compare = comparisonOf(scenario);
     const key = `${compare.subjectLabel}\n${compare.baselineLabel}`;
     const table = tables.get(key) ?? { compare, names: new Set<string>() };
@@ -165,7 +296,7 @@ export function formatTable(rows: readonly SummaryRow[], scenarios: readonly Sce
  * worst run's count) and the target, with the spread of the per-round ratios beside a ratio: when
  * the rounds disagree about the target, the verdict is the machine's more than the code's.
  */
-export function formatVerdicts(rows: readonly SummaryRow[]): string {
+export function formatVerdicts(rows: readonly (SummaryRow | ScaleRow)[]): string {
   const lines = rows.flatMap((r) => {
     if (r.verdict === undefined) return [];
     const rounds =
@@ -190,6 +321,57 @@ function formatRatios(s: Spread): string {
   return `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`;
 }
 
+/**
+ * One table per series scenario: a column per setup (median and min–max), then the ratio of each
+ * later setup over the first.
+ */
+export function formatSeriesTables(
+  rows: readonly ScaleRow[],
+  scenarios: readonly Scenario[],
+): string {
+  return scenarios
+    .flatMap((scenario) => {
+      const series = scenario.scale;
+      if (!series) return [];
+      const first = series.labels[0].split(' ')[0];
+      const header = [
+        'scenario',
+        'metric',
+        ...series.labels.map((label) => `${label} median (min–max)`),
+        ...series.labels.slice(1).map((label) => `${label.split(' ')[0]}/${first}`),
+        'target',
+      ];
+      const lines = rows
+        .filter((r) => r.scenario === scenario.name)
+        .map((r) => [
+          r.scenario,
+          r.label,
+          ...r.values.map(formatSpread),
+          ...r.ratios.slice(1).map((x) => (Number.isFinite(x) ? x.toFixed(2) : '-')),
+          r.target ? `${r.target} ${r.verdict ?? ''}` : '',
+        ]);
+      const numeric = (i: number): boolean => i >= 2 && i < header.length - 1;
+      return [renderTable(header, lines, numeric)];
+    })
+    .join('\n\n');
+}
+
+/** Columns padded to their widest cell, `numeric` ones aligned right, under a rule. */
+function renderTable(
+  header: readonly string[],
+  lines: readonly string[][],
+  numeric: (column: number) => boolean,
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const render = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) => (numeric(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [render(header), rule, ...lines.map(render)].join('\n');
+}
+
 function formatOneTable(rows: readonly SummaryRow[], compare: Comparison): string {
   const header = [
     'scenario',
@@ -207,14 +389,7 @@ function formatOneTable(rows: readonly SummaryRow[], compare: Comparison): strin
     Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : '-',
     r.target ? `${r.target} ${r.verdict ?? ''}` : '',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const render = (cells: string[]): string =>
-    cells
-      .map((cell, i) => (i >= 2 && i <= 4 ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [render(header), rule, ...lines.map(render)].join('\n');
+  return renderTable(header, lines, (i) => i >= 2 && i <= 4);
 }
 
 /** Writes `payload` as DIR/<ISO timestamp>.json and returns the path. */

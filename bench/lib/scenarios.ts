@@ -1,13 +1,18 @@
 import type { ClosedLoopSpec, LoadSpec } from './load-specs';
-import { HISTORY_ON_SIZE, type Setup } from './setups';
+import { CLUSTER_MASTERS, HISTORY_ON_SIZE, type Setup } from './setups';
 
-/** How a ratio product/reference is judged against the issue's targets. */
+/**
+ * How a figure is judged against the issue's targets: a ratio subject/baseline (in a series,
+ * every setup's over the first's), or the runs' own values.
+ */
 export type Target =
   | { kind: 'ratio-at-least'; ratio: number }
   | { kind: 'ratio-at-most'; ratio: number }
   | { kind: 'ratio-below'; ratio: number }
-  /** No run of the subject (or, with `both`, of either setup) counted any. */
-  | { kind: 'zero'; both?: boolean };
+  /** No run of the subject (or, with `both`, of either setup; in a series, of any) counted any. */
+  | { kind: 'zero'; both?: boolean }
+  /** Every run of the subject (in a series, of every setup) within [min, max]. */
+  | { kind: 'between'; min: number; max: number };
 
 export interface MetricDef {
   key: string;
@@ -50,6 +55,21 @@ export const CLUSTER_VS_IN_MEMORY: Comparison = {
   first: 'baseline',
 };
 
+/**
+ * Setups run one after the other in each round, each figure shown per setup with the ratio of
+ * every setup over the first (a scale-out: 1, 2, 4 instances).
+ */
+export interface Series {
+  setups: readonly Setup[];
+  labels: readonly string[];
+}
+
+/** 1, 2 and 4 product instances on a 3-master Redis Cluster. */
+export const CLUSTER_SCALE: Series = {
+  setups: ['redis-cluster-1', 'redis-cluster-2', 'redis-cluster-4'],
+  labels: ['1 instance', '2 instances', '4 instances'],
+};
+
 const HISTORY_ON_LABEL = `history on (HISTORY_SIZE ${HISTORY_ON_SIZE})`;
 const HISTORY_OFF_LABEL = 'history off (HISTORY_SIZE 0)';
 
@@ -76,8 +96,10 @@ export interface Scenario {
   title: string;
   /** Default: the product against the bare-ws reference. */
   compare?: Comparison;
-  /** Needs redis-server (skipped with a message when it is not installed). */
-  needsRedis?: boolean;
+  /** Instead of a pair, a series of setups (`compare` is then unused). */
+  scale?: Series;
+  /** What it needs on PATH beyond node (skipped with a message when missing). */
+  needs?: 'redis-server' | 'redis-cluster';
   spec(options: SizeOptions): LoadSpec;
   /** Rows of the table, in order; every run records at least these. */
   metrics: readonly MetricDef[];
@@ -176,6 +198,80 @@ const perClusterCpuSecond = (m: Record<string, number>): Record<string, number> 
   framesPerCpuSecond: m.framesPerSecond / ((m.serverCpuPercent + (m.redisCpuPercent ?? 0)) / 100),
   redisCpuUsPerMessage: ((m.redisCpuPercent ?? NaN) * 10_000) / m.messagesPerSecond,
 });
+
+const SHARDS = Array.from({ length: CLUSTER_MASTERS }, (_, i) => i + 1);
+
+/**
+ * 1,000 clients in 10 rooms of 100, 4 senders per room (one per instance with 4), closed loop
+ * (--quick: 3 rooms of 8). Member k of a room is on instance k mod N. The rooms' slots put
+ * 4, 3 and 3 of the 10 (1 each of the 3) on the three masters.
+ */
+const scaleFanOut = (o: SizeOptions): ClosedLoopSpec => ({
+  kind: 'closed-loop',
+  rooms: o.quick ? 3 : 10,
+  membersPerRoom: o.quick ? 8 : 100,
+  sendersPerRoom: 4,
+  inFlight: o.quick ? 2 : 4,
+  contentLength: CONTENT_LENGTH,
+  warmupMs: o.quick ? 100 : 2_000,
+  durationMs: duration(o, 10_000),
+});
+
+/**
+ * With every room on every instance, each instance takes its copy of every message from Redis and
+ * renders it once, so a CPU-second buys fewer frames as instances are added. Scale-out holds
+ * while it buys at least half as many with 4 instances as with 1: with a core per instance,
+ * N instances then deliver at least N/2 times one instance's frames.
+ */
+const SCALE_PER_CPU_TARGET: Target = { kind: 'ratio-at-least', ratio: 0.5 };
+/** "About a third" each: 4, 3 and 3 rooms of 10 put 0.4, 0.3 and 0.3 on the masters. */
+const SHARD_SHARE_TARGET: Target = { kind: 'between', min: 0.2, max: 0.47 };
+
+const CLUSTER_SCALE_METRICS: readonly MetricDef[] = [
+  { key: 'framesPerSecond', label: 'delivered frames/s (all instances)' },
+  { key: 'framesPerSecondPerInstance', label: 'delivered frames/s per instance' },
+  { key: 'instanceBalance', label: 'frames/s of the least / the most served instance' },
+  { key: 'messagesPerSecond', label: 'messages/s (own copy back)' },
+  { key: 'serverCpuPercent', label: 'server CPU % (instances together)' },
+  { key: 'redisCpuPercent', label: 'Redis CPU % (all shards)' },
+  ...SHARDS.map((k) => ({ key: `redisCpuPercentShard${k}`, label: `Redis CPU % shard ${k}` })),
+  {
+    key: 'framesPerCpuSecond',
+    label: 'frames per CPU-second (instances + Redis)',
+    target: SCALE_PER_CPU_TARGET,
+  },
+  { key: 'framesPerServerCpuSecond', label: 'frames per instance CPU-second' },
+  {
+    key: 'projectedFramesPerSecond',
+    label: 'projected frames/s, a core per instance (N × the above)',
+  },
+  ...SHARDS.map((k) => ({ key: `roomsShard${k}`, label: `rooms on shard ${k}` })),
+  ...SHARDS.map((k) => ({
+    key: `publishShareShard${k}`,
+    label: `share of publications, shard ${k}`,
+    target: SHARD_SHARE_TARGET,
+  })),
+  {
+    key: 'busPublishes',
+    label: 'publications relayed over the cluster bus',
+    target: { kind: 'zero' },
+  },
+  GENERATOR_CPU,
+  OTHERS,
+  { key: 'errors', label: 'errors (all runs: 0)', target: { kind: 'zero' } },
+];
+
+const perInstanceAndCpuSecond = (m: Record<string, number>): Record<string, number> => {
+  const instances = m.instances ?? 1;
+  const served = Array.from({ length: instances }, (_, i) => m[`framesPerSecondInstance${i + 1}`]);
+  return {
+    framesPerSecondPerInstance: m.framesPerSecond / instances,
+    instanceBalance: instances > 1 ? Math.min(...served) / Math.max(...served) : 1,
+    framesPerCpuSecond: m.framesPerSecond / ((m.serverCpuPercent + (m.redisCpuPercent ?? 0)) / 100),
+    framesPerServerCpuSecond: m.framesPerSecond / (m.serverCpuPercent / 100),
+    projectedFramesPerSecond: (instances * m.framesPerSecond) / (m.serverCpuPercent / 100),
+  };
+};
 
 /** The issue's target: history on costs at most 10% of fan-out throughput. */
 const HISTORY_RATIO = 0.9;
@@ -298,7 +394,7 @@ export const SCENARIOS: readonly Scenario[] = [
       'fan-out across two instances on one Redis: 1,000 clients in 10 rooms of 100, each room ' +
       'half on either instance; 100 senders (half on each), closed loop, 3 in flight each',
     compare: CLUSTER_VS_IN_MEMORY,
-    needsRedis: true,
+    needs: 'redis-server',
     spec: fanOut,
     metrics: clusterFanOutMetrics(framesAtLeast(0.5)),
     derive: perClusterCpuSecond,
@@ -309,7 +405,7 @@ export const SCENARIOS: readonly Scenario[] = [
       'latency across two instances on one Redis: 200 messages/s into 10 rooms of 100, each ' +
       'room half on either instance (20,000 deliveries/s), open loop',
     compare: CLUSTER_VS_IN_MEMORY,
-    needsRedis: true,
+    needs: 'redis-server',
     spec: (o) => ({
       kind: 'open-loop',
       rooms: o.quick ? 2 : 10,
@@ -352,10 +448,21 @@ export const SCENARIOS: readonly Scenario[] = [
       'fan-out across two instances on one Redis with room history on against off: 1,000 ' +
       'clients in 10 rooms of 100, each room half on either instance; 100 senders, closed loop',
     compare: HISTORY_ON_REDIS,
-    needsRedis: true,
+    needs: 'redis-server',
     spec: fanOut,
     metrics: clusterFanOutMetrics(framesAtLeast(HISTORY_RATIO), ERRORS_EITHER, HISTORY_TARGET),
     derive: perClusterCpuSecond,
+  },
+  {
+    name: 'cluster-scale',
+    title:
+      'scale-out on a 3-master Redis Cluster: 1, 2 and 4 instances; 1,000 clients in 10 rooms ' +
+      'of 100 spread over the instances; 40 senders (4 per room), closed loop, 4 in flight each',
+    scale: CLUSTER_SCALE,
+    needs: 'redis-cluster',
+    spec: scaleFanOut,
+    metrics: CLUSTER_SCALE_METRICS,
+    derive: perInstanceAndCpuSecond,
   },
 ];
 
@@ -371,6 +478,7 @@ export function comparisonOf(scenario: Scenario): Comparison {
 
 /** The setups of one round of `scenario`, in the order they run. */
 export function roundOrder(scenario: Scenario): Setup[] {
+  if (scenario.scale) return [...scenario.scale.setups];
   const { subject, baseline, first } = comparisonOf(scenario);
   return first === 'subject' ? [subject, baseline] : [baseline, subject];
 }

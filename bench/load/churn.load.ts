@@ -1,5 +1,5 @@
 import type { LoadResult } from '../lib/ipc';
-import type { ChurnSpec } from '../lib/load-specs';
+import { ChurnSpec, ROOM_PREFIX, roomName } from '../lib/load-specs';
 import { cpuPercent, nowMs, sleep } from '../lib/clock';
 import { errorText, frameKind } from '../lib/server-frames';
 import type { LoadContext } from './load-context';
@@ -12,7 +12,8 @@ const RETRY_PAUSE_MS = 50;
  * resident members (who receive the user_joined/user_left of every cycle).
  */
 export async function runChurn(spec: ChurnSpec, context: LoadContext): Promise<LoadResult> {
-  const rooms = await joinRooms(context, 'c', spec.rooms, spec.residentsPerRoom);
+  const prefix = ROOM_PREFIX.churn;
+  const rooms = await joinRooms(context, prefix, spec.rooms, spec.residentsPerRoom);
   for (const member of rooms.flat()) {
     member.socket.onText = (buffer, start, end) => {
       if (frameKind(buffer, start, end) === 'error')
@@ -24,7 +25,8 @@ export async function runChurn(spec: ChurnSpec, context: LoadContext): Promise<L
   const loop = async (loopIndex: number): Promise<void> => {
     for (let n = 0; running; n++) {
       try {
-        const socket = await connectJoined(context, `c-l${loopIndex}-${n}`, `c-r${n % spec.rooms}`);
+        const userId = `${prefix}-l${loopIndex}-${n}`;
+        const socket = await connectJoined(context, userId, roomName(prefix, n % spec.rooms));
         await socket.close();
         cycles += 1;
       } catch (error) {

@@ -1,5 +1,5 @@
 import type { LoadResult } from '../lib/ipc';
-import type { IdleSpec } from '../lib/load-specs';
+import { IdleSpec, ROOM_PREFIX, roomName } from '../lib/load-specs';
 import { nowMs, sleep } from '../lib/clock';
 import { errorText, frameKind } from '../lib/server-frames';
 import { BenchSocket } from '../lib/bench-socket';
@@ -20,7 +20,12 @@ export async function runIdle(spec: IdleSpec, context: LoadContext): Promise<Loa
   const started = nowMs();
   await forEachLimited(spec.connections, CONNECT_CONCURRENCY, async (i) => {
     try {
-      const socket = await connectJoined(context, `i-u${i}`, `i-r${i % spec.rooms}`);
+      const prefix = ROOM_PREFIX.idle;
+      const socket = await connectJoined(
+        context,
+        `${prefix}-u${i}`,
+        roomName(prefix, i % spec.rooms),
+      );
       socket.onText = (buffer, start, end) => {
         if (frameKind(buffer, start, end) === 'error')
           context.errors.add(errorText(buffer, start, end));

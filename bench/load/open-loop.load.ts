@@ -1,5 +1,5 @@
 import type { LoadResult } from '../lib/ipc';
-import type { OpenLoopSpec } from '../lib/load-specs';
+import { OpenLoopSpec, ROOM_PREFIX } from '../lib/load-specs';
 import { cpuPercent, nowMs, sleep } from '../lib/clock';
 import { Samples, quantile } from '../lib/stats';
 import { chatContent, errorText, frameKind } from '../lib/server-frames';
@@ -14,7 +14,7 @@ import { Member, chatFrame, joinRooms, padded } from './room-clients';
  */
 export async function runOpenLoop(spec: OpenLoopSpec, context: LoadContext): Promise<LoadResult> {
   const fillStarted = nowMs();
-  const rooms = await joinRooms(context, 'o', spec.rooms, spec.membersPerRoom);
+  const rooms = await joinRooms(context, ROOM_PREFIX['open-loop'], spec.rooms, spec.membersPerRoom);
   const fillSeconds = (nowMs() - fillStarted) / 1000;
   const senders = interleavedSenders(rooms, spec.sendersPerRoom);
   if (senders.length === 0) throw new Error('no sender joined');

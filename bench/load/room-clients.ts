@@ -1,5 +1,6 @@
 import { ClientMessageType } from '../../src/protocol/chat.protocol';
 import { BenchSocket } from '../lib/bench-socket';
+import { roomName } from '../lib/load-specs';
 import { errorText, frameKind } from '../lib/server-frames';
 import type { LoadContext } from './load-context';
 
@@ -12,6 +13,8 @@ export interface Member {
   roomId: string;
   /** Position in its room, from 0. */
   index: number;
+  /** The server it is connected to: its port's index in the context's ports. */
+  instance: number;
 }
 
 export function joinFrame(userId: string, roomId: string): string {
@@ -68,8 +71,8 @@ export async function forEachLimited(
 }
 
 /**
- * Fills `rooms` rooms with `membersPerRoom` joined members each (room by room, so the joins of one
- * room do not interleave with another's). Member k of a room connects to port k mod the number of
+ * Fills `rooms` rooms (named by `roomName(prefix, n)`) with `membersPerRoom` joined members each
+ * (room by room, so the joins of one room do not interleave with another's). Member k of a room connects to port k mod the number of
  * ports, so with several instances every room has members (and senders) on each of them. A member
  * that fails to join is logged and left out.
  */
@@ -84,11 +87,11 @@ export async function joinRooms(
     const room = Math.floor(i / membersPerRoom);
     const index = i % membersPerRoom;
     const userId = `${prefix}-u${i}`;
-    const roomId = `${prefix}-r${room}`;
+    const roomId = roomName(prefix, room);
+    const instance = index % context.ports.length;
     try {
-      const port = context.ports[index % context.ports.length];
-      const socket = await connectJoined(context, userId, roomId, port);
-      result[room].push({ socket, userId, roomId, index });
+      const socket = await connectJoined(context, userId, roomId, context.ports[instance]);
+      result[room].push({ socket, userId, roomId, index, instance });
     } catch (error) {
       context.errors.add(`join ${userId}: ${String(error)}`);
     }

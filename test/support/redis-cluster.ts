@@ -47,6 +47,8 @@ export interface ClusterOptions {
   replicas?: number;
   /** cluster-node-timeout: how long a master may be unreachable before failover (default 2000). */
   nodeTimeoutMs?: number;
+  /** Runs every node through `taskset -c CORE` (the bench keeps Redis on the servers' core). */
+  pin?: { taskset: string; core: number };
 }
 
 /**
@@ -72,7 +74,7 @@ export class RedisCluster {
   }
 
   static async start(options: ClusterOptions = {}): Promise<RedisCluster> {
-    const { masters = 3, replicas = 0, nodeTimeoutMs = 2_000 } = options;
+    const { masters = 3, replicas = 0, nodeTimeoutMs = 2_000, pin } = options;
     if (!redisServerPath || !redisCliPath) throw new Error('redis-server or redis-cli missing');
     const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
     const nodes: RunningNode[] = [];
@@ -80,18 +82,20 @@ export class RedisCluster {
     try {
       for (let i = 0; i < masters * (1 + replicas); i++) {
         const [port, busPort] = [await freePort(), await freePort()];
-        const child = spawn(
-          redisServerPath,
-          [
-            ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
-            ...['--save', '', '--appendonly', 'no'],
-            ...['--cluster-enabled', 'yes', '--cluster-port', String(busPort)],
-            ...['--cluster-config-file', `nodes-${port}.conf`],
-            ...['--cluster-node-timeout', String(nodeTimeoutMs)],
-            ...['--enable-debug-command', 'local'],
-          ],
-          { stdio: 'ignore' },
-        );
+        const args = [
+          ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+          ...['--save', '', '--appendonly', 'no'],
+          ...['--cluster-enabled', 'yes', '--cluster-port', String(busPort)],
+          ...['--cluster-config-file', `nodes-${port}.conf`],
+          ...['--cluster-node-timeout', String(nodeTimeoutMs)],
+          ...['--enable-debug-command', 'local'],
+        ];
+        // taskset execs redis-server: the child's pid is the node's.
+        const child = pin
+          ? spawn(pin.taskset, ['-c', String(pin.core), redisServerPath, ...args], {
+              stdio: 'ignore',
+            })
+          : spawn(redisServerPath, args, { stdio: 'ignore' });
         nodes.push({ port, address: `127.0.0.1:${port}`, process: child });
       }
       for (const node of nodes) {
@@ -159,6 +163,11 @@ export class RedisCluster {
     if (!node || !isRunning(node.process)) return;
     node.process.kill('SIGKILL');
     await once(node.process, 'exit');
+  }
+
+  /** SIGKILLs every node without waiting: for a process `exit` handler, which cannot wait. */
+  killNow(): void {
+    for (const node of this.nodes) if (isRunning(node.process)) node.process.kill('SIGKILL');
   }
 
   async stop(): Promise<void> {
