@@ -50,7 +50,8 @@ export const CHAT_SCHEMAS = {
   ClientBearer: {
     type: 'string',
     pattern: '^[Bb][Ee][Aa][Rr][Ee][Rr] .+$',
-    description: 'First text frame of a connection without a token at the handshake (AUTH_MODE=jwt).',
+    description:
+      'First text frame of a connection without a token at the handshake (AUTH_MODE=jwt).',
   },
   ServerJoined: objectSchema<JoinedFrame>('The connection joined the room.', {
     type: { const: 'joined' },

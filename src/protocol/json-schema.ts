@@ -47,7 +47,8 @@ export type FieldSchemas<T> = {
 export function objectSchema<T>(description: string, fields: FieldSchemas<T>): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
-  for (const [name, field] of Object.entries(fields) as [string, JsonSchema & { optional?: true }][]) {
+  const entries = Object.entries<JsonSchema & { optional?: true }>(fields);
+  for (const [name, field] of entries) {
     const { optional, ...schema } = field;
     properties[name] = schema;
     if (!optional) required.push(name);
@@ -56,6 +57,9 @@ export function objectSchema<T>(description: string, fields: FieldSchemas<T>): J
 }
 
 /** The schema of a string enum's values (ErrorCode, RpcErrorCode). */
-export function enumSchema(description: string, values: Readonly<Record<string, string>>): JsonSchema {
+export function enumSchema(
+  description: string,
+  values: Readonly<Record<string, string>>,
+): JsonSchema {
   return { type: 'string', description, enum: Object.values(values) };
 }
