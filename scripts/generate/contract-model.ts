@@ -182,6 +182,7 @@ function addEvent(defs: Definitions, method: RpcMethodDefinition, stem: string):
     allOf: [
       ref('ServerEvent'),
       {
+        type: 'object',
         properties: { event: { const: method.name }, data: ref(`${stem}EventData`) },
       },
     ],

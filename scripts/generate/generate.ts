@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import type { ModuleMetadata } from '@nestjs/common';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import * as prettier from 'prettier';
 import { stringify } from 'yaml';
 import { asyncApiDocument } from './asyncapi-document';
 import { buildContractModel } from './contract-model';
@@ -27,8 +26,8 @@ export async function generateContract(
 ): Promise<Map<string, string>> {
   const model = buildContractModel(await readContractSource(options.imports));
   return new Map([
-    ['contract/schema.json', await format(JSON.stringify(schemaDocument(model)), 'json')],
-    ['contract/asyncapi.yaml', await format(stringify(asyncApiDocument(model)), 'yaml')],
+    ['contract/schema.json', `${JSON.stringify(schemaDocument(model), null, 2)}\n`],
+    ['contract/asyncapi.yaml', stringify(asyncApiDocument(model), { lineWidth: 100 })],
     ['.env.example', envExample()],
   ]);
 }
@@ -40,12 +39,6 @@ export async function writeContract(files: Map<string, string>, root: string): P
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, text);
   }
-}
-
-/** As `npm run lint` wants it (the repository's Prettier settings). */
-async function format(text: string, parser: 'json' | 'yaml'): Promise<string> {
-  const config = await prettier.resolveConfig(join(REPOSITORY_ROOT, 'package.json'));
-  return prettier.format(text, { ...config, parser });
 }
 
 /** `npm run generate [-- --out DIR]`: DIR defaults to the repository's root. */

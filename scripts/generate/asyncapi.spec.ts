@@ -1,0 +1,46 @@
+import { DiagnosticSeverity, Parser, fromFile } from '@asyncapi/parser';
+import { REPOSITORY_ROOT } from './generate';
+import { contractPath, readAsyncApi, readJson, schemaValidators } from './contract-files';
+
+const ASYNCAPI = contractPath(REPOSITORY_ROOT, 'asyncapi.yaml');
+const SCHEMA = contractPath(REPOSITORY_ROOT, 'schema.json');
+
+describe('the checked-in contract', () => {
+  it('is an AsyncAPI 3.0.0 document that @asyncapi/parser reads without an error', async () => {
+    const { document, diagnostics } = await fromFile(new Parser(), ASYNCAPI).parse();
+    const errors = diagnostics.filter(
+      (diagnostic) => Number(diagnostic.severity) === Number(DiagnosticSeverity.Error),
+    );
+    expect(errors.map((error) => `${error.message} at ${error.path.join('.')}`)).toEqual([]);
+    expect(document?.version()).toBe('3.0.0');
+    expect(document?.allMessages().length).toBeGreaterThan(20);
+  }, 60_000);
+
+  it('gives every message an example, and every example validates against its payload schema', () => {
+    const validator = schemaValidators(readJson(SCHEMA));
+    const messages = Object.entries(readAsyncApi(ASYNCAPI).components.messages);
+    const failures: string[] = [];
+    let checked = 0;
+    for (const [name, message] of messages) {
+      const ref = message.payload.$ref;
+      if (ref === undefined) throw new Error(`${name} has no payload reference`);
+      const validate = validator(ref);
+      for (const example of message.examples ?? []) {
+        checked += 1;
+        if (!validate(example.payload))
+          failures.push(`${example.name}: ${JSON.stringify(validate.errors)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    const withoutExample = messages.filter(([, message]) => !message.examples?.length);
+    expect(withoutExample.map(([name]) => name)).toEqual([]);
+    expect(checked).toBeGreaterThanOrEqual(messages.length);
+  });
+
+  it('names a definition for every error code and close code', () => {
+    const defs = readJson(SCHEMA).$defs as Record<string, { enum?: unknown[]; oneOf?: unknown[] }>;
+    expect(defs.ErrorCode.enum).toContain('invalid_json');
+    expect(defs.RpcErrorCode.enum).toContain('method_not_found');
+    expect(defs.CloseCode.oneOf).toContainEqual(expect.objectContaining({ const: 4500 }));
+  });
+});
