@@ -9,8 +9,17 @@ import {
 
 /** The WebSocket paths: the same protocol on both (`/ws` adds the `auth` frame). */
 const SOCKET_CHANNELS = {
-  root: { address: '/', title: 'WebSocket at /' },
-  ws: { address: '/ws', title: 'WebSocket at /ws' },
+  root: {
+    address: '/',
+    title: 'WebSocket at /',
+    description: 'Sends `auth` only to a connection that authenticated by its first frame.',
+  },
+  ws: {
+    address: '/ws',
+    title: 'WebSocket at /ws',
+    description:
+      'Sends `auth` as soon as the connection is authenticated (at once with AUTH_MODE=none).',
+  },
 } as const;
 
 const CORRELATION = { $ref: '#/components/correlationIds/rpcCall' };
@@ -63,11 +72,11 @@ export function socketPart(model: ContractModel): SocketPart {
   }
   const channels: Record<string, AsyncChannel> = {};
   const operations: Record<string, AsyncOperation> = {};
-  for (const [id, { address, title }] of Object.entries(SOCKET_CHANNELS)) {
+  for (const [id, { address, title, description }] of Object.entries(SOCKET_CHANNELS)) {
     channels[id] = {
       address,
       title,
-      description: 'JSON text frames `{type, …}`; see the README’s Protocol and RPC sections.',
+      description: `JSON text frames \`{type, …}\` (README: Protocol, RPC). ${description}`,
       servers: [{ $ref: '#/servers/local' }],
       messages: Object.fromEntries(
         Object.keys(messages).map((name) => [name, { $ref: `#/components/messages/${name}` }]),
