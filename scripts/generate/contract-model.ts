@@ -4,7 +4,10 @@ import { EVENT_SCHEMAS } from '../../src/protocol/event.schemas';
 import { JsonSchema, ref } from '../../src/protocol/json-schema';
 import { RPC_SCHEMAS } from '../../src/protocol/rpc.schemas';
 import type { RpcMethodDefinition, RpcPermission } from '../../src/rpc/rpc-method';
+import { ErrorCode } from '../../src/protocol/error-code';
+import { RpcErrorCode } from '../../src/protocol/rpc.protocol';
 import { closeCodeSchema } from './close-code-schema';
+import { documentedCodes } from './code-schemas';
 import type { ClientMessageSource, ContractSource } from './contract-source';
 import { Definitions } from './definitions';
 import { Dto, dtoSchema } from './dto-schema';
@@ -54,7 +57,7 @@ const TABLES: readonly Readonly<Record<string, JsonSchema>>[] = [
 export function buildContractModel(source: ContractSource): ContractModel {
   const defs = new Definitions();
   for (const table of TABLES) {
-    for (const [name, schema] of Object.entries(table)) defs.add(name, schema);
+    for (const [name, schema] of Object.entries(table)) defs.add(name, documented(name, schema));
   }
   defs.add('CloseCode', closeCodeSchema());
   const clientMessages = source.messages.map((message) => addClientMessage(defs, message));
@@ -81,6 +84,15 @@ export function buildContractModel(source: ContractSource): ContractModel {
   defs.add('ClientMessage', union('Any message a client sends.', clientMessages));
   defs.add('ServerFrame', union('Any frame the server sends.', serverMessages));
   return { defs, clientMessages, serverMessages, methods };
+}
+
+/** The error codes with each code's doc comment. */
+function documented(name: string, schema: JsonSchema): JsonSchema {
+  if (name === 'ErrorCode') return documentedCodes(schema, 'error-code.ts', name, ErrorCode);
+  if (name === 'RpcErrorCode') {
+    return documentedCodes(schema, 'rpc.protocol.ts', name, RpcErrorCode);
+  }
+  return schema;
 }
 
 function union(description: string, messages: readonly MessageModel[]): JsonSchema {
