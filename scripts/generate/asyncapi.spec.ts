@@ -3,7 +3,7 @@ import { CLOSE_CODE_TABLE } from '../../src/protocol/close-codes';
 import { ErrorCode } from '../../src/protocol/error-code';
 import { RpcErrorCode } from '../../src/protocol/rpc.protocol';
 import { REPOSITORY_ROOT } from './generate';
-import { contractPath, readAsyncApi, readJson, schemaValidators } from './contract-files';
+import { contractPath, readAsyncApi, readJson, schemaValidators } from './read-contract';
 
 const ASYNCAPI = contractPath(REPOSITORY_ROOT, 'asyncapi.yaml');
 const SCHEMA = contractPath(REPOSITORY_ROOT, 'schema.json');

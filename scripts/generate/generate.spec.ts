@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { RpcMethod } from '../../src/rpc/rpc-method.decorator';
 import { validateParams } from '../../src/rpc/rpc-params';
-import { AsyncApiShape, schemaValidators } from './contract-files';
+import { AsyncApiShape, schemaValidators } from './read-contract';
 import { readContractSource } from './contract-source';
 import { GENERATED_FILES, REPOSITORY_ROOT, generateContract, writeContract } from './generate';
 
