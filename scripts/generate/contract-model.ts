@@ -118,7 +118,7 @@ function addClientMessage(defs: Definitions, message: ClientMessageSource): Mess
   });
   addNested(defs, nested);
   const examples = CLIENT_EXAMPLES[message.type] ?? [];
-  return { name, summary: `\`${message.type}\``, examples };
+  return { name, summary: defs.get(name).description ?? name, examples };
 }
 
 function addMethod(defs: Definitions, method: RpcMethodDefinition): MethodModel {

@@ -27,7 +27,10 @@ export async function generateContract(
   const model = buildContractModel(await readContractSource(options.imports));
   return new Map([
     ['contract/schema.json', `${JSON.stringify(schemaDocument(model), null, 2)}\n`],
-    ['contract/asyncapi.yaml', stringify(asyncApiDocument(model), { lineWidth: 100 })],
+    [
+      'contract/asyncapi.yaml',
+      stringify(asyncApiDocument(model), { lineWidth: 100, aliasDuplicateObjects: false }),
+    ],
     ['.env.example', envExample()],
   ]);
 }
