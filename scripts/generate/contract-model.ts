@@ -13,6 +13,7 @@ import { Definitions } from './definitions';
 import { Dto, dtoSchema } from './dto-schema';
 import { CLIENT_EXAMPLES, SERVER_EXAMPLES } from './examples';
 import { MethodExamples, methodExamples } from './method-examples';
+import { addHttpApiSchemas } from './http-api-schemas';
 import { pascal } from './names';
 
 /** One message of the socket: its payload's definition and examples. */
@@ -60,6 +61,7 @@ export function buildContractModel(source: ContractSource): ContractModel {
     for (const [name, schema] of Object.entries(table)) defs.add(name, documented(name, schema));
   }
   defs.add('CloseCode', closeCodeSchema());
+  addHttpApiSchemas(defs);
   const clientMessages = source.messages.map((message) => addClientMessage(defs, message));
   clientMessages.push(
     {
