@@ -34,6 +34,7 @@ describe('a server started beside a .env file', () => {
     const server = spawnServer({}, undefined, { cwd: folder });
     try {
       const port = await server.port;
+      expect(port).not.toBe(1);
       expect(server.output()).toContain('Settings from .env: API_KEY, AUTH_MODE, JWT_SECRET');
       expect(server.output()).toContain('auth AUTH_MODE=jwt (tokens verified with JWT_SECRET)');
       expect(server.output()).not.toContain(secret);
