@@ -25,6 +25,8 @@ WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
+# The generated contract, served at GET /contract/asyncapi.yaml and /contract/schema.json.
+COPY --chown=node:node contract ./contract
 # The node image's unprivileged user.
 USER node
 EXPOSE 8080

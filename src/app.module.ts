@@ -10,6 +10,7 @@ import { InMemoryRoomsModule } from './rooms/in-memory-rooms.module';
 import { RoomsModule } from './rooms/rooms.module';
 import { RpcModule } from './rpc/rpc.module';
 import { EventsModule } from './events/events.module';
+import { ContractModule } from './contract/contract.module';
 
 /**
  * The composition root: the one place that reads which backend runs. Without REDIS_URL the
@@ -34,6 +35,7 @@ export class AppModule {
         ChatModule,
         EventsModule,
         HealthModule,
+        ContractModule,
         ...extensions,
       ],
     };

@@ -5,13 +5,20 @@ import { createApp } from './app.factory';
 import { openAccessWarning } from './auth/open-access-warning';
 import { AppConfig, redisConfigured } from './config/app-config';
 import { ConfigError, loadConfig } from './config/load-config';
+import { withEnvFile } from './config/env-file';
 import { accessSummary, historySummary } from './config/startup-summary';
 import { StartRefusedError } from './lifecycle/start-refused.error';
 
+/** `.env` of the working directory, when there is one; the environment wins over it. */
+const ENV_FILE = '.env';
+
 async function bootstrap(): Promise<void> {
-  const config = loadConfigOrExit();
+  const { env, fromFile } = withEnvFile(process.env, ENV_FILE);
+  const config = loadConfigOrExit(env);
   const app = await createApp(config);
   const logger = new Logger('Bootstrap');
+  // Names only: values may be secrets.
+  if (fromFile.length > 0) logger.log(`Settings from ${ENV_FILE}: ${fromFile.join(', ')}`);
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as AddressInfo;
   logger.log(
@@ -34,9 +41,9 @@ function roomsMode(config: AppConfig): string {
     : 'rooms in memory (this instance only; set REDIS_URL or REDIS_CLUSTER_NODES to share them)';
 }
 
-function loadConfigOrExit(): AppConfig {
+function loadConfigOrExit(env: NodeJS.ProcessEnv): AppConfig {
   try {
-    return loadConfig(process.env);
+    return loadConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ChatError } from '../protocol/chat-error';
+import type { PresenceFrame } from '../protocol/chat.protocol';
 import {
   RoomMethod,
   RpcError,
@@ -22,7 +23,19 @@ import {
 } from './dto/platform.dto';
 import { ContextUpdatedParams, SessionMessageParams, TaskStatusParams } from './dto/session.dto';
 import { FileChangedParams, SnapshotCreatedParams, StateChangedParams } from './dto/workspace.dto';
-import { EventsService, Published } from './events.service';
+import { EventsService } from './events.service';
+import {
+  Broadcast,
+  Delivered,
+  Disconnected,
+  Followed,
+  Left,
+  Published,
+  RESULT_SCHEMAS,
+  RoomHistory,
+  RoomList,
+  RoomPresence,
+} from './event-results';
 
 const workspaceRoom = (p: { workspace_id: string }): string => `workspace:${p.workspace_id}`;
 const sessionRoom = (p: { session_id: string }): string => `session:${p.session_id}`;
@@ -45,6 +58,12 @@ export class EventMethods {
     permission: 'publish',
     room: workspaceRoom,
     description: 'A file of a workspace was created, modified, deleted or renamed.',
+    result: RESULT_SCHEMAS.published,
+    event: true,
+    example: {
+      params: { workspace_id: 'w1', file_path: 'src/app.ts', event_type: 'modify' },
+      result: { room: 'workspace:w1', offset: 12, epoch: 'kT2x9QfA' },
+    },
   })
   fileChanged(params: FileChangedParams, caller: RpcCaller): Promise<Published> {
     return this.event('workspace.file_changed', workspaceRoom(params), params, caller);
@@ -56,6 +75,12 @@ export class EventMethods {
     permission: 'publish',
     room: workspaceRoom,
     description: 'A snapshot of a workspace was taken.',
+    result: RESULT_SCHEMAS.published,
+    event: true,
+    example: {
+      params: { workspace_id: 'w1', snapshot_id: 's1', name: 'before refactor' },
+      result: { room: 'workspace:w1', offset: 12, epoch: 'kT2x9QfA' },
+    },
   })
   snapshotCreated(params: SnapshotCreatedParams, caller: RpcCaller): Promise<Published> {
     return this.event('workspace.snapshot_created', workspaceRoom(params), params, caller);
@@ -67,6 +92,12 @@ export class EventMethods {
     permission: 'publish',
     room: workspaceRoom,
     description: 'A workspace changed state (starting, running, stopped…).',
+    result: RESULT_SCHEMAS.published,
+    event: true,
+    example: {
+      params: { workspace_id: 'w1', state: 'running' },
+      result: { room: 'workspace:w1', offset: 12, epoch: 'kT2x9QfA' },
+    },
   })
   stateChanged(params: StateChangedParams, caller: RpcCaller): Promise<Published> {
     return this.event('workspace.state_changed', workspaceRoom(params), params, caller);
@@ -78,6 +109,20 @@ export class EventMethods {
     permission: 'publish',
     room: sessionRoom,
     description: 'A message of an AI session, or one chunk of a streamed one.',
+    result: RESULT_SCHEMAS.published,
+    event: true,
+    example: {
+      params: {
+        session_id: 'ai1',
+        message_id: 'm1',
+        role: 'assistant',
+        content: 'Hello',
+        is_streaming: true,
+        is_final: false,
+        seq: 0,
+      },
+      result: { room: 'session:ai1', offset: 12, epoch: 'kT2x9QfA' },
+    },
   })
   sessionMessage(params: SessionMessageParams, caller: RpcCaller): Promise<Published> {
     return this.event('session.message', sessionRoom(params), params, caller);
@@ -89,6 +134,12 @@ export class EventMethods {
     permission: 'publish',
     room: sessionRoom,
     description: 'The status of a task of an AI session.',
+    result: RESULT_SCHEMAS.published,
+    event: true,
+    example: {
+      params: { session_id: 'ai1', task_id: 't1', status: 'running', progress: 40 },
+      result: { room: 'session:ai1', offset: 12, epoch: 'kT2x9QfA' },
+    },
   })
   taskStatus(params: TaskStatusParams, caller: RpcCaller): Promise<Published> {
     return this.event('session.task_status', sessionRoom(params), params, caller);
@@ -100,6 +151,12 @@ export class EventMethods {
     permission: 'publish',
     room: sessionRoom,
     description: 'The context of an AI session changed.',
+    result: RESULT_SCHEMAS.published,
+    event: true,
+    example: {
+      params: { session_id: 'ai1', context: { file: 'src/app.ts' } },
+      result: { room: 'session:ai1', offset: 12, epoch: 'kT2x9QfA' },
+    },
   })
   contextUpdated(params: ContextUpdatedParams, caller: RpcCaller): Promise<Published> {
     return this.event('session.context_updated', sessionRoom(params), params, caller);
@@ -110,8 +167,13 @@ export class EventMethods {
     params: NotificationParams,
     permission: 'backend',
     description: 'A notification to every connection of one user, cluster-wide.',
+    result: RESULT_SCHEMAS.delivered,
+    example: {
+      params: { user_id: '42', title: 'Build', message: 'Build done', type: 'success' },
+      result: { delivered: 2 },
+    },
   })
-  async send(params: NotificationParams, caller: RpcCaller): Promise<{ delivered: number }> {
+  async send(params: NotificationParams, caller: RpcCaller): Promise<Delivered> {
     const { user_id, title, message, type, action_url } = params;
     const data = { title, message, notification_type: type, ...(action_url && { action_url }) };
     const delivered = await this.guard(() => this.events.notify(user_id, data, caller));
@@ -123,11 +185,16 @@ export class EventMethods {
     params: BroadcastParams,
     permission: 'backend',
     description: 'A notification to every connection.',
+    result: RESULT_SCHEMAS.broadcast,
+    example: {
+      params: { title: 'Maintenance', message: 'At 22:00 UTC', type: 'warning' },
+      result: { broadcast: true },
+    },
   })
   async broadcast(
     { title, message, type }: BroadcastParams,
     caller: RpcCaller,
-  ): Promise<{ broadcast: true }> {
+  ): Promise<Broadcast> {
     const data = { title, message, notification_type: type };
     await this.guard(() => this.events.broadcast(data, caller));
     return { broadcast: true };
@@ -138,11 +205,16 @@ export class EventMethods {
     params: DisconnectParams,
     permission: 'backend',
     description: 'Closes every connection of one user, cluster-wide, with 4500 (do not reconnect).',
+    result: RESULT_SCHEMAS.disconnected,
+    example: {
+      params: { user_id: '42', reason: 'account closed' },
+      result: { disconnected: 1 },
+    },
   })
   async disconnect(
     { user_id, reason }: DisconnectParams,
     caller: RpcCaller,
-  ): Promise<{ disconnected: number }> {
+  ): Promise<Disconnected> {
     const disconnected = await this.guard(() =>
       this.events.disconnect(user_id, reason ?? 'disconnected', caller),
     );
@@ -154,11 +226,13 @@ export class EventMethods {
     params: JoinRoomParams,
     permission: 'query',
     description: 'Follows an event room besides the chat room (with `since`, recovers first).',
+    result: RESULT_SCHEMAS.followed,
+    example: {
+      params: { room: 'workspace:w1', since: { offset: 10, epoch: 'kT2x9QfA' } },
+      result: { room: 'workspace:w1', offset: 12, epoch: 'kT2x9QfA', recovered: true },
+    },
   })
-  async joinRoom(
-    { room, since }: JoinRoomParams,
-    caller: RpcCaller,
-  ): Promise<{ room: string; offset: number; epoch: string; recovered?: boolean }> {
+  async joinRoom({ room, since }: JoinRoomParams, caller: RpcCaller): Promise<Followed> {
     const session = socketOf(caller, RoomMethod.JoinRoom);
     const user = session.user ?? `anon:${session.id}`;
     const position = since && { offset: since.offset, epoch: since.epoch };
@@ -174,8 +248,13 @@ export class EventMethods {
     params: RoomParams,
     permission: 'query',
     description: 'Stops following an event room.',
+    result: RESULT_SCHEMAS.left,
+    example: {
+      params: { room: 'workspace:w1' },
+      result: { left: true },
+    },
   })
-  async leaveRoom({ room }: RoomParams, caller: RpcCaller): Promise<{ left: boolean }> {
+  async leaveRoom({ room }: RoomParams, caller: RpcCaller): Promise<Left> {
     const session = socketOf(caller, RoomMethod.LeaveRoom);
     return { left: await this.guard(() => this.roomsService.unfollow(session, room)) };
   }
@@ -185,17 +264,21 @@ export class EventMethods {
     params: RoomParams,
     permission: 'query',
     description: 'Who is in a room, cluster-wide.',
+    result: RESULT_SCHEMAS.presence,
+    example: {
+      params: { room: 'lobby' },
+      result: {
+        room: 'lobby',
+        users: [{ userId: 'alice', connections: 1, since: '2026-12-01T10:00:00.000Z' }],
+        count: 1,
+        truncated: false,
+      },
+    },
   })
-  async presence({ room }: RoomParams, caller: RpcCaller): Promise<unknown> {
+  async presence({ room }: RoomParams, caller: RpcCaller): Promise<RoomPresence> {
     this.assertMayRead(caller, room);
-    const {
-      type: _type,
-      roomId: _roomId,
-      ...presence
-    } = JSON.parse(await this.guard(() => this.roomsService.presenceOf(room))) as Record<
-      string,
-      unknown
-    >;
+    const answer = await this.guard(() => this.roomsService.presenceOf(room));
+    const { type: _type, roomId: _roomId, ...presence } = JSON.parse(answer) as PresenceFrame;
     return { room, ...presence };
   }
 
@@ -204,8 +287,13 @@ export class EventMethods {
     params: HistoryParams,
     permission: 'query',
     description: 'A room’s retained events and messages, oldest first.',
+    result: RESULT_SCHEMAS.history,
+    example: {
+      params: { room: 'workspace:w1', limit: 50 },
+      result: { room: 'workspace:w1', offset: 12, epoch: 'kT2x9QfA', messages: [] },
+    },
   })
-  async history({ room, limit, before }: HistoryParams, caller: RpcCaller): Promise<unknown> {
+  async history({ room, limit, before }: HistoryParams, caller: RpcCaller): Promise<RoomHistory> {
     this.assertMayRead(caller, room);
     const bill = caller.kind === 'socket' ? { payer: caller.session } : { answers: caller.answers };
     const read = await this.guard(() => this.roomsService.historyOf(room, { limit, before }, bill));
@@ -214,7 +302,7 @@ export class EventMethods {
       offset: read.offset,
       epoch: read.epoch,
       messages: read.messages.map((frame) => JSON.parse(frame) as unknown),
-      ...(read.truncated && { truncated: true }),
+      ...(read.truncated && { truncated: true as const }),
     };
   }
 
@@ -223,8 +311,13 @@ export class EventMethods {
     params: NoParams,
     permission: 'query',
     description: 'The rooms the calling connection is in (a backend is in none).',
+    result: RESULT_SCHEMAS.rooms,
+    example: {
+      params: {},
+      result: { rooms: ['lobby', 'workspace:w1'] },
+    },
   })
-  listRooms(_params: NoParams, caller: RpcCaller): { rooms: string[] } {
+  listRooms(_params: NoParams, caller: RpcCaller): RoomList {
     return { rooms: caller.kind === 'socket' ? this.roomsService.roomsOf(caller.session) : [] };
   }
 

@@ -5,7 +5,8 @@ import { ChatError } from '../protocol/chat-error';
 import { CloseCode } from '../protocol/close-codes';
 import { ErrorCode } from '../protocol/error-code';
 import { eventFrames, type NotificationData } from '../protocol/event.protocol';
-import type { Publication, PublicationData, StreamPosition } from '../rooms/publication';
+import type { Publication, PublicationData } from '../rooms/publication';
+import type { Published } from './event-results';
 import { BrokerUnavailableError, RoomBroker, type PublishResult } from '../rooms/room-broker';
 import type { RpcCaller } from '../rpc/rpc-dispatcher';
 import { idempotencyKeyOf } from '../rpc/rpc-idempotency';
@@ -21,10 +22,7 @@ export const EVERYONE_ROOM = '~all';
 /** What goes to a user's connections on every instance: a frame, or a close. */
 type UserPush = { user: string; frame: string } | { user: string; close: string };
 
-/** Where an event landed in its room. */
-export interface Published extends StreamPosition {
-  room: string;
-}
+export type { Published } from './event-results';
 
 /**
  * The IDE's events: room events published like chat (numbered, kept, recoverable), and pushes

@@ -17,6 +17,12 @@ export const ClientMessageType = {
 } as const;
 export type ClientMessageType = (typeof ClientMessageType)[keyof typeof ClientMessageType];
 
+/** `{type:"refresh", token}`: a new token for the connection (AUTH_MODE=jwt). */
+export interface RefreshMessage {
+  type: typeof ClientMessageType.Refresh;
+  token: string;
+}
+
 export const ServerMessageType = {
   Joined: 'joined',
   ChatMessage: 'chat_message',

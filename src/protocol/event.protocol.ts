@@ -10,7 +10,8 @@ export const EventMessageType = {
   Notification: 'notification',
 } as const;
 
-export type NotificationLevel = 'info' | 'success' | 'warning' | 'error';
+export const NOTIFICATION_LEVELS = ['info', 'success', 'warning', 'error'] as const;
+export type NotificationLevel = (typeof NOTIFICATION_LEVELS)[number];
 
 export interface NotificationData {
   title: string;
@@ -18,6 +19,28 @@ export interface NotificationData {
   /** The call's `type` (info, success, warning, error), named as seed 003's push names it. */
   notification_type: NotificationLevel;
   action_url?: string;
+}
+
+/** A room event as delivered: the hub adds the room's `offset` and `epoch`. */
+export interface EventFrame {
+  type: typeof EventMessageType.Event;
+  /** The name of the method that published it. */
+  event: string;
+  roomId: string;
+  /** ISO-8601, from the server's clock. */
+  timestamp: string;
+  /** The publishing call's validated params. */
+  data: object;
+  offset?: number;
+  epoch?: string;
+}
+
+/** A push to a user's connections (`notification.send`) or to every connection. */
+export interface NotificationFrame {
+  type: typeof EventMessageType.Notification;
+  data: NotificationData;
+  /** ISO-8601, from the server's clock. */
+  timestamp: string;
 }
 
 export const eventFrames = {
@@ -29,7 +52,11 @@ export const eventFrames = {
       roomId,
       timestamp: at.toISOString(),
       data,
-    }),
+    } satisfies EventFrame),
   notification: (data: NotificationData, at: Date): string =>
-    JSON.stringify({ type: EventMessageType.Notification, data, timestamp: at.toISOString() }),
+    JSON.stringify({
+      type: EventMessageType.Notification,
+      data,
+      timestamp: at.toISOString(),
+    } satisfies NotificationFrame),
 };

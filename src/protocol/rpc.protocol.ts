@@ -9,16 +9,23 @@ import { ErrorCode } from './error-code';
 
 /** Codes of RPC errors, snake_case as seed 003's clients switch on them; never rename one. */
 export const RpcErrorCode = {
+  /** No method of that name. */
   MethodNotFound: 'method_not_found',
-  /** `details.validation_errors` lists `{field, error}` per invalid field. */
+  /** The params break the method's schema: `details.validation_errors` lists `{field, error}`. */
   InvalidParams: 'invalid_params',
+  /** A socket calling a backend-only method, or publishing into a room its token does not allow. */
   Forbidden: 'forbidden',
+  /** A call before the connection authenticated (AUTH_MODE=jwt). */
   Unauthenticated: 'unauthenticated',
+  /** Over the connection's rate limit: retry after `retry_after` seconds. */
   RateLimited: 'rate_limited',
+  /** The call's deadline passed before it ran (Redis bridge). */
   Timeout: 'timeout',
+  /** The method needs a user who is not connected. */
   UserNotConnected: 'user_not_connected',
   /** The call could not publish (the shared broker refused or did not answer); retry it. */
   Unavailable: 'unavailable',
+  /** An unexpected server fault (logged, without the params). */
   InternalError: 'internal_error',
 } as const;
 export type RpcErrorCode = (typeof RpcErrorCode)[keyof typeof RpcErrorCode];

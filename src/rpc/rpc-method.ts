@@ -1,3 +1,4 @@
+import type { JsonSchema } from '../protocol/json-schema';
 import type { RpcCaller } from './rpc-dispatcher';
 
 /**
@@ -30,8 +31,20 @@ export interface RpcMethodOptions<P extends object = object> {
   readonly room?: (params: P) => string;
   /** One line for the generated clients and docs. */
   readonly description?: string;
-  /** The shape of the result, for the generated clients and docs. */
-  readonly result?: ResultClass;
+  /**
+   * The shape of the result, for the contract (`npm run generate`): a class-validator decorated
+   * class, or the schema table of the result's interface. Absent: any JSON value.
+   */
+  readonly result?: ResultClass | JsonSchema;
+  /** The method publishes a room event named after it whose `data` is its validated params. */
+  readonly event?: boolean;
+  /** A call and its answer for the contract's examples (a test checks them against the schemas). */
+  readonly example?: RpcMethodExample<NoInfer<P>>;
+}
+
+export interface RpcMethodExample<P extends object> {
+  readonly params: P;
+  readonly result?: unknown;
 }
 
 /** One method as registered: what generates the clients and the AsyncAPI document later, too. */

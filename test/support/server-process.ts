@@ -17,17 +17,19 @@ export interface ServerProcess {
 /**
  * Starts `src/main.ts`, compiled (test/support/spawned-build.ts), as a separate process, as
  * `npm run start:prod` would, with the given settings; `entry` runs another entry file of
- * tsconfig.spawn.json instead (a test server composing test modules).
+ * tsconfig.spawn.json instead (a test server composing test modules); `cwd` is where it runs
+ * (where it reads `.env`), the repository by default.
  */
 export function spawnServer(
   settings: Record<string, string>,
   entry = join('src', 'main.ts'),
+  options: { cwd?: string } = {},
 ): ServerProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const key of CONFIG_KEYS) delete env[key];
   Object.assign(env, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'log' }, settings);
   const child = spawn(process.execPath, [spawnedEntry(entry)], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,9 +3,9 @@ import { IsHistoryBefore, IsHistoryLimit } from '../../chat/dto/history-query.va
 import { IsChatId } from '../../chat/dto/id.validators';
 import { IsStreamPosition } from '../../chat/dto/stream-position.validator';
 import type { StreamPositionFields } from '../../protocol/chat.protocol';
-import type { NotificationLevel } from '../../protocol/event.protocol';
+import { NOTIFICATION_LEVELS, type NotificationLevel } from '../../protocol/event.protocol';
 
-const LEVELS: readonly NotificationLevel[] = ['info', 'success', 'warning', 'error'];
+const LEVELS: readonly NotificationLevel[] = NOTIFICATION_LEVELS;
 
 /** `notification.broadcast` */
 export class BroadcastParams {
