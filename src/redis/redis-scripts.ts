@@ -24,13 +24,18 @@ export type ScriptName = keyof typeof SCRIPTS;
 
 const LUA_DIR = join(__dirname, 'lua');
 
-/** Reads the scripts once (at start) and defines them on `client` as commands (EVALSHA). */
-export function defineScripts(client: RedisClient): void {
+/**
+ * Reads the scripts once (at start) and defines them on `client` as commands (EVALSHA); a client
+ * that has them already keeps them. `sharded`: room channels go out with SPUBLISH (sharded
+ * pub/sub, read with SSUBSCRIBE), PUBLISH otherwise.
+ */
+export function defineScripts(client: RedisClient, sharded = false): void {
+  const command = `local publish_command = '${sharded ? 'SPUBLISH' : 'PUBLISH'}'`;
   const library = readFileSync(join(LUA_DIR, 'library.lua'), 'utf8');
   for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
     const body = readFileSync(join(LUA_DIR, file), 'utf8');
     if (!(name in client))
-      client.defineCommand(name, { numberOfKeys: keys, lua: `${library}\n${body}` });
+      client.defineCommand(name, { numberOfKeys: keys, lua: `${command}\n${library}\n${body}` });
   }
 }
 
