@@ -9,6 +9,7 @@ import {
   type RedisTarget,
   createRedisClient,
   isCluster,
+  mastersConnected,
   redisTarget,
 } from './redis-client';
 import { RedisKeys } from './redis-keys';
@@ -113,8 +114,12 @@ export class RedisConnections implements OnApplicationShutdown {
       ),
     );
     if (this.command.status !== 'ready') return;
-    const info = await this.command.info('server').catch(() => '');
-    const problem = redisVersionProblem(redisVersionOf(info));
+    const { command } = this;
+    if (isCluster(command)) await mastersConnected(command, this.baseOptions.connectTimeout ?? 0);
+    // On a cluster, every master must do: a room on an older one would fail its first message.
+    const nodes = isCluster(command) ? command.nodes('master') : [command];
+    const infos = await Promise.all(nodes.map((node) => node.info('server').catch(() => '')));
+    const problem = infos.map((info) => redisVersionProblem(redisVersionOf(info))).find(Boolean);
     if (problem === undefined) return;
     this.shuttingDown = true;
     for (const client of [this.command, this.subscriber]) client.disconnect();
