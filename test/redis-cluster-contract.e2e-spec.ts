@@ -49,7 +49,7 @@ async function channelsOf(target: Target, prefix: string): Promise<unknown[]> {
     target
       .masters()
       .map(async (node) => [
-        ...((await node.pubsub('CHANNELS', `${prefix}*`)) as unknown[]),
+        ...((await node.pubsub('CHANNELS', `${prefix}*`))),
         ...((await node.call('PUBSUB', 'SHARDCHANNELS', `${prefix}*`)) as unknown[]),
       ]),
   );
@@ -163,9 +163,9 @@ describeWithRedisCluster('Redis room ports on a 3-master cluster', () => {
         return { store, broker };
       },
       async ({ store, broker }) => {
-        const redis = started.get(store as RedisRoomStore);
-        started.delete(store as RedisRoomStore);
-        (broker as RedisRoomBroker).onModuleDestroy();
+        const redis = started.get(store);
+        started.delete(store);
+        (broker).onModuleDestroy();
         await redis?.onApplicationShutdown();
       },
     );
