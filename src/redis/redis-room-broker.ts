@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type {
   HistoryOptions,
@@ -48,6 +49,8 @@ const PUBSUB = {
 interface RoomCursor {
   offset: number;
   epoch: string;
+  /** Of the publication at `offset`: what a stream that lost it after a failover no longer has. */
+  fingerprint: string;
   waiting: DecodedPublication[] | undefined;
 }
 
@@ -283,22 +286,40 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit, OnModuleDestro
         this.logger.warn(`Skipped ${offset - cursor.offset - 1} lost publication(s) of ${roomId}`);
       }
     }
+    const fingerprint = fingerprintOf(publication.data);
     if (cursor) {
       cursor.offset = offset;
       cursor.epoch = epoch;
+      cursor.fingerprint = fingerprint;
     } else if (this.refs.has(roomId)) {
-      this.cursors.set(roomId, { offset, epoch, waiting: undefined });
+      this.cursors.set(roomId, { offset, epoch, fingerprint, waiting: undefined });
     }
     // This instance's members were shown the change while Redis was away: not twice.
     if (decoded.shownBy !== this.redis.instanceId) this.dispatch(publication);
   }
 
-  /** Reads what the room's stream holds after the cursor, then hands it on with what waited. */
-  private async resync(roomId: string, cursor: RoomCursor): Promise<void> {
+  /**
+   * Reads what the room's stream holds after the cursor, then hands it on with what waited. With
+   * `verify` (after a shard's failover), the stream must still hold the cursor's own publication:
+   * a replica promoted before it received the newest writes lost them, and the room then gets a
+   * new epoch (lua/rebase.lua) instead of numbering new publications as the lost ones.
+   */
+  private async resync(roomId: string, cursor: RoomCursor, verify = false): Promise<void> {
     let entries: DecodedPublication[] = [];
     try {
-      const since = { offset: cursor.offset, epoch: cursor.epoch };
-      ({ entries } = await this.read(roomId, { since, limit: this.redis.scripts.historySize }));
+      const { historySize } = this.redis.scripts;
+      const checked = verify && cursor.offset > 1;
+      const since = { offset: cursor.offset - (checked ? 1 : 0), epoch: cursor.epoch };
+      const read = await this.read(roomId, { since, limit: historySize + 1 });
+      entries = read.entries;
+      if (checked && read.position.epoch === cursor.epoch) {
+        const own = entries.find((entry) => entry.publication.offset === cursor.offset);
+        const kept = read.position.offset - cursor.offset < historySize;
+        if (kept && (!own || fingerprintOf(own.publication.data) !== cursor.fingerprint)) {
+          await this.rebase(roomId, cursor);
+          entries = [];
+        }
+      }
     } catch (error) {
       this.logger.warn(
         `Reading ${roomId} back from its stream failed: ${(error as Error).message}`,
@@ -311,9 +332,23 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit, OnModuleDestro
     for (const entry of waiting) this.sequence(entry, true);
   }
 
+  /** A new epoch for a room whose stream lost publications this instance handed on. */
+  private async rebase(roomId: string, cursor: RoomCursor): Promise<void> {
+    this.logger.warn(
+      `The stream of ${roomId} lost publications after a failover: it starts a new epoch`,
+    );
+    const meta = this.redis.keys.room(roomId, 'meta');
+    try {
+      await runScript(this.redis.command, this.redis.scripts, 'chatRebase', [meta], [cursor.epoch]);
+    } catch (error) {
+      this.redis.failed(error);
+      throw error;
+    }
+  }
+
   /** After a reconnect: every room (or `only` these) is read back from its cursor, a few at a
-   * time. */
-  private async resyncAll(only?: readonly string[]): Promise<void> {
+   * time; `verify`: see resync. */
+  private async resyncAll(only?: readonly string[], verify = false): Promise<void> {
     if (this.redis.scripts.historySize === 0) return;
     const candidates = only
       ? only.flatMap((roomId) => {
@@ -327,7 +362,7 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit, OnModuleDestro
         const [roomId, cursor] = room;
         if (this.cursors.get(roomId) !== cursor || cursor.waiting) continue;
         cursor.waiting = [];
-        await this.resync(roomId, cursor);
+        await this.resync(roomId, cursor, verify);
       }
     };
     await Promise.all(Array.from({ length: RESYNC_CONCURRENCY }, next));
@@ -427,7 +462,7 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit, OnModuleDestro
         if (back.length > 0) {
           this.logger.log(`Subscribed ${back.length} room(s) again after a shard change`);
         }
-        void this.resyncAll(back);
+        void this.resyncAll(back, true);
         if (back.length < rooms.length) this.retryShards();
       }
     } finally {
@@ -526,4 +561,9 @@ async function bounded(promise: Promise<void>, timeoutMs: number): Promise<void>
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
   await Promise.race([promise, timeout]);
   clearTimeout(timer);
+}
+
+/** Identifies a publication's content (live and stored decode to the same data). */
+function fingerprintOf(data: PublicationData): string {
+  return createHash('sha1').update(JSON.stringify(data)).digest('base64');
 }

@@ -9,6 +9,7 @@ const SCRIPTS = {
   /** The same script with the idempotency key's record as a fourth key. */
   chatPublishOnce: { file: 'publish.lua', keys: 4 },
   chatHistory: { file: 'history.lua', keys: 2 },
+  chatRebase: { file: 'rebase.lua', keys: 1 },
   chatAdd: { file: 'add.lua', keys: 7 },
   chatRemove: { file: 'remove.lua', keys: 7 },
   chatHeartbeat: { file: 'heartbeat.lua', keys: 0 },

@@ -132,14 +132,15 @@ export class RedisCluster {
     }
   }
 
-  /** The address of the master that owns `key`'s slot, as a running node sees it. */
-  async masterOf(key: string): Promise<string> {
+  /** The address of the master that owns `key`'s slot (or the slot), as a running node sees it. */
+  async masterOf(key: string | number): Promise<string> {
     const live = this.nodes.find((node) => isRunning(node.process));
     if (!live) throw new Error('no cluster node is running');
     const client = new Redis(live.port, '127.0.0.1', { lazyConnect: true });
     try {
       await client.connect();
-      const slot = (await client.call('CLUSTER', 'KEYSLOT', key)) as number;
+      const slot =
+        typeof key === 'number' ? key : ((await client.call('CLUSTER', 'KEYSLOT', key)) as number);
       const shards = (await client.call('CLUSTER', 'SLOTS')) as [
         number,
         number,
@@ -151,6 +152,43 @@ export class RedisCluster {
     } finally {
       client.disconnect();
     }
+  }
+
+  /**
+   * Moves `slot` with its keys to the master at `toAddress`, as `redis-cli --cluster reshard`
+   * does: SETSLOT IMPORTING on the target, MIGRATING on the source, MIGRATE of its keys (in
+   * batches, until none is left: commands meanwhile are redirected with ASK), then SETSLOT NODE on
+   * the target, the source and the other masters.
+   */
+  async moveSlot(slot: number, toAddress: string): Promise<void> {
+    const live = this.nodes.filter((node) => isRunning(node.process));
+    const fromAddress = await this.masterOf(slot);
+    if (fromAddress === toAddress) return;
+    const portOf = (address: string): number => Number(address.split(':')[1]);
+    const ask = <T>(address: string, ...args: (string | number)[]): Promise<T> =>
+      askNode(portOf(address), (client) => client.call(String(args[0]), ...args.slice(1))).then(
+        (answer) => {
+          if (answer === undefined) throw new Error(`${address} did not answer ${args.join(' ')}`);
+          return answer as T;
+        },
+      );
+    const [fromId, toId] = await Promise.all(
+      [fromAddress, toAddress].map((address) => ask<string>(address, 'CLUSTER', 'MYID')),
+    );
+    await ask(toAddress, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await ask(fromAddress, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    for (;;) {
+      const keys = await ask<string[]>(fromAddress, 'CLUSTER', 'GETKEYSINSLOT', slot, 100);
+      if (keys.length === 0) break;
+      const [host, port] = toAddress.split(':');
+      await ask(fromAddress, 'MIGRATE', host, port, '', 0, 5_000, 'KEYS', ...keys);
+    }
+    await ask(toAddress, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    await ask(fromAddress, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    const others = live.filter((node) => ![fromAddress, toAddress].includes(node.address));
+    await Promise.all(
+      others.map((node) => ask(node.address, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId)),
+    );
   }
 
   /** SIGKILLs the node at `address` (a crash, as a lost machine looks to the others). */
