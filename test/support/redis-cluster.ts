@@ -47,6 +47,11 @@ export interface ClusterOptions {
   replicas?: number;
   /** cluster-node-timeout: how long a master may be unreachable before failover (default 2000). */
   nodeTimeoutMs?: number;
+  /**
+   * cluster-require-full-coverage (default true, as Redis): false lets the other shards serve
+   * while one master fails over.
+   */
+  requireFullCoverage?: boolean;
 }
 
 /**
@@ -72,7 +77,12 @@ export class RedisCluster {
   }
 
   static async start(options: ClusterOptions = {}): Promise<RedisCluster> {
-    const { masters = 3, replicas = 0, nodeTimeoutMs = 2_000 } = options;
+    const {
+      masters = 3,
+      replicas = 0,
+      nodeTimeoutMs = 2_000,
+      requireFullCoverage = true,
+    } = options;
     if (!redisServerPath || !redisCliPath) throw new Error('redis-server or redis-cli missing');
     const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
     const nodes: RunningNode[] = [];
@@ -88,6 +98,7 @@ export class RedisCluster {
             ...['--cluster-enabled', 'yes', '--cluster-port', String(busPort)],
             ...['--cluster-config-file', `nodes-${port}.conf`],
             ...['--cluster-node-timeout', String(nodeTimeoutMs)],
+            ...['--cluster-require-full-coverage', requireFullCoverage ? 'yes' : 'no'],
             ...['--enable-debug-command', 'local'],
           ],
           { stdio: 'ignore' },
@@ -113,6 +124,18 @@ export class RedisCluster {
         throw new Error(`redis-cli --cluster create failed: ${formed.stdout}${formed.stderr}`);
       }
       await cluster.untilHealthy();
+      // A replica that never synced cannot be promoted: failover tests need them in sync.
+      for (const node of nodes) {
+        await eventually(
+          `${node.address} in sync with its master, if a replica`,
+          () => synced(node.port),
+          {
+            done: (inSync) => inSync,
+            timeoutMs: 20_000,
+            intervalMs: 100,
+          },
+        );
+      }
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -186,8 +209,11 @@ export class RedisCluster {
     await ask(toAddress, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
     await ask(fromAddress, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
     const others = live.filter((node) => ![fromAddress, toAddress].includes(node.address));
+    // Replicas refuse SETSLOT (and learn it from their masters): answers are not awaited as such.
     await Promise.all(
-      others.map((node) => ask(node.address, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId)),
+      others.map((node) =>
+        askNode(node.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId)),
+      ),
     );
   }
 
@@ -243,4 +269,11 @@ async function ping(port: number): Promise<boolean> {
 async function clusterState(port: number): Promise<string | undefined> {
   const info = await askNode(port, (client) => client.call('CLUSTER', 'INFO'));
   return typeof info === 'string' ? /cluster_state:(\w+)/.exec(info)?.[1] : undefined;
+}
+
+/** A master, or a replica whose link to its master is up. */
+async function synced(port: number): Promise<boolean> {
+  const info = await askNode(port, (client) => client.info('replication'));
+  if (info === undefined) return false;
+  return /role:master/.test(info) || /master_link_status:up/.test(info);
 }
