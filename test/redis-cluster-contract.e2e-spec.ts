@@ -49,7 +49,7 @@ async function channelsOf(target: Target, prefix: string): Promise<unknown[]> {
     target
       .masters()
       .map(async (node) => [
-        ...((await node.pubsub('CHANNELS', `${prefix}*`))),
+        ...(await node.pubsub('CHANNELS', `${prefix}*`)),
         ...((await node.call('PUBSUB', 'SHARDCHANNELS', `${prefix}*`)) as unknown[]),
       ]),
   );
@@ -165,7 +165,7 @@ describeWithRedisCluster('Redis room ports on a 3-master cluster', () => {
       async ({ store, broker }) => {
         const redis = started.get(store);
         started.delete(store);
-        (broker).onModuleDestroy();
+        broker.onModuleDestroy();
         await redis?.onApplicationShutdown();
       },
     );
