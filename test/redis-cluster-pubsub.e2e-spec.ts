@@ -216,6 +216,31 @@ describeWithRedisCluster('sharded pub/sub on a 3-master cluster with replicas', 
     await receiver.broker.unsubscribe(roomId);
   });
 
+  it('loses and duplicates nothing when every shard drops the subscriber connections', async () => {
+    const [publisher, receiver] = [await instance(), await instance()];
+    const rooms = await Promise.all(
+      cluster.addresses
+        .slice(0, 3)
+        .map(async (address, i) => (await roomsOn(address, 1, `blink${i}`))[0]),
+    );
+    for (const roomId of rooms) await receiver.broker.subscribe(roomId);
+    let done = false;
+    const loops = rooms.map((roomId) => publishUntil(publisher.broker, roomId, () => done));
+    await eventually('publications before the drop', () => receiver.received.length >= 30);
+    for (const node of admin.nodes('master')) await node.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    const before = receiver.received.length;
+    await eventually('publications after the drop', () => receiver.received.length >= before + 60);
+    done = true;
+    await Promise.all(loops.map((loop) => loop.finished));
+    for (const [i, roomId] of rooms.entries()) {
+      const end = await marker(publisher, receiver, roomId);
+      const received = inRoom(receiver.received, roomId);
+      const acknowledged = loops[i].sent.acknowledged.map((entry) => entry.text);
+      expect(received.map(textOf)).toEqual([...acknowledged, end]);
+      expect(received.map((p) => p.offset)).toEqual(received.map((_, n) => n + 1));
+    }
+  });
+
   it('recovers the rooms of a master killed and replaced by its replica; the other rooms notice nothing', async () => {
     const [publisher, receiver] = [await instance(), await instance()];
     const doomedMaster = cluster.addresses[0];
@@ -265,7 +290,13 @@ describeWithRedisCluster('sharded pub/sub on a 3-master cluster with replicas', 
     const doomedReceived = inRoom(receiver.received, doomed);
     const texts = doomedReceived.map(textOf);
     expect(new Set(texts).size).toBe(texts.length);
-    const order = texts.slice(0, -1).map((text) => toDoomed.sent.texts.indexOf(text));
+    // The acknowledged ones in send order. A publish refused during the failover (a timeout) may
+    // still be made later, after later ones (ioredis sends what it had queued for the new master):
+    // once at most, at a position of its own.
+    const acknowledged = new Set(toDoomed.sent.acknowledged.map((entry) => entry.text));
+    const order = texts
+      .filter((text) => acknowledged.has(text))
+      .map((text) => toDoomed.sent.texts.indexOf(text));
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(texts[texts.length - 1]).toBe(doomedEnd);
     for (const [i, publication] of doomedReceived.entries()) {
