@@ -316,9 +316,10 @@ describeWithRedisCluster('sharded pub/sub on a 3-master cluster with replicas', 
     const stored = history.publications.filter((p) => p.offset >= newest[0].offset);
     expect(stored.map(textOf)).toEqual(newest.map(textOf));
 
-    console.log(
-      `failover: ${toDoomed.sent.failures} publish(es) refused, epochs seen ${epochs.length}, ` +
-        `${toDoomed.sent.acknowledged.length - (texts.length - 1)} acknowledged not delivered`,
+    const madeAnyway = texts.slice(0, -1).filter((text) => !acknowledged.has(text)).length;
+    process.stdout.write(
+      `failover: ${toDoomed.sent.failures} publish(es) refused (${madeAnyway} made anyway), ` +
+        `epochs seen ${epochs.length}\n`,
     );
   });
 });
