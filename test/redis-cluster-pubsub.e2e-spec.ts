@@ -241,6 +241,43 @@ describeWithRedisCluster('sharded pub/sub on a 3-master cluster with replicas', 
     }
   });
 
+  it('gives a room a new epoch when its shard comes back without publications a subscriber was shown', async () => {
+    const [publisher, receiver] = [await instance(), await instance()];
+    const roomId = 'lossy';
+    await receiver.broker.subscribe(roomId);
+    for (let i = 1; i <= 5; i++) await publisher.broker.publish(roomId, frame(`before ${i}`));
+    await eventually('five publications', () => receiver.received.length === 5);
+    const { epoch } = receiver.received[4];
+    // As a replica promoted before it received the fifth: the stream and position end at 4.
+    const owner = await cluster.masterOf(channel(roomId));
+    const node = admin
+      .nodes('master')
+      .find((master) => `${master.options.host}:${master.options.port}` === owner) as Redis;
+    const hist = `${prefix}{${roomId}}:hist`;
+    const kept = (await node.xrange(hist, '-', '4-0')) as [string, string[]][];
+    await node.del(hist);
+    for (const [id, fields] of kept) await node.xadd(hist, id, ...fields);
+    await node.hset(`${prefix}{${roomId}}:meta`, 's', '4');
+    await node.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(
+      'the room’s new epoch',
+      async () => (await node.hget(`${prefix}{${roomId}}:meta`, 'e')) !== epoch,
+    );
+    const after = await publisher.broker.publish(roomId, frame('after'));
+    await eventually('the publication after', () => receiver.received.length === 6);
+
+    expect(after.epoch).not.toBe(epoch);
+    expect(receiver.received.map(textOf)).toEqual(
+      [1, 2, 3, 4, 5].map((i) => `before ${i}`).concat('after'),
+    );
+    expect(receiver.received[5]).toMatchObject({ offset: 5, epoch: after.epoch });
+    // A client back with the old position is told it cannot recover (another epoch).
+    const since = await receiver.broker.history(roomId, { since: { offset: 5, epoch }, limit: 10 });
+    expect(since.position.epoch).toBe(after.epoch);
+    expect(since.publications).toEqual([]);
+    await receiver.broker.unsubscribe(roomId);
+  });
+
   it('recovers the rooms of a master killed and replaced by its replica; the other rooms notice nothing', async () => {
     const [publisher, receiver] = [await instance(), await instance()];
     const doomedMaster = cluster.addresses[0];
