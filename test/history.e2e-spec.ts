@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import Redis from 'ioredis';
 import type { AppConfig } from '../src/config/app-config';
 import { RedisConnections } from '../src/redis/redis-connections';
+import { RedisCluster, describeWithRedisCluster } from './support/redis-cluster';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient } from './support/test-client';
@@ -437,6 +438,31 @@ describe('history and recovery: in memory', () => {
   historySuite(async (settings = {}) => {
     const app = await startApp({ ...PROTOCOL_TEST_LIMITS, ...settings });
     return { a: app, b: app, close: () => app.close() };
+  });
+});
+
+// Joins run the membership scripts: this suite passes once they touch one slot (issue 18, 1).
+describeWithRedisCluster('history and recovery: two instances on a 3-master Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let prefixes = 0;
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start({ masters: 3 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  historySuite(async (settings = {}) => {
+    const config = {
+      ...PROTOCOL_TEST_LIMITS,
+      REDIS_CLUSTER_NODES: cluster.seeds,
+      REDIS_KEY_PREFIX: `hist-c-${process.pid}-${++prefixes}:`,
+      ...settings,
+    };
+    const [a, b] = await Promise.all([startApp(config), startApp(config)]);
+    return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
   });
 });
 

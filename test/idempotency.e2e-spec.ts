@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import type { AppConfig } from '../src/config/app-config';
 import { RpcDispatcher } from '../src/rpc/rpc-dispatcher';
 import { eventually } from './support/eventually';
+import { RedisCluster, describeWithRedisCluster } from './support/redis-cluster';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
 import { Frame, TestClient, joinedClient } from './support/test-client';
@@ -331,6 +332,37 @@ describeWithRedis('idempotent publishing with Redis', () => {
     async (settings) => {
       const prefix = `idem${process.pid}:`;
       const shared = { ...settings, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix };
+      apps.push(await startApp(shared), await startApp(shared));
+      return { a: apps[0], b: apps[1] };
+    },
+    async () => {
+      await Promise.all(apps.splice(0).map((app) => app.close()));
+    },
+  );
+});
+
+// Joins run the membership scripts: the cases that join pass once they touch one slot (issue 18,
+// point 1).
+describeWithRedisCluster('idempotent publishing on a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  const apps: RunningApp[] = [];
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start({ masters: 3 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  describeIdempotency(
+    'two instances on a 3-master cluster',
+    async (settings) => {
+      const shared = {
+        ...settings,
+        REDIS_CLUSTER_NODES: cluster.seeds,
+        REDIS_KEY_PREFIX: `idem-c${process.pid}:`,
+      };
       apps.push(await startApp(shared), await startApp(shared));
       return { a: apps[0], b: apps[1] };
     },

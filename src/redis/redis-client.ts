@@ -69,7 +69,34 @@ export function createRedisClient(
       ...(target.tls && { tls: {} }),
     },
   };
-  return new Cluster(target.seeds, clusterOptions);
+  const cluster = new Cluster(target.seeds, clusterOptions);
+  // ioredis connects a node on its first command and, without an offline queue, refuses the
+  // commands that follow while it connects, re-sending them 200 ms later: behind later ones. A
+  // master connected as soon as the slot map names it keeps commands in the order they were sent.
+  // Not before the cluster is ready: its ready check refuses a node that is connecting.
+  const connect = (node: Redis): void => {
+    if (cluster.status !== 'ready' || node.options.readOnly || node.status !== 'wait') return;
+    node.connect().catch(() => undefined);
+  };
+  cluster.on('+node', connect);
+  cluster.on('ready', () => cluster.nodes('master').forEach(connect));
+  return cluster;
+}
+
+/** Resolves once every master `cluster` knows is connected, or has failed to, or `timeoutMs`. */
+export async function mastersConnected(cluster: Cluster, timeoutMs: number): Promise<void> {
+  const waiting = cluster.nodes('master').filter((node) => node.status !== 'ready');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  const settled = waiting.map(
+    (node) =>
+      new Promise<void>((resolve) => {
+        node.once('ready', resolve);
+        node.once('end', resolve);
+      }),
+  );
+  await Promise.race([Promise.all(settled), timeout]);
+  clearTimeout(timer);
 }
 
 /** Whether `client` is a Redis Cluster connection. */

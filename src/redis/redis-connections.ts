@@ -4,9 +4,16 @@ import type { RedisOptions } from 'ioredis';
 import { LogThrottle } from '../common/log-throttle';
 import { AppConfig } from '../config/app-config';
 import { StartRefusedError } from '../lifecycle/start-refused.error';
-import { type RedisClient, type RedisTarget, createRedisClient, redisTarget } from './redis-client';
+import {
+  type RedisClient,
+  type RedisTarget,
+  createRedisClient,
+  isCluster,
+  mastersConnected,
+  redisTarget,
+} from './redis-client';
 import { RedisKeys } from './redis-keys';
-import type { ScriptContext } from './redis-scripts';
+import { type ScriptContext, defineScripts } from './redis-scripts';
 import { RedisConnectionState, connectionState, redisErrorCode } from './redis-state';
 import { redisVersionOf, redisVersionProblem } from './redis-version';
 
@@ -86,6 +93,8 @@ export class RedisConnections implements OnApplicationShutdown {
       lazyConnect: true,
     };
     this.command = this.connection('command', this.baseOptions, true);
+    // Here, where the pub/sub mode is known: the ports' own calls find the scripts defined.
+    defineScripts(this.command, this.shardedPubSub);
     this.subscriber = this.connection('subscriber', this.baseOptions, true, this.shardedPubSub);
   }
 
@@ -105,8 +114,12 @@ export class RedisConnections implements OnApplicationShutdown {
       ),
     );
     if (this.command.status !== 'ready') return;
-    const info = await this.command.info('server').catch(() => '');
-    const problem = redisVersionProblem(redisVersionOf(info));
+    const { command } = this;
+    if (isCluster(command)) await mastersConnected(command, this.baseOptions.connectTimeout ?? 0);
+    // On a cluster, every master must do: a room on an older one would fail its first message.
+    const nodes = isCluster(command) ? command.nodes('master') : [command];
+    const infos = await Promise.all(nodes.map((node) => node.info('server').catch(() => '')));
+    const problem = infos.map((info) => redisVersionProblem(redisVersionOf(info))).find(Boolean);
     if (problem === undefined) return;
     this.shuttingDown = true;
     for (const client of [this.command, this.subscriber]) client.disconnect();
@@ -147,10 +160,20 @@ export class RedisConnections implements OnApplicationShutdown {
    * Reports a failed command on a shared connection. A timeout means Redis stalls (paused,
    * partitioned) behind an open TCP connection: both connections are dropped at once, which
    * fails their queued commands (the queue stays bounded) and makes the instance serve locally
-   * until a reconnect succeeds. Other errors (OOM, WRONGTYPE) are Redis refusing: logged.
+   * until a reconnect succeeds. Other errors (OOM, WRONGTYPE) are Redis refusing: logged. On a
+   * cluster a timeout is one shard's: logged, the connections stay (see the first branch).
    */
   failed(error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
+    if (isCluster(this.command) && /timed out|timeout/i.test(message)) {
+      // One shard stalling is not the cluster: its node's socket timeout drops that connection
+      // and ioredis refreshes the slot map; the other shards' connections stay.
+      this.refusals.warn(
+        'A Redis Cluster node did not answer',
+        `A Redis Cluster node did not answer in time: ${message}`,
+      );
+      return;
+    }
     if (!/timed out|timeout/i.test(message)) {
       const code = redisErrorCode(message);
       const what = code ? `Redis refused a command (${code})` : 'A Redis command failed';
@@ -218,7 +241,9 @@ export class RedisConnections implements OnApplicationShutdown {
     };
     client.on('error', (error: Error) => {
       this.logger.debug(`Redis ${name}: ${error.message}`);
-      lost(error.message);
+      // A cluster's errors are its nodes' (a failover, a shard subscriber that could not
+      // connect); it is lost when it closes.
+      if (!isCluster(client)) lost(error.message);
     });
     client.on('close', () => lost('connection closed'));
     client.on('ready', () => {

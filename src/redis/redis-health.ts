@@ -1,9 +1,11 @@
 import type { DependencyHealth, DependencyStatus } from '../lifecycle/dependency-health';
+import { isCluster } from './redis-client';
 import { RedisConnections } from './redis-connections';
 import { REDIS_STATE_MESSAGES, RedisConnectionState, failureState } from './redis-state';
 
 /**
- * Up when both shared Redis connections are ready and a PING answers in time. Down says the
+ * Up when both shared Redis connections are ready and a PING answers in time (on a cluster, a
+ * PING to every master: a shard that fails over is down until its replica took over). Down says the
  * connection's state in our words (`connection`, `message`), never the client library's socket
  * error.
  */
@@ -16,7 +18,9 @@ export class RedisHealth implements DependencyHealth {
     const state = this.redis.state;
     if (state !== 'connected') return down(state);
     try {
-      await this.redis.command.ping();
+      const { command } = this.redis;
+      const nodes = isCluster(command) ? command.nodes('master') : [command];
+      await Promise.all(nodes.map((node) => node.ping()));
       return { up: true };
     } catch (error) {
       this.redis.failed(error);

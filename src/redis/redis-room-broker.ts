@@ -1,4 +1,5 @@
-import { Logger, OnModuleInit } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type {
   HistoryOptions,
   HistoryResult,
@@ -20,14 +21,26 @@ import {
   decodeStored,
   encodeData,
 } from './channel-codec';
+import { type RedisClient, isCluster } from './redis-client';
 import { RedisConnections } from './redis-connections';
-import { defineScripts, runScript } from './redis-scripts';
+import { keySlot } from './key-slot';
+import { runScript } from './redis-scripts';
+import { ShardSubscriptions } from './shard-subscriptions';
 
 /** Longest wait for the rooms to be subscribed again after a subscriber reconnect. */
 const SUBSCRIBE_WAIT_MS = 2_000;
 
 /** Rooms read back from their streams at once after a reconnect. */
 const RESYNC_CONCURRENCY = 32;
+
+/** How soon rooms whose re-SSUBSCRIBE failed are tried again (besides each slot map change). */
+const SHARD_RETRY_MS = 500;
+
+/** The subscribe commands of plain and sharded pub/sub, and the event their messages come in. */
+const PUBSUB = {
+  plain: { subscribe: 'subscribe', unsubscribe: 'unsubscribe', message: 'message' },
+  sharded: { subscribe: 'ssubscribe', unsubscribe: 'sunsubscribe', message: 'smessage' },
+} as const;
 
 /**
  * Where this instance stands in one subscribed room's stream: the last publication it handed to
@@ -36,6 +49,8 @@ const RESYNC_CONCURRENCY = 32;
 interface RoomCursor {
   offset: number;
   epoch: string;
+  /** Of the publication at `offset`: what a stream that lost it after a failover no longer has. */
+  fingerprint: string;
   waiting: DecodedPublication[] | undefined;
 }
 
@@ -56,6 +71,12 @@ interface StreamRead {
  * its own publications (the sender's echo) after a reconnect. An idempotency key is checked and
  * recorded by the same script, under P{room}:idem:<key>, in the room's hash slot.
  *
+ * With sharded pub/sub (REDIS_SHARDED_PUBSUB), channels go out with SPUBLISH and are read with
+ * SSUBSCRIBE, on a cluster from the shard that owns the room: a shard's failover or a slot moved
+ * away loses the subscriptions of that shard's rooms only; those rooms are subscribed again once
+ * the slot map shows their new owner, and read back from their cursors, while publishing to them
+ * waits (as for a reconnect) and the rooms of the other shards notice nothing.
+ *
  * Pub/sub may lose messages (a connection that blinks); the stream does not. Each subscribed room
  * keeps a cursor: a publication whose offset skips ahead of it makes the broker read the missing
  * ones from the room's stream before handing on the rest (waiting meanwhile), and every room is
@@ -63,7 +84,7 @@ interface StreamRead {
  * consumers once each, in offset order, as long as the stream still holds them
  * (HISTORY_SIZE, HISTORY_TTL_MS); what it no longer holds is skipped and logged.
  */
-export class RedisRoomBroker implements RoomBroker, OnModuleInit {
+export class RedisRoomBroker implements RoomBroker, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RedisRoomBroker.name);
   private readonly handlers: PublicationHandler[] = [];
   /** Local subscribers per room: subscribed while positive. */
@@ -77,6 +98,12 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
   private disconnects = 0;
   /** Per subscribed room, from its first publication received on. */
   private readonly cursors = new Map<string, RoomCursor>();
+  private readonly pubsub: (typeof PUBSUB)['plain' | 'sharded'];
+  /** Sharded pub/sub on a cluster: which shard reads each room, and the rooms lost meanwhile. */
+  private readonly shards: ShardSubscriptions | undefined;
+  /** A recovery of lost rooms runs; `again`: the slot map changed meanwhile. */
+  private recovery: { again: boolean } | undefined;
+  private retry: NodeJS.Timeout | undefined;
 
   /**
    * `idempotencyWindowMs`: how long an idempotency key is remembered (IDEMPOTENCY_WINDOW_MS); 0
@@ -86,18 +113,31 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     private readonly redis: RedisConnections,
     private readonly idempotencyWindowMs = 300_000,
   ) {
-    defineScripts(redis.command);
+    this.pubsub = redis.shardedPubSub ? PUBSUB.sharded : PUBSUB.plain;
+    const { subscriber } = redis;
+    if (redis.shardedPubSub && isCluster(subscriber)) {
+      this.shards = new ShardSubscriptions(
+        (roomId) => subscriber.slots[keySlot(this.channel(roomId))]?.[0],
+      );
+    }
   }
 
   onModuleInit(): void {
     const { subscriber } = this.redis;
-    subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    subscriber.on(this.pubsub.message, (channel: string, message: string) =>
+      this.receive(channel, message),
+    );
     if (subscriber.status !== 'ready') this.closeGate();
     subscriber.on('close', () => {
       this.disconnects += 1;
       this.closeGate();
     });
     subscriber.on('ready', () => void this.resubscribe());
+    if (this.shards) this.watchShards(subscriber, this.shards);
+  }
+
+  onModuleDestroy(): void {
+    clearTimeout(this.retry);
   }
 
   /**
@@ -112,6 +152,8 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     options: PublishOptions = {},
   ): Promise<PublishResult> {
     if (this.gate && this.redis.ready) await this.whenSubscribed();
+    const lost = this.shards?.whenSubscribed(roomId);
+    if (lost && this.redis.ready) await bounded(lost, SUBSCRIBE_WAIT_MS);
     if (!this.redis.ready) {
       throw new BrokerUnavailableError(`publish to ${roomId} refused: Redis is unavailable`);
     }
@@ -178,6 +220,7 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     }
     this.refs.delete(roomId);
     this.cursors.delete(roomId);
+    this.shards?.removed(roomId);
     await this.command('unsubscribe', roomId);
   }
 
@@ -200,12 +243,7 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
    * SUBSCRIBE must not hold up the caller (a session's queue) for ever.
    */
   async whenSubscribed(timeoutMs = SUBSCRIBE_WAIT_MS): Promise<void> {
-    const gate = this.gate;
-    if (!gate) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([gate.opened, timeout]);
-    clearTimeout(timer);
+    if (this.gate) await bounded(this.gate.opened, timeoutMs);
   }
 
   /** Rooms this instance receives. */
@@ -248,22 +286,40 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
         this.logger.warn(`Skipped ${offset - cursor.offset - 1} lost publication(s) of ${roomId}`);
       }
     }
+    const fingerprint = fingerprintOf(publication.data);
     if (cursor) {
       cursor.offset = offset;
       cursor.epoch = epoch;
+      cursor.fingerprint = fingerprint;
     } else if (this.refs.has(roomId)) {
-      this.cursors.set(roomId, { offset, epoch, waiting: undefined });
+      this.cursors.set(roomId, { offset, epoch, fingerprint, waiting: undefined });
     }
     // This instance's members were shown the change while Redis was away: not twice.
     if (decoded.shownBy !== this.redis.instanceId) this.dispatch(publication);
   }
 
-  /** Reads what the room's stream holds after the cursor, then hands it on with what waited. */
-  private async resync(roomId: string, cursor: RoomCursor): Promise<void> {
+  /**
+   * Reads what the room's stream holds after the cursor, then hands it on with what waited. With
+   * `verify` (after a shard's failover), the stream must still hold the cursor's own publication:
+   * a replica promoted before it received the newest writes lost them, and the room then gets a
+   * new epoch (lua/rebase.lua) instead of numbering new publications as the lost ones.
+   */
+  private async resync(roomId: string, cursor: RoomCursor, verify = false): Promise<void> {
     let entries: DecodedPublication[] = [];
     try {
-      const since = { offset: cursor.offset, epoch: cursor.epoch };
-      ({ entries } = await this.read(roomId, { since, limit: this.redis.scripts.historySize }));
+      const { historySize } = this.redis.scripts;
+      const checked = verify && cursor.offset > 1;
+      const since = { offset: cursor.offset - (checked ? 1 : 0), epoch: cursor.epoch };
+      const read = await this.read(roomId, { since, limit: historySize + 1 });
+      entries = read.entries;
+      if (checked && read.position.epoch === cursor.epoch) {
+        const own = entries.find((entry) => entry.publication.offset === cursor.offset);
+        const kept = read.position.offset - cursor.offset < historySize;
+        if (kept && (!own || fingerprintOf(own.publication.data) !== cursor.fingerprint)) {
+          await this.rebase(roomId, cursor);
+          entries = [];
+        }
+      }
     } catch (error) {
       this.logger.warn(
         `Reading ${roomId} back from its stream failed: ${(error as Error).message}`,
@@ -276,16 +332,37 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     for (const entry of waiting) this.sequence(entry, true);
   }
 
-  /** After a reconnect: every room is read back from its cursor, a few at a time. */
-  private async resyncAll(): Promise<void> {
+  /** A new epoch for a room whose stream lost publications this instance handed on. */
+  private async rebase(roomId: string, cursor: RoomCursor): Promise<void> {
+    this.logger.warn(
+      `The stream of ${roomId} lost publications after a failover: it starts a new epoch`,
+    );
+    const meta = this.redis.keys.room(roomId, 'meta');
+    try {
+      await runScript(this.redis.command, this.redis.scripts, 'chatRebase', [meta], [cursor.epoch]);
+    } catch (error) {
+      this.redis.failed(error);
+      throw error;
+    }
+  }
+
+  /** After a reconnect: every room (or `only` these) is read back from its cursor, a few at a
+   * time; `verify`: see resync. */
+  private async resyncAll(only?: readonly string[], verify = false): Promise<void> {
     if (this.redis.scripts.historySize === 0) return;
-    const rooms = [...this.cursors].filter(([, cursor]) => cursor.waiting === undefined);
+    const candidates = only
+      ? only.flatMap((roomId) => {
+          const cursor = this.cursors.get(roomId);
+          return cursor ? [[roomId, cursor] as const] : [];
+        })
+      : [...this.cursors];
+    const rooms = candidates.filter(([, cursor]) => cursor.waiting === undefined);
     const next = async (): Promise<void> => {
       for (let room = rooms.shift(); room; room = rooms.shift()) {
         const [roomId, cursor] = room;
         if (this.cursors.get(roomId) !== cursor || cursor.waiting) continue;
         cursor.waiting = [];
-        await this.resync(roomId, cursor);
+        await this.resync(roomId, cursor, verify);
       }
     };
     await Promise.all(Array.from({ length: RESYNC_CONCURRENCY }, next));
@@ -329,15 +406,113 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     for (const handler of this.handlers) handler(publication);
   }
 
-  /** A failure is not the caller's: the room is re-subscribed when Redis is back. */
+  /** A failure is not the caller's: the room is re-subscribed when Redis is back (on a cluster
+   * with sharded pub/sub, when its shard answers). */
   private async command(verb: 'subscribe' | 'unsubscribe', roomId: string): Promise<void> {
     if (this.redis.subscriber.status !== 'ready') return;
+    const name = this.pubsub[verb];
     try {
-      await this.redis.subscriber[verb](this.redis.keys.room(roomId, 'ch'));
+      await this.redis.subscriber[name](this.channel(roomId));
+      if (verb === 'subscribe' && this.refs.has(roomId)) this.shards?.subscribed(roomId);
     } catch (error) {
       this.redis.failed(error);
-      this.logger.warn(`Redis ${verb} ${roomId} failed: ${(error as Error).message}`);
+      this.logger.warn(`Redis ${name} ${roomId} failed: ${(error as Error).message}`);
+      if (verb === 'subscribe' && this.shards) {
+        this.shards.roomLost(roomId);
+        this.retryShards();
+      }
     }
+  }
+
+  private channel(roomId: string): string {
+    return this.redis.keys.room(roomId, 'ch');
+  }
+
+  /**
+   * A sharded subscriber connection that ends (its shard failed) loses its rooms at once; they,
+   * and the rooms of slots that moved, are subscribed again each time ioredis has rebuilt its
+   * shard subscribers from a new slot map ('subscribersReady'), and read back from their cursors.
+   * ioredis re-SSUBSCRIBEs them too, without telling when it is done: the broker's own SSUBSCRIBE
+   * (the same subscription again) is the acknowledgement its gate waits for.
+   */
+  private watchShards(subscriber: RedisClient, shards: ShardSubscriptions): void {
+    subscriber.on('-node', (_node: unknown, shard?: string) => {
+      // Only the sharded subscribers name the node ('-node' of a command connection does not).
+      if (typeof shard === 'string') shards.shardLost(shard);
+    });
+    subscriber.on('subscribersReady', () => void this.recoverShards());
+  }
+
+  /** Subscribes the lost and moved rooms again and reads them back; one run at a time. */
+  private async recoverShards(): Promise<void> {
+    const shards = this.shards;
+    if (!shards || this.redis.subscriber.status !== 'ready') return;
+    if (this.recovery) {
+      this.recovery.again = true;
+      return;
+    }
+    const recovery = { again: true };
+    this.recovery = recovery;
+    try {
+      while (recovery.again) {
+        recovery.again = false;
+        const rooms = shards.stale(this.refs.keys());
+        if (rooms.length === 0) continue;
+        const back = await this.subscribeRooms(rooms);
+        if (back.length > 0) {
+          this.logger.log(`Subscribed ${back.length} room(s) again after a shard change`);
+        }
+        void this.resyncAll(back, true);
+        if (back.length < rooms.length) this.retryShards();
+      }
+    } finally {
+      this.recovery = undefined;
+    }
+  }
+
+  private retryShards(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.recoverShards();
+    }, SHARD_RETRY_MS);
+    this.retry.unref();
+  }
+
+  /**
+   * SSUBSCRIBEs `rooms`, one command per slot (a command's channels must share one); returns the
+   * rooms subscribed. On a cluster, a room whose command failed is marked lost, to be retried.
+   */
+  private async subscribeRooms(rooms: readonly string[]): Promise<string[]> {
+    const bySlot = new Map<number, string[]>();
+    for (const roomId of rooms) {
+      const slot = keySlot(this.channel(roomId));
+      bySlot.set(slot, [...(bySlot.get(slot) ?? []), roomId]);
+    }
+    const back: string[] = [];
+    let failure: unknown;
+    await Promise.all(
+      [...bySlot.values()].map(async (group) => {
+        try {
+          await this.redis.subscriber.ssubscribe(...group.map((roomId) => this.channel(roomId)));
+          for (const roomId of group) {
+            if (!this.refs.has(roomId)) continue;
+            this.shards?.subscribed(roomId);
+            back.push(roomId);
+          }
+        } catch (error) {
+          failure = error;
+          this.redis.failed(error);
+          for (const roomId of group) this.shards?.roomLost(roomId);
+        }
+      }),
+    );
+    if (failure !== undefined) {
+      this.logger.warn(
+        `Re-subscribing ${rooms.length - back.length} room(s) failed: ${(failure as Error).message}`,
+      );
+    }
+    return back;
   }
 
   private closeGate(): void {
@@ -352,16 +527,24 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
    * not drop again meanwhile; otherwise the next reconnect's re-SUBSCRIBE opens it. */
   private async resubscribe(): Promise<void> {
     const disconnects = this.disconnects;
-    const channels = [...this.refs.keys()].map((roomId) => this.redis.keys.room(roomId, 'ch'));
+    const rooms = [...this.refs.keys()];
     let subscribed = true;
-    try {
-      if (channels.length > 0) await this.redis.subscriber.subscribe(...channels);
-    } catch (error) {
-      subscribed = false;
-      this.redis.failed(error);
-      this.logger.warn(
-        `Re-subscribing ${channels.length} room(s) failed: ${(error as Error).message}`,
-      );
+    if (this.redis.shardedPubSub) {
+      // Per slot; on a cluster, the rooms of a shard that fails meanwhile are retried apart
+      // (the others need not wait for it), on one Redis the reconnect is retried.
+      const back = rooms.length > 0 ? await this.subscribeRooms(rooms) : [];
+      if (!this.shards && back.length < rooms.length) subscribed = false;
+    } else {
+      try {
+        const channels = rooms.map((roomId) => this.channel(roomId));
+        if (channels.length > 0) await this.redis.subscriber.subscribe(...channels);
+      } catch (error) {
+        subscribed = false;
+        this.redis.failed(error);
+        this.logger.warn(
+          `Re-subscribing ${rooms.length} room(s) failed: ${(error as Error).message}`,
+        );
+      }
     }
     if (!subscribed || disconnects !== this.disconnects) return;
     if (this.redis.subscriber.status !== 'ready') return;
@@ -370,4 +553,17 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit {
     gate?.open();
     void this.resyncAll();
   }
+}
+
+/** Resolves when `promise` does, or after `timeoutMs` at most. */
+async function bounded(promise: Promise<void>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  await Promise.race([promise, timeout]);
+  clearTimeout(timer);
+}
+
+/** Identifies a publication's content (live and stored decode to the same data). */
+function fingerprintOf(data: PublicationData): string {
+  return createHash('sha1').update(JSON.stringify(data)).digest('base64');
 }

@@ -9,6 +9,7 @@ const SCRIPTS = {
   /** The same script with the idempotency key's record as a fourth key. */
   chatPublishOnce: { file: 'publish.lua', keys: 4 },
   chatHistory: { file: 'history.lua', keys: 2 },
+  chatRebase: { file: 'rebase.lua', keys: 1 },
   chatAdd: { file: 'add.lua', keys: 7 },
   chatRemove: { file: 'remove.lua', keys: 7 },
   chatHeartbeat: { file: 'heartbeat.lua', keys: 0 },
@@ -24,13 +25,18 @@ export type ScriptName = keyof typeof SCRIPTS;
 
 const LUA_DIR = join(__dirname, 'lua');
 
-/** Reads the scripts once (at start) and defines them on `client` as commands (EVALSHA). */
-export function defineScripts(client: RedisClient): void {
+/**
+ * Reads the scripts once (at start) and defines them on `client` as commands (EVALSHA); a client
+ * that has them already keeps them. `sharded`: room channels go out with SPUBLISH (sharded
+ * pub/sub, read with SSUBSCRIBE), PUBLISH otherwise.
+ */
+export function defineScripts(client: RedisClient, sharded = false): void {
+  const command = `local publish_command = '${sharded ? 'SPUBLISH' : 'PUBLISH'}'`;
   const library = readFileSync(join(LUA_DIR, 'library.lua'), 'utf8');
   for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
     const body = readFileSync(join(LUA_DIR, file), 'utf8');
     if (!(name in client))
-      client.defineCommand(name, { numberOfKeys: keys, lua: `${library}\n${body}` });
+      client.defineCommand(name, { numberOfKeys: keys, lua: `${command}\n${library}\n${body}` });
   }
 }
 

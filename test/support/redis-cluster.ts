@@ -49,6 +49,11 @@ export interface ClusterOptions {
   nodeTimeoutMs?: number;
   /** Runs every node through `taskset -c CORE` (the bench keeps Redis on the servers' core). */
   pin?: { taskset: string; core: number };
+  /**
+   * cluster-require-full-coverage (default true, as Redis): false lets the other shards serve
+   * while one master fails over.
+   */
+  requireFullCoverage?: boolean;
 }
 
 /**
@@ -74,7 +79,13 @@ export class RedisCluster {
   }
 
   static async start(options: ClusterOptions = {}): Promise<RedisCluster> {
-    const { masters = 3, replicas = 0, nodeTimeoutMs = 2_000, pin } = options;
+    const {
+      masters = 3,
+      replicas = 0,
+      nodeTimeoutMs = 2_000,
+      requireFullCoverage = true,
+      pin,
+    } = options;
     if (!redisServerPath || !redisCliPath) throw new Error('redis-server or redis-cli missing');
     const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
     const nodes: RunningNode[] = [];
@@ -88,6 +99,7 @@ export class RedisCluster {
           ...['--cluster-enabled', 'yes', '--cluster-port', String(busPort)],
           ...['--cluster-config-file', `nodes-${port}.conf`],
           ...['--cluster-node-timeout', String(nodeTimeoutMs)],
+          ...['--cluster-require-full-coverage', requireFullCoverage ? 'yes' : 'no'],
           ...['--enable-debug-command', 'local'],
         ];
         // taskset execs redis-server: the child's pid is the node's.
@@ -117,6 +129,18 @@ export class RedisCluster {
         throw new Error(`redis-cli --cluster create failed: ${formed.stdout}${formed.stderr}`);
       }
       await cluster.untilHealthy();
+      // A replica that never synced cannot be promoted: failover tests need them in sync.
+      for (const node of nodes) {
+        await eventually(
+          `${node.address} in sync with its master, if a replica`,
+          () => synced(node.port),
+          {
+            done: (inSync) => inSync,
+            timeoutMs: 20_000,
+            intervalMs: 100,
+          },
+        );
+      }
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -136,14 +160,15 @@ export class RedisCluster {
     }
   }
 
-  /** The address of the master that owns `key`'s slot, as a running node sees it. */
-  async masterOf(key: string): Promise<string> {
+  /** The address of the master that owns `key`'s slot (or the slot), as a running node sees it. */
+  async masterOf(key: string | number): Promise<string> {
     const live = this.nodes.find((node) => isRunning(node.process));
     if (!live) throw new Error('no cluster node is running');
     const client = new Redis(live.port, '127.0.0.1', { lazyConnect: true });
     try {
       await client.connect();
-      const slot = (await client.call('CLUSTER', 'KEYSLOT', key)) as number;
+      const slot =
+        typeof key === 'number' ? key : ((await client.call('CLUSTER', 'KEYSLOT', key)) as number);
       const shards = (await client.call('CLUSTER', 'SLOTS')) as [
         number,
         number,
@@ -155,6 +180,46 @@ export class RedisCluster {
     } finally {
       client.disconnect();
     }
+  }
+
+  /**
+   * Moves `slot` with its keys to the master at `toAddress`, as `redis-cli --cluster reshard`
+   * does: SETSLOT IMPORTING on the target, MIGRATING on the source, MIGRATE of its keys (in
+   * batches, until none is left: commands meanwhile are redirected with ASK), then SETSLOT NODE on
+   * the target, the source and the other masters.
+   */
+  async moveSlot(slot: number, toAddress: string): Promise<void> {
+    const live = this.nodes.filter((node) => isRunning(node.process));
+    const fromAddress = await this.masterOf(slot);
+    if (fromAddress === toAddress) return;
+    const portOf = (address: string): number => Number(address.split(':')[1]);
+    const ask = <T>(address: string, ...args: (string | number)[]): Promise<T> =>
+      askNode(portOf(address), (client) => client.call(String(args[0]), ...args.slice(1))).then(
+        (answer) => {
+          if (answer === undefined) throw new Error(`${address} did not answer ${args.join(' ')}`);
+          return answer as T;
+        },
+      );
+    const [fromId, toId] = await Promise.all(
+      [fromAddress, toAddress].map((address) => ask<string>(address, 'CLUSTER', 'MYID')),
+    );
+    await ask(toAddress, 'CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await ask(fromAddress, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    for (;;) {
+      const keys = await ask<string[]>(fromAddress, 'CLUSTER', 'GETKEYSINSLOT', slot, 100);
+      if (keys.length === 0) break;
+      const [host, port] = toAddress.split(':');
+      await ask(fromAddress, 'MIGRATE', host, port, '', 0, 5_000, 'KEYS', ...keys);
+    }
+    await ask(toAddress, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    await ask(fromAddress, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    const others = live.filter((node) => ![fromAddress, toAddress].includes(node.address));
+    // Replicas refuse SETSLOT (and learn it from their masters): answers are not awaited as such.
+    await Promise.all(
+      others.map((node) =>
+        askNode(node.port, (c) => c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId)),
+      ),
+    );
   }
 
   /** SIGKILLs the node at `address` (a crash, as a lost machine looks to the others). */
@@ -214,4 +279,11 @@ async function ping(port: number): Promise<boolean> {
 async function clusterState(port: number): Promise<string | undefined> {
   const info = await askNode(port, (client) => client.call('CLUSTER', 'INFO'));
   return typeof info === 'string' ? /cluster_state:(\w+)/.exec(info)?.[1] : undefined;
+}
+
+/** A master, or a replica whose link to its master is up. */
+async function synced(port: number): Promise<boolean> {
+  const info = await askNode(port, (client) => client.info('replication'));
+  if (info === undefined) return false;
+  return /role:master/.test(info) || /master_link_status:up/.test(info);
 }

@@ -19,7 +19,8 @@
 -- ARGV of every script: [1] prefix, [2] epoch for a room whose stream starts now, [3] ms a room's
 -- position and history outlive its newest publication, [4] publications kept per room (0: no
 -- history), with ":<bytes>" when a room's history is bounded in bytes too; the script's own
--- arguments follow.
+-- arguments follow. `publish_command` ('PUBLISH', or 'SPUBLISH' with REDIS_SHARDED_PUBSUB) is
+-- defined by the loader (redis-scripts.ts) in front of this file.
 local prefix = ARGV[1]
 local new_epoch = ARGV[2]
 local meta_ttl = tonumber(ARGV[3])
@@ -125,7 +126,7 @@ local function publish(meta, channel, hist, kind, body)
     trim_history(meta, hist, offset, entry_bytes(kind .. body))
     redis.call('PEXPIRE', hist, meta_ttl)
   end
-  redis.call('PUBLISH', channel, offset .. ':' .. epoch .. ':' .. kind .. body)
+  redis.call(publish_command, channel, offset .. ':' .. epoch .. ':' .. kind .. body)
   return offset, epoch
 end
 
