@@ -3,10 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DedupKeys } from './dedup';
 
-/** The scripts in lua/, each run with lua/library.lua in front; their keys are counted per call. */
+/**
+ * The scripts in lua/, each run with lua/library.lua in front; their keys are counted per call.
+ * Each touches keys of one slot: the stream's (stream, dead letters, records) or one reply list's.
+ */
 const FILES = {
   bridgeTake: 'take.lua',
-  bridgeFinish: 'finish.lua',
+  bridgeComplete: 'complete.lua',
+  bridgeSettle: 'settle.lua',
+  bridgePush: 'push.lua',
   bridgeAnswer: 'answer.lua',
   bridgeKeepAlive: 'keep-alive.lua',
   bridgeRead: 'read.lua',
@@ -41,9 +46,9 @@ export interface BridgeScriptSettings {
 
 /**
  * What a delivery does with its correlation id (lua/take.lua): `run` it as the record's owner;
- * or not: `lost` (another consumer holds the entry), `answered` (stored reply pushed, acked),
- * `waiting` (registered beside the running twin, acked), `standby` (another delivery of this
- * entry runs under a live lease; the entry stays pending).
+ * or not: `lost` (another consumer holds the entry), `answered` (the record's reply pushed, the
+ * entry acked), `waiting` (registered beside the running twin, acked), `standby` (another
+ * delivery of this entry runs under a live lease; the entry stays pending).
  */
 export type TakeOutcome =
   | { readonly kind: 'lost' | 'answered' | 'waiting' | 'standby' }
@@ -87,8 +92,11 @@ export interface KeptEntry {
 }
 
 /**
- * The bridge's atomic steps on Redis, defined on its own connection (EVALSHA): each checks who
- * holds the entry or the record and writes, answers and acknowledges in the same script.
+ * The bridge's steps on Redis, defined on its own connection (EVALSHA). Each script checks who
+ * holds the entry or the record and writes in the stream's slot; a reply list (the backend's
+ * name, another slot) is written by a script of its own, after the reply is recorded in the
+ * stream's slot and before the entry is acknowledged: a crash in between redelivers the entry,
+ * which pushes the recorded reply again (a list may get it twice) and never runs twice.
  */
 export class BridgeScripts {
   constructor(
@@ -103,26 +111,35 @@ export class BridgeScripts {
     }
   }
 
-  /** Takes the record for this delivery of `id`, or answers or parks it (see TakeOutcome). */
+  /**
+   * Takes the record for this delivery of `id`, or answers or parks it (see TakeOutcome). A
+   * record that holds a reply has it pushed to `replyTo` and to the record's waiters, then the
+   * entry is settled.
+   */
   async take(keys: DedupKeys, id: string, replyTo: string | undefined): Promise<TakeOutcome> {
-    const { stream, group, consumer, leaseMs, windowMs, replyTtlS } = this.settings;
+    const { stream, group, consumer, leaseMs, windowMs } = this.settings;
     const answer = (await this.run(
       'bridgeTake',
-      [keys.record, keys.waiters, stream, ...optional(replyTo)],
-      [group, id, consumer, leaseMs, windowMs, replyTtlS],
-    )) as [string, string?];
-    const [kind, owner] = answer;
-    if (kind === 'run' && owner !== undefined) return { kind, owner };
-    if (kind === 'lost' || kind === 'answered' || kind === 'waiting' || kind === 'standby') {
+      [keys.record, keys.waiters, stream],
+      [group, id, consumer, leaseMs, windowMs, replyTo ?? ''],
+    )) as string[];
+    const [kind, ...rest] = answer;
+    if (kind === 'run' && rest[0] !== undefined) return { kind, owner: rest[0] };
+    if (kind === 'answered') {
+      const [reply, owner, ...waiters] = rest;
+      await this.pushAll([...optional(replyTo), ...waiters], reply);
+      await this.settle(keys, id, owner);
       return { kind };
     }
+    if (kind === 'lost' || kind === 'waiting' || kind === 'standby') return { kind };
     throw new Error(`unexpected answer of the take script: ${kind}`);
   }
 
   /**
-   * Pushes `reply` to the request's list and every waiter, stores it (`store`) or releases the
-   * record (`release`), and acknowledges `id`; false, writing nothing, when the record no longer
-   * names `owner`.
+   * Records `reply` as the run's answer, `store`d for the dedup window or final until answered
+   * (`release`: then dropped, and a duplicate runs again), pushes it to the request's list and
+   * every waiter, then drops the waiters and acknowledges `id`; false, writing nothing, when the
+   * record no longer names `owner`.
    */
   async finish(
     keys: DedupKeys,
@@ -132,18 +149,25 @@ export class BridgeScripts {
     mode: 'store' | 'release',
     replyTo: string | undefined,
   ): Promise<boolean> {
-    const { stream, group, windowMs, replyTtlS } = this.settings;
-    const done = await this.run(
-      'bridgeFinish',
-      [keys.record, keys.waiters, stream, ...optional(replyTo)],
-      [group, id, owner, reply, mode, windowMs, replyTtlS],
-    );
-    return Number(done) === 1;
+    const { windowMs } = this.settings;
+    const completed = (await this.run(
+      'bridgeComplete',
+      [keys.record, keys.waiters],
+      [owner, reply, mode, windowMs],
+    )) as string[];
+    if (completed[0] !== 'done') return false;
+    await this.pushAll([...optional(replyTo), ...completed.slice(1)], reply);
+    await this.settle(keys, id, owner);
+    return true;
   }
 
   /**
-   * Answers `id` without running it (`reply` '' for none), with a dead letter of `deadLetter`'s
-   * fields when given, and acknowledges it; false when another consumer holds the entry.
+   * Answers `id` without running it (`reply` '' for none), only while this consumer holds the
+   * entry: pushes the reply, then writes a dead letter of `deadLetter`'s fields when given and
+   * acknowledges it, the holder checked again (the dead letter is written once); false when
+   * another consumer holds the entry. The push cannot be in the stream's script (another slot):
+   * a crash before the acknowledgement pushes the reply again at the redelivery, and a claim
+   * between the check and the push (a stall past the visibility timeout) can push it twice.
    */
   async answer(
     id: string,
@@ -151,19 +175,15 @@ export class BridgeScripts {
     reply: string,
     deadLetter?: { readonly maxLen: number; readonly fields: readonly string[] },
   ): Promise<boolean> {
-    const { stream, group, deadLetters, consumer, replyTtlS } = this.settings;
+    const { stream, group, deadLetters, consumer } = this.settings;
+    if (replyTo !== undefined && reply !== '') {
+      if ((await this.holderOf(id)) !== consumer) return false;
+      await this.pushAll([replyTo], reply);
+    }
     const done = await this.run(
       'bridgeAnswer',
-      [stream, deadLetters, ...optional(replyTo)],
-      [
-        group,
-        id,
-        consumer,
-        reply,
-        replyTtlS,
-        deadLetter?.maxLen ?? 0,
-        ...(deadLetter?.fields ?? []),
-      ],
+      [stream, deadLetters],
+      [group, id, consumer, deadLetter?.maxLen ?? 0, ...(deadLetter?.fields ?? [])],
     );
     return Number(done) === 1;
   }
@@ -228,6 +248,13 @@ export class BridgeScripts {
     return { looked: Number(looked), entries };
   }
 
+  /** The consumer the group's pending list gives `id` to; undefined when it is not pending. */
+  private async holderOf(id: string): Promise<string | undefined> {
+    const { stream, group } = this.settings;
+    const [row] = (await this.client.xpending(stream, group, id, id, 1)) as [string, string][];
+    return row?.[1];
+  }
+
   /** This consumer's pending entries after `after` (exclusive; '-' from the start): id and idle ms. */
   async ownPending(after: string, count: number): Promise<{ id: string; idleMs: number }[]> {
     const { stream, group, consumer } = this.settings;
@@ -271,6 +298,18 @@ export class BridgeScripts {
       ],
     )) as [string, [string, number, string, ...(string | number)[]][]];
     return [String(cursor), rows.map(readEntryOf)];
+  }
+
+  /** Pushes `reply` to each list (lua/push.lua: a list or an absent key only), one call each. */
+  private async pushAll(lists: readonly string[], reply: string): Promise<void> {
+    const ttl = this.settings.replyTtlS;
+    await Promise.all(lists.map((list) => this.run('bridgePush', [list], [reply, ttl])));
+  }
+
+  /** Drops the waiters (and a record not kept) of an answered run, and acknowledges `id`. */
+  private async settle(keys: DedupKeys, id: string, owner: string): Promise<void> {
+    const { stream, group } = this.settings;
+    await this.run('bridgeSettle', [keys.record, keys.waiters, stream], [group, id, owner]);
   }
 
   private run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {

@@ -457,7 +457,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       await this.scripts.answer(id, undefined, '');
       return;
     }
-    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const keys = dedupKeys(this.keyPrefix, this.stream, request.correlationId);
     const taken = await this.scripts.take(keys, id, replyTo);
     flight.taken?.();
     if (taken.kind !== 'run') return;
@@ -474,7 +474,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private async runOnce(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
     const replyTo = replyListOf(request);
     if (!this.keepsRecord(request)) return this.runUnrecorded(id, request, replyTo, flight);
-    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const keys = dedupKeys(this.keyPrefix, this.stream, request.correlationId);
     for (let attempt = 0; attempt < 2; attempt++) {
       const taken = await this.scripts.take(keys, id, replyTo);
       flight.taken?.();
@@ -599,7 +599,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       if (await this.scripts.answer(id, replyTo, reply, { maxLen, fields })) moved();
       return;
     }
-    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const keys = dedupKeys(this.keyPrefix, this.stream, request.correlationId);
     const taken = await this.scripts.take(keys, id, replyTo);
     if (taken.kind !== 'run') return;
     flight.owned = { record: keys.record, owner: taken.owner };

@@ -1,11 +1,13 @@
 -- Shared by the bridge's scripts (prepended at load time). The record of a correlation id is a
--- hash at P{#rpc:<id>}:record, its waiters a list at P{#rpc:<id>}:waiters (one hash slot):
---   s  'r' while a delivery runs it, 'd' once its reply is stored
+-- hash, its waiters a list, both in the request stream's slot (see dedup.ts):
+--   s  'r' while a delivery runs it; 'd' once its reply is stored for the dedup window; 'f' once
+--      its reply is final but not kept (a retryable failure, or a reply too large to keep): held
+--      only until every list is answered, then the record is dropped and a duplicate runs again
 --   o  the owner: '<consumer>/<entry id>/<delivery count>' (the instance and delivery of the entry)
 --   l  the owner's lease: ms (Redis clock) until which no other delivery may take the record
---   r  the stored reply (with s = 'd')
--- The request stream and the reply lists are necessarily in other slots: the scripts need one
--- Redis (or a primary with replicas), not Redis Cluster.
+--   r  the reply (with s = 'd' or 'f')
+-- Every script touches keys of one slot, all of them in KEYS: the stream's scripts never touch a
+-- reply list, which the backend names (another slot); push.lua writes a reply list alone.
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -18,14 +20,4 @@ local function holder(stream, group, id)
   local row = redis.call('XPENDING', stream, group, id, id, 1)[1]
   if not row then return nil, nil end
   return row[2], row[4]
-end
-
--- Pushes a reply to a reply list only: a key of another type is left as it is (no push, no
--- expiry), so a reply list can never change a key that is not one. Returns 1 when pushed.
-local function push_reply(list, reply, ttl)
-  local kind = redis.call('TYPE', list)['ok']
-  if kind ~= 'list' and kind ~= 'none' then return 0 end
-  redis.call('LPUSH', list, reply)
-  redis.call('EXPIRE', list, ttl)
-  return 1
 end
