@@ -1,14 +1,16 @@
-import type { RedisClient } from '../redis/redis-client';
+import { type RedisClient, isCluster } from '../redis/redis-client';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DedupKeys } from './dedup';
 
 /**
  * The scripts in lua/, each run with lua/library.lua in front; their keys are counted per call.
- * Each touches keys of one slot: the stream's (stream, dead letters, records) or one reply list's.
+ * On a Redis Cluster each call touches keys of one slot: the stream's (stream, dead letters,
+ * records) or one reply list's.
  */
 const FILES = {
   bridgeTake: 'take.lua',
+  bridgeFinish: 'finish.lua',
   bridgeComplete: 'complete.lua',
   bridgeSettle: 'settle.lua',
   bridgePush: 'push.lua',
@@ -93,16 +95,22 @@ export interface KeptEntry {
 
 /**
  * The bridge's steps on Redis, defined on its own connection (EVALSHA). Each script checks who
- * holds the entry or the record and writes in the stream's slot; a reply list (the backend's
- * name, another slot) is written by a script of its own, after the reply is recorded in the
- * stream's slot and before the entry is acknowledged: a crash in between redelivers the entry,
- * which pushes the recorded reply again (a list may get it twice) and never runs twice.
+ * holds the entry or the record before it writes. On one Redis an answer (the reply recorded,
+ * pushed to its lists, the entry acknowledged) is one script: a reply is pushed once. On a Redis
+ * Cluster a reply list is the backend's name, in another slot than the stream's: the reply is
+ * recorded in the stream's slot, pushed by a script of its own per list, then the entry is
+ * acknowledged; a crash in between redelivers the entry, which pushes the recorded reply again
+ * (a list may get it twice) and never runs the method again.
  */
 export class BridgeScripts {
+  /** One Redis: every step of an answer in one script (see above). */
+  private readonly whole: boolean;
+
   constructor(
     private readonly client: RedisClient,
     private readonly settings: BridgeScriptSettings,
   ) {
+    this.whole = !isCluster(client);
     const library = readFileSync(join(LUA_DIR, 'library.lua'), 'utf8');
     for (const [name, file] of Object.entries(FILES)) {
       if (name in client) continue;
@@ -117,21 +125,23 @@ export class BridgeScripts {
    * entry is settled.
    */
   async take(keys: DedupKeys, id: string, replyTo: string | undefined): Promise<TakeOutcome> {
-    const { stream, group, consumer, leaseMs, windowMs } = this.settings;
+    const { stream, group, consumer, leaseMs, windowMs, replyTtlS } = this.settings;
     const answer = (await this.run(
       'bridgeTake',
-      [keys.record, keys.waiters, stream],
-      [group, id, consumer, leaseMs, windowMs, replyTo ?? ''],
+      [keys.record, keys.waiters, stream, ...(this.whole ? optional(replyTo) : [])],
+      [group, id, consumer, leaseMs, windowMs, replyTo ?? '', replyTtlS],
     )) as string[];
     const [kind, ...rest] = answer;
     if (kind === 'run' && rest[0] !== undefined) return { kind, owner: rest[0] };
-    if (kind === 'answered') {
+    if (kind === 'answered' && rest.length > 0) {
       const [reply, owner, ...waiters] = rest;
       await this.pushAll([...optional(replyTo), ...waiters], reply);
       await this.settle(keys, id, owner);
       return { kind };
     }
-    if (kind === 'lost' || kind === 'waiting' || kind === 'standby') return { kind };
+    if (kind === 'lost' || kind === 'answered' || kind === 'waiting' || kind === 'standby') {
+      return { kind };
+    }
     throw new Error(`unexpected answer of the take script: ${kind}`);
   }
 
@@ -149,7 +159,15 @@ export class BridgeScripts {
     mode: 'store' | 'release',
     replyTo: string | undefined,
   ): Promise<boolean> {
-    const { windowMs } = this.settings;
+    const { stream, group, windowMs, replyTtlS } = this.settings;
+    if (this.whole) {
+      const done = await this.run(
+        'bridgeFinish',
+        [keys.record, keys.waiters, stream, ...optional(replyTo)],
+        [group, id, owner, reply, mode, windowMs, replyTtlS],
+      );
+      return Number(done) === 1;
+    }
     const completed = (await this.run(
       'bridgeComplete',
       [keys.record, keys.waiters],
@@ -163,11 +181,11 @@ export class BridgeScripts {
 
   /**
    * Answers `id` without running it (`reply` '' for none), only while this consumer holds the
-   * entry: pushes the reply, then writes a dead letter of `deadLetter`'s fields when given and
-   * acknowledges it, the holder checked again (the dead letter is written once); false when
-   * another consumer holds the entry. The push cannot be in the stream's script (another slot):
-   * a crash before the acknowledgement pushes the reply again at the redelivery, and a claim
-   * between the check and the push (a stall past the visibility timeout) can push it twice.
+   * entry: pushes the reply, writes a dead letter of `deadLetter`'s fields when given and
+   * acknowledges it (once); false when another consumer holds the entry. On a Redis Cluster the
+   * push is a call of its own before the rest: a crash before the acknowledgement pushes the
+   * reply again at the redelivery, and a claim between the holder's check and the push (a stall
+   * past the visibility timeout) can push it twice.
    */
   async answer(
     id: string,
@@ -175,15 +193,24 @@ export class BridgeScripts {
     reply: string,
     deadLetter?: { readonly maxLen: number; readonly fields: readonly string[] },
   ): Promise<boolean> {
-    const { stream, group, deadLetters, consumer } = this.settings;
-    if (replyTo !== undefined && reply !== '') {
+    const { stream, group, deadLetters, consumer, replyTtlS } = this.settings;
+    const pushed = replyTo !== undefined && reply !== '';
+    if (pushed && !this.whole) {
       if ((await this.holderOf(id)) !== consumer) return false;
       await this.pushAll([replyTo], reply);
     }
     const done = await this.run(
       'bridgeAnswer',
-      [stream, deadLetters],
-      [group, id, consumer, deadLetter?.maxLen ?? 0, ...(deadLetter?.fields ?? [])],
+      [stream, deadLetters, ...(pushed && this.whole ? [replyTo] : [])],
+      [
+        group,
+        id,
+        consumer,
+        reply,
+        replyTtlS,
+        deadLetter?.maxLen ?? 0,
+        ...(deadLetter?.fields ?? []),
+      ],
     );
     return Number(done) === 1;
   }

@@ -63,19 +63,11 @@ class FakeRedis {
   }
 
   bridgeTake(...args: (string | number)[]): Promise<unknown> {
-    return Promise.resolve(['run', `me/${String(args[5])}/1`]);
+    return Promise.resolve(['run', `me/${String(args[6])}/1`]);
   }
 
-  bridgeComplete(): Promise<unknown> {
-    return Promise.resolve(['done']);
-  }
-
-  bridgePush(): Promise<unknown> {
-    return Promise.resolve(1);
-  }
-
-  bridgeSettle(...args: (string | number)[]): Promise<unknown> {
-    this.held.delete(String(args[5]));
+  bridgeFinish(...args: (string | number)[]): Promise<unknown> {
+    this.held.delete(String(args[6]));
     return Promise.resolve(1);
   }
 
