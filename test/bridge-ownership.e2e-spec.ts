@@ -93,13 +93,16 @@ function ownershipSuite(
    * The first step of a finish alone (lua/complete.lua): the reply recorded, then the instance
    * dies before it pushes or acknowledges anything.
    */
-  async function completeThenCrash(
+  function completeThenCrash(
     keys: DedupKeys,
     owner: string,
     reply: string,
     mode: 'store' | 'release',
   ): Promise<unknown> {
-    const scripts = redis as unknown as Record<'bridgeComplete', (...args: unknown[]) => unknown>;
+    const scripts = redis as unknown as Record<
+      'bridgeComplete',
+      (...args: unknown[]) => Promise<unknown>
+    >;
     return scripts.bridgeComplete(2, keys.record, keys.waiters, owner, reply, mode, 60_000);
   }
 

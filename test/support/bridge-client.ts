@@ -82,7 +82,8 @@ export class BridgeClient<C extends RedisClient = Redis> {
         )
         .call('WAIT', replicas, timeoutMs)
         .exec()) ?? []) as [Error | null, unknown][];
-      if (addError || waitError) throw addError ?? waitError;
+      const failed = addError ?? waitError;
+      if (failed) throw failed;
       return { correlationId, replyTo, entryId: String(id), replicas: Number(acked) };
     }
     const entryId = await this.sendRaw(JSON.stringify(payload), call.entryId);
