@@ -18,3 +18,14 @@ export function clusterClient(seeds: string): Cluster {
   client.on('error', () => undefined);
   return client;
 }
+
+/**
+ * Bridge stream names a test app on a cluster gets unless it names its own: a cluster requires
+ * RPC_REQUEST_STREAM and RPC_DEAD_LETTER_STREAM to carry one hash tag.
+ */
+export function clusterStreamDefaults(settings: {
+  REDIS_CLUSTER_NODES?: unknown;
+}): { RPC_REQUEST_STREAM: string; RPC_DEAD_LETTER_STREAM: string } | Record<string, never> {
+  if (!settings.REDIS_CLUSTER_NODES) return {};
+  return { RPC_REQUEST_STREAM: '{rpc}:requests', RPC_DEAD_LETTER_STREAM: '{rpc}:requests:dlq' };
+}
