@@ -89,8 +89,8 @@ describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)'
     await client.settled();
   });
 
-  it('dead-letters an entry that is not a request, answering it when it names a list', async () => {
-    const { client } = await twoInstances();
+  it('dead-letters an entry that is not a request, answering it, and shows it in the health answer', async () => {
+    const { settings, apps, client } = await twoInstances();
     const payload = { type: 'push', correlation_id: 'bad-1', reply_to: 'list:response:bad-1' };
     const id = await client.sendRaw(JSON.stringify(payload));
     const [reply] = await client.replies('list:response:bad-1');
@@ -100,6 +100,15 @@ describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)'
     });
     expect(letters[0]).toMatchObject({ original_id: id });
     await client.settled();
+    const response = await fetch(`${apps[0].httpUrl}/health`);
+    const body = (await response.json()) as { details: Record<string, unknown> };
+    expect(body.details.bridge).toMatchObject({
+      status: 'up',
+      stream: settings.RPC_REQUEST_STREAM,
+      consumers: 2,
+      pending: 0,
+      dead_letters: 1,
+    });
   });
 
   it('sends every script keys of one slot only', async () => {
@@ -113,7 +122,9 @@ describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)'
       monitor.on('monitor', (_time: string, args: string[]) => {
         const command = args[0]?.toLowerCase();
         if (command !== 'evalsha' && command !== 'eval') return;
-        const script = command === 'eval' ? 'eval' : (shas.get(args[1]) ?? args[1]);
+        // EVAL: ioredis' fallback when the node did not have the script yet.
+        const sha = command === 'eval' ? createHash('sha1').update(args[1]).digest('hex') : args[1];
+        const script = shas.get(sha) ?? sha;
         calls.push({ script, keys: args.slice(3, 3 + Number(args[2])) });
       });
     }

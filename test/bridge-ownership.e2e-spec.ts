@@ -291,28 +291,63 @@ function ownershipSuite(
     expect(await redis.hmget(keys.record, 's', 'r')).toEqual(['d', 'ok']);
   });
 
-  it('a crash after a reply not kept is recorded: a duplicate gets it, the run’s redelivery runs again', async () => {
+  it('a crash after a reply not kept is recorded: copies and the run’s redelivery get it, then a copy runs again', async () => {
     const { stream, prefix, a, b } = await setUp(100);
     const keys = dedupKeys(prefix, stream, 'c8');
     const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    const waiting = String(await redis.xadd(stream, '*', 'payload', '{}'));
     await readAs(stream, 'a');
     const taken = await a.take(keys, id, 'list-8');
+    expect(await a.take(keys, waiting, 'list-8-waiter')).toEqual({ kind: 'waiting' });
     expect(
       taken.kind === 'run' && (await completeThenCrash(keys, taken.owner, 'again', 'release')),
-    ).toEqual(['done']);
+    ).toEqual(['done', 'list-8-waiter']);
 
+    // A copy now gets the reply on its own list; the waiters stay the run's entry's to answer.
     const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
     await readAs(stream, 'b');
     expect(await b.take(keys, copy, 'list-8-copy')).toEqual({ kind: 'answered' });
     expect(await redis.lrange('list-8-copy', 0, -1)).toEqual(['again']);
-    expect(await redis.exists(keys.record)).toBe(0);
+    expect(await redis.llen('list-8-waiter')).toBe(0);
 
-    // The crashed run's own entry was never answered: claimed, it runs again (a retry would).
+    // The crashed run's own entry, claimed, answers its list and the waiter, and drops the record.
     await eventually(
       'b to claim the idle entry',
       async () => (await claimAs('b', stream, 100, id)) === 1,
     );
-    expect(await b.take(keys, id, 'list-8')).toEqual({ kind: 'run', owner: `b/${id}/2` });
+    expect(await b.take(keys, id, 'list-8')).toEqual({ kind: 'answered' });
+    expect(await redis.lrange('list-8', 0, -1)).toEqual(['again']);
+    expect(await redis.lrange('list-8-waiter', 0, -1)).toEqual(['again']);
+    expect(await redis.exists(keys.record, keys.waiters)).toBe(0);
+    expect(await holderOf(stream, id)).toBeUndefined();
+
+    // Not kept: a copy after it runs again (a retry would).
+    const retry = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'b');
+    expect(await b.take(keys, retry, 'list-8-retry')).toEqual({
+      kind: 'run',
+      owner: `b/${retry}/1`,
+    });
+  });
+
+  it('a copy answered while the run settles pushes to its own list only', async () => {
+    const { stream, prefix, a, b } = await setUp(60_000);
+    const keys = dedupKeys(prefix, stream, 'c10');
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    const waiting = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const taken = await a.take(keys, id, 'list-10');
+    expect(await a.take(keys, waiting, 'list-10-waiter')).toEqual({ kind: 'waiting' });
+    // The run recorded its reply and is pushing it (not settled yet) when a copy comes.
+    expect(
+      taken.kind === 'run' && (await completeThenCrash(keys, taken.owner, 'r10', 'store')),
+    ).toEqual(['done', 'list-10-waiter']);
+    const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'b');
+    expect(await b.take(keys, copy, 'list-10-copy')).toEqual({ kind: 'answered' });
+    expect(await redis.lrange('list-10-copy', 0, -1)).toEqual(['r10']);
+    expect(await redis.llen('list-10-waiter')).toBe(0);
+    expect(await redis.lrange(keys.waiters, 0, -1)).toEqual(['list-10-waiter']);
   });
 
   it('a stale settle leaves a record taken again since alone', async () => {

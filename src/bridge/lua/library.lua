@@ -52,12 +52,19 @@ local function complete(record, owner, reply, mode, window_ms)
   return true
 end
 
--- Ends an answered entry once its reply went to its list and the waiters: the waiters are
--- dropped, and a record not kept ('f') with them, only while the record still names `owner` and
--- holds a reply (one taken again since is another run's); the entry is acknowledged.
+-- Whether `owner` ('<consumer>/<entry id>/<delivery>') names a delivery of entry `id`: the run's
+-- own entry, whose answer goes to the waiters too (a copy's only to its own list).
+local function owns(owner, id)
+  return owner ~= nil and owner ~= false and string.match(owner, '^[^/]*/([^/]*)/') == id
+end
+
+-- Ends an answered entry once its reply went to its list (and, for the run's own entry, to the
+-- waiters): the run's own entry drops the waiters, and a record not kept ('f') with them, only
+-- while the record still names `owner` and holds a reply (one taken again since is another
+-- run's); any entry is acknowledged.
 local function settle(record, waiters, stream, group, id, owner)
   local state, named = unpack(redis.call('HMGET', record, 's', 'o'))
-  if named == owner and (state == 'd' or state == 'f') then
+  if named == owner and owns(owner, id) and (state == 'd' or state == 'f') then
     redis.call('DEL', waiters)
     if state == 'f' then redis.call('DEL', record) end
   end

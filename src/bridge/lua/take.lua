@@ -5,7 +5,8 @@
 -- ARGV: [1] group, [2] entry id, [3] consumer, [4] lease ms, [5] dedup window ms, [6] the
 -- request's reply list ('' none), [7] reply TTL s.
 -- Returns {'lost'}: another consumer holds the entry (it answers); {'answered'}: the record holds
--- the reply, which was pushed to the list and the waiters, and the entry settled (KEYS[4] given);
+-- the reply, which was pushed to the list (and, for the run's own entry redelivered after a crash,
+-- to the waiters), and the entry settled (KEYS[4] given);
 -- {'answered', reply, owner, waiters…}: the same for the caller to do (push.lua to each list,
 -- then settle.lua with that owner: a Redis Cluster); {'waiting'}:
 -- another entry of this id runs, the reply list was registered as a waiter and the entry
@@ -19,21 +20,24 @@ if held_by ~= consumer then return {'lost'} end
 
 local state, owner, lease, stored = unpack(redis.call('HMGET', KEYS[1], 's', 'o', 'l', 'r'))
 if state == 'd' or state == 'f' then
+  -- The waiters are the run's own entry's to answer: pending until it settles, redelivered after
+  -- a crash. A copy answers its own list only (no second push to a waiter while the run settles).
+  local waiters = owns(owner, id) and waiters_of(KEYS[2]) or {}
   if KEYS[4] then
     push_reply(KEYS[4], stored, ARGV[7])
-    for _, list in ipairs(waiters_of(KEYS[2])) do push_reply(list, stored, ARGV[7]) end
+    for _, list in ipairs(waiters) do push_reply(list, stored, ARGV[7]) end
     settle(KEYS[1], KEYS[2], stream, group, id, owner)
     return {'answered'}
   end
   local out = {'answered', stored, owner}
-  for _, list in ipairs(waiters_of(KEYS[2])) do out[#out + 1] = list end
+  for _, list in ipairs(waiters) do out[#out + 1] = list end
   return out
 end
 
 local now = now_ms()
 local mine = consumer .. '/' .. id .. '/'
 if state == 'r' and string.sub(owner, 1, #mine) ~= mine and tonumber(lease) > now then
-  if string.match(owner, '^[^/]*/([^/]*)/') == id then return {'standby'} end
+  if owns(owner, id) then return {'standby'} end
   if reply_list ~= '' then
     redis.call('RPUSH', KEYS[2], reply_list)
     local ttl = redis.call('PTTL', KEYS[1])
