@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import Redis from 'ioredis';
 import type { AppConfig } from '../src/config/app-config';
 import { useBridgeApps } from './support/bridge-apps';
-import type { BridgeCall, BridgeClient, Reply } from './support/bridge-client';
+import type { BridgeCall, BridgeClient, Reply, SentCall } from './support/bridge-client';
 import { BridgeGate, BridgeTestMethods } from './support/bridge-methods';
 import { eventually } from './support/eventually';
 import { describeWithRedisCluster } from './support/redis-cluster';
@@ -23,16 +23,21 @@ const methodsOf = (app: RunningApp): BridgeTestMethods => app.app.get(BridgeTest
 const runsOf = (apps: RunningApp[], key: string): number =>
   apps.reduce((sum, app) => sum + methodsOf(app).runsOf(key), 0);
 
-/** The bridge's scripts by the SHA1 ioredis sends them with (library in front, as loaded). */
-function scriptShas(): Map<string, string> {
+/** The bridge's scripts a cluster runs, by name, as loaded (library in front). */
+const SCRIPTS = ['take', 'complete', 'push', 'settle', 'answer', 'keep-alive', 'read'];
+
+function scriptTexts(): string[] {
   const dir = join(__dirname, '..', 'src', 'bridge', 'lua');
   const library = readFileSync(join(dir, 'library.lua'), 'utf8');
-  const names = new Map<string, string>();
-  for (const file of ['take', 'complete', 'push', 'settle', 'answer', 'keep-alive', 'read']) {
-    const body = readFileSync(join(dir, `${file}.lua`), 'utf8');
-    names.set(createHash('sha1').update(`${library}\n${body}`).digest('hex'), file);
-  }
-  return names;
+  return SCRIPTS.map((file) => `${library}\n${readFileSync(join(dir, `${file}.lua`), 'utf8')}`);
+}
+
+/** The bridge's scripts by the SHA1 ioredis sends them with. */
+function scriptShas(): Map<string, string> {
+  const texts = scriptTexts();
+  return new Map(
+    SCRIPTS.map((name, i) => [createHash('sha1').update(texts[i]).digest('hex'), name]),
+  );
 }
 
 describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)', () => {
@@ -105,7 +110,6 @@ describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)'
     expect(body.details.bridge).toMatchObject({
       status: 'up',
       stream: settings.RPC_REQUEST_STREAM,
-      consumers: 2,
       pending: 0,
       dead_letters: 1,
     });
@@ -115,6 +119,11 @@ describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)'
     // MONITOR on every master: each EVALSHA / EVAL as Redis received it.
     const masters = bridge.cluster.addresses.slice(0, 3);
     const nodes = masters.map((address) => new Redis(Number(address.split(':')[1]), '127.0.0.1'));
+    // Loaded on every master first: ioredis then sends each call as EVALSHA, whose SHA names it
+    // (its EVAL fallback's text comes escaped in MONITOR's output).
+    for (const node of nodes) {
+      for (const text of scriptTexts()) await node.script('LOAD', text);
+    }
     const monitors = await Promise.all(nodes.map((node) => node.monitor()));
     const calls: { script: string; keys: string[] }[] = [];
     const shas = scriptShas();
@@ -122,9 +131,7 @@ describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)'
       monitor.on('monitor', (_time: string, args: string[]) => {
         const command = args[0]?.toLowerCase();
         if (command !== 'evalsha' && command !== 'eval') return;
-        // EVAL: ioredis' fallback when the node did not have the script yet.
-        const sha = command === 'eval' ? createHash('sha1').update(args[1]).digest('hex') : args[1];
-        const script = shas.get(sha) ?? sha;
+        const script = command === 'eval' ? 'eval' : (shas.get(args[1]) ?? args[1]);
         calls.push({ script, keys: args.slice(3, 3 + Number(args[2])) });
       });
     }
@@ -230,12 +237,23 @@ describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)'
           await delay(100);
           continue;
         }
-        const reply = await client.reply(sent, 60_000);
+        const reply = await replyOf(sent);
         answers.set(correlationId, [...(answers.get(correlationId) ?? []), reply]);
         if (answers.size === REQUESTS) allAnsweredAt ??= Date.now();
         replies += 1;
         if (reply.type === 'response') return;
         expect(reply).toMatchObject({ type: 'error', error: { retryable: true } });
+      }
+    };
+
+    /** The reply of `sent`, read through the failover (a read may fail while the slot moves). */
+    const replyOf = async (sent: SentCall): Promise<Reply> => {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const got = await client.redis.lindex(sent.replyTo ?? '', -1).catch(() => null);
+        if (got !== null) return JSON.parse(got) as Reply;
+        if (Date.now() > deadline) throw new Error(`no reply to ${sent.correlationId}`);
+        await delay(20);
       }
     };
 
