@@ -121,8 +121,8 @@ export class BridgeScripts {
 
   /**
    * Takes the record for this delivery of `id`, or answers or parks it (see TakeOutcome). A
-   * record that holds a reply has it pushed to `replyTo` and to the record's waiters, then the
-   * entry is settled.
+   * record that holds a reply has it pushed to `replyTo` (and to the record's waiters when `id`
+   * is the run's own entry, redelivered after a crash), then the entry is settled.
    */
   async take(keys: DedupKeys, id: string, replyTo: string | undefined): Promise<TakeOutcome> {
     const { stream, group, consumer, leaseMs, windowMs, replyTtlS } = this.settings;
