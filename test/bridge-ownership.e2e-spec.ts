@@ -1,29 +1,64 @@
 import Redis from 'ioredis';
 import { BridgeScripts, BridgeScriptSettings } from '../src/bridge/bridge-scripts';
-import { dedupKeys } from '../src/bridge/dedup';
+import { DedupKeys, dedupKeys } from '../src/bridge/dedup';
+import type { RedisClient } from '../src/redis/redis-client';
+import { clusterClient } from './support/cluster-client';
 import { eventually } from './support/eventually';
+import { RedisCluster, describeWithRedisCluster } from './support/redis-cluster';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 
 /*
- * The bridge's scripts (src/bridge/lua/) against a real redis-server, two consumers `a` and `b`
- * of one group standing for two instances: who owns a correlation id's record, who answers, and
- * what a stale owner or a duplicate may do. Each test has its own stream and key prefix.
+ * The bridge's scripts (src/bridge/lua/) against a real redis-server and a real 3-master Redis
+ * Cluster (which refuses a script whose keys are of several slots), two consumers `a` and `b` of
+ * one group standing for two instances: who owns a correlation id's record, who answers, and
+ * what a stale owner, a crash between the steps of an answer, or a duplicate may do. Each test
+ * has its own stream and key prefix; on the cluster the stream's name carries a hash tag, and the
+ * reply lists fall in other slots.
  */
 
 let runs = 0;
 
-describeWithRedis('bridge scripts: ownership of an entry and its record', () => {
+describeWithRedis('bridge scripts on one Redis: ownership of an entry and its record', () => {
   let server: RedisServer;
-  let redis: Redis;
+  ownershipSuite(
+    async () => {
+      server = await RedisServer.start();
+      return new Redis(server.url);
+    },
+    () => server.stop(),
+    (n) => `own-${n}`,
+  );
+});
+
+describeWithRedisCluster(
+  'bridge scripts on a Redis Cluster: ownership of an entry and its record',
+  () => {
+    let cluster: RedisCluster;
+    ownershipSuite(
+      async () => {
+        cluster = await RedisCluster.start({ masters: 3 });
+        return clusterClient(cluster.seeds);
+      },
+      () => cluster.stop(),
+      (n) => `{own-${n}}:requests`,
+    );
+  },
+);
+
+function ownershipSuite(
+  start: () => Promise<RedisClient>,
+  stop: () => Promise<void>,
+  streamName: (n: number) => string,
+): void {
+  let redis: RedisClient;
 
   beforeAll(async () => {
-    server = await RedisServer.start();
-    redis = new Redis(server.url);
+    redis = await start();
   });
 
   afterAll(async () => {
     await redis.quit();
-    await server.stop();
+    await stop();
   });
 
   /** A stream with its group, and the scripts of consumers `a` and `b` on it. */
@@ -34,7 +69,7 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
     b: BridgeScripts;
   }> {
     runs += 1;
-    const stream = `own-${runs}`;
+    const stream = streamName(runs);
     const prefix = `own${runs}:`;
     await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
     const settings = (consumer: string): BridgeScriptSettings => ({
@@ -52,6 +87,34 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
       a: new BridgeScripts(redis, settings('a')),
       b: new BridgeScripts(redis, settings('b')),
     };
+  }
+
+  /**
+   * The first step of a finish alone (lua/complete.lua): the reply recorded, then the instance
+   * dies before it pushes or acknowledges anything.
+   */
+  function completeThenCrash(
+    keys: DedupKeys,
+    owner: string,
+    reply: string,
+    mode: 'store' | 'release',
+  ): Promise<unknown> {
+    const scripts = redis as unknown as Record<
+      'bridgeComplete',
+      (...args: unknown[]) => Promise<unknown>
+    >;
+    return scripts.bridgeComplete(2, keys.record, keys.waiters, owner, reply, mode, 60_000);
+  }
+
+  /** XCLAIM of `id` by `consumer` once idle `minIdleMs`: how many entries it claimed. */
+  async function claimAs(
+    consumer: string,
+    stream: string,
+    minIdleMs: number,
+    id: string,
+  ): Promise<number> {
+    const claimed = (await redis.call('XCLAIM', stream, 'g', consumer, minIdleMs, id)) as unknown[];
+    return claimed.length;
   }
 
   async function readAs(stream: string, consumer: string): Promise<string[]> {
@@ -72,7 +135,7 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
 
   it('a stale owner’s finish writes nothing; the record’s new owner answers, once', async () => {
     const { stream, prefix, a, b } = await setUp(100);
-    const keys = dedupKeys(prefix, 'c1');
+    const keys = dedupKeys(prefix, stream, 'c1');
     const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
     await readAs(stream, 'a');
     const first = await a.take(keys, id, 'replies');
@@ -81,7 +144,7 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
     // `a` stalls past its lease: `b` claims the entry (a second delivery) and takes the record.
     await eventually(
       'b to claim the idle entry',
-      async () => (await redis.xclaim(stream, 'g', 'b', 100, id)).length === 1,
+      async () => (await claimAs('b', stream, 100, id)) === 1,
     );
     const second = await b.take(keys, id, 'replies');
     expect(second).toEqual({ kind: 'run', owner: `b/${id}/2` });
@@ -102,12 +165,12 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
 
   it('a claimer stands by while the owner’s lease is live, and the owner answers', async () => {
     const { stream, prefix, a, b } = await setUp(60_000);
-    const keys = dedupKeys(prefix, 'c2');
+    const keys = dedupKeys(prefix, stream, 'c2');
     const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
     await readAs(stream, 'a');
     const taken = await a.take(keys, id, 'replies-2');
     // A claim that did not wait for the idle time (forced): the record's lease still holds.
-    await redis.xclaim(stream, 'g', 'b', 0, id);
+    await claimAs('b', stream, 0, id);
 
     expect(await b.take(keys, id, 'replies-2')).toEqual({ kind: 'standby' });
     expect(await a.keepAlive([{ id, record: keys.record, owner: `a/${id}/1` }])).toEqual([false]);
@@ -121,7 +184,7 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
 
   it('a live owner’s keep-alive resets the entry’s idle time and renews its lease', async () => {
     const { stream, prefix, a } = await setUp(1_000);
-    const keys = dedupKeys(prefix, 'c3');
+    const keys = dedupKeys(prefix, stream, 'c3');
     const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
     await readAs(stream, 'a');
     await a.take(keys, id, undefined);
@@ -139,11 +202,11 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
 
   it('parks a duplicate beside its running twin, acknowledged, and answers it from the twin’s finish', async () => {
     const { stream, prefix, a, b } = await setUp(60_000);
-    const keys = dedupKeys(prefix, 'c4');
+    const keys = dedupKeys(prefix, stream, 'c4');
     const twin = String(await redis.xadd(stream, '*', 'payload', '{}'));
     const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
     await readAs(stream, 'a');
-    await redis.xclaim(stream, 'g', 'b', 0, copy);
+    await claimAs('b', stream, 0, copy);
     const taken = await a.take(keys, twin, 'list-twin');
 
     // The copy, on the other instance, holds nothing while it waits.
@@ -169,7 +232,7 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
 
   it('releases the record after a retryable failure: pushed to every waiter, never stored', async () => {
     const { stream, prefix, a } = await setUp(60_000);
-    const keys = dedupKeys(prefix, 'c5');
+    const keys = dedupKeys(prefix, stream, 'c5');
     const twin = String(await redis.xadd(stream, '*', 'payload', '{}'));
     const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
     await readAs(stream, 'a');
@@ -193,11 +256,117 @@ describeWithRedis('bridge scripts: ownership of an entry and its record', () => 
     const { stream, a, b } = await setUp(60_000);
     const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
     await readAs(stream, 'a');
-    await redis.xclaim(stream, 'g', 'b', 0, id);
+    await claimAs('b', stream, 0, id);
 
     expect(await a.answer(id, 'list-6', 'late')).toBe(false);
     expect(await b.answer(id, 'list-6', 'late')).toBe(true);
     expect(await redis.lrange('list-6', 0, -1)).toEqual(['late']);
     expect(await holderOf(stream, id)).toBeUndefined();
   });
-});
+
+  it('a crash after the reply is recorded: the redelivery pushes it to the list and the waiters, and runs nothing', async () => {
+    const { stream, prefix, a, b } = await setUp(100);
+    const keys = dedupKeys(prefix, stream, 'c7');
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const taken = await a.take(keys, id, 'list-7');
+    expect(await a.take(keys, copy, 'list-7-copy')).toEqual({ kind: 'waiting' });
+    expect(
+      taken.kind === 'run' && (await completeThenCrash(keys, taken.owner, 'ok', 'store')),
+    ).toEqual(['done', 'list-7-copy']);
+    // A duplicate arriving now is answered with the recorded reply, not registered.
+    expect(await redis.llen('list-7')).toBe(0);
+
+    // `b` claims the entry once it is idle: its take finds the reply and answers every list.
+    await eventually(
+      'b to claim the idle entry',
+      async () => (await claimAs('b', stream, 100, id)) === 1,
+    );
+    expect(await b.take(keys, id, 'list-7')).toEqual({ kind: 'answered' });
+    expect(await redis.lrange('list-7', 0, -1)).toEqual(['ok']);
+    expect(await redis.lrange('list-7-copy', 0, -1)).toEqual(['ok']);
+    expect(await holderOf(stream, id)).toBeUndefined();
+    expect(await redis.exists(keys.waiters)).toBe(0);
+    expect(await redis.hmget(keys.record, 's', 'r')).toEqual(['d', 'ok']);
+  });
+
+  it('a crash after a reply not kept is recorded: copies and the run’s redelivery get it, then a copy runs again', async () => {
+    const { stream, prefix, a, b } = await setUp(100);
+    const keys = dedupKeys(prefix, stream, 'c8');
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    const waiting = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const taken = await a.take(keys, id, 'list-8');
+    expect(await a.take(keys, waiting, 'list-8-waiter')).toEqual({ kind: 'waiting' });
+    expect(
+      taken.kind === 'run' && (await completeThenCrash(keys, taken.owner, 'again', 'release')),
+    ).toEqual(['done', 'list-8-waiter']);
+
+    // A copy now gets the reply on its own list; the waiters stay the run's entry's to answer.
+    const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'b');
+    expect(await b.take(keys, copy, 'list-8-copy')).toEqual({ kind: 'answered' });
+    expect(await redis.lrange('list-8-copy', 0, -1)).toEqual(['again']);
+    expect(await redis.llen('list-8-waiter')).toBe(0);
+
+    // The crashed run's own entry, claimed, answers its list and the waiter, and drops the record.
+    await eventually(
+      'b to claim the idle entry',
+      async () => (await claimAs('b', stream, 100, id)) === 1,
+    );
+    expect(await b.take(keys, id, 'list-8')).toEqual({ kind: 'answered' });
+    expect(await redis.lrange('list-8', 0, -1)).toEqual(['again']);
+    expect(await redis.lrange('list-8-waiter', 0, -1)).toEqual(['again']);
+    expect(await redis.exists(keys.record, keys.waiters)).toBe(0);
+    expect(await holderOf(stream, id)).toBeUndefined();
+
+    // Not kept: a copy after it runs again (a retry would).
+    const retry = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'b');
+    expect(await b.take(keys, retry, 'list-8-retry')).toEqual({
+      kind: 'run',
+      owner: `b/${retry}/1`,
+    });
+  });
+
+  it('a copy answered while the run settles pushes to its own list only', async () => {
+    const { stream, prefix, a, b } = await setUp(60_000);
+    const keys = dedupKeys(prefix, stream, 'c10');
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    const waiting = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const taken = await a.take(keys, id, 'list-10');
+    expect(await a.take(keys, waiting, 'list-10-waiter')).toEqual({ kind: 'waiting' });
+    // The run recorded its reply and is pushing it (not settled yet) when a copy comes.
+    expect(
+      taken.kind === 'run' && (await completeThenCrash(keys, taken.owner, 'r10', 'store')),
+    ).toEqual(['done', 'list-10-waiter']);
+    const copy = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'b');
+    expect(await b.take(keys, copy, 'list-10-copy')).toEqual({ kind: 'answered' });
+    expect(await redis.lrange('list-10-copy', 0, -1)).toEqual(['r10']);
+    expect(await redis.llen('list-10-waiter')).toBe(0);
+    expect(await redis.lrange(keys.waiters, 0, -1)).toEqual(['list-10-waiter']);
+  });
+
+  it('a stale settle leaves a record taken again since alone', async () => {
+    const { stream, prefix, a } = await setUp(60_000);
+    const keys = dedupKeys(prefix, stream, 'c9');
+    const id = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const first = await a.take(keys, id, 'list-9');
+    expect(
+      first.kind === 'run' && (await a.finish(keys, id, first.owner, 'x', 'release', 'list-9')),
+    ).toBe(true);
+    const retry = String(await redis.xadd(stream, '*', 'payload', '{}'));
+    await readAs(stream, 'a');
+    const second = await a.take(keys, retry, 'list-9');
+    expect(second.kind).toBe('run');
+    // The first run's finish again (a late repeat): the record now names the retry.
+    expect(
+      first.kind === 'run' && (await a.finish(keys, id, first.owner, 'x', 'release', 'list-9')),
+    ).toBe(false);
+    expect(await redis.hget(keys.record, 's')).toBe('r');
+  });
+}

@@ -1,12 +1,19 @@
-import type { RedisClient } from '../redis/redis-client';
+import { type RedisClient, isCluster } from '../redis/redis-client';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DedupKeys } from './dedup';
 
-/** The scripts in lua/, each run with lua/library.lua in front; their keys are counted per call. */
+/**
+ * The scripts in lua/, each run with lua/library.lua in front; their keys are counted per call.
+ * On a Redis Cluster each call touches keys of one slot: the stream's (stream, dead letters,
+ * records) or one reply list's.
+ */
 const FILES = {
   bridgeTake: 'take.lua',
   bridgeFinish: 'finish.lua',
+  bridgeComplete: 'complete.lua',
+  bridgeSettle: 'settle.lua',
+  bridgePush: 'push.lua',
   bridgeAnswer: 'answer.lua',
   bridgeKeepAlive: 'keep-alive.lua',
   bridgeRead: 'read.lua',
@@ -41,9 +48,9 @@ export interface BridgeScriptSettings {
 
 /**
  * What a delivery does with its correlation id (lua/take.lua): `run` it as the record's owner;
- * or not: `lost` (another consumer holds the entry), `answered` (stored reply pushed, acked),
- * `waiting` (registered beside the running twin, acked), `standby` (another delivery of this
- * entry runs under a live lease; the entry stays pending).
+ * or not: `lost` (another consumer holds the entry), `answered` (the record's reply pushed, the
+ * entry acked), `waiting` (registered beside the running twin, acked), `standby` (another
+ * delivery of this entry runs under a live lease; the entry stays pending).
  */
 export type TakeOutcome =
   | { readonly kind: 'lost' | 'answered' | 'waiting' | 'standby' }
@@ -87,14 +94,23 @@ export interface KeptEntry {
 }
 
 /**
- * The bridge's atomic steps on Redis, defined on its own connection (EVALSHA): each checks who
- * holds the entry or the record and writes, answers and acknowledges in the same script.
+ * The bridge's steps on Redis, defined on its own connection (EVALSHA). Each script checks who
+ * holds the entry or the record before it writes. On one Redis an answer (the reply recorded,
+ * pushed to its lists, the entry acknowledged) is one script: a reply is pushed once. On a Redis
+ * Cluster a reply list is the backend's name, in another slot than the stream's: the reply is
+ * recorded in the stream's slot, pushed by a script of its own per list, then the entry is
+ * acknowledged; a crash in between redelivers the entry, which pushes the recorded reply again
+ * (a list may get it twice) and never runs the method again.
  */
 export class BridgeScripts {
+  /** One Redis: every step of an answer in one script (see above). */
+  private readonly whole: boolean;
+
   constructor(
     private readonly client: RedisClient,
     private readonly settings: BridgeScriptSettings,
   ) {
+    this.whole = !isCluster(client);
     const library = readFileSync(join(LUA_DIR, 'library.lua'), 'utf8');
     for (const [name, file] of Object.entries(FILES)) {
       if (name in client) continue;
@@ -103,16 +119,26 @@ export class BridgeScripts {
     }
   }
 
-  /** Takes the record for this delivery of `id`, or answers or parks it (see TakeOutcome). */
+  /**
+   * Takes the record for this delivery of `id`, or answers or parks it (see TakeOutcome). A
+   * record that holds a reply has it pushed to `replyTo` (and to the record's waiters when `id`
+   * is the run's own entry, redelivered after a crash), then the entry is settled.
+   */
   async take(keys: DedupKeys, id: string, replyTo: string | undefined): Promise<TakeOutcome> {
     const { stream, group, consumer, leaseMs, windowMs, replyTtlS } = this.settings;
     const answer = (await this.run(
       'bridgeTake',
-      [keys.record, keys.waiters, stream, ...optional(replyTo)],
-      [group, id, consumer, leaseMs, windowMs, replyTtlS],
-    )) as [string, string?];
-    const [kind, owner] = answer;
-    if (kind === 'run' && owner !== undefined) return { kind, owner };
+      [keys.record, keys.waiters, stream, ...(this.whole ? optional(replyTo) : [])],
+      [group, id, consumer, leaseMs, windowMs, replyTo ?? '', replyTtlS],
+    )) as string[];
+    const [kind, ...rest] = answer;
+    if (kind === 'run' && rest[0] !== undefined) return { kind, owner: rest[0] };
+    if (kind === 'answered' && rest.length > 0) {
+      const [reply, owner, ...waiters] = rest;
+      await this.pushAll([...optional(replyTo), ...waiters], reply);
+      await this.settle(keys, id, owner);
+      return { kind };
+    }
     if (kind === 'lost' || kind === 'answered' || kind === 'waiting' || kind === 'standby') {
       return { kind };
     }
@@ -120,9 +146,10 @@ export class BridgeScripts {
   }
 
   /**
-   * Pushes `reply` to the request's list and every waiter, stores it (`store`) or releases the
-   * record (`release`), and acknowledges `id`; false, writing nothing, when the record no longer
-   * names `owner`.
+   * Records `reply` as the run's answer, `store`d for the dedup window or final until answered
+   * (`release`: then dropped, and a duplicate runs again), pushes it to the request's list and
+   * every waiter, then drops the waiters and acknowledges `id`; false, writing nothing, when the
+   * record no longer names `owner`.
    */
   async finish(
     keys: DedupKeys,
@@ -133,17 +160,32 @@ export class BridgeScripts {
     replyTo: string | undefined,
   ): Promise<boolean> {
     const { stream, group, windowMs, replyTtlS } = this.settings;
-    const done = await this.run(
-      'bridgeFinish',
-      [keys.record, keys.waiters, stream, ...optional(replyTo)],
-      [group, id, owner, reply, mode, windowMs, replyTtlS],
-    );
-    return Number(done) === 1;
+    if (this.whole) {
+      const done = await this.run(
+        'bridgeFinish',
+        [keys.record, keys.waiters, stream, ...optional(replyTo)],
+        [group, id, owner, reply, mode, windowMs, replyTtlS],
+      );
+      return Number(done) === 1;
+    }
+    const completed = (await this.run(
+      'bridgeComplete',
+      [keys.record, keys.waiters],
+      [owner, reply, mode, windowMs],
+    )) as string[];
+    if (completed[0] !== 'done') return false;
+    await this.pushAll([...optional(replyTo), ...completed.slice(1)], reply);
+    await this.settle(keys, id, owner);
+    return true;
   }
 
   /**
-   * Answers `id` without running it (`reply` '' for none), with a dead letter of `deadLetter`'s
-   * fields when given, and acknowledges it; false when another consumer holds the entry.
+   * Answers `id` without running it (`reply` '' for none), only while this consumer holds the
+   * entry: pushes the reply, writes a dead letter of `deadLetter`'s fields when given and
+   * acknowledges it (once); false when another consumer holds the entry. On a Redis Cluster the
+   * push is a call of its own before the rest: a crash before the acknowledgement pushes the
+   * reply again at the redelivery, and a claim between the holder's check and the push (a stall
+   * past the visibility timeout) can push it twice.
    */
   async answer(
     id: string,
@@ -152,9 +194,14 @@ export class BridgeScripts {
     deadLetter?: { readonly maxLen: number; readonly fields: readonly string[] },
   ): Promise<boolean> {
     const { stream, group, deadLetters, consumer, replyTtlS } = this.settings;
+    const pushed = replyTo !== undefined && reply !== '';
+    if (pushed && !this.whole) {
+      if ((await this.holderOf(id)) !== consumer) return false;
+      await this.pushAll([replyTo], reply);
+    }
     const done = await this.run(
       'bridgeAnswer',
-      [stream, deadLetters, ...optional(replyTo)],
+      [stream, deadLetters, ...(pushed && this.whole ? [replyTo] : [])],
       [
         group,
         id,
@@ -228,6 +275,13 @@ export class BridgeScripts {
     return { looked: Number(looked), entries };
   }
 
+  /** The consumer the group's pending list gives `id` to; undefined when it is not pending. */
+  private async holderOf(id: string): Promise<string | undefined> {
+    const { stream, group } = this.settings;
+    const [row] = (await this.client.xpending(stream, group, id, id, 1)) as [string, string][];
+    return row?.[1];
+  }
+
   /** This consumer's pending entries after `after` (exclusive; '-' from the start): id and idle ms. */
   async ownPending(after: string, count: number): Promise<{ id: string; idleMs: number }[]> {
     const { stream, group, consumer } = this.settings;
@@ -271,6 +325,18 @@ export class BridgeScripts {
       ],
     )) as [string, [string, number, string, ...(string | number)[]][]];
     return [String(cursor), rows.map(readEntryOf)];
+  }
+
+  /** Pushes `reply` to each list (lua/push.lua: a list or an absent key only), one call each. */
+  private async pushAll(lists: readonly string[], reply: string): Promise<void> {
+    const ttl = this.settings.replyTtlS;
+    await Promise.all(lists.map((list) => this.run('bridgePush', [list], [reply, ttl])));
+  }
+
+  /** Drops the waiters (and a record not kept) of an answered run, and acknowledges `id`. */
+  private async settle(keys: DedupKeys, id: string, owner: string): Promise<void> {
+    const { stream, group } = this.settings;
+    await this.run('bridgeSettle', [keys.record, keys.waiters, stream], [group, id, owner]);
   }
 
   private run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {

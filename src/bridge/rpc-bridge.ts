@@ -89,20 +89,24 @@ export interface BridgeStatus {
  * RPC_CONSUMER_GROUP (each entry goes to one instance), runs them through the RpcDispatcher, and
  * pushes the reply to the request's `reply_to` list.
  *
- * Guarantees (each step one Lua script on the bridge's connection, lua/):
+ * Guarantees (each step one Lua script on the bridge's connection, lua/, of one slot: the request
+ * stream's, which holds its dead letters and the correlation records too, or one reply list's):
  * - replies go only to keys whose names start with RPC_REPLY_PREFIX: a request whose `reply_to`
  *   names any other key is dead-lettered unanswered, and a push writes a list or an absent key,
  *   nothing else;
  * - exactly once in effect: a `correlation_id`'s record names its owner (consumer, entry,
  *   delivery) under a lease; it is taken only by the consumer the group's pending list gives the
- *   entry to, and only when free, done, or its owner's lease ran out. The reply is pushed, stored
- *   and the entry acknowledged in one script, only while the record still names this owner, so
- *   an entry is answered once; a run that a claimer repeats after a crash or a stall publishes
- *   nothing new (its publications are keyed by the correlation id) and answers the same. A
- *   request without a reply list, and a query (a method of permission `query`, which only reads),
- *   keep no record: its publications alone, or reading only, make a re-run harmless. A reply over
- *   RPC_DEDUP_MAX_REPLY_BYTES is pushed but not stored: the record is dropped once answered, and a
- *   duplicate runs again (publishing nothing new);
+ *   entry to, and only when free, done, or its owner's lease ran out. A finish records the reply
+ *   in the record, only while it still names this owner, then pushes it (the reply list is in
+ *   another slot), then acknowledges the entry: a crash between the steps leaves the entry
+ *   pending, and its redelivery pushes the recorded reply again instead of running the method (a
+ *   reply list may then hold the reply twice); a run that a claimer repeats after a crash or a
+ *   stall before the reply was recorded publishes nothing new (its publications are keyed by the
+ *   correlation id) and answers the same. A request without a reply list, and a query (a method
+ *   of permission `query`, which only reads), keep no record: its publications alone, or reading
+ *   only, make a re-run harmless. A reply over RPC_DEDUP_MAX_REPLY_BYTES is pushed but not kept:
+ *   the record is dropped once every list is answered, and a duplicate runs again (publishing
+ *   nothing new);
  * - a failure for want of Redis (a stall, a lost connection) is answered `unavailable`,
  *   retryable, and never stored: the retry runs (and publishes nothing twice);
  * - a live instance renews its leases and keeps its entries from being claimed (keepAlive), and
@@ -457,7 +461,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       await this.scripts.answer(id, undefined, '');
       return;
     }
-    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const keys = dedupKeys(this.keyPrefix, this.stream, request.correlationId);
     const taken = await this.scripts.take(keys, id, replyTo);
     flight.taken?.();
     if (taken.kind !== 'run') return;
@@ -474,7 +478,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
   private async runOnce(id: string, request: BridgeRequest, flight: InFlight): Promise<void> {
     const replyTo = replyListOf(request);
     if (!this.keepsRecord(request)) return this.runUnrecorded(id, request, replyTo, flight);
-    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const keys = dedupKeys(this.keyPrefix, this.stream, request.correlationId);
     for (let attempt = 0; attempt < 2; attempt++) {
       const taken = await this.scripts.take(keys, id, replyTo);
       flight.taken?.();
@@ -599,7 +603,7 @@ export class RpcBridge implements OnApplicationBootstrap, BeforeApplicationShutd
       if (await this.scripts.answer(id, replyTo, reply, { maxLen, fields })) moved();
       return;
     }
-    const keys = dedupKeys(this.keyPrefix, request.correlationId);
+    const keys = dedupKeys(this.keyPrefix, this.stream, request.correlationId);
     const taken = await this.scripts.take(keys, id, replyTo);
     if (taken.kind !== 'run') return;
     flight.owned = { record: keys.record, owner: taken.owner };

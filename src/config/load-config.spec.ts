@@ -126,10 +126,16 @@ describe('loadConfig', () => {
     });
   });
 
+  /** A cluster's seeds, with the bridge's streams in one slot. */
+  const CLUSTER = {
+    REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis://:pw@10.0.0.2:7001',
+    RPC_REQUEST_STREAM: '{rpc}:requests',
+    RPC_DEAD_LETTER_STREAM: '{rpc}:requests:dlq',
+  };
+
   it('turns sharded pub/sub on by default on a cluster, and lets it be turned off', () => {
-    const seeds = '10.0.0.1:7000, redis://:pw@10.0.0.2:7001';
-    expect(loadConfig({ REDIS_CLUSTER_NODES: seeds }, HEAP).REDIS_SHARDED_PUBSUB).toBe(true);
-    const off = { REDIS_CLUSTER_NODES: seeds, REDIS_SHARDED_PUBSUB: 'false' };
+    expect(loadConfig(CLUSTER, HEAP).REDIS_SHARDED_PUBSUB).toBe(true);
+    const off = { ...CLUSTER, REDIS_SHARDED_PUBSUB: 'false' };
     expect(loadConfig(off, HEAP).REDIS_SHARDED_PUBSUB).toBe(false);
     expect(loadConfig({ REDIS_URL: 'redis://h:6379' }, HEAP).REDIS_SHARDED_PUBSUB).toBe(false);
   });
@@ -139,6 +145,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig(both, HEAP)).toThrow(/set one of them, not both/);
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'h' }, HEAP)).toThrow(
       /REDIS_CLUSTER_NODES=\(not shown\): REDIS_CLUSTER_NODES must be comma-separated host:port/,
+    );
+  });
+
+  it('refuses on a cluster bridge streams without one shared hash tag, and keeps one Redis as it was', () => {
+    expect(() => loadConfig({ ...CLUSTER, RPC_REQUEST_STREAM: '' }, HEAP)).toThrow(
+      /RPC_REQUEST_STREAM="stream:requests": on a Redis Cluster \(REDIS_CLUSTER_NODES\) it must carry a hash tag/,
+    );
+    expect(() => loadConfig({ ...CLUSTER, RPC_REQUEST_STREAM: 'rpc:{}:requests' }, HEAP)).toThrow(
+      /RPC_REQUEST_STREAM="rpc:\{\}:requests": on a Redis Cluster/,
+    );
+    expect(() => loadConfig({ ...CLUSTER, RPC_DEAD_LETTER_STREAM: '' }, HEAP)).toThrow(
+      /RPC_DEAD_LETTER_STREAM="stream:requests:dlq": on a Redis Cluster \(REDIS_CLUSTER_NODES\) it must carry RPC_REQUEST_STREAM's hash tag \{rpc\}/,
+    );
+    expect(() =>
+      loadConfig({ ...CLUSTER, RPC_DEAD_LETTER_STREAM: '{rpc2}:requests:dlq' }, HEAP),
+    ).toThrow(/must carry RPC_REQUEST_STREAM's hash tag \{rpc\}/);
+    const tagged = { ...CLUSTER, RPC_REQUEST_STREAM: 'b:{x}', RPC_DEAD_LETTER_STREAM: 'dlq:{x}:y' };
+    expect(loadConfig(tagged, HEAP).RPC_DEAD_LETTER_STREAM).toBe('dlq:{x}:y');
+    expect(loadConfig({ REDIS_URL: 'redis://h:6379' }, HEAP).RPC_REQUEST_STREAM).toBe(
+      'stream:requests',
     );
   });
 

@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { getHeapStatistics } from 'node:v8';
+import { hashTagOf } from '../redis/hash-tag';
 import { AppConfig, CONFIG_KEYS, SECRET_KEYS, redisConfigured } from './app-config';
 import { applyFlyDefaults } from './fly-platform';
 import { authConfigErrors } from './jwt-settings';
@@ -87,6 +88,7 @@ export function loadConfig(
     ...replyPrefixErrors(config),
     ...memoryErrors(config, heapLimitBytes),
     ...redisErrors(config),
+    ...bridgeSlotErrors(config),
   ];
   if (crossErrors.length > 0) {
     throw new ConfigError(`Invalid configuration: ${crossErrors.join(', ')}`);
@@ -138,6 +140,26 @@ function replyPrefixErrors(config: AppConfig): string[] {
 function redisErrors(config: AppConfig): string[] {
   if (config.REDIS_URL === '' || config.REDIS_CLUSTER_NODES === '') return [];
   return ['REDIS_URL and REDIS_CLUSTER_NODES: set one of them, not both'];
+}
+
+/**
+ * On a Redis Cluster the bridge's scripts touch the request stream, its dead letters and the
+ * correlation records in one call: both streams carry the same hash tag (the records take it).
+ */
+function bridgeSlotErrors(config: AppConfig): string[] {
+  if (config.REDIS_CLUSTER_NODES === '') return [];
+  const stream = config.RPC_REQUEST_STREAM;
+  const deadLetters = config.RPC_DEAD_LETTER_STREAM;
+  const tag = hashTagOf(stream);
+  if (tag === undefined) {
+    return [
+      `RPC_REQUEST_STREAM=${JSON.stringify(stream)}: on a Redis Cluster (REDIS_CLUSTER_NODES) it must carry a hash tag, and RPC_DEAD_LETTER_STREAM the same one (for example "{rpc}:requests" and "{rpc}:requests:dlq"), so that the bridge's scripts touch one slot; the backends write to that name`,
+    ];
+  }
+  if (hashTagOf(deadLetters) === tag) return [];
+  return [
+    `RPC_DEAD_LETTER_STREAM=${JSON.stringify(deadLetters)}: on a Redis Cluster (REDIS_CLUSTER_NODES) it must carry RPC_REQUEST_STREAM's hash tag {${tag}} (for example "{${tag}}:dlq"), so that the bridge's scripts touch one slot`,
+  ];
 }
 
 /** History held in memory may take at most HISTORY_HEAP_MAX_SHARE of the heap. */

@@ -1,5 +1,7 @@
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import type { RedisClient } from '../../src/redis/redis-client';
+import { clusterClient } from './cluster-client';
 import { eventually } from './eventually';
 
 /** A request as seed 003's Django client writes it, with the parts a test varies. */
@@ -13,12 +15,19 @@ export interface BridgeCall {
   replyTo?: string | null;
   /** An explicit entry id (`<ms>-<seq>`), e.g. one in the past. */
   entryId?: string;
+  /**
+   * Waits after the XADD, on its connection, until this many replicas have it (`WAIT`), at most
+   * `timeoutMs`: an entry a replica has survives its master's crash.
+   */
+  replicated?: { replicas: number; timeoutMs: number };
 }
 
 export interface SentCall {
   correlationId: string;
   replyTo: string | undefined;
   entryId: string;
+  /** With `replicated`: how many replicas acknowledged the entry (WAIT's answer). */
+  replicas?: number;
 }
 
 export type Reply = Record<string, unknown>;
@@ -28,16 +37,21 @@ export type Reply = Record<string, unknown>;
  * (`XADD stream MAXLEN ~ 10000 * payload <json>`, then the reply list), plus reads of the
  * stream's state (pending entries, dead letters) for the assertions.
  */
-export class BridgeClient {
-  readonly redis: Redis;
+export class BridgeClient<C extends RedisClient = Redis> {
+  readonly redis: C;
 
+  /** `target`: a redis:// URL, or `{ cluster: 'host:port,…' }` for a Redis Cluster's seeds. */
   constructor(
-    url: string,
+    target: string | { cluster: string },
     readonly stream: string,
     readonly group = 'rpc_group',
     readonly deadLetters = `${stream}:dlq`,
   ) {
-    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    this.redis = (
+      typeof target === 'string'
+        ? new Redis(target, { lazyConnect: false, maxRetriesPerRequest: 1 })
+        : clusterClient(target.cluster)
+    ) as C;
   }
 
   async send(call: BridgeCall): Promise<SentCall> {
@@ -52,6 +66,26 @@ export class BridgeClient {
       ...(replyTo !== undefined && { reply_to: replyTo }),
       timeout: call.timeout ?? 30,
     };
+    if (call.replicated) {
+      const { replicas, timeoutMs } = call.replicated;
+      // One pipeline goes to the stream's master, the WAIT after the XADD on its connection.
+      const [[addError, id], [waitError, acked]] = ((await this.redis
+        .pipeline()
+        .xadd(
+          this.stream,
+          'MAXLEN',
+          '~',
+          10_000,
+          call.entryId ?? '*',
+          'payload',
+          JSON.stringify(payload),
+        )
+        .call('WAIT', replicas, timeoutMs)
+        .exec()) ?? []) as [Error | null, unknown][];
+      const failed = addError ?? waitError;
+      if (failed) throw failed;
+      return { correlationId, replyTo, entryId: String(id), replicas: Number(acked) };
+    }
     const entryId = await this.sendRaw(JSON.stringify(payload), call.entryId);
     return { correlationId, replyTo, entryId };
   }

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CONFIG_KEYS } from '../../src/config/app-config';
 import { spawnedEntry } from './spawned-build';
+import { clusterStreamDefaults } from './cluster-client';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -27,7 +28,8 @@ export function spawnServer(
 ): ServerProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const key of CONFIG_KEYS) delete env[key];
-  Object.assign(env, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'log' }, settings);
+  const defaults = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'log' };
+  Object.assign(env, defaults, clusterStreamDefaults(settings), settings);
   const child = spawn(process.execPath, [spawnedEntry(entry)], {
     cwd: options.cwd ?? ROOT,
     env,

@@ -6,6 +6,7 @@ import { CreateAppOptions, appOptions, configureApp } from '../../src/app.factor
 import { AppModule } from '../../src/app.module';
 import type { AppConfig } from '../../src/config/app-config';
 import { configWith } from '../../src/config/load-config';
+import { clusterStreamDefaults } from './cluster-client';
 
 export interface RunningApp {
   app: NestExpressApplication;
@@ -53,7 +54,12 @@ export async function startApp(
   overrides: Partial<AppConfig> = {},
   options: StartAppOptions = {},
 ): Promise<RunningApp> {
-  const config = configWith({ HOST: '127.0.0.1', PORT: 0, ...overrides });
+  const config = configWith({
+    HOST: '127.0.0.1',
+    PORT: 0,
+    ...clusterStreamDefaults(overrides),
+    ...overrides,
+  });
   const root = AppModule.forRoot(config, options.imports);
   const builder = Test.createTestingModule({ imports: [root] });
   const moduleRef = await (options.override?.(builder, root) ?? builder).compile();
