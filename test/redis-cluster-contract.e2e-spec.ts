@@ -1,5 +1,6 @@
 import Redis, { Cluster } from 'ioredis';
 import { configWith } from '../src/config/load-config';
+import { clusterStreamDefaults } from './support/cluster-client';
 import type { AppConfig } from '../src/config/app-config';
 import { RedisConnections } from '../src/redis/redis-connections';
 import { RedisRoomBroker } from '../src/redis/redis-room-broker';
@@ -92,7 +93,10 @@ describeWithRedisCluster('Redis room ports on a 3-master cluster', () => {
   let cluster: RedisCluster;
   let admin: Cluster;
   const target = (): Target => ({
-    config: { REDIS_CLUSTER_NODES: cluster.seeds },
+    config: {
+      REDIS_CLUSTER_NODES: cluster.seeds,
+      ...clusterStreamDefaults({ REDIS_CLUSTER_NODES: cluster.seeds }),
+    },
     masters: () => admin.nodes('master'),
   });
 

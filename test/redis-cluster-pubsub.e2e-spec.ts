@@ -7,6 +7,7 @@ import { RedisRoomBroker } from '../src/redis/redis-room-broker';
 import type { Publication } from '../src/rooms/publication';
 import type { PublishResult } from '../src/rooms/room-broker';
 import { eventually } from './support/eventually';
+import { clusterStreamDefaults } from './support/cluster-client';
 import { RedisCluster, describeWithRedisCluster } from './support/redis-cluster';
 
 /*
@@ -67,6 +68,7 @@ describeWithRedisCluster('sharded pub/sub on a 3-master cluster with replicas', 
     const redis = new RedisConnections(
       configWith({
         REDIS_CLUSTER_NODES: cluster.seeds,
+        ...clusterStreamDefaults({ REDIS_CLUSTER_NODES: cluster.seeds }),
         REDIS_KEY_PREFIX: prefix,
         HISTORY_SIZE: 1_000,
       }),
