@@ -61,7 +61,7 @@ describe('RoomsService', () => {
         ...POSITIONED,
       },
     ]);
-    expect(await store.members('alice')).toHaveLength(1);
+    expect((await store.members('alice', 10)).users).toHaveLength(1);
   });
 
   it('tells the other members, not the joiner, that a user joined', async () => {
@@ -168,7 +168,7 @@ describe('RoomsService', () => {
     });
     expect(b.socket.sent.at(-1)).toMatchObject({ type: 'joined', roomId: 'two' });
     await rooms.switchRoom(a.session, 'alice', 'two');
-    expect(await store.members('one')).toEqual([]);
+    expect(await store.members('one', 10)).toEqual({ users: [], count: 0 });
     expect(await store.roomCount()).toBe(1);
     expect(hub.roomCount).toBe(1);
   });
