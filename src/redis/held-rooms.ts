@@ -6,6 +6,9 @@ export interface HeldRoom {
   connections: Map<string, string>;
   /** user -> connections here and when the first of them arrived; insertion order is `since`. */
   users: Map<string, { connections: number; since: Date }>;
+  /** Connections whose add never reached Redis (made while it was away): announced by a resync
+   * even when Redis lost the rest. */
+  unsent: Set<string>;
   /** Changes of the room sent to Redis and not answered yet: counts compare only without. */
   inFlight: number;
 }
@@ -33,7 +36,7 @@ export class HeldRooms {
   add(roomId: string, { userId, connectionId }: RoomMemberRef): { room: HeldRoom; before: number } {
     let room = this.rooms.get(roomId);
     if (!room) {
-      room = { connections: new Map(), users: new Map(), inFlight: 0 };
+      room = { connections: new Map(), users: new Map(), unsent: new Set(), inFlight: 0 };
       this.rooms.set(roomId, room);
     }
     const before = room.connections.size;
@@ -50,6 +53,7 @@ export class HeldRooms {
     const room = this.rooms.get(roomId);
     if (!room || room.connections.get(connectionId) !== userId) return false;
     room.connections.delete(connectionId);
+    room.unsent.delete(connectionId);
     const user = room.users.get(userId);
     if (user && --user.connections === 0) room.users.delete(userId);
     if (room.connections.size === 0 && room.inFlight === 0) this.rooms.delete(roomId);

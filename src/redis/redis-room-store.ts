@@ -91,6 +91,7 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     const { room, before } = this.held.add(roomId, member);
     if (!this.redis.ready) {
       // Not sent: Redis never sees this change; the resync announces it when Redis returns.
+      room.unsent.add(member.connectionId);
       this.markDirty(roomId);
       return { firstOfUser: false };
     }
@@ -102,7 +103,8 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
         member.userId,
       ])) as [number, number, string, number];
       // Its other entries here were expired (a stall) or lost (a data loss): resynced.
-      if (lease === 2 || (lease === 0 && before > 0)) void this.resyncRoom(roomId);
+      if (lease === 2) void this.resyncRoom(roomId, false);
+      if (lease === 0 && before > 0) void this.resyncRoom(roomId, true);
       return { firstOfUser: first === 1, position: { offset, epoch } };
     } catch (error) {
       // Maybe executed (a timeout): not announced again; the resync makes Redis right.
@@ -194,32 +196,36 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
   /**
    * Makes Redis hold exactly this instance's connections in the room, in batches: adds what is
    * missing (publishing `join` for users new in the room), then removes, page by page of its
-   * own set, what it no longer holds (publishing `leave` for users gone).
+   * own set, what it no longer holds (publishing `leave` for users gone). When Redis lost the
+   * room's membership (`lost`: no lease of this instance is left, not even the tombstone of an
+   * expiry), the entries it had taken are restored without a `join`: nobody was told they left;
+   * those it never sent are announced. Unknown `lost` is read from the room's leases.
    */
-  private resyncRoom(roomId: string): Promise<void> {
+  private resyncRoom(roomId: string, lost?: boolean): Promise<void> {
     let running = this.resyncing.get(roomId);
     if (!running) {
-      running = this.resyncRoomOnce(roomId).finally(() => this.resyncing.delete(roomId));
+      running = this.resyncRoomOnce(roomId, lost).finally(() => this.resyncing.delete(roomId));
       this.resyncing.set(roomId, running);
     }
     return running;
   }
 
-  private async resyncRoomOnce(roomId: string): Promise<void> {
+  private async resyncRoomOnce(roomId: string, knownLost: boolean | undefined): Promise<void> {
     const failures = this.dirty.get(roomId) ?? 0;
     // Its publications must reach this instance's members too: wait for the room subscriptions.
     await this.broker.whenSubscribed();
+    const { keys, instanceId } = this.redis;
     try {
-      const entries = [...(this.held.get(roomId)?.connections ?? [])];
-      for (let i = 0; i < entries.length; i += MEMBERSHIP_BATCH) {
-        // Only what is still held as the batch leaves: a later remove is sent after it.
-        const room = this.held.get(roomId);
-        const batch = entries
-          .slice(i, i + MEMBERSHIP_BATCH)
-          .filter(([connection, user]) => room?.connections.get(connection) === user);
-        if (batch.length > 0) await this.member('chatMemberSync', roomId, ['add', ...batch.flat()]);
-      }
-      const own = this.redis.keys.roomInstance(roomId, this.redis.instanceId);
+      const lost =
+        knownLost ??
+        (await this.redis.command.zscore(keys.room(roomId, 'leases'), instanceId)) === null;
+      const room = this.held.get(roomId);
+      const entries = [...(room?.connections ?? [])];
+      const unsent = entries.filter(([connection]) => room?.unsent.has(connection));
+      const taken = entries.filter(([connection]) => !room?.unsent.has(connection));
+      await this.addBatches(roomId, unsent, 'add');
+      await this.addBatches(roomId, taken, lost ? 'restore' : 'add');
+      const own = keys.roomInstance(roomId, instanceId);
       let cursor = '0';
       do {
         const [next, page] = await this.redis.command.sscan(own, cursor, 'COUNT', MEMBERSHIP_BATCH);
@@ -241,6 +247,23 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     }
   }
 
+  /** Adds `entries` still held as each batch leaves (a later remove is sent after it). */
+  private async addBatches(
+    roomId: string,
+    entries: [string, string][],
+    mode: 'add' | 'restore',
+  ): Promise<void> {
+    for (let i = 0; i < entries.length; i += MEMBERSHIP_BATCH) {
+      const room = this.held.get(roomId);
+      const batch = entries
+        .slice(i, i + MEMBERSHIP_BATCH)
+        .filter(([connection, user]) => room?.connections.get(connection) === user);
+      if (batch.length === 0) continue;
+      await this.member('chatMemberSync', roomId, [mode, ...batch.flat()]);
+      for (const [connection] of batch) room?.unsent.delete(connection);
+    }
+  }
+
   /**
    * Each held room: renews this instance's lease, resyncs the room when Redis does not hold as
    * many of its entries, and expires an instance whose lease ran out. An instance that was
@@ -250,7 +273,8 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
   private async beat(): Promise<void> {
     if (!this.redis.ready) return;
     const since = this.connectedSince;
-    const expire = since !== undefined && Date.now() - since >= this.leaseMs + RECONNECT_MAX_DELAY_MS;
+    const expire =
+      since !== undefined && Date.now() - since >= this.leaseMs + RECONNECT_MAX_DELAY_MS;
     const rooms = new Set([...this.held.roomIds(), ...this.dirty.keys()]);
     await eachLimited([...rooms], ROOM_CONCURRENCY, async (roomId) => {
       if (!this.redis.ready) return;
@@ -260,11 +284,11 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
       // Counts compare only while no change of the room is on its way to Redis.
       const held = room.inFlight === 0 ? room.connections.size : -1;
       try {
-        const [resync, lapsed] = (await this.member('chatMemberBeat', roomId, [
+        const [resync, lease, lapsed] = (await this.member('chatMemberBeat', roomId, [
           String(held),
           expire ? '1' : '0',
-        ])) as [number, string];
-        if (resync === 1) await this.resyncRoom(roomId);
+        ])) as [number, number, string];
+        if (resync === 1) await this.resyncRoom(roomId, lease === 0);
         if (lapsed !== '') await this.drain(roomId, lapsed, 'expire');
       } catch (error) {
         this.degraded(roomId, 'beat', error);

@@ -11,6 +11,7 @@
 --   P{<room>}:members     hash    userId -> "<connections, cluster-wide>:<since ms, Redis clock>"
 --   P{<room>}:order       zset    userId -> since: the oldest users and the count, without the rest
 --   P{<room>}:leases      zset    instance -> when its lease on its entries in the room runs out
+--                                 (ms, Redis clock); -<ms> for an instance others expired
 --   P{<room>}:i:<id>      set     "<connection>\n<userId>" of that instance's entries in the room
 --   P{<room>}:idem:<key>  string  "<offset>:<epoch>" of the publication an idempotency key first
 --                                 named in the room; expires after IDEMPOTENCY_WINDOW_MS
@@ -180,9 +181,9 @@ local function keep(k, keep_ms)
   end
 end
 
--- Adds a connection; when the user is new in the room, publishes 'j'. Returns 1 when the user is
--- new, 0 when not, -1 when the connection was there already.
-local function add_entry(k, instance, conn, user, now)
+-- Adds a connection; when the user is new in the room, publishes 'j' if `announce`. Returns 1 when
+-- the user is new, 0 when not, -1 when the connection was there already.
+local function add_entry(k, instance, conn, user, now, announce)
   if redis.call('HSETNX', k.conns, instance .. ':' .. conn, user) == 0 then return -1 end
   redis.call('SADD', k.mine, conn .. '\n' .. user)
   local current = redis.call('HGET', k.members, user)
@@ -193,7 +194,7 @@ local function add_entry(k, instance, conn, user, now)
   end
   redis.call('HSET', k.members, user, '1:' .. now)
   redis.call('ZADD', k.order, now, user)
-  publish(k.meta, k.channel, k.hist, 'j', user)
+  if announce then publish(k.meta, k.channel, k.hist, 'j', user) end
   return 1
 end
 
@@ -217,10 +218,15 @@ local function drop_entry(k, instance, conn, user)
   return 1
 end
 
--- After removals: an instance's lease goes with its last entry, and the room's membership keys
--- with its last connection. Returns 1 when the room is empty.
-local function settle(k, instance)
-  if redis.call('SCARD', k.mine) == 0 then redis.call('ZREM', k.leases, instance) end
+-- After removals: an instance's lease goes with its last entry (or, for an instance expired by
+-- others, becomes a tombstone: -<ms of the expiry>, so that the instance, if it was only cut off,
+-- knows its users were announced as gone), and the room's membership keys go with its last
+-- connection. Returns 1 when the room is empty.
+local function settle(k, instance, expired)
+  if redis.call('SCARD', k.mine) == 0 then
+    if expired then redis.call('ZADD', k.leases, -now_ms(), instance)
+    else redis.call('ZREM', k.leases, instance) end
+  end
   if redis.call('HLEN', k.conns) > 0 then return 0 end
   redis.call('DEL', k.members, k.order, k.leases)
   return 1

@@ -6,7 +6,7 @@
 local k = membership_keys()
 local now = now_ms()
 local lease = renew(k, ARGV[5], now, tonumber(ARGV[6]))
-local first = add_entry(k, ARGV[5], ARGV[8], ARGV[9], now)
+local first = add_entry(k, ARGV[5], ARGV[8], ARGV[9], now, true)
 keep(k, tonumber(ARGV[7]))
 local epoch = epoch_of(k.meta)
 local offset = tonumber(redis.call('HGET', k.meta, 's') or '0')

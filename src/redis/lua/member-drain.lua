@@ -6,9 +6,10 @@
 -- in the room (or is not to be expired).
 local k = membership_keys()
 local instance = ARGV[5]
-if ARGV[9] == 'expire' then
-  local lease = redis.call('ZSCORE', k.leases, instance)
-  if not lease or tonumber(lease) >= now_ms() then return {1} end
+local expire = ARGV[9] == 'expire'
+if expire then
+  local lease = tonumber(redis.call('ZSCORE', k.leases, instance) or '-1')
+  if lease < 0 or lease >= now_ms() then return {1} end
 end
 local result = {0}
 for _, entry in ipairs(redis.call('SPOP', k.mine, tonumber(ARGV[8]))) do
@@ -16,9 +17,6 @@ for _, entry in ipairs(redis.call('SPOP', k.mine, tonumber(ARGV[8]))) do
   -- SPOP took the entry already: drop_entry's SREM finds nothing, as it should.
   if drop_entry(k, instance, conn, user) == 1 then table.insert(result, user) end
 end
-if redis.call('SCARD', k.mine) == 0 then
-  redis.call('ZREM', k.leases, instance)
-  result[1] = 1
-end
-settle(k, instance)
+if redis.call('SCARD', k.mine) == 0 then result[1] = 1 end
+settle(k, instance, expire)
 return result
