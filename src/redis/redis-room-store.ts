@@ -17,6 +17,13 @@ import { ScriptName, defineScripts, runScript } from './redis-scripts';
 /** Entries one script call adds, removes or expires at most, whatever the instance holds. */
 export const MEMBERSHIP_BATCH = 1_000;
 
+/**
+ * How long a room's membership keys outlive their last refresh: a room whose holders all died
+ * goes then. Longer than any outage the leaves made during it should survive: a connection that
+ * leaves while Redis is away is announced only if Redis still holds it when it returns.
+ */
+const MEMBERSHIP_KEEP_MS = 300_000;
+
 /** Rooms beaten, resynced, expired or left at once: an instance of any size never floods Redis. */
 const ROOM_CONCURRENCY = 16;
 
@@ -67,7 +74,7 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     redis.beforeClose(() => this.leaveCluster());
     this.beatMs = Math.max(50, Math.floor(config.PRESENCE_TTL_MS / 6));
     this.leaseMs = Math.floor(config.PRESENCE_TTL_MS / 2);
-    this.keepMs = 2 * config.PRESENCE_TTL_MS;
+    this.keepMs = Math.max(MEMBERSHIP_KEEP_MS, 10 * config.PRESENCE_TTL_MS);
   }
 
   onModuleInit(): void {

@@ -16,6 +16,7 @@ const USER_SET_TTL_MS = 24 * 3_600_000;
  */
 export class RedisUserConnections implements UserConnections, OnModuleInit {
   private timer: NodeJS.Timeout | undefined;
+  private renewing = false;
   private readonly aliveMs: number;
 
   constructor(
@@ -74,12 +75,18 @@ export class RedisUserConnections implements UserConnections, OnModuleInit {
     return instances.filter((_, i) => alive[i] === 0);
   }
 
+  /** Renews the alive key; one renewal at a time, so a stalled Redis queues none. */
   private async markAlive(): Promise<void> {
     const { command, keys, instanceId } = this.redis;
-    if (command.status !== 'ready') return;
-    await command.set(keys.instanceAlive(instanceId), '1', 'PX', this.aliveMs).catch(() => {
+    if (command.status !== 'ready' || this.renewing) return;
+    this.renewing = true;
+    try {
+      await command.set(keys.instanceAlive(instanceId), '1', 'PX', this.aliveMs);
+    } catch {
       // Redis away: renewed at the next tick or on reconnect.
-    });
+    } finally {
+      this.renewing = false;
+    }
   }
 
   /** Graceful stop: this instance's entries stop counting at once. */
