@@ -18,7 +18,8 @@ export interface MembershipInstance {
   store: RedisRoomStore;
   /** Every publication this instance's broker delivered. */
   received: Publication[];
-  /** Arguments of the largest script call so far (EVALSHA/EVAL, the script's digest left out). */
+  /** Arguments of the largest script call so far: keys and arguments (EVALSHA/EVAL's digest or
+   * body and key count left out). */
   maxScriptArguments(): number;
   /** Script calls sent so far, by the number of arguments. */
   scriptCalls: number[];
@@ -62,7 +63,7 @@ export async function membershipInstance(
 function recordScriptCalls(client: Redis, calls: number[]): void {
   const send = client.sendCommand.bind(client);
   client.sendCommand = (command: Command, stream?: never) => {
-    if (command.name === 'evalsha' || command.name === 'eval') calls.push(command.args.length - 1);
+    if (command.name === 'evalsha' || command.name === 'eval') calls.push(command.args.length - 2);
     return send(command, stream);
   };
 }
