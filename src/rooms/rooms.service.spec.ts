@@ -310,3 +310,30 @@ describe('newestWithin', () => {
     expect(newestWithin([], 2)).toEqual({ frames: [], bytes: 0, truncated: false });
   });
 });
+
+describe('RoomsService per-user counts', () => {
+  async function joinedCount(maxPerUser: number): Promise<number> {
+    const broker = new InMemoryRoomBroker();
+    const config = configWith({ MAX_CONNECTIONS_PER_USER: maxPerUser });
+    const store = new InMemoryRoomStore(broker);
+    const users = new InMemoryUserConnections();
+    const rooms = new RoomsService(
+      store,
+      broker,
+      new RoomHub(broker, store, config),
+      config,
+      new RoomPolicy(config),
+      users,
+    );
+    await rooms.join(connect().session, 'alice', 'lobby');
+    return users.count('alice');
+  }
+
+  it('counts a connection without a token at its join, for pushes to know whom they reach', async () => {
+    expect(await joinedCount(100)).toBe(1);
+  });
+
+  it('counts nothing with MAX_CONNECTIONS_PER_USER=0 (no cap)', async () => {
+    expect(await joinedCount(0)).toBe(0);
+  });
+});
