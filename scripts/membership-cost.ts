@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     );
     const holder = await instance(prefix);
     const entries = rooms.flatMap(([room, n]) => Array.from({ length: n }, (_, i) => [room, i]));
-    await forEachOf(entries.length, 100, (i) => {
+    await forEachOf(entries.length, 20, (i) => {
       const [room, n] = entries[i] as [string, number];
       return holder.store.add(room, { userId: `u${n}`, connectionId: `c${i}` });
     });
@@ -131,9 +131,12 @@ async function main(): Promise<void> {
       number,
       string[],
     ][];
-    const worst = entries.reduce((max, [, , us]) => Math.max(max, us), 0);
+    let worst: [number, string] = [0, ''];
+    for (const [, , us, args] of entries) {
+      if (us > worst[0]) worst = [us, args.slice(0, 3).join(' ').slice(0, 60)];
+    }
     await admin.call('SLOWLOG', 'RESET');
-    return `${(worst / 1000).toFixed(1)} ms (${entries.length} commands over 1 ms)`;
+    return `${(worst[0] / 1000).toFixed(1)} ms (${entries.length} commands over 1 ms; worst: ${worst[1]})`;
   }
 
   const report = (what: string, outcome: string, worst: string): void =>

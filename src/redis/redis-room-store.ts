@@ -14,8 +14,12 @@ import { RECONNECT_MAX_DELAY_MS, RedisConnections } from './redis-connections';
 import { RedisRoomBroker } from './redis-room-broker';
 import { ScriptName, defineScripts, runScript } from './redis-scripts';
 
-/** Entries one script call adds, removes or expires at most, whatever the instance holds. */
-export const MEMBERSHIP_BATCH = 1_000;
+/**
+ * Entries one script call adds, removes or expires at most, whatever the instance holds. Each may
+ * publish a join or leave (an append to the room's stream, trimmed, and a PUBLISH): a batch stays
+ * within a few milliseconds of Redis time, far below what would stall its other clients.
+ */
+export const MEMBERSHIP_BATCH = 200;
 
 /**
  * How long a room's membership keys outlive their last refresh: a room whose holders all died
