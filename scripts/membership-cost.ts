@@ -33,7 +33,7 @@ const { values } = parseArgs({
   options: {
     src: { type: 'string', default: resolve(__dirname, '../src') },
     shape: { type: 'string', default: '50000x1,50000x500' },
-    ttl: { type: 'string', default: '3000' },
+    ttl: { type: 'string', default: '30000' },
   },
 });
 const src = resolve(values.src);
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   }
 
   /** Waits until every room holds `size(members)` users, or `timeoutMs` passed. */
-  async function until(store: Store, size: (n: number) => number, timeoutMs = 120_000) {
+  async function until(store: Store, size: (n: number) => number, timeoutMs = 300_000) {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const counts = await Promise.all(rooms.map(([room]) => store.count(room)));
@@ -164,4 +164,5 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
+process.on('uncaughtException', (error) => console.log(`failed: ${error.message}`));
 void main();

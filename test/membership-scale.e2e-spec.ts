@@ -51,7 +51,7 @@ describeWithRedis('membership at scale', () => {
   async function instance(prefix: string): Promise<MembershipInstance> {
     const created = await membershipInstance(server.url, {
       REDIS_KEY_PREFIX: prefix,
-      PRESENCE_TTL_MS: 3_000,
+      PRESENCE_TTL_MS: 12_000,
     });
     started.push(created);
     return created;
