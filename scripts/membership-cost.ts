@@ -39,7 +39,7 @@ const { values } = parseArgs({
 const src = resolve(values.src);
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { configWith } = require(`${src}/config/load-config`) as {
-  configWith(overrides: object): object;
+  configWith: (overrides: object) => object;
 };
 const { RedisConnections } = require(`${src}/redis/redis-connections`) as {
   RedisConnections: new (config: object) => Connections;

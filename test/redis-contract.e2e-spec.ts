@@ -62,7 +62,7 @@ describeWithRedis('Redis room ports', () => {
     const broker = new RedisRoomBroker(redis);
     broker.onModuleInit();
     const store = new RedisRoomStore(redis, config, broker);
-    await store.onModuleInit();
+    store.onModuleInit();
     const received: Publication[] = [];
     broker.onPublication((publication) => received.push(publication));
     return { redis, broker, store, received, stop: () => redis.onApplicationShutdown() };

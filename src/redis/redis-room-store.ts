@@ -8,7 +8,7 @@ import type {
   RoomMembers,
   RoomStore,
 } from '../rooms/room-store';
-import { eachLimited } from './each-limited';
+import { Limiter, eachLimited } from './each-limited';
 import { HeldRooms } from './held-rooms';
 import { RECONNECT_MAX_DELAY_MS, RedisConnections } from './redis-connections';
 import { RedisRoomBroker } from './redis-room-broker';
@@ -60,6 +60,9 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
    * clears a room only if no change failed while it ran.
    */
   private readonly dirty = new Map<string, number>();
+  /** Rooms where an expiry runs: one at a time per room, ROOM_CONCURRENCY rooms at a time. */
+  private readonly expiring = new Set<string>();
+  private readonly expiries = new Limiter(ROOM_CONCURRENCY);
   /** The resync under way per room: callers share it instead of racing. */
   private readonly resyncing = new Map<string, Promise<void>>();
   /** Since when the command connection has been up without a break (undefined: it is down). */
@@ -300,11 +303,24 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
           expire ? '1' : '0',
         ])) as [number, number, string];
         if (resync === 1) await this.resyncRoom(roomId, lease === 0);
-        if (lapsed !== '') await this.drain(roomId, lapsed, 'expire');
+        if (lapsed !== '') this.expire(roomId, lapsed);
       } catch (error) {
         this.degraded(roomId, 'beat', error);
       }
     });
+  }
+
+  /**
+   * Expires a lapsed instance's entries in the room, apart from the beats: a large expiry must not
+   * hold up the renewal of this instance's own leases.
+   */
+  private expire(roomId: string, instanceId: string): void {
+    if (this.expiring.has(roomId)) return;
+    this.expiring.add(roomId);
+    void this.expiries
+      .run(() => this.drain(roomId, instanceId, 'expire'))
+      .catch((error: unknown) => this.degraded(roomId, 'expiry', error))
+      .finally(() => this.expiring.delete(roomId));
   }
 
   /** Removes an instance's entries in a room, a batch per call, publishing their users' leave. */
