@@ -16,10 +16,10 @@ import { ScriptName, defineScripts, runScript } from './redis-scripts';
 
 /**
  * Entries one script call adds, removes or expires at most, whatever the instance holds. Each may
- * publish a join or leave (an append to the room's stream, trimmed, and a PUBLISH): a batch stays
- * within a few milliseconds of Redis time, far below what would stall its other clients.
+ * publish a join or leave (an append to the room's stream, trimmed, and a PUBLISH: tens of
+ * microseconds): a batch stays within a few milliseconds of Redis time.
  */
-export const MEMBERSHIP_BATCH = 200;
+export const MEMBERSHIP_BATCH = 100;
 
 /**
  * How long a room's membership keys outlive their last refresh: a room whose holders all died
