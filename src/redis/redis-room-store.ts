@@ -248,12 +248,15 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
         const stale = page
           .map(splitEntry)
           .filter(([connection, user]) => room?.connections.get(connection) !== user);
-        if (stale.length === 0) continue;
-        const [, ...left] = (await this.member('chatMemberSync', roomId, [
-          'drop',
-          ...stale.flat(),
-        ])) as [number, ...string[]];
-        this.reportExpired(roomId, left);
+        // COUNT is a hint: a page may hold more than a batch.
+        for (let i = 0; i < stale.length; i += MEMBERSHIP_BATCH) {
+          const batch = stale.slice(i, i + MEMBERSHIP_BATCH).flat();
+          const [, ...left] = (await this.member('chatMemberSync', roomId, ['drop', ...batch])) as [
+            number,
+            ...string[],
+          ];
+          this.reportExpired(roomId, left);
+        }
       } while (cursor !== '0');
       if ((this.dirty.get(roomId) ?? 0) === failures) this.dirty.delete(roomId);
     } catch (error) {
