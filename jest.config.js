@@ -11,11 +11,13 @@ const common = { moduleFileExtensions: ['js', 'json', 'ts'], testEnvironment: 'n
 
 /**
  * Suites of more than 20 s whose contract other suites check too: one million publications
- * through the in-memory broker (memory stays bounded), and ten thousand fuzzed frames.
+ * through the in-memory broker (memory stays bounded), ten thousand fuzzed frames, and an
+ * instance of 100,000 members (resync, expiry, stop, presence) on a real Redis.
  */
 const slowSuites = [
   '<rootDir>/src/rooms/in-memory-room-broker.memory.spec.ts',
   '<rootDir>/test/fuzz.e2e-spec.ts',
+  '<rootDir>/test/membership-scale.e2e-spec.ts',
 ];
 
 /** Builds what the e2e specs start as processes (dist-spawn/) when it is older than a source. */

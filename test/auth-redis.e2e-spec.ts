@@ -34,7 +34,7 @@ describeWithRedis('the per-user connection count in Redis', () => {
     const connections = new RedisConnections(config);
     await connections.connect();
     return {
-      counter: new RedisUserConnections(connections),
+      counter: new RedisUserConnections(connections, config.PRESENCE_TTL_MS),
       stop: () => connections.onApplicationShutdown(),
     };
   });

@@ -199,7 +199,7 @@ describeWithRedis('two instances on one Redis', () => {
 
   const membershipKeys = async (): Promise<string[]> =>
     (await admin.keys(`${prefix}*`))
-      .filter((key) => key !== `${prefix}{#}:instances` && !/:(meta|hist)$/.test(key))
+      .filter((key) => !/^[^{]*\{#i:[^}]+\}:alive$/.test(key) && !/:(meta|hist)$/.test(key))
       .sort();
 
   const numsub = async (roomId: string): Promise<unknown> =>
@@ -560,11 +560,12 @@ describeWithRedis('two instances on one Redis', () => {
     const positions = ['attic', 'kitchen', 'lobby']
       .flatMap((room) => [`${prefix}{${room}}:hist`, `${prefix}{${room}}:meta`])
       .sort();
-    expect((await admin.keys(`${prefix}*`)).sort()).toEqual(
-      [`${prefix}{#}:instances`, ...positions].sort(),
+    // And each live instance's alive key (its per-user counts count), with a TTL.
+    const alive = running.map(
+      (server) => `${prefix}{#i:${server.app.get(RedisConnections).instanceId}}:alive`,
     );
-    for (const key of positions) expect(await admin.pttl(key)).toBeGreaterThan(0);
-    expect(await admin.zcard(`${prefix}{#}:instances`)).toBe(2);
+    expect((await admin.keys(`${prefix}*`)).sort()).toEqual([...alive, ...positions].sort());
+    for (const key of [...positions, ...alive]) expect(await admin.pttl(key)).toBeGreaterThan(0);
 
     await Promise.all(running.splice(0).map((server) => server.close()));
     expect((await admin.keys(`${prefix}*`)).sort()).toEqual(positions);

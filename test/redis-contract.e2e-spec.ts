@@ -62,7 +62,7 @@ describeWithRedis('Redis room ports', () => {
     const broker = new RedisRoomBroker(redis);
     broker.onModuleInit();
     const store = new RedisRoomStore(redis, config, broker);
-    await store.onModuleInit();
+    store.onModuleInit();
     const received: Publication[] = [];
     broker.onPublication((publication) => received.push(publication));
     return { redis, broker, store, received, stop: () => redis.onApplicationShutdown() };
@@ -158,16 +158,19 @@ describeWithRedis('Redis room ports', () => {
       const [a, b] = [(await instance()).store, (await instance()).store];
       // The same connection id on two instances is two connections.
       const ref = { userId: 'alice', connectionId: 'c1' };
-      expect(await a.add('lobby', ref)).toEqual({ firstOfUser: true });
-      expect(await b.add('lobby', ref)).toEqual({ firstOfUser: false });
-      expect(await b.add('lobby', { userId: 'bob', connectionId: 'c2' })).toEqual({
+      expect(await a.add('lobby', ref)).toMatchObject({ firstOfUser: true });
+      expect(await b.add('lobby', ref)).toMatchObject({ firstOfUser: false });
+      expect(await b.add('lobby', { userId: 'bob', connectionId: 'c2' })).toMatchObject({
         firstOfUser: true,
       });
       for (const store of [a, b]) {
-        expect(await store.members('lobby')).toEqual([
-          { userId: 'alice', connections: 2, since: expect.any(Date) },
-          { userId: 'bob', connections: 1, since: expect.any(Date) },
-        ]);
+        expect(await store.members('lobby', 100)).toEqual({
+          users: [
+            { userId: 'alice', connections: 2, since: expect.any(Date) },
+            { userId: 'bob', connections: 1, since: expect.any(Date) },
+          ],
+          count: 2,
+        });
         expect(await store.roomCount()).toBe(1);
       }
       expect(await b.remove('lobby', ref)).toEqual({ lastOfUser: false, roomDeleted: false });
@@ -182,8 +185,8 @@ describeWithRedis('Redis room ports', () => {
         roomDeleted: true,
       });
       expect(await a.roomCount()).toBe(0);
-      // Only the heartbeats of the two live instances remain.
-      expect(await keysUnder(prefix)).toEqual([keys.global('instances')]);
+      // No instance-wide key: an empty room leaves nothing behind.
+      expect(await keysUnder(prefix)).toEqual([]);
     });
 
     it('numbers the membership changes of every instance in one stream per room', async () => {
@@ -217,7 +220,7 @@ describeWithRedis('Redis room ports', () => {
       await b.store.add('lobby', { userId: 'alice', connectionId: 'b1' });
       await stop(a);
       expect(heardByA).toEqual([{ roomId: 'lobby', userId: 'bob' }]);
-      expect(await b.store.members('lobby')).toEqual([
+      expect((await b.store.members('lobby', 100)).users).toEqual([
         { userId: 'alice', connections: 1, since: expect.any(Date) },
       ]);
       await eventually('bob’s leave', () => membership(b.received, 'lobby').includes('leave bob'));
@@ -225,48 +228,40 @@ describeWithRedis('Redis room ports', () => {
       await b.broker.unsubscribe('lobby');
     });
 
-    /** Runs one of the store's scripts as a ghost instance (registered, then never heard of). */
-    async function ghostRun(name: 'chatAdd' | 'chatHeartbeat', ghost: string, args: string[]) {
+    /** Adds a connection as a ghost instance (its lease runs `leaseMs`, then nobody renews it). */
+    async function ghostAdd(ghost: string, leaseMs: number, [roomId, connection, user]: string[]) {
       defineScripts(admin);
       const context = { prefix, ttlMs: 60_000, historySize: 100 };
-      if (name === 'chatHeartbeat') return runScript(admin, context, name, [], [ghost, '-1']);
-      const [roomId, connectionId, userId] = args;
       const scriptKeys = keys.membership(roomId, ghost);
-      return runScript(admin, context, name, scriptKeys, [ghost, roomId, connectionId, userId]);
+      const args = [ghost, String(leaseMs), '3000', connection, user];
+      return runScript(admin, context, 'chatMemberAdd', scriptKeys, args);
     }
 
-    it('expires the members of an instance that went silent, publishing each user’s leave once', async () => {
+    it('expires the members of an instance whose lease ran out, publishing each user’s leave once', async () => {
       const survivor = await instance({ PRESENCE_TTL_MS: 300 });
       await survivor.broker.subscribe('lobby');
       const heard: ExpiredMember[] = [];
       survivor.store.onExpired((left) => heard.push(...left));
-      // An instance that registered, heartbeat once and died (kill -9).
+      // An instance that added its connections and died (kill -9): its leases are never renewed.
       const ghost = 'ghost-instance';
-      await ghostRun('chatHeartbeat', ghost, []);
       for (const args of [
         ['lobby', 'g1', 'alice'],
         ['lobby', 'g2', 'bob'],
         ['lobby', 'g3', 'bob'],
         ['kitchen', 'g4', 'carol'],
       ]) {
-        await ghostRun('chatAdd', ghost, args);
+        await ghostAdd(ghost, 100, args);
       }
       await survivor.store.add('lobby', { userId: 'alice', connectionId: 's1' });
-      await eventually('the silent instance to be reaped', () => heard.length > 0);
-      expect(await admin.zscore(keys.global('instances'), ghost)).toBeNull();
-      expect(heard).toHaveLength(2);
-      expect(heard).toEqual(
-        expect.arrayContaining([
-          { roomId: 'lobby', userId: 'bob' },
-          { roomId: 'kitchen', userId: 'carol' },
-        ]),
-      );
-      expect(await survivor.store.members('lobby')).toEqual([
-        { userId: 'alice', connections: 1, since: expect.any(Date) },
-      ]);
-      expect(await survivor.store.members('kitchen')).toEqual([]);
-      expect(await survivor.store.roomCount()).toBe(1);
-      expect(await admin.exists(keys.instance(ghost, 'conns'))).toBe(0);
+      await eventually('the lapsed instance to be expired', () => heard.length > 0);
+      expect(heard).toEqual([{ roomId: 'lobby', userId: 'bob' }]);
+      // A tombstone: the ghost, if it was only cut off, learns its users were announced as gone.
+      expect(Number(await admin.zscore(keys.room('lobby', 'leases'), ghost))).toBeLessThan(0);
+      expect(await admin.exists(keys.roomInstance('lobby', ghost))).toBe(0);
+      expect(await survivor.store.members('lobby', 100)).toEqual({
+        users: [{ userId: 'alice', connections: 1, since: expect.any(Date) }],
+        count: 1,
+      });
       await eventually('bob’s leave on the survivor', () =>
         membership(survivor.received, 'lobby').includes('leave bob'),
       );
@@ -276,26 +271,37 @@ describeWithRedis('Redis room ports', () => {
         'join bob',
         'leave bob',
       ]);
+      // A room nobody alive holds is nobody's to expire: its keys go with their TTL.
+      await eventually('the kitchen’s membership keys to expire', async () =>
+        (await admin.keys(`${prefix}{kitchen}:*`)).every((key) => /:(meta|hist)$/.test(key)),
+      );
       await survivor.broker.unsubscribe('lobby');
     });
 
-    it('registers a reaped instance again when it adds a connection, so it can be reaped again', async () => {
-      // A beats every 10 minutes: to the survivor (TTL 300 ms) it looks dead at once.
+    it('announces again the members of an instance expired while it stalled, when it comes back', async () => {
+      // A renews its leases every 10 minutes: a stall is simulated by running its lease out.
       const a = await instance({ PRESENCE_TTL_MS: 3_600_000 });
       const survivor = await instance({ PRESENCE_TTL_MS: 300 });
+      await survivor.broker.subscribe('lobby');
       await a.store.add('lobby', { userId: 'alice', connectionId: 'a1' });
-      await eventually(
-        'A to be reaped',
-        async () => (await admin.zscore(keys.global('instances'), a.redis.instanceId)) === null,
+      await survivor.store.add('lobby', { userId: 'carol', connectionId: 's1' });
+      await admin.zadd(keys.room('lobby', 'leases'), 1, a.redis.instanceId);
+      await eventually('alice to be expired', () =>
+        membership(survivor.received, 'lobby').includes('leave alice'),
       );
       await a.store.add('lobby', { userId: 'bob', connectionId: 'a2' });
-      expect(await admin.zscore(keys.global('instances'), a.redis.instanceId)).not.toBeNull();
-      // Reaped again (it still does not beat), bob's membership goes with it: nothing is orphaned.
-      await eventually(
-        'A’s members to expire again',
-        async () => (await survivor.store.members('lobby')).length === 0,
+      await eventually('alice back', () =>
+        membership(survivor.received, 'lobby').includes('join alice', 2),
       );
-      expect(await admin.exists(keys.instance(a.redis.instanceId, 'conns'))).toBe(0);
+      expect(membership(survivor.received, 'lobby')).toEqual([
+        'join alice',
+        'join carol',
+        'leave alice',
+        'join bob',
+        'join alice',
+      ]);
+      expect((await survivor.store.members('lobby', 100)).count).toBe(3);
+      await survivor.broker.unsubscribe('lobby');
     });
 
     it('leaves no orphan entry behind when an entry no longer matches the room', async () => {
@@ -304,12 +310,12 @@ describeWithRedis('Redis room ports', () => {
       // Redis lost the room's side of the entry (eviction, a partial restore).
       await admin.del(keys.room('lobby', 'conns'));
       await a.store.remove('lobby', { userId: 'alice', connectionId: 'a1' });
-      expect(await admin.smembers(keys.instance(a.redis.instanceId, 'conns'))).toEqual([]);
+      expect(await admin.smembers(keys.roomInstance('lobby', a.redis.instanceId))).toEqual([]);
       await a.store.add('kitchen', { userId: 'bob', connectionId: 'a2' });
       await admin.del(keys.room('kitchen', 'conns'));
       await a.store.remove('kitchen', { userId: 'bob', connectionId: 'a2' });
       await a.store.resync();
-      expect(await admin.smembers(keys.instance(a.redis.instanceId, 'conns'))).toEqual([]);
+      expect(await admin.smembers(keys.roomInstance('kitchen', a.redis.instanceId))).toEqual([]);
     });
 
     it('reads presence atomically: a user is never listed half added', async () => {
@@ -324,7 +330,7 @@ describeWithRedis('Redis room ports', () => {
       })();
       const seen: Date[] = [];
       for (let i = 0; i < 300; i += 1) {
-        for (const member of await b.store.members('lobby')) seen.push(member.since);
+        for (const member of (await b.store.members('lobby', 100)).users) seen.push(member.since);
       }
       stop = true;
       await churn;
@@ -352,7 +358,7 @@ describeWithRedis('Redis room ports', () => {
       // …and the next heartbeat brings Redis up to date.
       await eventually(
         'bob in Redis after a resync',
-        async () => (await a.store.members('lobby')).length === 2,
+        async () => (await a.store.members('lobby', 100)).count === 2,
       );
     });
   });

@@ -593,9 +593,12 @@ export class AppConfig {
   @Max(3_600_000)
   AUTH_REFRESH_GRACE_MS = 25_000;
 
-  /** Open connections of one authenticated user (cluster-wide with REDIS_URL); one more is refused. */
+  /**
+   * Open connections of one authenticated user (cluster-wide with REDIS_URL); one more is refused.
+   * 0: no cap, and no connection is counted at all.
+   */
   @IsInt()
-  @Min(1)
+  @Min(0)
   @Max(10_000_000)
   MAX_CONNECTIONS_PER_USER = 100;
 

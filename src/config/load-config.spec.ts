@@ -325,7 +325,7 @@ describe('loadConfig', () => {
     ['MAX_UNAUTHENTICATED', '0'],
     ['AUTH_DEFAULT_ROOMS', 'team 1'],
     ['AUTH_REFRESH_GRACE_MS', 'long'],
-    ['MAX_CONNECTIONS_PER_USER', '0'],
+    ['MAX_CONNECTIONS_PER_USER', '-1'],
     ['MAX_HTTP_CONNECTIONS', '0'],
     ['RPC_REQUEST_STREAM', 'has space'],
     ['RPC_CONSUMER_GROUP', 'x'.repeat(201)],

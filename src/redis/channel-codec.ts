@@ -4,9 +4,10 @@ import type { Publication, PublicationData } from '../rooms/publication';
  * The format of a publication between instances, as `publish` in lua/library.lua writes it (the
  * only writer: every publication, chat or membership, goes through a script):
  * `<offset>:<epoch>:<kind><body>`, kind `f` (a serialized frame), `j` / `l` (a user joined /
- * left; the body is `<ms>\n<user>`, `<ms>` when it happened, Redis' clock), `J` / `L` (the same,
- * already shown to its own members by the instance named in the body, `<ms>\n<instance>\n<user>`:
- * made by a resync after an outage). Epochs contain no `:`. A membership body without its `<ms>`
+ * left; the body is `<ms>\n<user>`, `<ms>` when it happened, Redis' clock). `J` / `L` (the same,
+ * already shown to its own members by the instance named in the body, `<ms>\n<instance>\n<user>`)
+ * are written by earlier versions only: read still, as their entries may sit in a room's stream
+ * during a rolling deploy and after it. Epochs contain no `:`. A membership body without its `<ms>`
  * (`<user>`, `<instance>\n<user>`: a history entry or an instance that does not stamp) is read
  * with no time: no id contains a newline and no instance id is all digits, so the two cannot be
  * mistaken.

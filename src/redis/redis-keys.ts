@@ -1,3 +1,6 @@
+/** The parts of a room's keys (layout in lua/library.lua). */
+type RoomPart = 'meta' | 'ch' | 'hist' | 'conns' | 'members' | 'order' | 'leases';
+
 /**
  * Names of the Redis keys and channels (the layout is documented in lua/library.lua, whose
  * functions derive the same names). Every name is `P{X}:part`: X is a room id or starts with `#`,
@@ -7,7 +10,7 @@
 export class RedisKeys {
   constructor(readonly prefix: string) {}
 
-  room(roomId: string, part: 'meta' | 'ch' | 'hist' | 'conns' | 'members'): string {
+  room(roomId: string, part: RoomPart): string {
     return `${this.prefix}{${roomId}}:${part}`;
   }
 
@@ -16,26 +19,34 @@ export class RedisKeys {
     return `${this.prefix}{${roomId}}:idem:${key}`;
   }
 
-  global(part: 'rooms' | 'instances'): string {
-    return `${this.prefix}{#}:${part}`;
+  /** One instance's entries in a room ("<connection>\n<user>"), in the room's hash slot. */
+  roomInstance(roomId: string, instanceId: string): string {
+    return `${this.prefix}{${roomId}}:i:${instanceId}`;
   }
 
-  instance(instanceId: string, part: 'conns' | 'reaped' | 'lost'): string {
-    return `${this.prefix}{#i:${instanceId}}:${part}`;
-  }
-
-  /** The KEYS of add.lua and remove.lua, in their order: one room's membership, seen from one
-   * instance. */
+  /** The KEYS of every membership script, in their order (membership_keys in lua/library.lua):
+   * one room's membership, and the set of one instance's entries in it. */
   membership(roomId: string, instanceId: string): string[] {
     return [
       this.room(roomId, 'conns'),
       this.room(roomId, 'members'),
+      this.room(roomId, 'order'),
+      this.room(roomId, 'leases'),
       this.room(roomId, 'meta'),
       this.room(roomId, 'ch'),
-      this.global('rooms'),
-      this.instance(instanceId, 'conns'),
       this.room(roomId, 'hist'),
+      this.roomInstance(roomId, instanceId),
     ];
+  }
+
+  /** A user's connections counted for MAX_CONNECTIONS_PER_USER ("<instance>\n<connection>"). */
+  userConnections(userId: string): string {
+    return `${this.prefix}{#u:${userId}}:conns`;
+  }
+
+  /** Present (with a TTL) while the instance lives: its per-user counts count only then. */
+  instanceAlive(instanceId: string): string {
+    return `${this.prefix}{#i:${instanceId}}:alive`;
   }
 
   /** The room a channel name belongs to, or undefined for a channel not of this layout. */

@@ -30,8 +30,9 @@ import { UserConnections } from '../auth/user-connections';
     },
     {
       provide: UserConnections,
-      inject: [RedisConnections],
-      useFactory: (redis: RedisConnections) => new RedisUserConnections(redis),
+      inject: [RedisConnections, AppConfig],
+      useFactory: (redis: RedisConnections, config: AppConfig) =>
+        new RedisUserConnections(redis, config.PRESENCE_TTL_MS),
     },
     {
       provide: DEPENDENCY_HEALTH,

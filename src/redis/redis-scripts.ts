@@ -3,23 +3,24 @@ import { join } from 'node:path';
 import type { RedisClient } from './redis-client';
 import { newEpoch } from '../rooms/stream-epoch';
 
-/** The scripts in lua/, each run with lua/library.lua in front; KEYS declared where known. */
+/**
+ * The scripts in lua/, each run with lua/library.lua in front. Each declares every key it touches
+ * (KEYS), all of one hash slot: a room's, or a user's.
+ */
 const SCRIPTS = {
   chatPublish: { file: 'publish.lua', keys: 3 },
   /** The same script with the idempotency key's record as a fourth key. */
   chatPublishOnce: { file: 'publish.lua', keys: 4 },
   chatHistory: { file: 'history.lua', keys: 2 },
   chatRebase: { file: 'rebase.lua', keys: 1 },
-  chatAdd: { file: 'add.lua', keys: 7 },
-  chatRemove: { file: 'remove.lua', keys: 7 },
-  chatHeartbeat: { file: 'heartbeat.lua', keys: 0 },
-  chatReap: { file: 'reap.lua', keys: 0 },
-  chatResync: { file: 'resync.lua', keys: 0 },
-  chatLeaveCluster: { file: 'leave-cluster.lua', keys: 0 },
+  chatMemberAdd: { file: 'member-add.lua', keys: 8 },
+  chatMemberRemove: { file: 'member-remove.lua', keys: 8 },
+  chatMemberBeat: { file: 'member-beat.lua', keys: 8 },
+  chatMemberSync: { file: 'member-sync.lua', keys: 8 },
+  chatMemberDrain: { file: 'member-drain.lua', keys: 8 },
+  chatMembers: { file: 'members.lua', keys: 2 },
   chatLeaveIfAbsent: { file: 'leave-if-absent.lua', keys: 4 },
-  chatUserAcquire: { file: 'user-acquire.lua', keys: 0 },
-  chatUserRelease: { file: 'user-release.lua', keys: 0 },
-  chatUserCount: { file: 'user-count.lua', keys: 0 },
+  chatUserAcquire: { file: 'user-acquire.lua', keys: 1 },
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RoomBroker } from './room-broker';
-import { AddResult, RemoveResult, RoomMemberRef, RoomPresence, RoomStore } from './room-store';
+import type { AddResult, RemoveResult, RoomMemberRef, RoomMembers } from './room-store';
+import { RoomStore } from './room-store';
 
 interface UserEntry {
   connections: Set<string>;
@@ -10,7 +11,8 @@ interface UserEntry {
 /**
  * The single-instance RoomStore. Maps only: a room or user named `__proto__` is just a key.
  * Announcements are published on `broker` right after the change, in the same synchronous step
- * (one process: nothing can come between). Without a broker it is a silent mirror.
+ * (one process: nothing can come between). A room's users map keeps arrival order (a user who
+ * leaves and comes back is inserted again, last), so `members` reads only the first `limit`.
  */
 @Injectable()
 export class InMemoryRoomStore implements RoomStore {
@@ -36,8 +38,7 @@ export class InMemoryRoomStore implements RoomStore {
     return result;
   }
 
-  /** Synchronous add, for callers that keep a local mirror (no announcement). */
-  addMember(roomId: string, { userId, connectionId }: RoomMemberRef): AddResult {
+  private addMember(roomId: string, { userId, connectionId }: RoomMemberRef): AddResult {
     let users = this.rooms.get(roomId);
     if (!users) {
       users = new Map();
@@ -52,8 +53,7 @@ export class InMemoryRoomStore implements RoomStore {
     return { firstOfUser: true };
   }
 
-  /** Synchronous remove, for callers that keep a local mirror (no announcement). */
-  removeMember(roomId: string, { userId, connectionId }: RoomMemberRef): RemoveResult {
+  private removeMember(roomId: string, { userId, connectionId }: RoomMemberRef): RemoveResult {
     const users = this.rooms.get(roomId);
     const entry = users?.get(userId);
     if (!users || !entry || !entry.connections.delete(connectionId)) {
@@ -66,15 +66,14 @@ export class InMemoryRoomStore implements RoomStore {
     return { lastOfUser, roomDeleted };
   }
 
-  members(roomId: string): Promise<RoomPresence[]> {
+  members(roomId: string, limit: number): Promise<RoomMembers> {
     const users = this.rooms.get(roomId) ?? new Map<string, UserEntry>();
-    const presence = [...users].map(([userId, entry]) => ({
-      userId,
-      connections: entry.connections.size,
-      since: entry.since,
-    }));
-    presence.sort((a, b) => a.since.getTime() - b.since.getTime());
-    return Promise.resolve(presence);
+    const first: RoomMembers['users'] = [];
+    for (const [userId, entry] of users) {
+      if (first.length >= limit) break;
+      first.push({ userId, connections: entry.connections.size, since: entry.since });
+    }
+    return Promise.resolve({ users: first, count: users.size });
   }
 
   count(roomId: string): Promise<number> {

@@ -1,3 +1,5 @@
+import type { StreamPosition } from './publication';
+
 /** One connection of one user, as the membership store knows it. */
 export interface RoomMemberRef {
   userId: string;
@@ -12,9 +14,20 @@ export interface RoomPresence {
   since: Date;
 }
 
+/** The first users of a room, oldest first, and how many there are in all. */
+export interface RoomMembers {
+  users: RoomPresence[];
+  count: number;
+}
+
 export interface AddResult {
   /** True when this is the user's first connection in the room: a `join` was published. */
   firstOfUser: boolean;
+  /**
+   * The room's position right after the change, read in the same step: where a joiner starts.
+   * Absent when the store did not read it (the caller reads it from the broker).
+   */
+  position?: StreamPosition;
 }
 
 export interface RemoveResult {
@@ -44,15 +57,17 @@ export interface RoomStore {
    * `lastOfUser: false` and changes nothing. */
   remove(roomId: string, member: RoomMemberRef): Promise<RemoveResult>;
 
-  /** The users present in a room, each once, ordered by `since`; empty for an unknown room. Read
-   * atomically: a user is never seen half added. */
-  members(roomId: string): Promise<RoomPresence[]>;
+  /** The first `limit` users present in a room, each once, ordered by `since`, and the number of
+   * users in it (none and 0 for an unknown room). Read atomically: a user is never seen half
+   * added. Costs what `limit` costs, however large the room. */
+  members(roomId: string, limit: number): Promise<RoomMembers>;
 
-  /** The number of users present in a room (as `members(roomId).length`, without reading them);
-   * 0 for an unknown room. */
+  /** The number of users present in a room (as `members`' count, without reading any); 0 for an
+   * unknown room. */
   count(roomId: string): Promise<number>;
 
-  /** Number of rooms that currently have at least one member. */
+  /** Number of rooms that currently have at least one member: all of them in memory; with Redis,
+   * the rooms this instance holds members in (no key lists every room of the cluster). */
   roomCount(): Promise<number>;
 
   /**

@@ -61,7 +61,7 @@ describe('RoomsService', () => {
         ...POSITIONED,
       },
     ]);
-    expect(await store.members('alice')).toHaveLength(1);
+    expect((await store.members('alice', 10)).users).toHaveLength(1);
   });
 
   it('tells the other members, not the joiner, that a user joined', async () => {
@@ -168,7 +168,7 @@ describe('RoomsService', () => {
     });
     expect(b.socket.sent.at(-1)).toMatchObject({ type: 'joined', roomId: 'two' });
     await rooms.switchRoom(a.session, 'alice', 'two');
-    expect(await store.members('one')).toEqual([]);
+    expect(await store.members('one', 10)).toEqual({ users: [], count: 0 });
     expect(await store.roomCount()).toBe(1);
     expect(hub.roomCount).toBe(1);
   });
@@ -308,5 +308,32 @@ describe('newestWithin', () => {
     expect(newestWithin(['é', 'éé'], 4)).toEqual({ frames: ['éé'], bytes: 4, truncated: true });
     expect(newestWithin(['a', 'huge'], 2)).toEqual({ frames: ['huge'], bytes: 4, truncated: true });
     expect(newestWithin([], 2)).toEqual({ frames: [], bytes: 0, truncated: false });
+  });
+});
+
+describe('RoomsService per-user counts', () => {
+  async function joinedCount(maxPerUser: number): Promise<number> {
+    const broker = new InMemoryRoomBroker();
+    const config = configWith({ MAX_CONNECTIONS_PER_USER: maxPerUser });
+    const store = new InMemoryRoomStore(broker);
+    const users = new InMemoryUserConnections();
+    const rooms = new RoomsService(
+      store,
+      broker,
+      new RoomHub(broker, store, config),
+      config,
+      new RoomPolicy(config),
+      users,
+    );
+    await rooms.join(connect().session, 'alice', 'lobby');
+    return users.count('alice');
+  }
+
+  it('counts a connection without a token at its join, for pushes to know whom they reach', async () => {
+    expect(await joinedCount(100)).toBe(1);
+  });
+
+  it('counts nothing with MAX_CONNECTIONS_PER_USER=0 (no cap)', async () => {
+    expect(await joinedCount(0)).toBe(0);
   });
 });

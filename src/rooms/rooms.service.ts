@@ -13,7 +13,7 @@ import { OWN_MEMBERSHIP_SLACK, recoverable } from './recovery';
 import { RoomPolicy } from '../auth/room-policy';
 import { UserConnections } from '../auth/user-connections';
 import { RoomHub } from './room-hub';
-import { RoomStore } from './room-store';
+import { type AddResult, RoomStore } from './room-store';
 
 /** Bytes of cached presence answers kept at most (the least recently used go first). */
 const PRESENCE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
@@ -329,17 +329,16 @@ export class RoomsService {
       await this.turns.pass();
       await this.leave(session, roomId, userId);
     }
-    if (session.principal === undefined && session.userId !== undefined) {
+    const counted = this.config.MAX_CONNECTIONS_PER_USER > 0;
+    if (counted && session.principal === undefined && session.userId !== undefined) {
       await this.users.release(session.userId, session.id).catch(() => undefined);
     }
   }
 
   private async renderPresence(roomId: string): Promise<string> {
-    const members = await this.store.members(roomId);
-    const users = members
-      .slice(0, this.config.PRESENCE_MAX_USERS)
-      .map((m) => ({ ...m, since: m.since.toISOString() }));
-    return JSON.stringify(frames.presence(roomId, users, members.length));
+    const members = await this.store.members(roomId, this.config.PRESENCE_MAX_USERS);
+    const users = members.users.map((m) => ({ ...m, since: m.since.toISOString() }));
+    return JSON.stringify(frames.presence(roomId, users, members.count));
   }
 
   /** Runs a broker call; a broker that cannot answer becomes the client's `unavailable`. */
@@ -393,9 +392,10 @@ export class RoomsService {
     await this.broker.subscribe(roomId);
     this.hub.add(roomId, session);
     this.hub.hold(roomId, session);
+    let added: AddResult;
     try {
       // The store announces user_joined to the others when this is the user's first connection.
-      await this.store.add(roomId, member);
+      added = await this.store.add(roomId, member);
     } catch (error) {
       this.hub.remove(roomId, session);
       await this.broker.unsubscribe(roomId);
@@ -403,7 +403,7 @@ export class RoomsService {
     }
     if (bind) await this.bind(session, userId);
     record();
-    await this.catchUp(session, userId, roomId, since, confirm);
+    await this.catchUp(session, userId, roomId, since, confirm, added.position);
     this.logger.debug(`session ${session.id} (${userId}) entered ${roomId}`);
   }
 
@@ -422,10 +422,11 @@ export class RoomsService {
   /**
    * Binds the session to the user it joined as. Under AUTH_MODE=none that is who the connection
    * is: counted (once) as a token's user is, so that pushes to the user know how many
-   * connections they reach.
+   * connections they reach. With MAX_CONNECTIONS_PER_USER=0 nothing is counted.
    */
   private async bind(session: Session, userId: string): Promise<void> {
-    if (session.userId === undefined && session.principal === undefined) {
+    const counted = this.config.MAX_CONNECTIONS_PER_USER > 0;
+    if (counted && session.userId === undefined && session.principal === undefined) {
       await this.users.acquire(userId, session.id, Number.MAX_SAFE_INTEGER).catch(() => false);
     }
     session.userId = userId;
@@ -437,7 +438,8 @@ export class RoomsService {
    * then releases the hold, which sends what was published after the position read. Every
    * publication thus reaches the joiner once, in order: up to the position by the replay (or
    * not at all: the client reloads through `history`), after it live. With the broker away the
-   * position is unknown (offset 0 of no epoch) and nothing is recovered.
+   * position is unknown (offset 0 of no epoch) and nothing is recovered. A join without `since`
+   * whose store read the position with the change (`entered`) reads nothing more.
    */
   private async catchUp(
     session: Session,
@@ -445,13 +447,18 @@ export class RoomsService {
     roomId: string,
     since: StreamPosition | undefined,
     confirm: (entry: Entry) => void,
+    entered?: StreamPosition,
   ): Promise<void> {
     let read: HistoryResult = { publications: [], position: UNPOSITIONED };
     try {
-      read = await this.broker.history(
-        roomId,
-        since ? { since, limit: this.config.RECOVERY_MAX + OWN_MEMBERSHIP_SLACK } : { limit: 0 },
-      );
+      if (since === undefined && entered !== undefined) {
+        read = { publications: [], position: entered };
+      } else {
+        read = await this.broker.history(
+          roomId,
+          since ? { since, limit: this.config.RECOVERY_MAX + OWN_MEMBERSHIP_SLACK } : { limit: 0 },
+        );
+      }
     } catch (error) {
       if (!(error instanceof BrokerUnavailableError)) {
         this.hub.release(roomId, session, UNPOSITIONED);

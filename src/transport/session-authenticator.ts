@@ -197,6 +197,7 @@ export class SessionAuthenticator {
 
   /** A failing backend (Redis away) lets the connection in: the cap yields to availability. */
   private async acquire(userId: string, slot: string): Promise<boolean> {
+    if (this.config.MAX_CONNECTIONS_PER_USER === 0) return true; // no cap: nothing counted
     try {
       const counted = await this.users.acquire(userId, slot, this.config.MAX_CONNECTIONS_PER_USER);
       if (!counted) log.debug('Connection refused: the user is at MAX_CONNECTIONS_PER_USER');
@@ -208,6 +209,7 @@ export class SessionAuthenticator {
   }
 
   private async release(userId: string, slot: string): Promise<void> {
+    if (this.config.MAX_CONNECTIONS_PER_USER === 0) return;
     try {
       await this.users.release(userId, slot);
     } catch (error) {

@@ -28,6 +28,9 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
     const alice2 = { userId: 'alice', connectionId: 'c-alice-2' };
     const bob = { userId: 'bob', connectionId: 'c-bob-1' };
 
+    /** The room's users, as presence lists them (more than any case adds). */
+    const usersOf = async (roomId: string) => (await store.members(roomId, 100)).users;
+
     beforeEach(async () => {
       underTest = await create();
       store = underTest.store;
@@ -71,25 +74,35 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
     });
 
     it('creates a room on its first join and reports the user as new', async () => {
-      expect(await store.add('lobby', alice1)).toEqual({ firstOfUser: true });
+      expect(await store.add('lobby', alice1)).toMatchObject({ firstOfUser: true });
       expect(await store.roomCount()).toBe(1);
-      expect(await store.members('lobby')).toEqual([
+      expect(await usersOf('lobby')).toEqual([
         { userId: 'alice', connections: 1, since: expect.any(Date) },
       ]);
     });
 
+    it('reads the room’s position with the change when it gives one: where a joiner starts', async () => {
+      const { broker } = underTest;
+      const added = await store.add('lobby', alice1);
+      const again = await store.add('lobby', alice2);
+      for (const { position } of [added, again]) {
+        if (position === undefined) continue;
+        expect(position).toEqual((await broker.history('lobby', { limit: 0 })).position);
+      }
+    });
+
     it('reports a second connection of the same user as not new', async () => {
       await store.add('lobby', alice1);
-      expect(await store.add('lobby', alice2)).toEqual({ firstOfUser: false });
-      expect(await store.members('lobby')).toEqual([
+      expect(await store.add('lobby', alice2)).toMatchObject({ firstOfUser: false });
+      expect(await usersOf('lobby')).toEqual([
         { userId: 'alice', connections: 2, since: expect.any(Date) },
       ]);
     });
 
     it('treats adding the same connection twice as a no-op', async () => {
       await store.add('lobby', alice1);
-      expect(await store.add('lobby', alice1)).toEqual({ firstOfUser: false });
-      expect((await store.members('lobby'))[0].connections).toBe(1);
+      expect(await store.add('lobby', alice1)).toMatchObject({ firstOfUser: false });
+      expect((await usersOf('lobby'))[0].connections).toBe(1);
     });
 
     it('reports the last connection of a user leaving, and only that one', async () => {
@@ -101,7 +114,7 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
         roomDeleted: false,
       });
       expect(await store.remove('lobby', alice2)).toEqual({ lastOfUser: true, roomDeleted: false });
-      expect((await store.members('lobby')).map((m) => m.userId)).toEqual(['bob']);
+      expect((await usersOf('lobby')).map((m) => m.userId)).toEqual(['bob']);
     });
 
     it('deletes the room when the last member leaves', async () => {
@@ -110,7 +123,7 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
       await store.remove('lobby', alice1);
       expect(await store.remove('lobby', bob)).toEqual({ lastOfUser: true, roomDeleted: true });
       expect(await store.roomCount()).toBe(0);
-      expect(await store.members('lobby')).toEqual([]);
+      expect(await usersOf('lobby')).toEqual([]);
     });
 
     it('ignores removing a connection that is not in the room', async () => {
@@ -139,8 +152,8 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
     it('keeps rooms apart', async () => {
       await store.add('a', alice1);
       await store.add('b', bob);
-      expect((await store.members('a')).map((m) => m.userId)).toEqual(['alice']);
-      expect((await store.members('b')).map((m) => m.userId)).toEqual(['bob']);
+      expect((await usersOf('a')).map((m) => m.userId)).toEqual(['alice']);
+      expect((await usersOf('b')).map((m) => m.userId)).toEqual(['bob']);
       expect(await store.roomCount()).toBe(2);
     });
 
@@ -148,7 +161,7 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
       await store.add('lobby', bob);
       await tick();
       await store.add('lobby', alice1);
-      expect((await store.members('lobby')).map((m) => m.userId)).toEqual(['bob', 'alice']);
+      expect((await usersOf('lobby')).map((m) => m.userId)).toEqual(['bob', 'alice']);
     });
 
     it('counts each user’s connections, per user and per room', async () => {
@@ -156,11 +169,11 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
       await store.add('lobby', alice2);
       await store.add('lobby', bob);
       await store.add('kitchen', { userId: 'alice', connectionId: 'c-alice-3' });
-      expect(await store.members('lobby')).toEqual([
+      expect(await usersOf('lobby')).toEqual([
         { userId: 'alice', connections: 2, since: expect.any(Date) },
         { userId: 'bob', connections: 1, since: expect.any(Date) },
       ]);
-      expect(await store.members('kitchen')).toEqual([
+      expect(await usersOf('kitchen')).toEqual([
         { userId: 'alice', connections: 1, since: expect.any(Date) },
       ]);
       expect(await store.roomCount()).toBe(2);
@@ -171,7 +184,7 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
       await store.add('lobby', alice1);
       await store.add('kitchen', aliceInKitchen);
       expect(await store.remove('lobby', alice1)).toEqual({ lastOfUser: true, roomDeleted: true });
-      expect((await store.members('kitchen')).map((m) => m.userId)).toEqual(['alice']);
+      expect((await usersOf('kitchen')).map((m) => m.userId)).toEqual(['alice']);
       expect(await store.roomCount()).toBe(1);
     });
 
@@ -179,7 +192,7 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
       const before = Date.now();
       await store.add('lobby', alice1);
       const after = Date.now();
-      const [{ since }] = await store.members('lobby');
+      const [{ since }] = await usersOf('lobby');
       // Whole milliseconds on both sides; a store may read a clock of its own (Redis' TIME).
       expect(since.getTime()).toBeGreaterThanOrEqual(before - 1000);
       expect(since.getTime()).toBeLessThanOrEqual(after + 1000);
@@ -187,11 +200,11 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
 
     it('keeps a user’s since while any of their connections remains', async () => {
       await store.add('lobby', alice1);
-      const [first] = await store.members('lobby');
+      const [first] = await usersOf('lobby');
       await tick();
       await store.add('lobby', alice2);
       await store.remove('lobby', alice1);
-      expect(await store.members('lobby')).toEqual([
+      expect(await usersOf('lobby')).toEqual([
         { userId: 'alice', connections: 1, since: first.since },
       ]);
     });
@@ -200,11 +213,11 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
       await store.add('lobby', alice1);
       await tick();
       await store.add('lobby', bob);
-      const [before] = await store.members('lobby');
+      const [before] = await usersOf('lobby');
       await store.remove('lobby', alice1);
       await tick();
       await store.add('lobby', alice2);
-      const members = await store.members('lobby');
+      const members = await usersOf('lobby');
       expect(members.map((m) => m.userId)).toEqual(['bob', 'alice']);
       expect(members[1].since.getTime()).toBeGreaterThan(before.since.getTime());
     });
@@ -216,7 +229,7 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
       }
       expect(await store.roomCount()).toBe(rooms.length);
       for (const [i, roomId] of rooms.entries()) {
-        expect((await store.members(roomId)).map((m) => m.userId)).toEqual([`u${i}`]);
+        expect((await usersOf(roomId)).map((m) => m.userId)).toEqual([`u${i}`]);
       }
       for (const [i, roomId] of rooms.entries()) {
         expect(await store.remove(roomId, { userId: `u${i}`, connectionId: `c${i}` })).toEqual({
@@ -234,7 +247,7 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
         lastOfUser: false,
         roomDeleted: false,
       });
-      expect(await store.members('lobby')).toEqual([
+      expect(await usersOf('lobby')).toEqual([
         { userId: 'alice', connections: 1, since: expect.any(Date) },
         { userId: 'bob', connections: 1, since: expect.any(Date) },
       ]);
@@ -246,21 +259,42 @@ export function describeRoomStoreContract<T extends RoomStoreUnderTest>(
         connectionId: `c${i}`,
       }));
       await Promise.all(refs.map((ref) => store.add('lobby', ref)));
-      expect((await store.members('lobby')).reduce((n, m) => n + m.connections, 0)).toBe(30);
+      expect((await usersOf('lobby')).reduce((n, m) => n + m.connections, 0)).toBe(30);
       const results = await Promise.all(refs.map((ref) => store.remove('lobby', ref)));
       expect(results.filter((r) => r.lastOfUser)).toHaveLength(7);
       expect(results.filter((r) => r.roomDeleted)).toHaveLength(1);
-      expect(await store.members('lobby')).toEqual([]);
+      expect(await usersOf('lobby')).toEqual([]);
       expect(await store.roomCount()).toBe(0);
+    });
+
+    it('reads the oldest `limit` users and the room’s count, not the rest', async () => {
+      for (let i = 0; i < 5; i += 1) {
+        await store.add('lobby', { userId: `u${i}`, connectionId: `c${i}` });
+        await tick();
+      }
+      await store.add('lobby', { userId: 'u0', connectionId: 'c0-second' });
+      const read = await store.members('lobby', 3);
+      expect(read.count).toBe(5);
+      expect(read.users.map((m) => [m.userId, m.connections])).toEqual([
+        ['u0', 2],
+        ['u1', 1],
+        ['u2', 1],
+      ]);
+      expect(await store.members('lobby', 0)).toEqual({ users: [], count: 5 });
+      expect(await store.members('elsewhere', 3)).toEqual({ users: [], count: 0 });
+      for (let i = 0; i < 5; i += 1) {
+        await store.remove('lobby', { userId: `u${i}`, connectionId: `c${i}` });
+      }
+      await store.remove('lobby', { userId: 'u0', connectionId: 'c0-second' });
     });
 
     it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
       'handles a room and user named %s like any other',
       async (id) => {
-        expect(await store.add(id, { userId: id, connectionId: 'c1' })).toEqual({
+        expect(await store.add(id, { userId: id, connectionId: 'c1' })).toMatchObject({
           firstOfUser: true,
         });
-        expect(await store.members(id)).toEqual([
+        expect(await usersOf(id)).toEqual([
           { userId: id, connections: 1, since: expect.any(Date) },
         ]);
         expect(await store.remove(id, { userId: id, connectionId: 'c1' })).toEqual({

@@ -8,14 +8,17 @@
 --                                 HISTORY_ROOM_MAX_BYTES (the newest always), entry id
 --                                 "<offset>-0", field d = "<kind><body>"; expires with the position
 --   P{<room>}:conns       hash    "<instance>:<connection>" -> userId
---   P{<room>}:members     hash    userId -> "<connections>:<since ms, Redis clock>"
+--   P{<room>}:members     hash    userId -> "<connections, cluster-wide>:<since ms, Redis clock>"
+--   P{<room>}:order       zset    userId -> since: the oldest users and the count, without the rest
+--   P{<room>}:leases      zset    instance -> when its lease on its entries in the room runs out
+--                                 (ms, Redis clock); -<ms> for an instance others expired
+--   P{<room>}:i:<id>      set     "<connection>\n<userId>" of that instance's entries in the room
 --   P{<room>}:idem:<key>  string  "<offset>:<epoch>" of the publication an idempotency key first
 --                                 named in the room; expires after IDEMPOTENCY_WINDOW_MS
---   P{#}:rooms            set     rooms with members
---   P{#}:instances        zset    instance id -> last heartbeat, ms (Redis clock)
---   P{#i:<id>}:conns      set     "<room>\n<connection>\n<userId>" held by that instance
---   P{#i:<id>}:reaped     string  set when the instance was reaped; its return is announced
---   P{#i:<id>}:lost       string  set when the instance found its registration gone (data loss)
+--   P{#u:<user>}:conns    set     "<instance>\n<connection>" counted for MAX_CONNECTIONS_PER_USER
+--   P{#i:<id>}:alive      string  set with a TTL while the instance lives (its user counts count)
+-- The membership keys of a room expire when no instance refreshes them any more (every holder
+-- died): nothing outlives its room for long.
 -- ARGV of every script: [1] prefix, [2] epoch for a room whose stream starts now, [3] ms a room's
 -- position and history outlive its newest publication, [4] publications kept per room (0: no
 -- history), with ":<bytes>" when a room's history is bounded in bytes too; the script's own
@@ -29,8 +32,6 @@ history_size = tonumber(history_size)
 room_max_bytes = tonumber(room_max_bytes)
 
 local function room_key(room, part) return prefix .. '{' .. room .. '}:' .. part end
-local function global_key(part) return prefix .. '{#}:' .. part end
-local function instance_key(instance, part) return prefix .. '{#i:' .. instance .. '}:' .. part end
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -38,9 +39,7 @@ local function now_ms()
 end
 
 -- The one writer of the channel format: "<offset>:<epoch>:<kind><body>", kind 'f' (a serialized
--- frame), 'j' or 'l' (a user joined or left; the body is "<ms>\n<user>"), 'J' or 'L' (the same,
--- already delivered to its own members by the instance named after the time: body
--- "<ms>\n<instance>\n<user>"). <ms> is when the change happened, Redis' clock, taken here once so
+-- frame), 'j' or 'l' (a user joined or left; the body is "<ms>\n<user>"). <ms> is when the change happened, Redis' clock, taken here once so
 -- that every instance and the history show the same time. Read by channel-codec.ts.
 -- Assigns the next offset of the room (a new epoch when the room has none), appends the
 -- publication to the room's history and publishes it, in one step: a room's publications are
@@ -115,7 +114,7 @@ local function trim_history(meta, hist, offset, added)
 end
 
 local function publish(meta, channel, hist, kind, body)
-  if kind == 'j' or kind == 'l' or kind == 'J' or kind == 'L' then body = now_ms() .. '\n' .. body end
+  if kind == 'j' or kind == 'l' then body = now_ms() .. '\n' .. body end
   local epoch = epoch_of(meta)
   local offset = redis.call('HINCRBY', meta, 's', 1)
   redis.call('PEXPIRE', meta, meta_ttl)
@@ -153,124 +152,89 @@ local function publish_once(meta, channel, hist, idem, window_ms, kind, body)
   return offset, epoch, 0, ''
 end
 
--- The keys of one room's membership as seen from one instance.
-local function membership_keys(room, instance)
+-- A room's membership, as every membership script declares it (KEYS, in this order, all in the
+-- room's slot): conns, members, order, leases, meta, channel, hist, and one instance's set
+-- P{<room>}:i:<instance> (the caller's own, or the lapsed instance being expired). ARGV (after the
+-- common four): [5] that instance, [6] lease ms, [7] ms the room's membership keys outlive the
+-- last refresh; the script's own arguments follow.
+local function membership_keys()
   return {
-    conns = room_key(room, 'conns'), members = room_key(room, 'members'),
-    meta = room_key(room, 'meta'), channel = room_key(room, 'ch'), hist = room_key(room, 'hist'),
-    rooms = global_key('rooms'), held = instance_key(instance, 'conns'),
+    conns = KEYS[1], members = KEYS[2], order = KEYS[3], leases = KEYS[4], meta = KEYS[5],
+    channel = KEYS[6], hist = KEYS[7], mine = KEYS[8],
   }
 end
 
-local function entry_of(room, conn, user) return room .. '\n' .. conn .. '\n' .. user end
-
--- The kind and body of a membership publication; `shown` is true when this instance already
--- showed the change to its own members (while Redis was away).
-local function membership(kind, instance, user, shown)
-  if shown then return string.upper(kind), instance .. '\n' .. user end
-  return kind, user
+-- The instance's lease in the room runs until now + lease_ms. Returns what the lease was: 0 none
+-- (never taken, or its entries were expired or lost), 1 running, 2 run out (others may be
+-- expiring its entries).
+local function renew(k, instance, now, lease_ms)
+  local lease = redis.call('ZSCORE', k.leases, instance)
+  redis.call('ZADD', k.leases, now + lease_ms, instance)
+  if not lease then return 0 end
+  if tonumber(lease) < now then return 2 end
+  return 1
 end
 
--- Adds a connection; when the user is new in the room and `announce` is set, publishes 'j'.
--- Returns 1 when the user is new in the room.
-local function add(k, instance, room, conn, user, announce, shown)
-  if redis.call('HSETNX', k.conns, instance .. ':' .. conn, user) == 0 then return 0 end
-  redis.call('SADD', k.held, entry_of(room, conn, user))
-  redis.call('SADD', k.rooms, room)
+-- The room's membership keys live keep_ms more (after a change: a key made by it gets its TTL).
+local function keep(k, keep_ms)
+  for _, key in ipairs({k.conns, k.members, k.order, k.leases, k.mine}) do
+    redis.call('PEXPIRE', key, keep_ms)
+  end
+end
+
+-- Adds a connection; when the user is new in the room, publishes 'j' if `announce`. Returns 1 when
+-- the user is new, 0 when not, -1 when the connection was there already.
+local function add_entry(k, instance, conn, user, now, announce)
+  if redis.call('HSETNX', k.conns, instance .. ':' .. conn, user) == 0 then return -1 end
+  redis.call('SADD', k.mine, conn .. '\n' .. user)
   local current = redis.call('HGET', k.members, user)
   if current then
     local count, since = string.match(current, '^(%d+):(%d+)$')
     redis.call('HSET', k.members, user, (tonumber(count) + 1) .. ':' .. since)
     return 0
   end
-  redis.call('HSET', k.members, user, '1:' .. now_ms())
-  if announce then
-    local kind, body = membership('j', instance, user, shown)
-    publish(k.meta, k.channel, k.hist, kind, body)
-  end
+  redis.call('HSET', k.members, user, '1:' .. now)
+  redis.call('ZADD', k.order, now, user)
+  if announce then publish(k.meta, k.channel, k.hist, 'j', user) end
   return 1
 end
 
--- Removes a connection; when it was the user's last in the room, publishes 'l'. Returns last
--- (the user's last connection left) and deleted (the room is now empty). The instance's own
--- entry goes in every case, so no orphan outlives a mismatch.
-local function remove(k, instance, room, conn, user, shown)
-  redis.call('SREM', k.held, entry_of(room, conn, user))
-  if redis.call('HGET', k.conns, instance .. ':' .. conn) ~= user then return 0, 0 end
-  redis.call('HDEL', k.conns, instance .. ':' .. conn)
-  local last = 0
+-- Removes a connection; when it was the user's last in the room, publishes 'l'. Returns 1 when
+-- the user left, 0 when not, -1 when Redis did not hold the connection. The instance's set loses
+-- the entry in every case, so no orphan outlives a mismatch.
+local function drop_entry(k, instance, conn, user)
+  redis.call('SREM', k.mine, conn .. '\n' .. user)
+  local field = instance .. ':' .. conn
+  if redis.call('HGET', k.conns, field) ~= user then return -1 end
+  redis.call('HDEL', k.conns, field)
   local current = redis.call('HGET', k.members, user)
   local count, since = string.match(current or '', '^(%d+):(%d+)$')
   if count and tonumber(count) > 1 then
     redis.call('HSET', k.members, user, (tonumber(count) - 1) .. ':' .. since)
-  else
-    redis.call('HDEL', k.members, user)
-    local kind, body = membership('l', instance, user, shown)
-    publish(k.meta, k.channel, k.hist, kind, body)
-    last = 1
+    return 0
   end
-  if redis.call('HLEN', k.conns) == 0 then
-    redis.call('DEL', k.members)
-    redis.call('SREM', k.rooms, room)
-    return last, 1
-  end
-  return last, 0
+  redis.call('HDEL', k.members, user)
+  redis.call('ZREM', k.order, user)
+  publish(k.meta, k.channel, k.hist, 'l', user)
+  return 1
 end
 
-local function split(entry)
-  local a = string.find(entry, '\n', 1, true)
-  local b = string.find(entry, '\n', a + 1, true)
-  return string.sub(entry, 1, a - 1), string.sub(entry, a + 1, b - 1), string.sub(entry, b + 1)
+-- After removals: an instance's lease goes with its last entry (or, for an instance expired by
+-- others, becomes a tombstone: -<ms of the expiry>, so that the instance, if it was only cut off,
+-- knows its users were announced as gone), and the room's membership keys go with its last
+-- connection. Returns 1 when the room is empty.
+local function settle(k, instance, expired)
+  if redis.call('SCARD', k.mine) == 0 then
+    if expired then redis.call('ZADD', k.leases, -now_ms(), instance)
+    else redis.call('ZREM', k.leases, instance) end
+  end
+  if redis.call('HLEN', k.conns) > 0 then return 0 end
+  redis.call('DEL', k.members, k.order, k.leases)
+  return 1
 end
 
--- Removes every entry of an instance not in keep; returns {room, user, ...} of users who left.
--- `shown` (optional): "<room>\n<user>" of changes the instance already showed its members.
-local function prune(instance, keep, shown)
-  local left = {}
-  for _, entry in ipairs(redis.call('SMEMBERS', instance_key(instance, 'conns'))) do
-    if not keep[entry] then
-      local room, conn, user = split(entry)
-      local was_shown = shown ~= nil and shown[room .. '\n' .. user] == true
-      if remove(membership_keys(room, instance), instance, room, conn, user, was_shown) == 1 then
-        table.insert(left, room)
-        table.insert(left, user)
-      end
-    end
-  end
-  return left
-end
-
--- Registers the instance if a reap or a data loss removed it; remembers which, for its resync.
-local function ensure_registered(instance)
-  local instances = global_key('instances')
-  if redis.call('ZADD', instances, 'NX', now_ms(), instance) == 1 then
-    if redis.call('EXISTS', instance_key(instance, 'reaped')) == 0 then
-      redis.call('SET', instance_key(instance, 'lost'), 1)
-    end
-    return 1
-  end
-  return 0
-end
-
--- Per-user connection counts (MAX_CONNECTIONS_PER_USER), each instance counting its own:
---   P{#i:<id>}:users      set     users with connections counted on that instance
---   P{#i:<id>}:u:<user>   set     that user's connection slots on that instance
--- A user's count is the sum over the registered instances, so an instance that is reaped or
--- leaves takes its counts with it (drop_user_counts).
-local function user_count(instance, user)
-  local total = redis.call('SCARD', instance_key(instance, 'u:' .. user))
-  for _, other in ipairs(redis.call('ZRANGE', global_key('instances'), 0, -1)) do
-    if other ~= instance then
-      total = total + redis.call('SCARD', instance_key(other, 'u:' .. user))
-    end
-  end
-  return total
-end
-
-local function drop_user_counts(instance)
-  local users = instance_key(instance, 'users')
-  for _, user in ipairs(redis.call('SMEMBERS', users)) do
-    redis.call('DEL', instance_key(instance, 'u:' .. user))
-  end
-  redis.call('DEL', users)
+-- "<connection>\n<user>" as its two parts.
+local function split_entry(entry)
+  local newline = string.find(entry, '\n', 1, true)
+  return string.sub(entry, 1, newline - 1), string.sub(entry, newline + 1)
 end

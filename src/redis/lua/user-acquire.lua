@@ -1,10 +1,18 @@
--- ARGV (after the common four): [5] instance, [6] user, [7] slot, [8] max. Counts the slot for
--- the user on this instance unless the user holds max connections cluster-wide. Returns 1 when
--- counted (or already counted), 0 when refused.
-local instance, user, slot, max = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
-local mine = instance_key(instance, 'u:' .. user)
-if redis.call('SISMEMBER', mine, slot) == 1 then return 1 end
-if user_count(instance, user) >= max then return 0 end
-redis.call('SADD', mine, slot)
-redis.call('SADD', instance_key(instance, 'users'), user)
+-- KEYS: [1] the user's set P{#u:<user>}:conns. ARGV (after the common four): [5] the connection
+-- as "<instance>\n<connection>", [6] max, [7] ms the set outlives its last acquire, [8...] the
+-- instances named in the set that are not alive (their entries go first). Counts the connection
+-- unless the user holds max; returns 1 when counted (or already counted), 0 when refused.
+local set = KEYS[1]
+if redis.call('SISMEMBER', set, ARGV[5]) == 1 then return 1 end
+if #ARGV >= 8 then
+  local dead = {}
+  for i = 8, #ARGV do dead[ARGV[i]] = true end
+  for _, entry in ipairs(redis.call('SMEMBERS', set)) do
+    local instance = string.sub(entry, 1, string.find(entry, '\n', 1, true) - 1)
+    if dead[instance] then redis.call('SREM', set, entry) end
+  end
+end
+if redis.call('SCARD', set) >= tonumber(ARGV[6]) then return 0 end
+redis.call('SADD', set, ARGV[5])
+redis.call('PEXPIRE', set, ARGV[7])
 return 1
