@@ -12,7 +12,7 @@ import { Limiter, eachLimited } from './each-limited';
 import { HeldRooms } from './held-rooms';
 import { RECONNECT_MAX_DELAY_MS, RedisConnections } from './redis-connections';
 import { RedisRoomBroker } from './redis-room-broker';
-import { ScriptName, defineScripts, runScript } from './redis-scripts';
+import { ScriptName, runScript } from './redis-scripts';
 
 /**
  * Entries one script call adds, removes or expires at most, whatever the instance holds. Each may
@@ -77,7 +77,6 @@ export class RedisRoomStore implements RoomStore, OnModuleInit {
     private readonly config: AppConfig,
     private readonly broker: RedisRoomBroker,
   ) {
-    defineScripts(redis.command);
     redis.beforeClose(() => this.leaveCluster());
     this.beatMs = Math.max(50, Math.floor(config.PRESENCE_TTL_MS / 6));
     this.leaseMs = Math.floor(config.PRESENCE_TTL_MS / 2);

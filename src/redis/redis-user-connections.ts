@@ -1,7 +1,7 @@
 import { OnModuleInit } from '@nestjs/common';
 import type { UserConnections } from '../auth/user-connections';
 import { RedisConnections } from './redis-connections';
-import { defineScripts, runScript } from './redis-scripts';
+import { runScript } from './redis-scripts';
 
 /** How long a user's set outlives its last acquire: entries of instances that died go with it. */
 const USER_SET_TTL_MS = 24 * 3_600_000;
@@ -23,7 +23,6 @@ export class RedisUserConnections implements UserConnections, OnModuleInit {
     private readonly redis: RedisConnections,
     presenceTtlMs: number,
   ) {
-    defineScripts(redis.command);
     this.aliveMs = Math.floor(presenceTtlMs / 2);
     redis.beforeClose(() => this.stop());
   }

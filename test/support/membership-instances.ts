@@ -37,7 +37,7 @@ export async function membershipInstance(
   const redis = new RedisConnections(config);
   await redis.connect();
   const scriptCalls: number[] = [];
-  recordScriptCalls(redis.command, scriptCalls);
+  recordScriptCalls(redis.command as Redis, scriptCalls);
   const broker = new RedisRoomBroker(redis);
   broker.onModuleInit();
   const store = new RedisRoomStore(redis, config, broker);
