@@ -10,14 +10,31 @@ const transform = {
 const common = { moduleFileExtensions: ['js', 'json', 'ts'], testEnvironment: 'node', transform };
 
 /**
- * Suites of more than 20 s whose contract other suites check too: one million publications
- * through the in-memory broker (memory stays bounded), ten thousand fuzzed frames, and an
- * instance of 100,000 members (resync, expiry, stop, presence) on a real Redis.
+ * Suites of more than 15 s whose contract other suites check too: one million publications
+ * through the in-memory broker (memory stays bounded), ten thousand fuzzed frames, an instance of
+ * 100,000 members (resync, expiry, stop, presence) on a real Redis, and the big fault and memory
+ * runs (Redis stalled, killed and flushed under two instances; servers spawned on a small heap).
  */
 const slowSuites = [
   '<rootDir>/src/rooms/in-memory-room-broker.memory.spec.ts',
   '<rootDir>/test/fuzz.e2e-spec.ts',
   '<rootDir>/test/membership-scale.e2e-spec.ts',
+  '<rootDir>/test/redis-faults.e2e-spec.ts',
+  '<rootDir>/test/faults.e2e-spec.ts',
+  '<rootDir>/test/memory.e2e-spec.ts',
+];
+
+/**
+ * Suites that start a real Redis Cluster of their own (3 masters, with replicas where a master is
+ * killed): `npm run test:cluster`. Suites that only add a cluster case to a one-Redis file stay
+ * in `npm test`.
+ */
+const clusterSuites = [
+  '<rootDir>/test/bridge-cluster.e2e-spec.ts',
+  '<rootDir>/test/redis-cluster-contract.e2e-spec.ts',
+  '<rootDir>/test/redis-cluster-pubsub.e2e-spec.ts',
+  '<rootDir>/test/support/redis-cluster.spec.ts',
+  '<rootDir>/bench/lib/shard-stats.spec.ts',
 ];
 
 /** Builds what the e2e specs start as processes (dist-spawn/) when it is older than a source. */
@@ -47,7 +64,7 @@ module.exports = {
         '<rootDir>/test/support',
       ],
       testRegex: '.*\\.spec\\.ts$',
-      testPathIgnorePatterns: ['/node_modules/', ...slowSuites],
+      testPathIgnorePatterns: ['/node_modules/', ...slowSuites, ...clusterSuites],
       setupFiles: ['<rootDir>/test/support/silence-logs.ts'],
     },
     {
@@ -56,7 +73,7 @@ module.exports = {
       rootDir: '.',
       roots: ['<rootDir>/test'],
       testRegex: '.*\\.e2e-spec\\.ts$',
-      testPathIgnorePatterns: ['/node_modules/', ...slowSuites],
+      testPathIgnorePatterns: ['/node_modules/', ...slowSuites, ...clusterSuites],
       globalSetup,
     },
     {
@@ -64,6 +81,16 @@ module.exports = {
       displayName: 'slow',
       rootDir: '.',
       testMatch: slowSuites,
+      setupFiles: ['<rootDir>/test/support/silence-logs.ts'],
+      globalSetup,
+    },
+    {
+      ...common,
+      displayName: 'cluster',
+      rootDir: '.',
+      testMatch: clusterSuites,
+      setupFiles: ['<rootDir>/test/support/silence-logs.ts'],
+      globalSetup,
     },
   ],
 };

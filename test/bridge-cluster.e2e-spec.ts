@@ -163,6 +163,10 @@ describeWithRedisCluster('bridge on a Redis Cluster (3 masters, a replica each)'
       const sent = await Promise.all(calls2.map((call) => client.send(call)));
       await client.sendRaw('{not json', '*');
       for (const call of [expired, ...sent]) await client.reply(call);
+      // The gated request is held past its visibility timeout's renewal before it may finish.
+      await eventually('a keep-alive of the held request', () =>
+        calls.some((call) => call.script === 'keep-alive'),
+      );
       for (const app of apps) app.app.get(BridgeGate).open();
       await client.reply(gated);
       await client.replies('list:response:g2');

@@ -9,7 +9,6 @@ import type {
 } from '../rooms/room-broker';
 import { BrokerUnavailableError } from '../rooms/room-broker';
 import {
-  UNPOSITIONED,
   type Publication,
   type PublicationData,
   type PublicationHandler,
@@ -229,15 +228,6 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit, OnModuleDestro
   }
 
   /**
-   * Hands a publication to this instance's handlers without Redis: used by the membership store
-   * for the joins and leaves it shows its own members while Redis is away (never for messages:
-   * `publish` refuses them then).
-   */
-  deliverLocally(roomId: string, data: PublicationData): void {
-    if (this.refs.has(roomId)) this.dispatch({ roomId, ...UNPOSITIONED, data });
-  }
-
-  /**
    * Resolves once the rooms are subscribed again after a subscriber reconnect (at once when they
    * are), or after `timeoutMs` at most: a Redis that accepts the connection and never answers the
    * SUBSCRIBE must not hold up the caller (a session's queue) for ever.
@@ -294,8 +284,7 @@ export class RedisRoomBroker implements RoomBroker, OnModuleInit, OnModuleDestro
     } else if (this.refs.has(roomId)) {
       this.cursors.set(roomId, { offset, epoch, fingerprint, waiting: undefined });
     }
-    // This instance's members were shown the change while Redis was away: not twice.
-    if (decoded.shownBy !== this.redis.instanceId) this.dispatch(publication);
+    this.dispatch(publication);
   }
 
   /**
