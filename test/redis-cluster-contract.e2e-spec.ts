@@ -162,7 +162,7 @@ describeWithRedisCluster('Redis room ports on a 3-master cluster', () => {
         const broker = new RedisRoomBroker(redis);
         broker.onModuleInit();
         const store = new RedisRoomStore(redis, config, broker);
-        await store.onModuleInit();
+        store.onModuleInit();
         started.set(store, redis);
         return { store, broker };
       },
