@@ -19,7 +19,7 @@ import { ScriptName, runScript } from './redis-scripts';
  * publish a join or leave (an append to the room's stream, trimmed, and a PUBLISH: tens of
  * microseconds): a batch stays within a few milliseconds of Redis time.
  */
-export const MEMBERSHIP_BATCH = 100;
+export const MEMBERSHIP_BATCH = 50;
 
 /**
  * How long a room's membership keys outlive their last refresh: a room whose holders all died

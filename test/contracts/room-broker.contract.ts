@@ -33,10 +33,22 @@ function parsed(text: string): unknown {
  * by publishing a marker to the same room afterwards: a room's publications arrive in offset
  * order, so once the marker is in, anything published before it would be too.
  */
+/** What an implementation's transport allows beside the contract. */
+export interface RoomBrokerContractOptions {
+  /**
+   * Plain pub/sub on a Redis Cluster: the cluster bus relays a publication to the subscriber's
+   * node after PUBLISH has answered, so one made just before a room is subscribed again may
+   * still arrive (once, before anything published after it). Joins do not show it: the hub
+   * sends a joiner only what comes after the position its join read.
+   */
+  lateRelays?: boolean;
+}
+
 export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
   name: string,
   create: () => Promise<T>,
   dispose: (underTest: T) => Promise<void> = () => Promise.resolve(),
+  options: RoomBrokerContractOptions = {},
 ): void {
   describe(`RoomBroker contract: ${name}`, () => {
     let underTest: T;
@@ -213,7 +225,11 @@ export function describeRoomBrokerContract<T extends RoomBrokerUnderTest>(
       await broker.publish('lobby', frame('while away'));
       await subscribe('lobby');
       const end = await marker('lobby');
-      expect(texts('lobby')).toEqual([end]);
+      if (options.lateRelays) {
+        expect([[end], [{ text: 'while away' }, end]]).toContainEqual(texts('lobby'));
+      } else {
+        expect(texts('lobby')).toEqual([end]);
+      }
     });
 
     describe('idempotency keys', () => {
