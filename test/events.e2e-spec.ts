@@ -2,7 +2,9 @@ import type { AppConfig } from '../src/config/app-config';
 import { SessionRegistry } from '../src/transport/session-registry';
 import { RedisServer, describeWithRedis } from './support/redis-server';
 import { PROTOCOL_TEST_LIMITS, RunningApp, startApp } from './support/test-app';
-import { Frame, TestClient } from './support/test-client';
+import { Frame, TestClient, joinedClient } from './support/test-client';
+import { eventually } from './support/eventually';
+import { RedisCluster, describeWithRedisCluster } from './support/redis-cluster';
 import { TEST_SECRET, signToken } from './support/jwt-fixtures';
 
 /*
@@ -501,30 +503,58 @@ describe('the seed methods under AUTH_MODE=jwt', () => {
   });
 });
 
-describeWithRedis('the seed methods on two instances sharing Redis', () => {
-  let redis: RedisServer;
+/**
+ * Events, pushes, presence and user.disconnect across two instances sharing a Redis backend:
+ * `shared` starts it and gives the instances' settings, `stop` stops it.
+ */
+function twoInstanceSuite(
+  shared: () => Promise<Partial<AppConfig>>,
+  stop: () => Promise<void>,
+): void {
   let a: RunningApp;
   let b: RunningApp;
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
     const settings: Partial<AppConfig> = {
       ...PROTOCOL_TEST_LIMITS,
       API_KEY,
-      REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: `events-${process.pid}:`,
+      ...(await shared()),
     };
     [a, b] = await Promise.all([startApp(settings), startApp(settings)]);
-  });
+  }, 60_000);
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
   });
 
   afterAll(async () => {
-    await Promise.all([a.close(), b.close()]);
-    await redis.stop();
+    await Promise.all([a?.close(), b?.close()]);
+    await stop();
+  });
+
+  it('answers presence with the members of both instances, a user of two tabs once', async () => {
+    const tabs = await Promise.all(
+      [
+        [a, 'pia'],
+        [b, 'pia'],
+        [b, 'paul'],
+      ].map(([app, user]) => joinedClient((app as RunningApp).wsUrl, user as string, 'plaza')),
+    );
+    clients.push(...tabs);
+    await eventually('both instances to see both users', async () => {
+      const answers = await Promise.all(
+        tabs.slice(0, 2).map((tab) => tab.request({ type: 'presence' }, 'presence')),
+      );
+      return answers.every((answer) => answer.count === 2);
+    });
+    const answer = await tabs[0].request({ type: 'presence' }, 'presence');
+    const users = answer.users as { userId: string; connections: number }[];
+    expect(users.map(({ userId, connections }) => [userId, connections])).toEqual([
+      ['pia', 2],
+      ['paul', 1],
+    ]);
   });
 
   it('delivers an event to exactly the room’s followers, on both instances', async () => {
@@ -576,4 +606,32 @@ describeWithRedis('the seed methods on two instances sharing Redis', () => {
     for (const tab of tabs)
       expect(await tab.closed).toEqual({ code: 4500, reason: 'disconnected' });
   });
+}
+
+describeWithRedis('the seed methods on two instances sharing Redis', () => {
+  let redis: RedisServer | undefined;
+  twoInstanceSuite(
+    async () => {
+      redis = await RedisServer.start();
+      return { REDIS_URL: redis.url };
+    },
+    async () => redis?.stop(),
+  );
+});
+
+// Every script of membership, per-user counts, pushes and events touches one slot: a cross-slot
+// one would be refused by the cluster.
+describeWithRedisCluster('the seed methods on two instances on a 3-master Redis Cluster', () => {
+  let cluster: RedisCluster | undefined;
+  twoInstanceSuite(
+    async () => {
+      cluster = await RedisCluster.start({ masters: 3 });
+      return {
+        REDIS_CLUSTER_NODES: cluster.seeds,
+        RPC_REQUEST_STREAM: '{rpc}:requests',
+        RPC_DEAD_LETTER_STREAM: '{rpc}:requests:dlq',
+      };
+    },
+    async () => cluster?.stop(),
+  );
 });
